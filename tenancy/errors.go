@@ -1,0 +1,70 @@
+package tenancy
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Test for them with errors.Is; the library wraps them with
+// the tenant and the operation.
+var (
+	// ErrInvalidName is returned for a schema name, prefix or tenant key
+	// that is not exactly what the Manager would derive. Nothing reaches SQL
+	// before this check.
+	ErrInvalidName = errors.New("tenancy: invalid tenant name")
+
+	// ErrTenantNotFound is returned when the ledger has no row for a tenant.
+	ErrTenantNotFound = errors.New("tenancy: tenant not found")
+
+	// ErrTenantExists is returned by Create when the tenant's ledger row or
+	// schema already exists.
+	ErrTenantExists = errors.New("tenancy: tenant already exists")
+
+	// ErrNoTenant is returned by InTenant when the context carries no
+	// tenant (see NewContext and Middleware).
+	ErrNoTenant = errors.New("tenancy: no tenant in context")
+
+	// ErrUnknownVersion is returned for a target version the Manager has no
+	// migration for.
+	ErrUnknownVersion = errors.New("tenancy: unknown migration version")
+
+	// ErrAhead is a tenant's error when its schema is at a version above the
+	// target (or above every known migration). Down migrations are never run
+	// by the library: rolling a fleet back is a new forward migration.
+	ErrAhead = errors.New("tenancy: tenant is ahead of the target version")
+
+	// ErrSkipped is a tenant's error when a fleet migration stopped before
+	// reaching it, because MaxFailures was reached or the context ended.
+	ErrSkipped = errors.New("tenancy: tenant skipped")
+
+	// ErrNoLedger is returned when the ledger tables do not exist: call
+	// Manager.Setup first.
+	ErrNoLedger = errors.New("tenancy: ledger tables missing (call Manager.Setup)")
+)
+
+// MigrationError is a tenant migration that PostgreSQL rejected, with the
+// migration's name. It unwraps to the driver's error (a *pgconn.PgError when
+// the server refused the SQL).
+type MigrationError struct {
+	Schema    string
+	Migration string
+	Err       error
+}
+
+func (e *MigrationError) Error() string {
+	return fmt.Sprintf("tenancy: schema %s: migration %s: %v", e.Schema, e.Migration, e.Err)
+}
+
+func (e *MigrationError) Unwrap() error { return e.Err }
+
+// FleetError reports a fleet migration in which some tenants failed or were
+// skipped; the per-tenant Results returned beside it say which and why.
+type FleetError struct {
+	Total   int
+	Failed  int
+	Skipped int
+}
+
+func (e *FleetError) Error() string {
+	return fmt.Sprintf("tenancy: %d of %d tenants failed, %d skipped", e.Failed, e.Total, e.Skipped)
+}

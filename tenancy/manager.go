@@ -1,0 +1,309 @@
+package tenancy
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Config configures a Manager. A nil *Config is not accepted: Migrations is
+// required. Every other field has a default.
+type Config struct {
+	// Migrations holds the tenant migrations in tern's format at its top
+	// level (use fs.Sub for a subfolder of an embed.FS). Required.
+	Migrations fs.FS
+
+	// MigrationData is the text/template data tern renders the migrations
+	// with. It is the same for every tenant: tenant-specific names come from
+	// search_path, not from templates. Defaults to none.
+	MigrationData map[string]any
+
+	// Prefix starts every tenant schema's name; the rest is the tenant's
+	// UUID as 32 hex digits. It must be lowercase ASCII ending in "_".
+	// Defaults to DefaultPrefix ("tenant_").
+	Prefix string
+
+	// LedgerSchema is the schema holding the ledger tables
+	// (tenancy_tenants, tenancy_migrations). Defaults to "public".
+	LedgerSchema string
+
+	// SearchPath lists schemas searched after the tenant's own inside
+	// InTenant, e.g. []string{"public"} for extensions installed there.
+	// Defaults to none: an unqualified name resolves in the tenant schema
+	// (and pg_catalog) or fails, so a query can never fall through to
+	// another schema's table of the same name.
+	SearchPath []string
+
+	// Concurrency bounds how many tenants a fleet migration works on at
+	// once. Defaults to the pool's MaxConns.
+	Concurrency int
+
+	// Logger receives one line per tenant migrated or failed. Defaults to
+	// discarding.
+	Logger *slog.Logger
+}
+
+// Manager creates, migrates, drops, inspects and enters tenant schemas. It is
+// safe for concurrent use.
+type Manager struct {
+	pool        *pgxpool.Pool
+	migrations  []Migration
+	prefix      string
+	ledger      string // quoted schema of the ledger tables
+	tenantsTbl  string // quoted, schema-qualified
+	migTbl      string // quoted, schema-qualified
+	searchPath  string // quoted list appended after the tenant's schema
+	concurrency int
+	log         *slog.Logger
+}
+
+// New returns a Manager over pool. It reads and checks the migrations but
+// does not touch the database; call Setup once to create the ledger tables.
+func New(pool *pgxpool.Pool, cfg *Config) (*Manager, error) {
+	if pool == nil {
+		return nil, errors.New("tenancy: New: nil pool")
+	}
+	if cfg == nil || cfg.Migrations == nil {
+		return nil, errors.New("tenancy: New: Config.Migrations is required")
+	}
+	prefix := cmp.Or(cfg.Prefix, DefaultPrefix)
+	if err := validatePrefix(prefix); err != nil {
+		return nil, err
+	}
+	ledger := cmp.Or(cfg.LedgerSchema, "public")
+	if err := validateSchemaIdent(ledger); err != nil {
+		return nil, fmt.Errorf("tenancy: LedgerSchema: %w", err)
+	}
+	var searchPath string
+	for _, s := range cfg.SearchPath {
+		if err := validateSchemaIdent(s); err != nil {
+			return nil, fmt.Errorf("tenancy: SearchPath: %w", err)
+		}
+		searchPath += ", " + pgx.Identifier{s}.Sanitize()
+	}
+	migs, err := LoadMigrations(cfg.Migrations, cfg.MigrationData)
+	if err != nil {
+		return nil, err
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Manager{
+		pool:        pool,
+		migrations:  migs,
+		prefix:      prefix,
+		ledger:      pgx.Identifier{ledger}.Sanitize(),
+		tenantsTbl:  pgx.Identifier{ledger, "tenancy_tenants"}.Sanitize(),
+		migTbl:      pgx.Identifier{ledger, "tenancy_migrations"}.Sanitize(),
+		searchPath:  searchPath,
+		concurrency: max(1, cmp.Or(cfg.Concurrency, int(pool.Config().MaxConns))),
+		log:         logger,
+	}, nil
+}
+
+// validateSchemaIdent accepts the names an operator would configure for the
+// ledger or the search path; they are quoted anyway, this only keeps out
+// names PostgreSQL would truncate or that are plainly not meant.
+func validateSchemaIdent(s string) error {
+	if s == "" || len(s) > maxIdentifierLen {
+		return fmt.Errorf("%w: %q must be 1 to %d bytes", ErrInvalidName, s, maxIdentifierLen)
+	}
+	for _, r := range s {
+		if r == 0 || r == '"' {
+			return fmt.Errorf("%w: %q contains a NUL or a double quote", ErrInvalidName, s)
+		}
+	}
+	return nil
+}
+
+// Migrations returns the tenant migrations the Manager knows, in order.
+func (m *Manager) Migrations() []Migration { return append([]Migration(nil), m.migrations...) }
+
+// LatestVersion is the version of the last known migration, the version
+// Create leaves a new tenant at.
+func (m *Manager) LatestVersion() int32 { return int32(len(m.migrations)) }
+
+// Prefix returns the schema prefix of the Manager's tenants.
+func (m *Manager) Prefix() string { return m.prefix }
+
+// Setup creates the ledger tables if they do not exist. It is idempotent and
+// safe to run from several processes at once.
+func (m *Manager) Setup(ctx context.Context) error {
+	return pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
+		// CREATE ... IF NOT EXISTS is not atomic against a concurrent twin
+		// (both can pass the check and one fails on pg_type's unique index),
+		// so concurrent Setups queue on a lock scoped to this ledger.
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "tenancy.setup:"+m.ledger); err != nil {
+			return fmt.Errorf("tenancy: setup: lock: %w", err)
+		}
+		_, err := tx.Exec(ctx, `
+CREATE SCHEMA IF NOT EXISTS `+m.ledger+`;
+CREATE TABLE IF NOT EXISTS `+m.tenantsTbl+` (
+	tenant_id uuid PRIMARY KEY,
+	schema_name text NOT NULL UNIQUE,
+	version integer NOT NULL DEFAULT 0,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	migrated_at timestamptz,
+	last_error text,
+	last_error_at timestamptz
+);
+CREATE TABLE IF NOT EXISTS `+m.migTbl+` (
+	tenant_id uuid NOT NULL REFERENCES `+m.tenantsTbl+` ON DELETE CASCADE,
+	version integer NOT NULL,
+	name text NOT NULL,
+	checksum text NOT NULL,
+	applied_at timestamptz NOT NULL DEFAULT now(),
+	duration_us bigint NOT NULL,
+	PRIMARY KEY (tenant_id, version)
+)`)
+		if err != nil {
+			return fmt.Errorf("tenancy: setup: %w", err)
+		}
+		return nil
+	})
+}
+
+// Hook runs inside the transaction that creates or drops a tenant, after the
+// library's own work, so that the caller's registry row lives and dies with
+// the schema. An error from the hook rolls everything back.
+type Hook func(ctx context.Context, tx pgx.Tx) error
+
+// Create makes tenant id: its ledger row, its schema and every migration,
+// then hook (which may be nil), all in one transaction. A crash at any instant
+// leaves either the whole tenant or nothing. It returns ErrTenantExists if the
+// tenant or its schema already exists.
+func (m *Manager) Create(ctx context.Context, id uuid.UUID, hook Hook) error {
+	return pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
+		if err := m.CreateTx(ctx, tx, id); err != nil {
+			return err
+		}
+		if hook != nil {
+			if err := hook(ctx, tx); err != nil {
+				return fmt.Errorf("tenancy: create %s: hook: %w", m.SchemaName(id), err)
+			}
+		}
+		return nil
+	})
+}
+
+// CreateTx is Create inside the caller's transaction; nothing is visible to
+// others until the caller commits.
+func (m *Manager) CreateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+	schema := m.SchemaName(id)
+	// The ledger row goes first: a concurrent Create of the same tenant then
+	// waits on its unique index and fails cleanly once this one commits,
+	// instead of racing on CREATE SCHEMA.
+	if _, err := tx.Exec(ctx, "INSERT INTO "+m.tenantsTbl+" (tenant_id, schema_name) VALUES ($1, $2)", id, schema); err != nil {
+		return wrapErr("create", schema, err)
+	}
+	if _, err := tx.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
+		return wrapErr("create", schema, err)
+	}
+	return m.apply(ctx, tx, id, schema, m.migrations)
+}
+
+// wrapErr names the operation and schema and maps the server's refusals that
+// callers act on to the package's sentinels.
+func wrapErr(op, schema string, err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23505", "42P06": // unique_violation on the ledger, duplicate_schema
+			return fmt.Errorf("tenancy: %s %s: %w", op, schema, ErrTenantExists)
+		case "42P01", "3F000": // undefined_table, invalid_schema_name: no ledger
+			return fmt.Errorf("tenancy: %s %s: %w: %w", op, schema, ErrNoLedger, err)
+		}
+	}
+	return fmt.Errorf("tenancy: %s %s: %w", op, schema, err)
+}
+
+// apply runs migs in order inside tx with search_path set to the tenant's
+// schema, then records them in the ledger in one round trip. Each migration
+// is its own simple-protocol Exec so that a failure names its file and the
+// ledger gets each one's duration.
+func (m *Manager) apply(ctx context.Context, tx pgx.Tx, id uuid.UUID, schema string, migs []Migration) error {
+	if len(migs) == 0 {
+		return nil
+	}
+	// SET LOCAL ends with the transaction, so the pooled connection goes
+	// back with its own search_path whatever happens here.
+	setPath := "SET LOCAL search_path TO " + pgx.Identifier{schema}.Sanitize() + ";\n"
+	versions := make([]int32, len(migs))
+	names := make([]string, len(migs))
+	sums := make([]string, len(migs))
+	durations := make([]int64, len(migs))
+	for i, mg := range migs {
+		start := time.Now()
+		// The migration's own SET or RESET could move search_path; setting
+		// it before every file keeps each file's unqualified names in the
+		// tenant schema (tern's RESET ALL pitfall, avoided by construction).
+		if _, err := tx.Exec(ctx, setPath+mg.SQL); err != nil {
+			return &MigrationError{Schema: schema, Migration: mg.Name, Err: err}
+		}
+		versions[i], names[i], sums[i] = mg.Version, mg.Name, mg.Checksum
+		durations[i] = time.Since(start).Microseconds()
+	}
+	var b pgx.Batch
+	b.Queue("INSERT INTO "+m.migTbl+" (tenant_id, version, name, checksum, duration_us)"+
+		" SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::bigint[])",
+		id, versions, names, sums, durations)
+	b.Queue("UPDATE "+m.tenantsTbl+" SET version = $2, migrated_at = now(), last_error = NULL, last_error_at = NULL"+
+		" WHERE tenant_id = $1", id, migs[len(migs)-1].Version)
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return fmt.Errorf("tenancy: schema %s: record migrations: %w", schema, err)
+	}
+	return nil
+}
+
+// Drop removes tenant id: DROP SCHEMA ... CASCADE and its ledger rows, then
+// hook (which may be nil), in one transaction. It waits for a migration of
+// the same tenant in progress. A ledger row whose schema is already gone, or
+// a schema with no ledger row, is dropped too; ErrTenantNotFound means
+// neither existed.
+func (m *Manager) Drop(ctx context.Context, id uuid.UUID, hook Hook) error {
+	return pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
+		if err := m.DropTx(ctx, tx, id); err != nil {
+			return err
+		}
+		if hook != nil {
+			if err := hook(ctx, tx); err != nil {
+				return fmt.Errorf("tenancy: drop %s: hook: %w", m.SchemaName(id), err)
+			}
+		}
+		return nil
+	})
+}
+
+// DropTx is Drop inside the caller's transaction.
+func (m *Manager) DropTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+	schema := m.SchemaName(id)
+	// Deleting the row first takes its lock, the same one a migration holds,
+	// so a drop never interleaves with a migration of this tenant.
+	tag, err := tx.Exec(ctx, "DELETE FROM "+m.tenantsTbl+" WHERE tenant_id = $1", id)
+	if err != nil {
+		return wrapErr("drop", schema, err)
+	}
+	var existed bool
+	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)", schema).Scan(&existed); err != nil {
+		return fmt.Errorf("tenancy: drop %s: %w", schema, err)
+	}
+	if !existed && tag.RowsAffected() == 0 {
+		return fmt.Errorf("tenancy: drop %s: %w", schema, ErrTenantNotFound)
+	}
+	if existed {
+		if _, err := tx.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+			return fmt.Errorf("tenancy: drop %s: %w", schema, err)
+		}
+	}
+	return nil
+}

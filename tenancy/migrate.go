@@ -1,0 +1,280 @@
+package tenancy
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Outcome is what a fleet migration did to one tenant.
+type Outcome string
+
+// The outcomes of a tenant in a fleet migration.
+const (
+	// Migrated: the pending migrations were applied and committed.
+	Migrated Outcome = "migrated"
+	// UpToDate: the tenant was already at the target; nothing ran.
+	UpToDate Outcome = "up-to-date"
+	// Planned: a dry run would apply Result.Pending.
+	Planned Outcome = "planned"
+	// Failed: nothing was committed; Result.Err says why. The tenant stays
+	// intact at Result.From.
+	Failed Outcome = "failed"
+	// Skipped: not attempted (MaxFailures reached or context ended).
+	Skipped Outcome = "skipped"
+)
+
+// MigrateOptions selects and paces a fleet migration. The zero value
+// migrates every tenant to the latest version.
+type MigrateOptions struct {
+	// Tenants limits the migration to these tenants, in this order. Defaults
+	// to every tenant in the ledger, in schema-name order.
+	Tenants []uuid.UUID
+
+	// TargetVersion is the version to reach. Defaults to LatestVersion.
+	TargetVersion int32
+
+	// Concurrency bounds the tenants migrated at once. Defaults to
+	// Config.Concurrency.
+	Concurrency int
+
+	// DryRun reports what would run where, from the ledger alone: no
+	// locks, no writes.
+	DryRun bool
+
+	// MaxFailures stops starting new tenants once this many have failed;
+	// the rest are reported Skipped. Defaults to 0, no limit.
+	MaxFailures int
+
+	// OnResult, if set, is called once per tenant as it finishes, with how
+	// many are done out of how many, for progress reporting. Calls are
+	// serialized, so it needs no locking of its own.
+	OnResult func(done, total int, r Result)
+}
+
+// Result is one tenant's part of a fleet migration.
+type Result struct {
+	TenantID uuid.UUID
+	Schema   string
+	Outcome  Outcome
+	// From is the version before; To the version after (From again when
+	// nothing was committed).
+	From, To int32
+	// Pending names the migrations applied (Migrated) or that would be
+	// (Planned).
+	Pending  []string
+	Duration time.Duration
+	Err      error
+}
+
+// Migrate brings tenants to a version, each in its own transaction under
+// its own row lock in the ledger, several at once. It reads every selected
+// tenant's version in one query first, so a fleet already at the target
+// costs one round trip however large it is. A failing tenant is rolled back
+// and reported, and the others go on; a rerun resumes with whatever is still
+// behind. Two concurrent Migrates never apply a migration twice: the second
+// waits for the tenant's lock and then finds it current.
+//
+// The Results are in the order of the selection. The error is a *FleetError
+// if any tenant failed or was skipped, or an error of the whole operation
+// (unknown target version, ledger unreadable).
+func (m *Manager) Migrate(ctx context.Context, opts MigrateOptions) ([]Result, error) {
+	target := opts.TargetVersion
+	if target == 0 {
+		target = m.LatestVersion()
+	}
+	if target < 0 || target > m.LatestVersion() {
+		return nil, fmt.Errorf("tenancy: migrate: target %d: %w (known: 1..%d)", target, ErrUnknownVersion, m.LatestVersion())
+	}
+	states, err := m.versions(ctx, opts.Tenants)
+	if err != nil {
+		return nil, err
+	}
+
+	results := make([]Result, len(states))
+	var work []int // indexes into results still to migrate
+	for i, st := range states {
+		r := Result{TenantID: st.id, Schema: m.SchemaName(st.id), From: st.version, To: st.version}
+		switch {
+		case !st.found:
+			r.Outcome, r.Err = Failed, fmt.Errorf("tenancy: migrate %s: %w", r.Schema, ErrTenantNotFound)
+		case st.version > target:
+			r.Outcome, r.Err = Failed, fmt.Errorf("tenancy: migrate %s: at version %d, target %d: %w", r.Schema, st.version, target, ErrAhead)
+		case st.version == target:
+			r.Outcome = UpToDate
+		case opts.DryRun:
+			r.Outcome, r.To, r.Pending = Planned, target, migrationNames(m.migrations[st.version:target])
+		default:
+			work = append(work, i)
+		}
+		results[i] = r
+	}
+
+	// Settled tenants are reported first, so a progress bar moves at once.
+	var mu sync.Mutex
+	done, failed, skipped := 0, 0, 0
+	report := func(i int) {
+		mu.Lock()
+		defer mu.Unlock()
+		done++
+		switch results[i].Outcome {
+		case Failed:
+			failed++
+		case Skipped:
+			skipped++
+		}
+		if opts.OnResult != nil {
+			opts.OnResult(done, len(results), results[i])
+		}
+	}
+	for i := range results {
+		if results[i].Outcome != "" {
+			report(i)
+		}
+	}
+
+	concurrency := min(cmp.Or(max(0, opts.Concurrency), m.concurrency), max(1, len(work)))
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				mu.Lock()
+				stop := opts.MaxFailures > 0 && failed >= opts.MaxFailures
+				mu.Unlock()
+				r := results[i]
+				if stop || ctx.Err() != nil {
+					r.Outcome, r.Err = Skipped, fmt.Errorf("tenancy: migrate %s: %w", r.Schema, ErrSkipped)
+				} else {
+					r = m.migrateOne(ctx, r, target)
+				}
+				results[i] = r
+				report(i)
+			}
+		}()
+	}
+	for _, i := range work {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+
+	if failed > 0 || skipped > 0 {
+		return results, &FleetError{Total: len(results), Failed: failed, Skipped: skipped}
+	}
+	return results, nil
+}
+
+func migrationNames(migs []Migration) []string {
+	names := make([]string, len(migs))
+	for i, mg := range migs {
+		names[i] = mg.Name
+	}
+	return names
+}
+
+// migrateOne migrates one tenant in its own transaction. The ledger row is
+// locked FOR UPDATE and its version read again under the lock: the version
+// read for planning may be stale by then.
+func (m *Manager) migrateOne(ctx context.Context, r Result, target int32) Result {
+	start := time.Now()
+	err := pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
+		var current int32
+		err := tx.QueryRow(ctx, "SELECT version FROM "+m.tenantsTbl+" WHERE tenant_id = $1 FOR UPDATE", r.TenantID).Scan(&current)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("tenancy: migrate %s: %w (dropped meanwhile)", r.Schema, ErrTenantNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("tenancy: migrate %s: lock: %w", r.Schema, err)
+		}
+		r.From, r.To = current, current
+		if current >= target {
+			return nil
+		}
+		pending := m.migrations[current:target]
+		if err := m.apply(ctx, tx, r.TenantID, r.Schema, pending); err != nil {
+			return err
+		}
+		r.To, r.Pending = target, migrationNames(pending)
+		return nil
+	})
+	r.Duration = time.Since(start)
+	switch {
+	case err != nil:
+		r.Outcome, r.Err, r.To, r.Pending = Failed, err, r.From, nil
+		m.recordFailure(ctx, r)
+		m.log.Error("tenant migration failed", "schema", r.Schema, "version", r.From, "error", err)
+	case r.To == r.From:
+		r.Outcome = UpToDate
+	default:
+		r.Outcome = Migrated
+		m.log.Info("tenant migrated", "schema", r.Schema, "from", r.From, "to", r.To, "duration", r.Duration)
+	}
+	return r
+}
+
+// recordFailure notes the error in the ledger, outside the rolled-back
+// transaction, so that Inspect and the CLI can show it later. It is best
+// effort: the Result already carries the error.
+func (m *Manager) recordFailure(ctx context.Context, r Result) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_, err := m.pool.Exec(ctx, "UPDATE "+m.tenantsTbl+" SET last_error = $2, last_error_at = now() WHERE tenant_id = $1",
+		r.TenantID, truncate(r.Err.Error(), 4000))
+	if err != nil {
+		m.log.Warn("could not record tenant migration failure", "schema", r.Schema, "error", err)
+	}
+}
+
+type tenantVersion struct {
+	id      uuid.UUID
+	version int32
+	found   bool
+}
+
+// versions reads the version of the selected tenants (all when ids is nil)
+// in one query.
+func (m *Manager) versions(ctx context.Context, ids []uuid.UUID) ([]tenantVersion, error) {
+	var rows pgx.Rows
+	var err error
+	if ids == nil {
+		rows, err = m.pool.Query(ctx, "SELECT tenant_id, version FROM "+m.tenantsTbl+
+			" WHERE starts_with(schema_name, $1) ORDER BY schema_name", m.prefix)
+	} else {
+		rows, err = m.pool.Query(ctx, "SELECT tenant_id, version FROM "+m.tenantsTbl+" WHERE tenant_id = ANY($1)", ids)
+	}
+	if err != nil {
+		return nil, wrapErr("read", "ledger", err)
+	}
+	found, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (tenantVersion, error) {
+		tv := tenantVersion{found: true}
+		return tv, row.Scan(&tv.id, &tv.version)
+	})
+	if err != nil {
+		return nil, wrapErr("read", "ledger", err)
+	}
+	if ids == nil {
+		return found, nil
+	}
+	byID := make(map[uuid.UUID]tenantVersion, len(found))
+	for _, tv := range found {
+		byID[tv.id] = tv
+	}
+	out := make([]tenantVersion, len(ids))
+	for i, id := range ids {
+		tv, ok := byID[id]
+		if !ok {
+			tv = tenantVersion{id: id}
+		}
+		out[i] = tv
+	}
+	return out, nil
+}

@@ -1,0 +1,58 @@
+package tenancy
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"regexp"
+
+	"github.com/jackc/tern/v2/migrate"
+)
+
+// Migration is one tenant migration, loaded from tern's file format.
+type Migration struct {
+	// Version is the migration's sequence number, 1 for the first file.
+	Version int32
+	// Name is the file name, e.g. "003_add_priority.sql".
+	Name string
+	// SQL is the up direction, templates already rendered.
+	SQL string
+	// Checksum is the hex SHA-256 of SQL. The ledger records it per tenant
+	// and version, so an edited migration file shows up as drift.
+	Checksum string
+}
+
+// disableTxPattern is tern's marker for migrations that must run outside a
+// transaction. A tenant migration always runs inside one (that is what makes
+// it atomic per tenant), so such files are refused at load time.
+var disableTxPattern = regexp.MustCompile(`(?m)^---- tern: disable-tx ----$`)
+
+// LoadMigrations reads tern-format migrations (NNN_name.sql at the top level
+// of fsys; shared templates in subfolders) and renders them with data, the
+// same for every tenant. Only the up direction is kept: the library never
+// migrates a tenant down.
+func LoadMigrations(fsys fs.FS, data map[string]any) ([]Migration, error) {
+	// A Migrator without a connection only loads and renders; tern documents
+	// that it touches the database only when given one.
+	tm, err := migrate.NewMigratorEx(context.Background(), nil, "", &migrate.MigratorOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: load migrations: %w", err)
+	}
+	for k, v := range data {
+		tm.Data[k] = v
+	}
+	if err := tm.LoadMigrations(fsys); err != nil {
+		return nil, fmt.Errorf("tenancy: load migrations: %w", err)
+	}
+	out := make([]Migration, len(tm.Migrations))
+	for i, mg := range tm.Migrations {
+		if disableTxPattern.MatchString(mg.UpSQL) {
+			return nil, fmt.Errorf("tenancy: migration %s: disable-tx is not supported: each tenant migrates in one transaction", mg.Name)
+		}
+		sum := sha256.Sum256([]byte(mg.UpSQL))
+		out[i] = Migration{Version: mg.Sequence, Name: mg.Name, SQL: mg.UpSQL, Checksum: hex.EncodeToString(sum[:])}
+	}
+	return out, nil
+}

@@ -1,0 +1,5 @@
+CREATE TABLE notes (
+	id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	item_id bigint NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+	body text NOT NULL
+);

@@ -1,0 +1,101 @@
+// Package testdb gives each test of tenantctl's own packages a database of
+// its own, migrated, on the server of TEST_DATABASE_URL, and drops it when
+// the test ends. Tests of the domain work in the shared public schema, so
+// unlike package tenancy's tests they cannot share one database.
+package testdb
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tenantctl/tenantctl/pkg/db"
+	"github.com/tenantctl/tenantctl/tenancy"
+	"github.com/tenantctl/tenantctl/tenancy/tenancytest"
+)
+
+// DB is a test's database.
+type DB struct {
+	// URL connects to the database, for code under test that opens its own
+	// pool (the CLI, a child process).
+	URL     string
+	Pool    *pgxpool.Pool
+	Tenancy *tenancy.Manager
+}
+
+// New creates a fresh database, migrates the public schema and the tenancy
+// ledger into it, and drops it (forcibly) when tb ends. Its name starts with
+// the name of TEST_DATABASE_URL's database, so the test harness can sweep up
+// what a killed test run leaves behind.
+func New(tb testing.TB) *DB {
+	tb.Helper()
+	base := tenancytest.DatabaseURL(tb)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		tb.Fatalf("testdb: connect: %v", err)
+	}
+	defer admin.Close(context.Background())
+	name := fmt.Sprintf("%s_%s", admin.Config().Database, strings.ToLower(rand.Text()[:12]))
+	if len(name) > 63 {
+		name = name[len(name)-63:]
+	}
+	ident := pgx.Identifier{name}.Sanitize()
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+ident+" TEMPLATE template0 ENCODING 'UTF8'"); err != nil {
+		tb.Fatalf("testdb: create database: %v", err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			tb.Errorf("testdb: drop database: %v", err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
+			tb.Errorf("testdb: drop database: %v", err)
+		}
+	})
+
+	dbURL, err := withDatabase(base, name)
+	if err != nil {
+		tb.Fatalf("testdb: %v", err)
+	}
+	cfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		tb.Fatalf("testdb: %v", err)
+	}
+	pool := tenancytest.PoolWithConfig(tb, cfg)
+	m, err := db.NewTenancy(pool, tenancy.Config{})
+	if err != nil {
+		tb.Fatalf("testdb: %v", err)
+	}
+	if _, err := db.MigratePublic(ctx, pool, m); err != nil {
+		tb.Fatalf("testdb: %v", err)
+	}
+	return &DB{URL: dbURL, Pool: pool, Tenancy: m}
+}
+
+// withDatabase returns the connection string base with its database
+// replaced, for URLs and key=value DSNs alike.
+func withDatabase(base, name string) (string, error) {
+	if strings.HasPrefix(base, "postgres://") || strings.HasPrefix(base, "postgresql://") {
+		u, err := url.Parse(base)
+		if err != nil {
+			return "", fmt.Errorf("parse %s: %w", tenancytest.EnvDatabaseURL, err)
+		}
+		u.Path = "/" + name
+		return u.String(), nil
+	}
+	return base + " dbname=" + name, nil
+}

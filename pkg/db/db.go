@@ -1,0 +1,103 @@
+// Package db connects tenantctl to its database and brings the shared public
+// schema up to date. The tenant schemas are package tenancy's business; this
+// package only configures the tenancy.Manager the way tenantctl names them.
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/tern/v2/migrate"
+
+	"github.com/tenantctl/tenantctl/migrations"
+	"github.com/tenantctl/tenantctl/tenancy"
+)
+
+// SchemaPrefix starts every center's schema name: center_<32 hex digits>,
+// as in the case study.
+const SchemaPrefix = "center_"
+
+// VersionTable is tern's version table of the public schema.
+const VersionTable = "public.schema_version"
+
+// Open returns a pool on url (a postgres:// URL or a key=value DSN; pool
+// settings such as pool_max_conns go in it) after checking that the server
+// answers.
+func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	if url == "" {
+		return nil, errors.New("no database URL: set --database-url, TENANTCTL_DATABASE_URL or DATABASE_URL")
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgx's message quotes the URL, password included: keep it out.
+		return nil, errors.New("invalid database URL: expected postgres://user@host:port/dbname or a key=value DSN")
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database %s@%s:%d/%s: %w",
+			cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
+	}
+	return pool, nil
+}
+
+// NewTenancy returns the tenancy.Manager of tenantctl's centers: schemas
+// center_<hex>, the ledger in public, the embedded tenant migrations.
+func NewTenancy(pool *pgxpool.Pool, cfg tenancy.Config) (*tenancy.Manager, error) {
+	cfg.Migrations = migrations.Tenant
+	cfg.Prefix = SchemaPrefix
+	cfg.LedgerSchema = "public"
+	return tenancy.New(pool, &cfg)
+}
+
+// PublicVersions reports the public schema's current version and the latest
+// embedded one; current is 0 before the first migration.
+type PublicVersions struct {
+	From, To int32
+}
+
+// MigratePublic brings the public schema to the latest embedded migration
+// with tern, then makes sure the tenancy ledger exists.
+//
+// It opens a connection of its own rather than borrowing one from the pool:
+// tern takes a session-level advisory lock (so two tenantctl migrate runs
+// queue instead of colliding) and issues RESET ALL after each migration,
+// which returns search_path to the connection's startup value; that value is
+// therefore set to public at connect time. Behind PgBouncer in transaction
+// pooling mode point this at the server directly: a session advisory lock
+// does not survive transaction pooling.
+func MigratePublic(ctx context.Context, pool *pgxpool.Pool, m *tenancy.Manager) (PublicVersions, error) {
+	var v PublicVersions
+	cc := pool.Config().ConnConfig.Copy()
+	cc.RuntimeParams["search_path"] = "public"
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return v, fmt.Errorf("migrate public schema: connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+
+	tm, err := migrate.NewMigrator(ctx, conn, VersionTable)
+	if err != nil {
+		return v, fmt.Errorf("migrate public schema: %w", err)
+	}
+	if err := tm.LoadMigrations(migrations.Public); err != nil {
+		return v, fmt.Errorf("migrate public schema: load migrations: %w", err)
+	}
+	if v.From, err = tm.GetCurrentVersion(ctx); err != nil {
+		return v, fmt.Errorf("migrate public schema: %w", err)
+	}
+	if err := tm.Migrate(ctx); err != nil {
+		return v, fmt.Errorf("migrate public schema: %w", err)
+	}
+	v.To = int32(len(tm.Migrations))
+	if err := m.Setup(ctx); err != nil {
+		return v, fmt.Errorf("migrate public schema: %w", err)
+	}
+	return v, nil
+}

@@ -77,7 +77,7 @@ WITH s AS (
 		coalesce(array_agg(g.applied_at ORDER BY g.version) FILTER (WHERE g.version IS NOT NULL), '{}') AS applied,
 		coalesce(array_agg(g.duration_us ORDER BY g.version) FILTER (WHERE g.version IS NOT NULL), '{}') AS durations
 	FROM `+m.tenantsTbl+` t LEFT JOIN `+m.migTbl+` g USING (tenant_id)
-	WHERE starts_with(t.schema_name, $1)
+	WHERE t.schema_name ~ ('^' || $1 || '[0-9a-f]{32}$') -- not starts_with: another prefix may extend this one
 	GROUP BY t.tenant_id
 )
 SELECT coalesce(t.schema_name, s.schema_name), t.tenant_id IS NOT NULL, s.schema_name IS NOT NULL,

@@ -289,7 +289,9 @@ func (m *Manager) DropTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 	schema := m.SchemaName(id)
 	// Deleting the row first takes its lock, the same one a migration holds,
 	// so a drop never interleaves with a migration of this tenant.
-	tag, err := tx.Exec(ctx, "DELETE FROM "+m.tenantsTbl+" WHERE tenant_id = $1", id)
+	// schema_name too: a Manager of another prefix sharing the ledger may
+	// own this id, and its row is not this Manager's to delete.
+	tag, err := tx.Exec(ctx, "DELETE FROM "+m.tenantsTbl+" WHERE tenant_id = $1 AND schema_name = $2", id, schema)
 	if err != nil {
 		return wrapErr("drop", schema, err)
 	}

@@ -247,9 +247,9 @@ func (m *Manager) versions(ctx context.Context, ids []uuid.UUID) ([]tenantVersio
 	var err error
 	if ids == nil {
 		rows, err = m.pool.Query(ctx, "SELECT tenant_id, version FROM "+m.tenantsTbl+
-			" WHERE starts_with(schema_name, $1) ORDER BY schema_name", m.prefix)
+			" WHERE schema_name ~ ('^' || $1 || '[0-9a-f]{32}$') ORDER BY schema_name", m.prefix) // not starts_with: another prefix may extend this one
 	} else {
-		rows, err = m.pool.Query(ctx, "SELECT tenant_id, version FROM "+m.tenantsTbl+" WHERE tenant_id = ANY($1)", ids)
+		rows, err = m.pool.Query(ctx, "SELECT tenant_id, version FROM "+m.tenantsTbl+" WHERE tenant_id = ANY($1) AND schema_name ~ ('^' || $2 || '[0-9a-f]{32}$')", ids, m.prefix)
 	}
 	if err != nil {
 		return nil, wrapErr("read", "ledger", err)

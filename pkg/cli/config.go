@@ -1,0 +1,117 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+)
+
+// Config is an invocation's resolved configuration. Each setting comes from
+// its flag if given, else its environment variable, else the --config file,
+// else the default.
+type Config struct {
+	// DatabaseURL: --database-url, TENANTCTL_DATABASE_URL, DATABASE_URL,
+	// database-url. No default.
+	DatabaseURL string
+	// Output: -o/--output, TENANTCTL_OUTPUT, output. One of table, json,
+	// yaml; defaults to table.
+	Output string
+	// Actor is the username recorded as created_by/updated_by by commands
+	// that change the registry: --actor, TENANTCTL_ACTOR, actor. Defaults to
+	// none (a system action).
+	Actor string
+	// Yes answers yes to every confirmation: --yes only. Consent is given
+	// per invocation, never by a file or a forgotten variable.
+	Yes bool
+}
+
+// Output formats.
+const (
+	OutputTable = "table"
+	OutputJSON  = "json"
+	OutputYAML  = "yaml"
+)
+
+var outputFormats = []string{OutputTable, OutputJSON, OutputYAML}
+
+// configKeys are the settings a config file may hold, each with the
+// environment variables that set it, in order of precedence.
+var configKeys = []struct {
+	key string
+	env []string
+}{
+	{"database-url", []string{"TENANTCTL_DATABASE_URL", "DATABASE_URL"}},
+	{"output", []string{"TENANTCTL_OUTPUT"}},
+	{"actor", []string{"TENANTCTL_ACTOR"}},
+}
+
+// usernamePattern is public.users' username check.
+var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_.@+-]{1,150}$`)
+
+func (a *App) addGlobalFlags(root *cobra.Command) {
+	f := root.PersistentFlags()
+	f.String("database-url", "", "PostgreSQL `URL` (postgres://user@host:port/db) or key=value DSN; env TENANTCTL_DATABASE_URL, then DATABASE_URL")
+	f.StringVar(&a.configFile, "config", "", "YAML configuration `FILE` (keys: database-url, output, actor)")
+	f.StringP("output", "o", OutputTable, "output `format`: table, json or yaml; env TENANTCTL_OUTPUT")
+	f.BoolVar(&a.Config.Yes, "yes", false, "answer yes to confirmations (required for destructive actions when stdin is not a terminal)")
+	f.String("actor", "", "`USERNAME` recorded as the author of registry changes; env TENANTCTL_ACTOR")
+}
+
+// configure resolves a.Config from the flags of c's tree, the environment
+// and the config file, with a viper instance of this invocation alone.
+func (a *App) configure(c *cobra.Command) error {
+	v := viper.New()
+	flags := c.Root().PersistentFlags()
+	for _, k := range configKeys {
+		if err := v.BindPFlag(k.key, flags.Lookup(k.key)); err != nil {
+			return fmt.Errorf("bind flag %s: %w", k.key, err)
+		}
+		if err := v.BindEnv(append([]string{k.key}, k.env...)...); err != nil {
+			return fmt.Errorf("bind environment of %s: %w", k.key, err)
+		}
+	}
+	if a.configFile != "" {
+		v.SetConfigFile(a.configFile)
+		v.SetConfigType("yaml") // whatever the file's extension
+		if err := v.ReadInConfig(); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return usagef(nil, "config file %s does not exist", a.configFile)
+			}
+			return usagef(nil, "config file %s: %v", a.configFile, err)
+		}
+		// Every key viper knows is bound above, so any other came from the
+		// file: a typo that would otherwise be silently ignored.
+		known := make([]string, len(configKeys))
+		for i, k := range configKeys {
+			known[i] = k.key
+		}
+		var unknown []string
+		for _, key := range v.AllKeys() {
+			if !slices.Contains(known, key) {
+				unknown = append(unknown, key)
+			}
+		}
+		if len(unknown) > 0 {
+			slices.Sort(unknown)
+			return usagef(nil, "config file %s: unknown key %s (known: %s)",
+				a.configFile, strings.Join(unknown, ", "), strings.Join(known, ", "))
+		}
+	}
+
+	a.Config.DatabaseURL = v.GetString("database-url")
+	a.Config.Output = strings.ToLower(v.GetString("output"))
+	a.Config.Actor = v.GetString("actor")
+	if !slices.Contains(outputFormats, a.Config.Output) {
+		return usagef(c, "invalid output format %q: want table, json or yaml", v.GetString("output"))
+	}
+	if a.Config.Actor != "" && !usernamePattern.MatchString(a.Config.Actor) {
+		return usagef(c, "invalid actor %q: a username is 1 to 150 letters, digits or _.@+-", a.Config.Actor)
+	}
+	return nil
+}

@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tenantctl/tenantctl/pkg/db"
+)
+
+type migrateOptions struct {
+	Concurrency int
+}
+
+func (o migrateOptions) Validate(c *cobra.Command) error {
+	if o.Concurrency < 0 {
+		return usagef(c, "--concurrency must be 0 (the pool's size) or more, not %d", o.Concurrency)
+	}
+	return nil
+}
+
+func newMigrateCmd(a *App) *cobra.Command {
+	var opts migrateOptions
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Migrate the public schema, then every center",
+		Long: `Bring the whole database up to date: the shared public schema first (the
+registry and the tenancy ledger), then every center's schema to the latest
+tenant migration, several centers at once.
+
+Each center migrates in its own transaction: one that fails is rolled back
+and reported, the others go on, and running the command again resumes with
+whatever is still behind. The summary lists every center that failed.
+
+This is the deploy step, so like any migration tool's "up" it asks no
+questions: it only moves schemas forward, and a rerun is harmless. For a
+canary or batched rollout, or one with a confirmation showing how many
+centers will move, use 'tenantctl center migrate --all'.`,
+		Example: `  # Deploy step: everything to the latest version.
+  tenantctl migrate
+
+  # The same, with a JSON report for the pipeline's logs.
+  tenantctl migrate -o json`,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := opts.Validate(c); err != nil {
+				return err
+			}
+			return a.runMigrate(c.Context(), opts)
+		},
+	}
+	cmd.Flags().IntVar(&opts.Concurrency, "concurrency", 0, "centers migrated at once (0: the connection pool's size, which also caps it: pool_max_conns in the URL)")
+	return cmd
+}
+
+func (a *App) runMigrate(ctx context.Context, opts migrateOptions) error {
+	m, err := a.Manager(ctx)
+	if err != nil {
+		return err
+	}
+	pub, err := db.MigratePublic(ctx, a.pool, m)
+	if err != nil {
+		return err
+	}
+	rep, err := a.runRollout(ctx, m, rollout{Concurrency: opts.Concurrency}, nil)
+	if err != nil {
+		return err
+	}
+	rep.Public = &publicReport{From: pub.From, To: pub.To}
+	if err := a.Print(rep); err != nil {
+		return err
+	}
+	return rep.err()
+}
+
+// databaseLabel names the database of the open pool for prompts, without
+// its password: user@host:port/dbname.
+func (a *App) databaseLabel() string {
+	if a.pool == nil {
+		return "the database"
+	}
+	cc := a.pool.Config().ConnConfig
+	return fmt.Sprintf("%s@%s:%d/%s", cc.User, cc.Host, cc.Port, cc.Database)
+}

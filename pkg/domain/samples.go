@@ -1,0 +1,518 @@
+package domain
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Status is a sample's place in its lifecycle.
+type Status string
+
+// The statuses of a sample.
+const (
+	StatusPending    Status = "pending"
+	StatusProcessing Status = "processing"
+	StatusCompleted  Status = "completed"
+	StatusRejected   Status = "rejected"
+	StatusArchived   Status = "archived"
+)
+
+// Statuses lists every status in lifecycle order.
+var Statuses = []Status{StatusPending, StatusProcessing, StatusCompleted, StatusRejected, StatusArchived}
+
+// Valid reports whether s is one of Statuses.
+func (s Status) Valid() bool { return slices.Contains(Statuses, s) }
+
+// Action moves a sample from one status to another.
+type Action string
+
+// The sample actions, as the API's paths name them.
+const (
+	ActionProcess  Action = "process"
+	ActionComplete Action = "complete"
+	ActionReject   Action = "reject"
+	ActionArchive  Action = "archive"
+)
+
+// Actions lists every action.
+var Actions = []Action{ActionProcess, ActionComplete, ActionReject, ActionArchive}
+
+// transitions is the whole state machine: the statuses each action may
+// start from and the status it leads to.
+var transitions = map[Action]struct {
+	from []Status
+	to   Status
+}{
+	ActionProcess:  {[]Status{StatusPending}, StatusProcessing},
+	ActionComplete: {[]Status{StatusProcessing}, StatusCompleted},
+	ActionReject:   {[]Status{StatusPending, StatusProcessing}, StatusRejected},
+	ActionArchive:  {[]Status{StatusCompleted, StatusRejected}, StatusArchived},
+}
+
+// Allows reports whether action a may be applied to a sample in status
+// from, and the status it then has.
+func (a Action) Allows(from Status) (Status, bool) {
+	t, ok := transitions[a]
+	if !ok || !slices.Contains(t.from, from) {
+		return "", false
+	}
+	return t.to, true
+}
+
+func joinStatuses(ss []Status) string {
+	parts := make([]string, len(ss))
+	for i, s := range ss {
+		parts[i] = string(s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// DefaultSampleTypes are the sample types of a center whose settings have
+// no sample_types.
+var DefaultSampleTypes = []string{"blood", "urine", "tissue", "saliva", "plasma", "serum", "swab", "other"}
+
+// Sample is a row of a center's samples table.
+type Sample struct {
+	ID          uuid.UUID       `json:"id"`
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	SampleType  string          `json:"sample_type"`
+	Status      Status          `json:"status"`
+	Barcode     string          `json:"barcode"`
+	UserID      uuid.UUID       `json:"user_id"`
+	Metadata    json.RawMessage `json:"metadata"`
+	IsActive    bool            `json:"is_active"`
+	CreatedAt   time.Time       `json:"created_at"`
+	UpdatedAt   time.Time       `json:"updated_at"`
+	CreatedBy   *uuid.UUID      `json:"created_by"`
+	UpdatedBy   *uuid.UUID      `json:"updated_by"`
+}
+
+// SampleInput is a new sample, or every writable field of one (Update).
+// Status is not an input: samples start pending and move by Transition.
+type SampleInput struct {
+	Name        string // 1–200 characters
+	Description string // may be empty
+	// SampleType must be one of the center's sample types (Center.SampleTypes).
+	SampleType string
+	// Barcode: 1–64 characters, no control characters or surrounding white
+	// space, unique within the center.
+	Barcode string
+	// UserID is the sample's user: an active member of the center (its
+	// center_id is this center). Nil means the actor. A superuser without a
+	// center is not a member: creating a sample, they must name a member.
+	// In Update, nil keeps the current user.
+	UserID *uuid.UUID
+	// Metadata is a JSON object of at most 64 KiB; nil means {}.
+	Metadata json.RawMessage
+}
+
+// SamplePatch is a partial update: nil fields are left as they are.
+type SamplePatch struct {
+	Name        *string
+	Description *string
+	SampleType  *string
+	Barcode     *string
+	UserID      *uuid.UUID
+	Metadata    *json.RawMessage
+}
+
+// SampleFilter selects, orders and pages a list of samples.
+type SampleFilter struct {
+	Status     Status     // empty: any
+	SampleType string     // empty: any
+	UserID     *uuid.UUID // nil: anyone's
+	// Search matches name, barcode or description case-insensitively as a
+	// substring; % _ and \ match themselves.
+	Search string
+	// Ordering is a comma-separated list of created_at, updated_at, name,
+	// barcode, status, each optionally prefixed by "-" for descending.
+	// Defaults to "-created_at"; id breaks ties.
+	Ordering        string
+	Limit, Offset   int // as in ListOptions
+	IncludeInactive bool
+}
+
+// Samples manages the samples of every center, each in its own schema.
+type Samples struct{ s *Store }
+
+const sampleCols = "id, name, description, sample_type, status, barcode, user_id, metadata, is_active, created_at, updated_at, created_by, updated_by"
+
+func scanSample(row pgx.Row, extra ...any) (Sample, error) {
+	var s Sample
+	err := row.Scan(append([]any{&s.ID, &s.Name, &s.Description, &s.SampleType, &s.Status, &s.Barcode, &s.UserID,
+		&s.Metadata, &s.IsActive, &s.CreatedAt, &s.UpdatedAt, &s.CreatedBy, &s.UpdatedBy}, extra...)...)
+	return s, err
+}
+
+// inCenter runs fn in center id's schema (tenancy.Manager.InTenant), after
+// checking in the same transaction that the center exists and is active:
+// a soft-deleted center's samples are ErrNotFound. fn gets the center's
+// settings.
+func (s *Store) inCenter(ctx context.Context, id uuid.UUID, readOnly bool, fn func(tx pgx.Tx, settings json.RawMessage) error) error {
+	var opts pgx.TxOptions
+	if readOnly {
+		opts.AccessMode = pgx.ReadOnly
+	}
+	return s.m.InTenantTx(ctx, id, opts, func(tx pgx.Tx) error {
+		var active bool
+		var settings json.RawMessage
+		err := tx.QueryRow(ctx, "SELECT is_active, settings FROM public.centers WHERE id = $1", id).Scan(&active, &settings)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && !active) {
+			return notFound("center", id.String())
+		}
+		if err != nil {
+			return err
+		}
+		return fn(tx, settings)
+	})
+}
+
+func (p SamplePatch) validate(f *fieldErrors) SamplePatch {
+	if p.Name != nil {
+		f.checkText("name", *p.Name, textRule{min: 1, max: 200, singleLine: true})
+	}
+	if p.Description != nil {
+		f.checkText("description", *p.Description, textRule{})
+	}
+	if p.SampleType != nil {
+		f.checkText("sample_type", *p.SampleType, textRule{min: 1, max: 50, singleLine: true})
+	}
+	if p.Barcode != nil {
+		f.checkText("barcode", *p.Barcode, textRule{min: 1, max: 64, singleLine: true})
+	}
+	if p.Metadata != nil {
+		m, _ := f.checkJSONObject("metadata", *p.Metadata)
+		p.Metadata = &m
+	}
+	return p
+}
+
+// checkRefs checks, inside the tenant transaction, what validation cannot
+// see alone: the sample type against the center's list, and the user's
+// membership. Either may be nil (unchanged).
+func checkRefs(ctx context.Context, tx pgx.Tx, f *fieldErrors, centerID uuid.UUID, settings json.RawMessage,
+	sampleType *string, userID *uuid.UUID) error {
+	if sampleType != nil && len((*f)["sample_type"]) == 0 {
+		if types := sampleTypesOf(settings); !slices.Contains(types, *sampleType) {
+			f.add("sample_type", fmt.Sprintf("%q is not a sample type of this center (%s)", *sampleType, strings.Join(types, ", ")))
+		}
+	}
+	if userID == nil {
+		return nil
+	}
+	var member, active bool
+	err := tx.QueryRow(ctx, "SELECT center_id IS NOT DISTINCT FROM $2, is_active FROM public.users WHERE id = $1",
+		*userID, centerID).Scan(&member, &active)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		f.add("user_id", "user does not exist")
+	case err != nil:
+		return err
+	case !member:
+		f.add("user_id", "user is not a member of this center")
+	case !active:
+		f.add("user_id", "user is not active")
+	}
+	return nil
+}
+
+// Create adds a sample, pending, to center centerID. Every field is
+// validated at once, the type and user against the center in the same
+// transaction as the insert.
+func (ss *Samples) Create(ctx context.Context, centerID uuid.UUID, actor Actor, in SampleInput) (Sample, error) {
+	var f fieldErrors
+	p := SamplePatch{Name: &in.Name, Description: &in.Description, SampleType: &in.SampleType,
+		Barcode: &in.Barcode, Metadata: &in.Metadata}.validate(&f)
+	userID := in.UserID
+	if userID == nil {
+		if actor.ID == uuid.Nil {
+			f.add("user_id", "this field is required (there is no acting user to default to)")
+		} else {
+			userID = &actor.ID
+		}
+	}
+	var out Sample
+	err := ss.s.inCenter(ctx, centerID, false, func(tx pgx.Tx, settings json.RawMessage) error {
+		if err := checkRefs(ctx, tx, &f, centerID, settings, p.SampleType, userID); err != nil {
+			return err
+		}
+		if err := f.err(); err != nil {
+			return err
+		}
+		var err error
+		out, err = scanSample(tx.QueryRow(ctx, `
+INSERT INTO samples (name, description, sample_type, barcode, user_id, metadata, created_by, updated_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+RETURNING `+sampleCols, *p.Name, *p.Description, *p.SampleType, *p.Barcode, *userID, *p.Metadata, actor.nullID()))
+		return err
+	})
+	return out, mapError(err)
+}
+
+// Get returns sample id of center centerID, active or not.
+func (ss *Samples) Get(ctx context.Context, centerID, id uuid.UUID) (Sample, error) {
+	var out Sample
+	err := ss.s.inCenter(ctx, centerID, true, func(tx pgx.Tx, _ json.RawMessage) error {
+		var err error
+		out, err = scanSample(tx.QueryRow(ctx, "SELECT "+sampleCols+" FROM samples WHERE id = $1", id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("sample", id.String())
+		}
+		return err
+	})
+	return out, err
+}
+
+// GetByBarcode returns the sample of center centerID with barcode (exact
+// match), active or not.
+func (ss *Samples) GetByBarcode(ctx context.Context, centerID uuid.UUID, barcode string) (Sample, error) {
+	var f fieldErrors
+	if !f.checkText("barcode", barcode, textRule{min: 1, max: 64}) {
+		return Sample{}, notFound("sample", barcode)
+	}
+	var out Sample
+	err := ss.s.inCenter(ctx, centerID, true, func(tx pgx.Tx, _ json.RawMessage) error {
+		var err error
+		out, err = scanSample(tx.QueryRow(ctx, "SELECT "+sampleCols+" FROM samples WHERE barcode = $1", barcode))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("sample", barcode)
+		}
+		return err
+	})
+	return out, err
+}
+
+// orderColumns whitelists the orderings: input only selects among these
+// fragments and never reaches SQL itself.
+var orderColumns = map[string]string{
+	"created_at": "created_at",
+	"updated_at": "updated_at",
+	"name":       "name",
+	"barcode":    "barcode",
+	"status":     "status",
+}
+
+// orderBy turns an ordering parameter into an ORDER BY clause.
+func orderBy(ordering string, f *fieldErrors) string {
+	if ordering == "" {
+		ordering = "-created_at"
+	}
+	var parts []string
+	seen := map[string]bool{}
+	dir := " DESC"
+	for _, key := range strings.Split(ordering, ",") {
+		name, desc := strings.CutPrefix(strings.TrimSpace(key), "-")
+		col, ok := orderColumns[name]
+		if !ok {
+			f.add("ordering", fmt.Sprintf("cannot order by %q (created_at, updated_at, name, barcode, status, with - for descending)", key))
+			return ""
+		}
+		if seen[col] {
+			continue
+		}
+		seen[col] = true
+		dir = " ASC"
+		if desc {
+			dir = " DESC"
+		}
+		parts = append(parts, col+dir)
+	}
+	// id breaks ties, in the direction of the last key, so that the default
+	// ordering is exactly the samples_created_at_idx index.
+	return strings.Join(append(parts, "id"+dir), ", ")
+}
+
+// escapeLike makes s match itself in a LIKE pattern with escape \.
+var escapeLike = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace
+
+// List returns a page of center centerID's samples and how many match in
+// all, counted in the same query (or, past the last page, the same
+// transaction).
+func (ss *Samples) List(ctx context.Context, centerID uuid.UUID, flt SampleFilter) ([]Sample, int, error) {
+	var f fieldErrors
+	limit, offset := page(&f, flt.Limit, flt.Offset)
+	if flt.Status != "" && !flt.Status.Valid() {
+		f.add("status", fmt.Sprintf("%q is not a status (%s)", string(flt.Status), joinStatuses(Statuses)))
+	}
+	if flt.SampleType != "" {
+		f.checkText("sample_type", flt.SampleType, textRule{max: 50})
+	}
+	if flt.Search != "" {
+		f.checkText("search", flt.Search, textRule{max: 200})
+	}
+	order := orderBy(flt.Ordering, &f)
+	if err := f.err(); err != nil {
+		return nil, 0, err
+	}
+	conds := []string{"true"}
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if !flt.IncludeInactive {
+		conds = append(conds, "is_active")
+	}
+	if flt.Status != "" {
+		conds = append(conds, "status = "+arg(string(flt.Status)))
+	}
+	if flt.SampleType != "" {
+		conds = append(conds, "sample_type = "+arg(flt.SampleType))
+	}
+	if flt.UserID != nil {
+		conds = append(conds, "user_id = "+arg(*flt.UserID))
+	}
+	if flt.Search != "" {
+		p := arg("%" + escapeLike(flt.Search) + "%")
+		conds = append(conds, fmt.Sprintf(`(name ILIKE %[1]s ESCAPE '\' OR barcode ILIKE %[1]s ESCAPE '\' OR description ILIKE %[1]s ESCAPE '\')`, p))
+	}
+	where := " FROM samples WHERE " + strings.Join(conds, " AND ")
+	filterArgs := len(args)
+	sql := "SELECT " + sampleCols + ", count(*) OVER ()" + where + " ORDER BY " + order +
+		" LIMIT " + arg(limit) + " OFFSET " + arg(offset)
+
+	var items []Sample
+	var total int
+	err := ss.s.inCenter(ctx, centerID, true, func(tx pgx.Tx, _ json.RawMessage) error {
+		rows, err := tx.Query(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		items, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Sample, error) { return scanSample(row, &total) })
+		if err != nil {
+			return err
+		}
+		if len(items) == 0 && offset > 0 {
+			return tx.QueryRow(ctx, "SELECT count(*)"+where, args[:filterArgs]...).Scan(&total)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, mapError(err)
+	}
+	return items, total, nil
+}
+
+// Update replaces every writable field of sample id (a PUT); in.UserID nil
+// keeps the current user and nil Metadata means {}.
+func (ss *Samples) Update(ctx context.Context, centerID uuid.UUID, actor Actor, id uuid.UUID, in SampleInput) (Sample, error) {
+	return ss.Patch(ctx, centerID, actor, id, SamplePatch{Name: &in.Name, Description: &in.Description,
+		SampleType: &in.SampleType, Barcode: &in.Barcode, UserID: in.UserID, Metadata: &in.Metadata})
+}
+
+// Patch changes the fields p sets (a PATCH). A sample type is checked
+// against the center's list only when it changes, so a center narrowing its
+// list does not make its older samples uneditable.
+func (ss *Samples) Patch(ctx context.Context, centerID uuid.UUID, actor Actor, id uuid.UUID, p SamplePatch) (Sample, error) {
+	var f fieldErrors
+	p = p.validate(&f)
+	var out Sample
+	err := ss.s.inCenter(ctx, centerID, false, func(tx pgx.Tx, settings json.RawMessage) error {
+		cur, err := scanSample(tx.QueryRow(ctx, "SELECT "+sampleCols+" FROM samples WHERE id = $1 FOR UPDATE", id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("sample", id.String())
+		}
+		if err != nil {
+			return err
+		}
+		st, uid := p.SampleType, p.UserID
+		if st != nil && *st == cur.SampleType {
+			st = nil
+		}
+		if uid != nil && *uid == cur.UserID {
+			uid = nil
+		}
+		if err := checkRefs(ctx, tx, &f, centerID, settings, st, uid); err != nil {
+			return err
+		}
+		if err := f.err(); err != nil {
+			return err
+		}
+		var meta any
+		if p.Metadata != nil {
+			meta = *p.Metadata
+		}
+		out, err = scanSample(tx.QueryRow(ctx, `
+UPDATE samples SET name = coalesce($2, name), description = coalesce($3, description),
+	sample_type = coalesce($4, sample_type), barcode = coalesce($5, barcode), user_id = coalesce($6, user_id),
+	metadata = coalesce($7::jsonb, metadata), updated_by = $8
+WHERE id = $1
+RETURNING `+sampleCols, id, p.Name, p.Description, p.SampleType, p.Barcode, p.UserID, meta, actor.nullID()))
+		return err
+	})
+	return out, mapError(err)
+}
+
+// SoftDelete hides sample id from default lists.
+func (ss *Samples) SoftDelete(ctx context.Context, centerID uuid.UUID, actor Actor, id uuid.UUID) (Sample, error) {
+	return ss.setActive(ctx, centerID, actor, id, false)
+}
+
+// Restore brings back a soft-deleted sample.
+func (ss *Samples) Restore(ctx context.Context, centerID uuid.UUID, actor Actor, id uuid.UUID) (Sample, error) {
+	return ss.setActive(ctx, centerID, actor, id, true)
+}
+
+func (ss *Samples) setActive(ctx context.Context, centerID uuid.UUID, actor Actor, id uuid.UUID, active bool) (Sample, error) {
+	var out Sample
+	err := ss.s.inCenter(ctx, centerID, false, func(tx pgx.Tx, _ json.RawMessage) error {
+		var err error
+		out, err = scanSample(tx.QueryRow(ctx, `
+WITH u AS (
+	UPDATE samples SET is_active = $2, updated_by = $3 WHERE id = $1 AND is_active <> $2 RETURNING `+sampleCols+`
+)
+SELECT * FROM u UNION ALL SELECT `+sampleCols+` FROM samples WHERE id = $1 AND NOT EXISTS (SELECT FROM u)`,
+			id, active, actor.nullID()))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("sample", id.String())
+		}
+		return err
+	})
+	return out, err
+}
+
+// Transition applies action to sample id atomically: the status changes
+// only if it is one the action starts from (pending→processing by process,
+// processing→completed by complete, pending|processing→rejected by reject,
+// completed|rejected→archived by archive). Any other status gives a
+// *TransitionError; an unknown action a *ValidationError.
+func (ss *Samples) Transition(ctx context.Context, centerID uuid.UUID, actor Actor, id uuid.UUID, action Action) (Sample, error) {
+	t, ok := transitions[action]
+	if !ok {
+		return Sample{}, &ValidationError{Fields: map[string][]string{"action": {
+			fmt.Sprintf("%q is not an action (process, complete, reject, archive)", string(action))}}}
+	}
+	from := make([]string, len(t.from))
+	for i, s := range t.from {
+		from[i] = string(s)
+	}
+	var out Sample
+	err := ss.s.inCenter(ctx, centerID, false, func(tx pgx.Tx, _ json.RawMessage) error {
+		var err error
+		out, err = scanSample(tx.QueryRow(ctx, "UPDATE samples SET status = $2, updated_by = $3 WHERE id = $1 AND status = ANY($4) RETURNING "+sampleCols,
+			id, string(t.to), actor.nullID(), from))
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		// Nothing changed: the sample is missing or in another status.
+		var cur Status
+		err = tx.QueryRow(ctx, "SELECT status FROM samples WHERE id = $1", id).Scan(&cur)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("sample", id.String())
+		}
+		if err != nil {
+			return err
+		}
+		return &TransitionError{From: cur, Action: action}
+	})
+	return out, err
+}

@@ -1,0 +1,109 @@
+package domain
+
+import (
+	"context"
+	"errors"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Stats are a center's figures, as GET /api/centers/{id}/stats/ returns
+// them. Counts are of active rows (soft-deleted samples and users are left
+// out). ByStatus and ByRole list every status and role, zeros included;
+// ByType lists the types that occur.
+type Stats struct {
+	Center  Center      `json:"center"`
+	Samples SampleStats `json:"samples"`
+	Users   UserStats   `json:"users"`
+	Schema  SchemaStats `json:"schema"`
+}
+
+// SampleStats counts a center's samples.
+type SampleStats struct {
+	Total    int            `json:"total"`
+	ByStatus map[Status]int `json:"by_status"`
+	ByType   map[string]int `json:"by_type"`
+}
+
+// UserStats counts a center's members.
+type UserStats struct {
+	Total  int          `json:"total"`
+	ByRole map[Role]int `json:"by_role"`
+}
+
+// SchemaStats describes a center's schema.
+type SchemaStats struct {
+	Name string `json:"name"`
+	// MigrationVersion is the tenant's version in the tenancy ledger.
+	MigrationVersion int32 `json:"migration_version"`
+	// SizeBytes sums pg_total_relation_size (data, indexes, TOAST) over the
+	// schema's tables, materialized views and sequences; indexes are not
+	// counted twice.
+	SizeBytes int64 `json:"size_bytes"`
+}
+
+// Stats returns center id's figures in one read-only transaction of two
+// round trips besides BEGIN and COMMIT: the center with its schema's
+// version and size, then one batch counting samples and members. A
+// soft-deleted center has stats too (Center.IsActive says so); the API
+// decides who may see them.
+func (s *Store) Stats(ctx context.Context, id uuid.UUID) (Stats, error) {
+	st := Stats{
+		Samples: SampleStats{ByStatus: make(map[Status]int, len(Statuses)), ByType: map[string]int{}},
+		Users:   UserStats{ByRole: make(map[Role]int, len(Roles))},
+	}
+	for _, v := range Statuses {
+		st.Samples.ByStatus[v] = 0
+	}
+	for _, r := range Roles {
+		st.Users.ByRole[r] = 0
+	}
+	err := s.m.InTenantTx(ctx, id, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		c, err := scanCenter(tx.QueryRow(ctx, "SELECT "+centerCols+" FROM public.centers WHERE id = $1", id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("center", id.String())
+		}
+		if err != nil {
+			return err
+		}
+		st.Center = c
+		st.Schema.Name = c.SchemaName
+		// The version comes from package tenancy's ledger table, which
+		// pkg/db.NewTenancy puts in public: one row of it, where Inspect
+		// would read the whole fleet.
+		var b pgx.Batch
+		b.Queue(`SELECT coalesce((SELECT version FROM public.tenancy_tenants WHERE tenant_id = $1), 0),
+	(SELECT coalesce(sum(pg_total_relation_size(r.oid)), 0)::bigint FROM pg_class r
+	 JOIN pg_namespace n ON n.oid = r.relnamespace WHERE n.nspname = $2 AND r.relkind IN ('r', 'm', 'S'))`,
+			id, c.SchemaName).QueryRow(func(row pgx.Row) error {
+			return row.Scan(&st.Schema.MigrationVersion, &st.Schema.SizeBytes)
+		})
+		b.Queue("SELECT role, count(*) FROM public.users WHERE center_id = $1 AND is_active GROUP BY role", id).
+			Query(func(rows pgx.Rows) error {
+				var role Role
+				var n int
+				_, err := pgx.ForEachRow(rows, []any{&role, &n}, func() error {
+					st.Users.ByRole[role] = n
+					st.Users.Total += n
+					return nil
+				})
+				return err
+			})
+		b.Queue("SELECT status, sample_type, count(*) FROM samples WHERE is_active GROUP BY status, sample_type").
+			Query(func(rows pgx.Rows) error {
+				var status Status
+				var typ string
+				var n int
+				_, err := pgx.ForEachRow(rows, []any{&status, &typ, &n}, func() error {
+					st.Samples.ByStatus[status] += n
+					st.Samples.ByType[typ] += n
+					st.Samples.Total += n
+					return nil
+				})
+				return err
+			})
+		return tx.SendBatch(ctx, &b).Close()
+	})
+	return st, err
+}

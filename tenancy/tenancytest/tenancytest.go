@@ -103,7 +103,7 @@ func NewManager(tb testing.TB, pool *pgxpool.Pool, cfg *tenancy.Config) *tenancy
 	if err != nil {
 		tb.Fatalf("tenancytest: %v", err)
 	}
-	tb.Cleanup(func() { dropAll(tb, pool, c.Prefix, c.LedgerSchema) })
+	tb.Cleanup(func() { DropSchemas(tb, pool, c.Prefix, c.LedgerSchema) })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := m.Setup(ctx); err != nil {
@@ -125,10 +125,14 @@ func Tenant(tb testing.TB, m *tenancy.Manager) uuid.UUID {
 	return id
 }
 
-// dropAll removes the test's schemas in batches: one DROP SCHEMA ... CASCADE
-// locks every object in the schema, and hundreds of tenants in a single
-// transaction would exhaust the server's lock table.
-func dropAll(tb testing.TB, pool *pgxpool.Pool, prefix, ledger string) {
+// DropSchemas removes every schema whose name starts with prefix, and the
+// schema ledger (none if empty), reporting failures through tb. It is the
+// cleanup of NewManager, for tests that build their Managers with
+// tenancy.New because they need to know the names (several Managers over one
+// ledger, say). It drops in batches: one DROP SCHEMA ... CASCADE locks every
+// object in the schema, and hundreds of tenants in a single transaction
+// would exhaust the server's lock table.
+func DropSchemas(tb testing.TB, pool *pgxpool.Pool, prefix, ledger string) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -43,7 +43,7 @@ func BenchmarkCreate(b *testing.B) {
 	ctx := context.Background()
 	pool := fleetPool(b, benchConns)
 	n := newFleetNames(b, pool, "bc")
-	m := n.manager(b, pool, testMigrations)
+	m := n.Manager(b, pool, &tenancy.Config{Migrations: testMigrations})
 	migs := m.Migrations() // the rendered SQL, so both sides send the same bytes
 
 	b.Run("library", func(b *testing.B) {
@@ -116,8 +116,8 @@ func BenchmarkMigrateFleet(b *testing.B) {
 	}
 	pool := fleetPool(b, benchConns)
 	n := newFleetNames(b, pool, "bm")
-	old := n.manager(b, pool, migrationsUpTo(b, 2))
-	m := n.manager(b, pool, migrationsUpTo(b, 3))
+	old := n.Manager(b, pool, &tenancy.Config{Migrations: migrationsUpTo(b, 2)})
+	m := n.Manager(b, pool, &tenancy.Config{Migrations: migrationsUpTo(b, 3)})
 	mig3 := m.Migrations()[2].SQL
 
 	b.Run(fmt.Sprintf("library/tenants=%d", fleet), func(b *testing.B) {

@@ -7,15 +7,11 @@ package tenancy_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	mrand "math/rand/v2"
 	"os"
 	"os/exec"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -35,84 +31,32 @@ import (
 // statements succeeded (see testdata/broken/fails_halfway/002_boom.sql).
 var brokenMigrations = os.DirFS("testdata/broken/fails_halfway")
 
-// createNames are the database objects of one create test. Unlike
-// tenancytest.NewManager, which hides its ledger schema, the tests here need
-// the names: to rebuild a Manager over the same ledger (retry after a
-// failure), to hand them to a child process, and to query the ledger and
-// registry directly rather than only through the library under test.
+// createNames are a test's tenancytest.Names and a registry table standing
+// in for the application's (public.centers in DESIGN.md), in the ledger
+// schema. The tests need the names: to rebuild a Manager over the same ledger
+// (retry after a failure), to hand them to a child process, and to query the
+// ledger and registry directly rather than only through the library.
 type createNames struct {
-	Prefix   string // tenant schema prefix
-	Ledger   string // ledger schema; it also holds the test's registry table
+	tenancytest.Names
 	Registry string // quoted, schema-qualified registry table
 }
 
-// newCreateNames picks fresh names, creates the ledger schema with a
-// registry table standing in for the application's (public.centers in
-// DESIGN.md), and drops every schema of the prefix and the ledger when t
-// ends.
+func (n createNames) withRegistry() createNames {
+	n.Registry = pgx.Identifier{n.Ledger, "registry"}.Sanitize()
+	return n
+}
+
+// newCreateNames reserves fresh names and creates the ledger schema with the
+// registry table; tenancytest drops them when t ends.
 func newCreateNames(t *testing.T, pool *pgxpool.Pool) createNames {
 	t.Helper()
-	b := make([]byte, 5)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	suffix := hex.EncodeToString(b)
-	n := createNames{
-		Prefix: "ct" + suffix + "_",
-		Ledger: "createtest_" + suffix,
-	}
-	n.Registry = pgx.Identifier{n.Ledger, "registry"}.Sanitize()
-	ctx := context.Background()
-	t.Cleanup(func() { dropSchemas(t, pool, n.Prefix, n.Ledger) })
-	_, err := pool.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{n.Ledger}.Sanitize()+
+	n := createNames{Names: tenancytest.NewNames(t, pool, "ct")}.withRegistry()
+	_, err := pool.Exec(context.Background(), "CREATE SCHEMA "+pgx.Identifier{n.Ledger}.Sanitize()+
 		"; CREATE TABLE "+n.Registry+" (tenant_id uuid PRIMARY KEY, name text NOT NULL)")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return n
-}
-
-// dropSchemas removes every schema starting with prefix and the schema
-// ledger, in batches small enough for the server's lock table.
-func dropSchemas(t *testing.T, pool *pgxpool.Pool, prefix, ledger string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	rows, err := pool.Query(ctx, "SELECT nspname::text FROM pg_namespace WHERE starts_with(nspname, $1) OR nspname = $2 ORDER BY nspname = $2", prefix, ledger)
-	if err != nil {
-		t.Errorf("cleanup: %v", err)
-		return
-	}
-	schemas, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Errorf("cleanup: %v", err)
-		return
-	}
-	for chunk := range slices.Chunk(schemas, 50) {
-		var sql strings.Builder
-		for _, s := range chunk {
-			sql.WriteString("DROP SCHEMA " + pgx.Identifier{s}.Sanitize() + " CASCADE;")
-		}
-		if _, err := pool.Exec(ctx, sql.String()); err != nil {
-			t.Errorf("cleanup: %v", err)
-			return
-		}
-	}
-}
-
-// manager builds a Manager over n's prefix and ledger with migrations;
-// Setup is idempotent, so several Managers (other migration sets, other
-// processes) can share them.
-func (n createNames) manager(tb testing.TB, pool *pgxpool.Pool, migrations fs.FS) *tenancy.Manager {
-	tb.Helper()
-	m, err := tenancy.New(pool, &tenancy.Config{Migrations: migrations, Prefix: n.Prefix, LedgerSchema: n.Ledger})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := m.Setup(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	return m
 }
 
 // registerHook is the application's side of Create: its registry row, in
@@ -162,7 +106,7 @@ func TestCreateMigrationFailsHalfway(t *testing.T) {
 	ctx := context.Background()
 	pool := tenancytest.Pool(t)
 	n := newCreateNames(t, pool)
-	broken := n.manager(t, pool, brokenMigrations)
+	broken := n.Manager(t, pool, &tenancy.Config{Migrations: brokenMigrations})
 	id := uuid.New()
 
 	hookCalled := false
@@ -191,7 +135,7 @@ func TestCreateMigrationFailsHalfway(t *testing.T) {
 	}
 	n.assertNoTenant(t, pool, broken, id)
 
-	good := n.manager(t, pool, testMigrations)
+	good := n.Manager(t, pool, &tenancy.Config{Migrations: testMigrations})
 	if err := good.Create(ctx, id, n.registerHook(id)); err != nil {
 		t.Fatalf("Create after the failed attempt: %v", err)
 	}
@@ -212,7 +156,7 @@ func TestCreateTxMigrationFailsRollsBackCallerRow(t *testing.T) {
 	ctx := context.Background()
 	pool := tenancytest.Pool(t)
 	n := newCreateNames(t, pool)
-	broken := n.manager(t, pool, brokenMigrations)
+	broken := n.Manager(t, pool, &tenancy.Config{Migrations: brokenMigrations})
 	id := uuid.New()
 
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
@@ -235,7 +179,7 @@ func TestCreateHookErrorLeavesNothing(t *testing.T) {
 	ctx := context.Background()
 	pool := tenancytest.Pool(t)
 	n := newCreateNames(t, pool)
-	m := n.manager(t, pool, testMigrations)
+	m := n.Manager(t, pool, &tenancy.Config{Migrations: testMigrations})
 	id := uuid.New()
 	errRegistry := errors.New("registry refused the tenant")
 
@@ -268,7 +212,7 @@ func TestCreateConcurrentSameID(t *testing.T) {
 	ctx := context.Background()
 	pool := tenancytest.Pool(t)
 	n := newCreateNames(t, pool)
-	m := n.manager(t, pool, testMigrations)
+	m := n.Manager(t, pool, &tenancy.Config{Migrations: testMigrations})
 	id := uuid.New()
 
 	const racers = 8
@@ -335,8 +279,7 @@ func TestCrashChild(t *testing.T) {
 	if os.Getenv(envCrashChild) != "1" {
 		return
 	}
-	n := createNames{Prefix: os.Getenv(envCrashPrefix), Ledger: os.Getenv(envCrashLedger)}
-	n.Registry = pgx.Identifier{n.Ledger, "registry"}.Sanitize()
+	n := createNames{Names: tenancytest.Names{Prefix: os.Getenv(envCrashPrefix), Ledger: os.Getenv(envCrashLedger)}}.withRegistry()
 	cfg, err := pgxpool.ParseConfig(tenancytest.DatabaseURL(t))
 	if err != nil {
 		t.Fatal(err)
@@ -386,7 +329,7 @@ func TestCreateSurvivesKill(t *testing.T) {
 	ctx := context.Background()
 	pool := tenancytest.Pool(t)
 	n := newCreateNames(t, pool)
-	m := n.manager(t, pool, testMigrations)
+	m := n.Manager(t, pool, &tenancy.Config{Migrations: testMigrations})
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := mrand.New(mrand.NewPCG(seed, 0))

@@ -26,11 +26,11 @@ func TestInspectProblems(t *testing.T) {
 	ctx := context.Background()
 	pool := tenancytest.Pool(t)
 	n := newFleetNames(t, pool, "in")
-	current := n.manager(t, pool, migrationsUpTo(t, 2))
-	older := n.manager(t, pool, migrationsUpTo(t, 1))
+	current := n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 2)})
+	older := n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 1)})
 	editedFS := migrationsUpTo(t, 2)
 	editedFS["001_items.sql"] = &fstest.MapFile{Data: append([]byte("-- edited after it ran\n"), editedFS["001_items.sql"].Data...)}
-	edited := n.manager(t, pool, editedFS)
+	edited := n.Manager(t, pool, &tenancy.Config{Migrations: editedFS})
 
 	healthy := tenancytest.Tenant(t, current)
 	behind := tenancytest.Tenant(t, older)

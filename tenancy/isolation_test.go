@@ -429,10 +429,10 @@ func TestManagersSharingALedger(t *testing.T) {
 	ctx := context.Background()
 	pool := tenancytest.Pool(t)
 	n := newCreateNames(t, pool)
-	outer := n.manager(t, pool, testMigrations)
+	outer := n.Manager(t, pool, &tenancy.Config{Migrations: testMigrations})
 	// newCreateNames cleans up every schema starting with n.Prefix, which
 	// includes the inner Manager's.
-	inner := createNames{Prefix: n.Prefix + "x_", Ledger: n.Ledger, Registry: n.Registry}.manager(t, pool, testMigrations)
+	inner := tenancytest.Names{Prefix: n.Prefix + "x_", Ledger: n.Ledger}.Manager(t, pool, &tenancy.Config{Migrations: testMigrations})
 
 	outerIDs := []uuid.UUID{tenancytest.Tenant(t, outer), tenancytest.Tenant(t, outer)}
 	innerIDs := []uuid.UUID{tenancytest.Tenant(t, inner)}
@@ -481,10 +481,10 @@ func TestManagersSharingALedgerTargeted(t *testing.T) {
 	ctx := context.Background()
 	pool := tenancytest.Pool(t)
 	n := newCreateNames(t, pool)
-	mine := n.manager(t, pool, testMigrations)
-	other := createNames{Prefix: "o" + n.Prefix, Ledger: n.Ledger, Registry: n.Registry}
-	t.Cleanup(func() { dropSchemas(t, pool, other.Prefix, "") })
-	theirs := other.manager(t, pool, testMigrations)
+	mine := n.Manager(t, pool, &tenancy.Config{Migrations: testMigrations})
+	other := tenancytest.Names{Prefix: "o" + n.Prefix, Ledger: n.Ledger}
+	t.Cleanup(func() { tenancytest.DropSchemas(t, pool, other.Prefix, "") })
+	theirs := other.Manager(t, pool, &tenancy.Config{Migrations: testMigrations})
 	id := tenancytest.Tenant(t, theirs)
 
 	res, err := mine.Migrate(ctx, tenancy.MigrateOptions{Tenants: []uuid.UUID{id}})

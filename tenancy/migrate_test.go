@@ -6,8 +6,6 @@ package tenancy_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io/fs"
 	"slices"
@@ -74,39 +72,13 @@ func migrationsUpTo(tb testing.TB, n int) fstest.MapFS {
 	return out
 }
 
-// fleetNames are the prefix and ledger schema of one test. Unlike
-// tenancytest.NewManager's, they are known to the test, so several Managers
-// (an old and a new set of migrations) can share them, and the test can
-// read the ledger itself rather than only through the library under test.
-type fleetNames struct {
-	Prefix string
-	Ledger string
-}
+// fleetNames are a test's tenancytest.Names, with ways to read its ledger
+// directly rather than only through the library under test.
+type fleetNames struct{ tenancytest.Names }
 
 func newFleetNames(tb testing.TB, pool *pgxpool.Pool, tag string) fleetNames {
 	tb.Helper()
-	b := make([]byte, 5)
-	if _, err := rand.Read(b); err != nil {
-		tb.Fatal(err)
-	}
-	suffix := hex.EncodeToString(b)
-	n := fleetNames{Prefix: tag + suffix + "_", Ledger: "fleettest_" + tag + suffix}
-	tb.Cleanup(func() { tenancytest.DropSchemas(tb, pool, n.Prefix, n.Ledger) })
-	return n
-}
-
-// manager returns a set-up Manager over n with migrations. Setup is
-// idempotent, so every Manager of a test may call it.
-func (n fleetNames) manager(tb testing.TB, pool *pgxpool.Pool, migrations fs.FS) *tenancy.Manager {
-	tb.Helper()
-	m, err := tenancy.New(pool, &tenancy.Config{Migrations: migrations, Prefix: n.Prefix, LedgerSchema: n.Ledger})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := m.Setup(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	return m
+	return fleetNames{tenancytest.NewNames(tb, pool, tag)}
 }
 
 func (n fleetNames) tenantsTable() string {
@@ -218,7 +190,7 @@ func TestFleetMigrateIsolatesAFailingTenant(t *testing.T) {
 	const fleet = 200
 	pool := fleetPool(t, 8)
 	n := newFleetNames(t, pool, "mf")
-	old := n.manager(t, pool, migrationsUpTo(t, 2))
+	old := n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 2)})
 	ids := createFleet(t, old, fleet, 8)
 	victim := ids[fleet/2]
 
@@ -234,7 +206,7 @@ CREATE TABLE items_priority_idx (id int)`)
 		t.Fatal(err)
 	}
 
-	m := n.manager(t, pool, migrationsUpTo(t, 3))
+	m := n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 3)})
 	type call struct {
 		done, total int
 		id          uuid.UUID
@@ -510,8 +482,8 @@ func TestMigrateOptions(t *testing.T) {
 		ctx := context.Background()
 		pool := fleetPool(t, 4)
 		n := newFleetNames(t, pool, "md")
-		ids := createFleet(t, n.manager(t, pool, migrationsUpTo(t, 1)), 3, 3)
-		m := n.manager(t, pool, migrationsUpTo(t, 3))
+		ids := createFleet(t, n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 1)}), 3, 3)
+		m := n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 3)})
 		before := n.ledger(t, pool)
 
 		locker, err := pool.Begin(ctx)
@@ -564,8 +536,8 @@ func TestMigrateOptions(t *testing.T) {
 		ctx := context.Background()
 		pool := fleetPool(t, 4)
 		n := newFleetNames(t, pool, "mv")
-		ids := createFleet(t, n.manager(t, pool, migrationsUpTo(t, 1)), 3, 3)
-		m := n.manager(t, pool, migrationsUpTo(t, 3))
+		ids := createFleet(t, n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 1)}), 3, 3)
+		m := n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 3)})
 
 		for _, target := range []int32{4, -1} {
 			res, err := m.Migrate(ctx, tenancy.MigrateOptions{TargetVersion: target})
@@ -629,8 +601,8 @@ func TestMigrateOptions(t *testing.T) {
 		ctx := context.Background()
 		pool := fleetPool(t, 4)
 		n := newFleetNames(t, pool, "ml")
-		ids := createFleet(t, n.manager(t, pool, migrationsUpTo(t, 2)), 4, 4)
-		m := n.manager(t, pool, migrationsUpTo(t, 3))
+		ids := createFleet(t, n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 2)}), 4, 4)
+		m := n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 3)})
 		unknown := uuid.New()
 		listed := []uuid.UUID{ids[2], unknown, ids[0]}
 
@@ -675,7 +647,7 @@ func TestMigrateOptions(t *testing.T) {
 		ctx := context.Background()
 		pool := fleetPool(t, 4)
 		n := newFleetNames(t, pool, "mx")
-		old := n.manager(t, pool, migrationsUpTo(t, 2))
+		old := n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 2)})
 		ids := createFleet(t, old, 6, 4)
 		slices.SortFunc(ids, func(a, b uuid.UUID) int { return strings.Compare(old.SchemaName(a), old.SchemaName(b)) })
 		for _, i := range []int{1, 2, 4} {
@@ -687,7 +659,7 @@ func TestMigrateOptions(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		m := n.manager(t, pool, migrationsUpTo(t, 3))
+		m := n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 3)})
 
 		res, err := m.Migrate(ctx, tenancy.MigrateOptions{Concurrency: 1, MaxFailures: 2})
 		var fe *tenancy.FleetError
@@ -745,7 +717,7 @@ func TestConcurrentMigrators(t *testing.T) {
 	const fleet = 50
 	pool := fleetPool(t, 8)
 	n := newFleetNames(t, pool, "mc")
-	old := n.manager(t, pool, migrationsUpTo(t, 1))
+	old := n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 1)})
 	ids := createFleet(t, old, fleet, 8)
 	slices.SortFunc(ids, func(a, b uuid.UUID) int { return strings.Compare(old.SchemaName(a), old.SchemaName(b)) })
 	reversed := slices.Clone(ids)
@@ -753,7 +725,7 @@ func TestConcurrentMigrators(t *testing.T) {
 
 	// Two Managers, as two processes (two deploys of the same binary) would
 	// have.
-	migrators := []*tenancy.Manager{n.manager(t, pool, migrationsUpTo(t, 3)), n.manager(t, pool, migrationsUpTo(t, 3))}
+	migrators := []*tenancy.Manager{n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 3)}), n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 3)})}
 	opts := []tenancy.MigrateOptions{{Concurrency: 4}, {Concurrency: 4, Tenants: reversed}}
 	results := make([][]tenancy.Result, 2)
 	errs := make([]error, 2)

@@ -240,7 +240,7 @@ func TestHostileLedgerSchemaIsQuoted(t *testing.T) {
 	// Double quotes are refused in LedgerSchema (TestNewRefusesBadNames);
 	// anything else must be quoted, or this would drop public.
 	ledger := "Ledger; DROP SCHEMA public; -- " + n.Prefix
-	t.Cleanup(func() { dropSchemas(t, pool, n.Prefix, ledger) })
+	t.Cleanup(func() { tenancytest.DropSchemas(t, pool, n.Prefix, ledger) })
 	m, err := tenancy.New(pool, &tenancy.Config{Migrations: testMigrations, Prefix: n.Prefix, LedgerSchema: ledger})
 	if err != nil {
 		t.Fatal(err)

@@ -90,26 +90,54 @@ func PoolWithConfig(tb testing.TB, cfg *pgxpool.Config) *pgxpool.Pool {
 	return pool
 }
 
-// NewManager returns a set-up Manager with a fresh ledger schema and schema
-// prefix (cfg's Prefix and LedgerSchema are replaced; the rest is kept). When
-// tb ends, every schema of that prefix and the ledger schema are dropped.
-func NewManager(tb testing.TB, pool *pgxpool.Pool, cfg *tenancy.Config) *tenancy.Manager {
+// Names is a schema prefix and a ledger schema reserved for one test. Most
+// tests want NewManager, which hides them; a test that needs several Managers
+// over one ledger (an old and a new release of its migrations, a child
+// process) or reads the ledger itself takes Names.
+type Names struct {
+	Prefix string // tenant schema prefix, e.g. "tt0a1b2c3d4e_"
+	Ledger string // ledger schema
+}
+
+// NewNames reserves fresh names, tag first (lowercase letters, a few at
+// most; "tt" if empty), and drops every schema of the prefix and the ledger
+// schema when tb ends.
+func NewNames(tb testing.TB, pool *pgxpool.Pool, tag string) Names {
 	tb.Helper()
-	suffix := randomHex(tb, 5)
+	if tag == "" {
+		tag = "tt"
+	}
+	suffix := tag + randomHex(tb, 5)
+	n := Names{Prefix: suffix + "_", Ledger: "tenancytest_" + suffix}
+	tb.Cleanup(func() { DropSchemas(tb, pool, n.Prefix, n.Ledger) })
+	return n
+}
+
+// Manager returns a set-up Manager over n: cfg with n's Prefix and
+// LedgerSchema (cfg itself is not changed). Setup is idempotent, so every
+// Manager of a test may be made this way.
+func (n Names) Manager(tb testing.TB, pool *pgxpool.Pool, cfg *tenancy.Config) *tenancy.Manager {
+	tb.Helper()
 	c := *cfg
-	c.Prefix = "tt" + suffix + "_"
-	c.LedgerSchema = "tenancytest_" + suffix
+	c.Prefix, c.LedgerSchema = n.Prefix, n.Ledger
 	m, err := tenancy.New(pool, &c)
 	if err != nil {
 		tb.Fatalf("tenancytest: %v", err)
 	}
-	tb.Cleanup(func() { DropSchemas(tb, pool, c.Prefix, c.LedgerSchema) })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := m.Setup(ctx); err != nil {
 		tb.Fatalf("tenancytest: %v", err)
 	}
 	return m
+}
+
+// NewManager returns a set-up Manager with a fresh ledger schema and schema
+// prefix (cfg's Prefix and LedgerSchema are replaced; the rest is kept). When
+// tb ends, every schema of that prefix and the ledger schema are dropped.
+func NewManager(tb testing.TB, pool *pgxpool.Pool, cfg *tenancy.Config) *tenancy.Manager {
+	tb.Helper()
+	return NewNames(tb, pool, "").Manager(tb, pool, cfg)
 }
 
 // Tenant creates a tenant at the latest version; it is dropped with the
@@ -127,9 +155,8 @@ func Tenant(tb testing.TB, m *tenancy.Manager) uuid.UUID {
 
 // DropSchemas removes every schema whose name starts with prefix, and the
 // schema ledger (none if empty), reporting failures through tb. It is the
-// cleanup of NewManager, for tests that build their Managers with
-// tenancy.New because they need to know the names (several Managers over one
-// ledger, say). It drops in batches: one DROP SCHEMA ... CASCADE locks every
+// cleanup NewNames registers, for names a test makes up itself (a prefix
+// extending another, say). It drops in batches: one DROP SCHEMA ... CASCADE locks every
 // object in the schema, and hundreds of tenants in a single transaction
 // would exhaust the server's lock table.
 func DropSchemas(tb testing.TB, pool *pgxpool.Pool, prefix, ledger string) {

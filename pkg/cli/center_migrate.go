@@ -48,7 +48,7 @@ func newCenterMigrateCmd(a *App) *cobra.Command {
 		Use:   "migrate [CENTER...|--all]",
 		Short: "Migrate centers' schemas to the latest (or a target) version",
 		Long: `Apply pending tenant migrations to the named centers, or to every center
-with --all. A CENTER is a center id (UUID).
+with --all. A CENTER is a center id or name (case-insensitive).
 
 Each center migrates in its own transaction, several at once
 (--concurrency): one that fails is rolled back, recorded in the ledger and
@@ -67,7 +67,8 @@ A summary follows; the exit status is 1 if any center failed or was skipped.`,
 		Example: `  # What would run where, without changing anything.
   tenantctl center migrate --all --dry-run
 
-  # One center.
+  # One center, by name or id.
+  tenantctl center migrate "Istanbul Medical Center"
   tenantctl center migrate 7c9e6679-7425-40de-944b-e07fc1f90ae7
 
   # The fleet: 5 canaries, then batches of 100, stop after 3 failures.
@@ -139,16 +140,20 @@ func (a *App) runCenterMigrate(ctx context.Context, opts centerMigrateOptions, a
 }
 
 // resolveCenters turns CENTER arguments into center ids, in order, without
-// duplicates. For now a CENTER is a center id; names will be looked up here
-// once the registry's domain package exists, so every command naming
-// centers gains them at once.
-func (a *App) resolveCenters(_ context.Context, args []string) ([]uuid.UUID, error) {
+// duplicates. An id is taken as it is (the tenancy ledger is the judge of
+// which exist, so a schema whose registry row is gone can still be
+// migrated); anything else is a center name, looked up in the registry.
+func (a *App) resolveCenters(ctx context.Context, args []string) ([]uuid.UUID, error) {
 	ids := make([]uuid.UUID, 0, len(args))
 	seen := make(map[uuid.UUID]bool, len(args))
 	for _, arg := range args {
 		id, err := tenancy.ParseID(arg)
 		if err != nil {
-			return nil, fmt.Errorf("center %q: not a center id (a UUID such as 7c9e6679-7425-40de-944b-e07fc1f90ae7)", arg)
+			_, c, rerr := a.resolveCenter(ctx, arg)
+			if rerr != nil {
+				return nil, rerr
+			}
+			id = c.ID
 		}
 		if !seen[id] {
 			seen[id] = true

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/tenantctl/tenantctl/pkg/db"
+	"github.com/tenantctl/tenantctl/pkg/domain"
 	"github.com/tenantctl/tenantctl/tenancy"
 )
 
@@ -89,6 +90,7 @@ type App struct {
 	configFile string // --config
 	pool       *pgxpool.Pool
 	manager    *tenancy.Manager
+	store      *domain.Store
 }
 
 // Stdout is where results go.
@@ -130,6 +132,20 @@ func (a *App) Manager(ctx context.Context) (*tenancy.Manager, error) {
 	}
 	a.manager = m
 	return m, nil
+}
+
+// Store returns the domain (centers, users, samples, tokens) over Pool and
+// Manager, opening them on first use.
+func (a *App) Store(ctx context.Context) (*domain.Store, error) {
+	if a.store != nil {
+		return a.store, nil
+	}
+	m, err := a.Manager(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.store = domain.New(a.pool, m)
+	return a.store, nil
 }
 
 func (a *App) close() {
@@ -183,12 +199,9 @@ func (a *App) exitCode(ctx context.Context, err error) int {
 		}
 		return ExitUsage
 	}
-	msg := err.Error()
-	switch {
-	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+	msg := errorMessage(err)
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		msg = "interrupted"
-	case errors.Is(err, tenancy.ErrNoLedger):
-		msg = "the database has no tenancy ledger; run 'tenantctl migrate' first"
 	}
 	fmt.Fprintf(a.env.Stderr, "tenantctl: %s\n", oneLine(msg))
 	return ExitFailure

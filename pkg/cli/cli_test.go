@@ -202,7 +202,7 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{"unknown flag", []string{"center", "status", "--bogus"}, []string{"unknown flag: --bogus"}},
 		{"unknown command suggests", []string{"centr", "status"}, []string{`unknown command "centr"`, `did you mean "center"?`}},
-		{"unknown subcommand suggests", []string{"center", "stauts"}, []string{`unknown command "stauts" for "tenantctl center"`, `did you mean "status"?`}},
+		{"unknown subcommand suggests", []string{"center", "stauts"}, []string{`unknown command "stauts" for "tenantctl center"`, `did you mean "stats" or "status"?`}},
 		{"bad output", []string{"-o", "xml", "center", "status"}, []string{`invalid output format "xml"`}},
 		{"concurrency not a number", []string{"center", "migrate", "--all", "--concurrency", "many"}, []string{`invalid argument "many" for "--concurrency"`}},
 		{"negative concurrency", []string{"center", "migrate", "--all", "--concurrency", "-1"}, []string{"--concurrency must be 0 or more"}},
@@ -471,9 +471,10 @@ func TestCenterMigrateNamedCenters(t *testing.T) {
 		t.Errorf("tenants %+v, want %s then %s", doc.Tenants, ids[1], ids[0])
 	}
 
+	// Anything but an id is a name, looked up in the registry.
 	r = run(t, "--database-url", d.URL, "center", "migrate", "istanbul")
 	r.wantCode(t, ExitFailure)
-	r.wantOneLineError(t, false, `center "istanbul": not a center id`)
+	r.wantOneLineError(t, false, `center "istanbul" not found`)
 
 	unknown := uuid.New()
 	r = run(t, "--database-url", d.URL, "center", "migrate", unknown.String())

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -13,6 +14,10 @@ func rootCommands(a *App) []*cobra.Command {
 	return []*cobra.Command{
 		newMigrateCmd(a),
 		newCenterCmd(a),
+		newUserCmd(a),
+		newSampleCmd(a),
+		newTokenCmd(a),
+		newSeedCmd(a),
 		newCompletionCmd(a),
 	}
 }
@@ -20,6 +25,14 @@ func rootCommands(a *App) []*cobra.Command {
 // centerCommands lists the subcommands of "tenantctl center".
 func centerCommands(a *App) []*cobra.Command {
 	return []*cobra.Command{
+		newCenterCreateCmd(a),
+		newCenterListCmd(a),
+		newCenterGetCmd(a),
+		newCenterUpdateCmd(a),
+		newCenterDeleteCmd(a),
+		newCenterRestoreCmd(a),
+		newCenterHardDeleteCmd(a),
+		newCenterStatsCmd(a),
 		newCenterMigrateCmd(a),
 		newCenterStatusCmd(a),
 	}
@@ -28,7 +41,8 @@ func centerCommands(a *App) []*cobra.Command {
 func newCenterCmd(a *App) *cobra.Command {
 	return newGroupCmd("center", "Manage centers (tenants) and their schemas",
 		`Manage centers, the tenants of tenantctl. Each center has a row in the
-registry and a PostgreSQL schema of its own, center_<id without hyphens>.`,
+registry and a PostgreSQL schema of its own, center_<id without hyphens>.
+A CENTER argument is a center id or name (case-insensitive).`,
 		centerCommands(a)...)
 }
 
@@ -39,6 +53,13 @@ func (a *App) newRootCmd() *cobra.Command {
 		Long: `tenantctl operates tenantctl's database: the shared public schema and one
 schema per center (tenant). It migrates them, reports their state and
 manages centers, users and samples.
+
+Centers are named by id or name, users by id or username; an unknown name
+gets a "did you mean ...?". Results go to stdout as a table, or with -o
+json|yaml as one document: a record as itself, a list as {"count": N,
+"results": [...]} (N counts every match, not only the page shown). Notes,
+prompts and progress bars go to stderr. --actor USERNAME records that user
+as the author (created_by, updated_by) of the changes.
 
 Configuration comes from flags, else TENANTCTL_* environment variables
 (TENANTCTL_DATABASE_URL, falling back to DATABASE_URL; TENANTCTL_OUTPUT;
@@ -51,6 +72,8 @@ the long flag names:
 
 Exit status: 0 success, 1 failure, 2 usage error.`,
 		Example: `  tenantctl migrate
+  tenantctl seed
+  tenantctl center create "Izmir Genomics" --actor admin
   tenantctl center status -o json
   TENANTCTL_DATABASE_URL=postgres://localhost/app tenantctl center migrate --all --dry-run`,
 		SilenceErrors: true,
@@ -92,7 +115,11 @@ func runGroup(c *cobra.Command, args []string) error {
 	}
 	msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
 	if s := c.SuggestionsFor(args[0]); len(s) > 0 {
-		msg += fmt.Sprintf("; did you mean %q?", strings.Join(s, `" or "`))
+		quoted := make([]string, len(s))
+		for i, name := range s {
+			quoted[i] = strconv.Quote(name)
+		}
+		msg += "; did you mean " + strings.Join(quoted, " or ") + "?"
 	}
 	return usagef(c, "%s", msg)
 }

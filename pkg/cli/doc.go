@@ -45,9 +45,17 @@
 //	}
 //
 // A command reaches the database through App.Pool and App.Manager (opened on
-// first use, closed when the invocation ends), prints its result with
-// App.Print, asks with App.Confirm, writes notes with App.Notef, and returns
-// errors: usagef for a misuse (exit 2), anything else for a failure (exit 1).
+// first use, closed when the invocation ends) and the domain through
+// App.Store; it names centers and users with resolveCenter and resolveUsers
+// (id or name, with a suggestion for a typo) and its author with App.actor
+// (--actor). It prints its result with App.Print, asks with App.Confirm,
+// writes notes with App.Notef, and returns errors: usagef for a misuse (exit
+// 2, bad flag values included, such as invalid JSON in --settings), anything
+// else for a failure (exit 1). The domain's errors are returned as they are:
+// errorMessage (errors.go) turns them into the one-line message, in one place.
+//
+// Output documents (-o json|yaml): a record is printed as itself, a list as
+// {"count": N, "results": [...]}.
 // A command that sets no Args accepts no arguments. Commands must not set
 // PersistentPreRun(E): the root's loads the configuration.
 package cli

@@ -1,0 +1,193 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/google/uuid"
+
+	"github.com/tenantctl/tenantctl/pkg/domain"
+)
+
+// The permission rules of the design's table, in one place. "Other
+// center" is never a 403: handlers answer errNotFound before asking these.
+
+// seesCenter: superusers see every center, everyone else their own.
+func seesCenter(u *domain.User, id uuid.UUID) bool { return u.IsSuperuser || u.MemberOf(id) }
+
+// privileged: superusers and admins may see soft-deleted rows
+// (?include_inactive=true, or by id).
+func privileged(u *domain.User) bool { return u.IsSuperuser || u.Role == domain.RoleAdmin }
+
+// managesUser: superusers manage everyone; an admin manages the members of
+// their own center except superusers.
+func managesUser(u *domain.User, target domain.User) bool {
+	if u.IsSuperuser {
+		return true
+	}
+	return u.Role == domain.RoleAdmin && u.CenterID != nil && target.MemberOf(*u.CenterID) && !target.IsSuperuser
+}
+
+// writesSamples: everyone but viewers (membership is checked before).
+func writesSamples(u *domain.User) bool { return u.IsSuperuser || u.Role != domain.RoleViewer }
+
+// deletesSamples: superusers and admins.
+func deletesSamples(u *domain.User) bool { return privileged(u) }
+
+var errSuperuserOnly = errForbidden("only a superuser may do this")
+
+// Fields of a center body: what may be written, and the read-only fields
+// a client may send back from a GET, which are ignored.
+var (
+	centerWritable = []string{"name", "description", "settings"}
+	centerReadOnly = []string{"id", "schema_name", "is_active", "created_at", "updated_at", "created_by", "updated_by"}
+)
+
+// visibleCenter returns center id if the caller may see it: a superuser any
+// center, active or not; anyone else only their own (which is active, or
+// they could not have authenticated).
+func (s *Server) visibleCenter(r *http.Request) (domain.Center, error) {
+	u := caller(r)
+	id, err := pathID(r, "id")
+	if err != nil {
+		return domain.Center{}, err
+	}
+	if !seesCenter(u, id) {
+		return domain.Center{}, errNotFound
+	}
+	c, err := s.st.Centers.Get(r.Context(), id)
+	if err == nil && !c.IsActive && !u.IsSuperuser {
+		return domain.Center{}, errNotFound
+	}
+	return c, err
+}
+
+func (s *Server) listCenters(w http.ResponseWriter, r *http.Request) error {
+	u := caller(r)
+	limit, offset, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	opts := domain.ListOptions{Limit: limit, Offset: offset, IncludeInactive: privileged(u) && flag(r, "include_inactive")}
+	if !u.IsSuperuser {
+		opts.IDs = []uuid.UUID{}
+		if u.CenterID != nil {
+			opts.IDs = []uuid.UUID{*u.CenterID}
+		}
+	}
+	items, count, err := s.st.Centers.List(r.Context(), opts)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, newPage(r, items, count, limit, offset))
+}
+
+func (s *Server) getCenter(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.visibleCenter(r)
+	return ok(w, c, err)
+}
+
+func (s *Server) createCenter(w http.ResponseWriter, r *http.Request) error {
+	if !caller(r).IsSuperuser {
+		return errSuperuserOnly
+	}
+	o, err := readObject(w, r, centerWritable, centerReadOnly)
+	if err != nil {
+		return err
+	}
+	o.require("name")
+	in := domain.CenterInput{}
+	if v := o.str("name"); v != nil {
+		in.Name = *v
+	}
+	if v := o.str("description"); v != nil {
+		in.Description = *v
+	}
+	if v := o.json("settings"); v != nil {
+		in.Settings = *v
+	}
+	if err := o.err(); err != nil {
+		return err
+	}
+	c, err := s.st.Centers.Create(r.Context(), domain.By(caller(r).ID), in)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/centers/"+c.ID.String()+"/")
+	return writeJSON(w, http.StatusCreated, c)
+}
+
+// updateCenter is PUT (partial false: name required) and PATCH. As in DRF,
+// a PUT leaves optional fields it does not send as they are.
+func (s *Server) updateCenter(partial bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		c, err := s.visibleCenter(r)
+		if err != nil {
+			return err
+		}
+		if !caller(r).IsSuperuser {
+			return errSuperuserOnly
+		}
+		o, err := readObject(w, r, centerWritable, centerReadOnly)
+		if err != nil {
+			return err
+		}
+		if !partial {
+			o.require("name")
+		}
+		p := domain.CenterPatch{Name: o.str("name"), Description: o.str("description"), Settings: o.json("settings")}
+		if err := o.err(); err != nil {
+			return err
+		}
+		c, err = s.st.Centers.Patch(r.Context(), domain.By(caller(r).ID), c.ID, p)
+		s.centers.evict(c.ID)
+		return ok(w, c, err)
+	}
+}
+
+func (s *Server) deleteCenter(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.visibleCenter(r)
+	if err != nil {
+		return err
+	}
+	if !caller(r).IsSuperuser {
+		return errSuperuserOnly
+	}
+	_, err = s.st.Centers.SoftDelete(r.Context(), domain.By(caller(r).ID), c.ID)
+	s.centers.evict(c.ID)
+	return noContent(w, err)
+}
+
+func (s *Server) restoreCenter(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.visibleCenter(r)
+	if err != nil {
+		return err
+	}
+	if !caller(r).IsSuperuser {
+		return errSuperuserOnly
+	}
+	c, err = s.st.Centers.Restore(r.Context(), domain.By(caller(r).ID), c.ID)
+	s.centers.evict(c.ID)
+	return ok(w, c, err)
+}
+
+func (s *Server) hardDeleteCenter(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.visibleCenter(r)
+	if err != nil {
+		return err
+	}
+	if !caller(r).IsSuperuser {
+		return errSuperuserOnly
+	}
+	err = s.st.Centers.HardDelete(r.Context(), c.ID)
+	s.centers.evict(c.ID)
+	return noContent(w, err)
+}
+
+func (s *Server) centerStats(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.visibleCenter(r)
+	if err != nil {
+		return err
+	}
+	st, err := s.st.Stats(r.Context(), c.ID)
+	return ok(w, st, err)
+}

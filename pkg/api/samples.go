@@ -1,0 +1,207 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/google/uuid"
+
+	"github.com/tenantctl/tenantctl/pkg/domain"
+	"github.com/tenantctl/tenantctl/tenancy"
+)
+
+var (
+	sampleWritable = []string{"name", "description", "sample_type", "barcode", "user_id", "metadata"}
+	// status is read-only too, but moves only by the transition actions:
+	// sent back unchanged it is ignored, changed it is a 400.
+	sampleReadOnly = []string{"id", "is_active", "created_at", "updated_at", "created_by", "updated_by"}
+)
+
+// sampleCenter returns the request's center (resolved by the tenant
+// middleware) if the caller belongs to it (superusers belong everywhere).
+func sampleCenter(r *http.Request) (uuid.UUID, error) {
+	id, ok := tenancy.FromContext(r.Context())
+	if !ok || !seesCenter(caller(r), id) {
+		return uuid.Nil, errNotFound
+	}
+	return id, nil
+}
+
+// visibleSample returns the sample of the path if the caller may see it:
+// members of its center; a soft-deleted sample only superusers and admins.
+func (s *Server) visibleSample(r *http.Request) (uuid.UUID, domain.Sample, error) {
+	cid, err := sampleCenter(r)
+	if err != nil {
+		return cid, domain.Sample{}, err
+	}
+	id, err := pathID(r, "id")
+	if err != nil {
+		return cid, domain.Sample{}, err
+	}
+	sm, err := s.st.Samples.Get(r.Context(), cid, id)
+	if err == nil && !sm.IsActive && !privileged(caller(r)) {
+		err = errNotFound
+	}
+	return cid, sm, err
+}
+
+var errViewer = errForbidden("viewers have read-only access to samples")
+
+func (s *Server) listSamples(w http.ResponseWriter, r *http.Request) error {
+	return s.writeSamples(w, r, domain.Status(r.URL.Query().Get("status")))
+}
+
+// samplesByStatus is the list filtered by a status in the path; an
+// unknown status is a 400, as it is in ?status=.
+func (s *Server) samplesByStatus(w http.ResponseWriter, r *http.Request) error {
+	st := domain.Status(r.PathValue("status"))
+	if !st.Valid() {
+		return fieldError(map[string][]string{"status": {fmt.Sprintf("%q is not a status (pending, processing, completed, rejected, archived)", truncate(string(st), 64))}})
+	}
+	return s.writeSamples(w, r, st)
+}
+
+func (s *Server) writeSamples(w http.ResponseWriter, r *http.Request, status domain.Status) error {
+	cid, err := sampleCenter(r)
+	if err != nil {
+		return err
+	}
+	limit, offset, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	f := domain.SampleFilter{Status: status, SampleType: q.Get("sample_type"), Search: q.Get("search"),
+		Ordering: q.Get("ordering"), Limit: limit, Offset: offset,
+		IncludeInactive: privileged(caller(r)) && flag(r, "include_inactive")}
+	if v := q.Get("user_id"); v != "" {
+		id, err := uuid.Parse(v)
+		if err != nil || len(v) != 36 {
+			return fieldError(map[string][]string{"user_id": {fmt.Sprintf("%q is not a valid UUID", truncate(v, 64))}})
+		}
+		f.UserID = &id
+	}
+	items, count, err := s.st.Samples.List(r.Context(), cid, f)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, newPage(r, items, count, limit, offset))
+}
+
+func (s *Server) getSample(w http.ResponseWriter, r *http.Request) error {
+	_, sm, err := s.visibleSample(r)
+	return ok(w, sm, err)
+}
+
+func (s *Server) sampleByBarcode(w http.ResponseWriter, r *http.Request) error {
+	cid, err := sampleCenter(r)
+	if err != nil {
+		return err
+	}
+	sm, err := s.st.Samples.GetByBarcode(r.Context(), cid, r.PathValue("barcode"))
+	if err == nil && !sm.IsActive && !privileged(caller(r)) {
+		err = errNotFound
+	}
+	return ok(w, sm, err)
+}
+
+func (s *Server) createSample(w http.ResponseWriter, r *http.Request) error {
+	cid, err := sampleCenter(r)
+	if err != nil {
+		return err
+	}
+	u := caller(r)
+	if !writesSamples(u) {
+		return errViewer
+	}
+	o, err := readObject(w, r, append(sampleWritable, "status"), sampleReadOnly)
+	if err != nil {
+		return err
+	}
+	o.require("name", "sample_type", "barcode")
+	in := domain.SampleInput{}
+	for f, dst := range map[string]*string{"name": &in.Name, "description": &in.Description,
+		"sample_type": &in.SampleType, "barcode": &in.Barcode} {
+		if v := o.str(f); v != nil {
+			*dst = *v
+		}
+	}
+	in.UserID, _ = o.id("user_id", true)
+	if v := o.json("metadata"); v != nil {
+		in.Metadata = *v
+	}
+	if v := o.str("status"); v != nil && domain.Status(*v) != domain.StatusPending {
+		o.add("status", "new samples are pending; use the process, complete, reject and archive actions")
+	}
+	if err := o.err(); err != nil {
+		return err
+	}
+	sm, err := s.st.Samples.Create(r.Context(), cid, domain.By(u.ID), in)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/centers/"+cid.String()+"/samples/"+sm.ID.String()+"/")
+	return writeJSON(w, http.StatusCreated, sm)
+}
+
+// updateSample is PUT (name, sample_type and barcode required; others left
+// out are kept, as in DRF) and PATCH.
+func (s *Server) updateSample(partial bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		cid, cur, err := s.visibleSample(r)
+		if err != nil {
+			return err
+		}
+		u := caller(r)
+		if !writesSamples(u) {
+			return errViewer
+		}
+		o, err := readObject(w, r, append(sampleWritable, "status"), sampleReadOnly)
+		if err != nil {
+			return err
+		}
+		if !partial {
+			o.require("name", "sample_type", "barcode")
+		}
+		p := domain.SamplePatch{Name: o.str("name"), Description: o.str("description"),
+			SampleType: o.str("sample_type"), Barcode: o.str("barcode"), Metadata: o.json("metadata")}
+		p.UserID, _ = o.id("user_id", false)
+		if v := o.str("status"); v != nil && domain.Status(*v) != cur.Status {
+			o.add("status", "cannot be changed here; use the process, complete, reject and archive actions")
+		}
+		if err := o.err(); err != nil {
+			return err
+		}
+		sm, err := s.st.Samples.Patch(r.Context(), cid, domain.By(u.ID), cur.ID, p)
+		return ok(w, sm, err)
+	}
+}
+
+func (s *Server) deleteSample(w http.ResponseWriter, r *http.Request) error {
+	cid, cur, err := s.visibleSample(r)
+	if err != nil {
+		return err
+	}
+	if !deletesSamples(caller(r)) {
+		return errForbidden("only a superuser or an admin may delete samples")
+	}
+	_, err = s.st.Samples.SoftDelete(r.Context(), cid, domain.By(caller(r).ID), cur.ID)
+	return noContent(w, err)
+}
+
+// transitionSample applies action (process, complete, reject, archive);
+// a status the action does not start from is a 409. A body, if any, is
+// ignored.
+func (s *Server) transitionSample(action domain.Action) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		cid, cur, err := s.visibleSample(r)
+		if err != nil {
+			return err
+		}
+		if !writesSamples(caller(r)) {
+			return errViewer
+		}
+		sm, err := s.st.Samples.Transition(r.Context(), cid, domain.By(caller(r).ID), cur.ID, action)
+		return ok(w, sm, err)
+	}
+}

@@ -1,0 +1,267 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/google/uuid"
+
+	"github.com/tenantctl/tenantctl/pkg/domain"
+)
+
+var (
+	// userProfile are the fields PUT and PATCH write. center, role and
+	// is_superuser have their own endpoints (or are set at creation): sent
+	// back unchanged they are ignored, changed they are a 400 naming the
+	// endpoint, so that one request never half-applies.
+	userProfile  = []string{"username", "email", "first_name", "last_name", "phone", "password"}
+	userManaged  = []string{"center", "role", "is_superuser"}
+	userReadOnly = []string{"id", "is_active", "created_at", "updated_at", "created_by", "updated_by"}
+)
+
+// visibleUser returns user id if the caller may see them: superusers see
+// everyone, others the members of their own center; soft-deleted users
+// only superusers and admins.
+func (s *Server) visibleUser(r *http.Request) (domain.User, error) {
+	u := caller(r)
+	id, err := pathID(r, "id")
+	if err != nil {
+		return domain.User{}, err
+	}
+	t, err := s.st.Users.Get(r.Context(), id)
+	if err != nil {
+		return t, err
+	}
+	if !u.IsSuperuser && (t.CenterID == nil || !u.MemberOf(*t.CenterID) || (!t.IsActive && !privileged(u))) {
+		return domain.User{}, errNotFound
+	}
+	return t, nil
+}
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
+	u := caller(r)
+	var center *uuid.UUID
+	if !u.IsSuperuser {
+		if u.CenterID == nil {
+			return writeJSON(w, http.StatusOK, newPage[domain.User](r, nil, 0, 1, 0))
+		}
+		center = u.CenterID
+	}
+	return s.writeUsers(w, r, center)
+}
+
+func (s *Server) usersByCenter(w http.ResponseWriter, r *http.Request) error {
+	u := caller(r)
+	id, err := pathID(r, "center_id")
+	if err != nil {
+		return err
+	}
+	if !seesCenter(u, id) {
+		return errNotFound
+	}
+	if u.IsSuperuser {
+		if _, err := s.st.Centers.Get(r.Context(), id); err != nil {
+			return err
+		}
+	}
+	return s.writeUsers(w, r, &id)
+}
+
+func (s *Server) writeUsers(w http.ResponseWriter, r *http.Request, center *uuid.UUID) error {
+	limit, offset, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	items, count, err := s.st.Users.List(r.Context(), domain.ListOptions{Limit: limit, Offset: offset,
+		CenterID: center, IncludeInactive: privileged(caller(r)) && flag(r, "include_inactive")})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, newPage(r, items, count, limit, offset))
+}
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.visibleUser(r)
+	return ok(w, t, err)
+}
+
+// createUser: superusers create anyone; an admin creates members of their
+// own center (the default when center is left out), never superusers.
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
+	u := caller(r)
+	if !privileged(u) {
+		return errForbidden("only a superuser or an admin may create users")
+	}
+	o, err := readObject(w, r, append(userProfile, userManaged...), userReadOnly)
+	if err != nil {
+		return err
+	}
+	o.require("username", "email")
+	in := domain.UserInput{Password: o.str("password")}
+	for f, dst := range map[string]*string{"username": &in.Username, "email": &in.Email,
+		"first_name": &in.FirstName, "last_name": &in.LastName} {
+		if v := o.str(f); v != nil {
+			*dst = *v
+		}
+	}
+	in.Phone = o.phone()
+	if v := o.str("role"); v != nil {
+		in.Role = domain.Role(*v)
+	}
+	if v := o.boolean("is_superuser"); v != nil {
+		in.IsSuperuser = *v
+	}
+	center, _ := o.id("center", true)
+	if err := o.err(); err != nil {
+		return err
+	}
+	in.CenterID = center
+	if !u.IsSuperuser {
+		switch {
+		case in.IsSuperuser:
+			return errForbidden("only a superuser may create superusers")
+		case !o.has("center"):
+			in.CenterID = u.CenterID
+		case center == nil || u.CenterID == nil || *center != *u.CenterID:
+			return errForbidden("an admin may create users only in their own center")
+		}
+	}
+	t, err := s.st.Users.Create(r.Context(), domain.By(u.ID), in)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/users/"+t.ID.String()+"/")
+	return writeJSON(w, http.StatusCreated, t)
+}
+
+// phone reads the optional phone, null meaning none.
+func (o *object) phone() string {
+	if raw, ok := o.raw["phone"]; ok && string(raw) == "null" {
+		return ""
+	}
+	if v := o.str("phone"); v != nil {
+		return *v
+	}
+	return ""
+}
+
+// updateUser is PUT (username and email required; other fields left out
+// are kept, as in DRF) and PATCH. Superusers update anyone, admins the
+// non-superuser members of their center, users and viewers only
+// themselves, and not their username.
+func (s *Server) updateUser(partial bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		u := caller(r)
+		t, err := s.visibleUser(r)
+		if err != nil {
+			return err
+		}
+		self := t.ID == u.ID
+		if !managesUser(u, t) && !self {
+			return errForbidden("you may update only your own profile")
+		}
+		o, err := readObject(w, r, append(userProfile, userManaged...), userReadOnly)
+		if err != nil {
+			return err
+		}
+		if !partial {
+			o.require("username", "email")
+		}
+		p := domain.UserPatch{Username: o.str("username"), Email: o.str("email"), FirstName: o.str("first_name"),
+			LastName: o.str("last_name"), Password: o.str("password")}
+		if o.has("phone") {
+			ph := o.phone()
+			p.Phone = &ph
+		}
+		// Managed fields may be sent back unchanged.
+		if c, sent := o.id("center", true); sent && !sameID(c, t.CenterID) {
+			o.add("center", "cannot be changed here; use POST /api/users/{id}/change_center/")
+		}
+		if v := o.str("role"); v != nil && domain.Role(*v) != t.Role {
+			o.add("role", "cannot be changed here; use POST /api/users/{id}/change_role/")
+		}
+		if v := o.boolean("is_superuser"); v != nil && *v != t.IsSuperuser {
+			o.add("is_superuser", "cannot be changed through the API")
+		}
+		if err := o.err(); err != nil {
+			return err
+		}
+		if !managesUser(u, t) && p.Username != nil && *p.Username != t.Username {
+			return errForbidden("only an administrator may change a username")
+		}
+		t, err = s.st.Users.Patch(r.Context(), domain.By(u.ID), t.ID, p)
+		return ok(w, t, err)
+	}
+}
+
+func sameID(a, b *uuid.UUID) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+// deleteUser soft-deletes: superusers anyone, admins the non-superuser
+// members of their center. Users and viewers may not delete (themselves
+// included).
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
+	u := caller(r)
+	t, err := s.visibleUser(r)
+	if err != nil {
+		return err
+	}
+	if !managesUser(u, t) {
+		return errForbidden("only a superuser or an admin of the user's center may delete users")
+	}
+	_, err = s.st.Users.SetActive(r.Context(), domain.By(u.ID), false, t.ID)
+	return noContent(w, err)
+}
+
+// changeCenter moves a user to another center: superusers only.
+func (s *Server) changeCenter(w http.ResponseWriter, r *http.Request) error {
+	u := caller(r)
+	t, err := s.visibleUser(r)
+	if err != nil {
+		return err
+	}
+	if !u.IsSuperuser {
+		return errSuperuserOnly
+	}
+	o, err := readObject(w, r, []string{"center"}, nil)
+	if err != nil {
+		return err
+	}
+	o.require("center")
+	center, _ := o.id("center", false)
+	if err := o.err(); err != nil {
+		return err
+	}
+	t, err = s.st.Users.ChangeCenter(r.Context(), domain.By(u.ID), t.ID, *center)
+	return ok(w, t, err)
+}
+
+// changeRole sets a user's role (admin, user or viewer): superusers, and
+// admins for the non-superuser members of their center.
+func (s *Server) changeRole(w http.ResponseWriter, r *http.Request) error {
+	u := caller(r)
+	t, err := s.visibleUser(r)
+	if err != nil {
+		return err
+	}
+	if !managesUser(u, t) {
+		return errForbidden("only a superuser or an admin of the user's center may change roles")
+	}
+	o, err := readObject(w, r, []string{"role"}, nil)
+	if err != nil {
+		return err
+	}
+	o.require("role")
+	role := o.str("role")
+	if err := o.err(); err != nil {
+		return err
+	}
+	users, err := s.st.Users.ChangeRole(r.Context(), domain.By(u.ID), domain.Role(*role), t.ID)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, users[0])
+}

@@ -35,7 +35,7 @@ bench: ## Run the benchmarks
 
 .PHONY: demo
 demo: ## Database up, migrated, seeded, API served on 127.0.0.1:8000
-	scripts/pg.sh demo -- sh -c '$(GO) run ./cmd/tenantctl migrate && $(GO) run ./cmd/tenantctl seed && $(GO) run ./cmd/apiserver'
+	scripts/pg.sh demo -- scripts/demo.sh
 
 .PHONY: example
 example: ## Run examples/library against a throwaway database

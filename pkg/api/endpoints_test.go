@@ -193,6 +193,9 @@ func TestPagination(t *testing.T) {
 	if r.body["count"] != 8.0 || len(r.results()) != 3 || r.body["previous"] != nil {
 		t.Fatalf("page 1: %s", r.raw)
 	}
+	if !strings.Contains(string(r.raw), "&offset=3") {
+		t.Errorf("next link is not written plainly (HTML-escaped?): %s", r.raw)
+	}
 	next, _ := url.Parse(r.str("next"))
 	if next.Host != strings.TrimPrefix(e.ts.URL, "http://") || next.Path != sp ||
 		next.Query().Get("offset") != "3" || next.Query().Get("limit") != "3" || next.Query().Get("ordering") != "barcode" {

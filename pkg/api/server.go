@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -217,7 +218,16 @@ func (h *headerRecorder) WriteHeader(code int) {
 func writeJSON(w http.ResponseWriter, status int, v any) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	return json.NewEncoder(w).Encode(v)
+	return encodeJSON(w, v)
+}
+
+// encodeJSON writes v without HTML escaping: the API serves JSON, not HTML,
+// and escaped "&" in pagination links (\u0026) only puzzles people reading
+// them.
+func encodeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }
 
 // ok writes v as a 200, or err.

@@ -126,8 +126,16 @@ func TestIsolationUnderPoolPressure(t *testing.T) {
 		t.Fatal("no insert was acknowledged: the test exercised nothing")
 	}
 
-	// Hold every connection the pool may have at once, so that each one is
-	// checked, not the same idle one MaxConns times.
+	assertEveryConnClean(t, pool)
+}
+
+// assertEveryConnClean holds every connection the pool may have at once, so
+// that each one is checked, not the same idle one MaxConns times, and
+// asserts that none kept a tenant's search_path or an open transaction.
+func assertEveryConnClean(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	ctx := context.Background()
+	maxConns := int(pool.Config().MaxConns)
 	pids := map[uint32]bool{}
 	for i := range maxConns {
 		c, err := pool.Acquire(ctx)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -33,7 +34,9 @@ type Config struct {
 	Prefix string
 
 	// LedgerSchema is the schema holding the ledger tables
-	// (tenancy_tenants, tenancy_migrations). Defaults to "public".
+	// (tenancy_tenants, tenancy_migrations). Defaults to "public". Managers
+	// of different prefixes may share a ledger; each sees only its own
+	// tenants, but a tenant id is unique across the ledger.
 	LedgerSchema string
 
 	// SearchPath lists schemas searched after the tenant's own inside
@@ -46,6 +49,12 @@ type Config struct {
 	// Concurrency bounds how many tenants a fleet migration works on at
 	// once. Defaults to the pool's MaxConns.
 	Concurrency int
+
+	// LockTimeout bounds how long a migration's DDL waits for a lock held
+	// by the application (a long transaction on a tenant table) before the
+	// tenant fails and is rolled back, instead of queueing every later
+	// query of that table behind it. Defaults to 0, the server's setting.
+	LockTimeout time.Duration
 
 	// Logger receives one line per tenant migrated or failed. Defaults to
 	// discarding.
@@ -62,6 +71,7 @@ type Manager struct {
 	tenantsTbl  string // quoted, schema-qualified
 	migTbl      string // quoted, schema-qualified
 	searchPath  string // quoted list appended after the tenant's schema
+	lockTimeout string // lock_timeout for migrations, "" for the server's
 	concurrency int
 	log         *slog.Logger
 }
@@ -94,6 +104,13 @@ func New(pool *pgxpool.Pool, cfg *Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.LockTimeout < 0 {
+		return nil, fmt.Errorf("tenancy: LockTimeout %v is negative", cfg.LockTimeout)
+	}
+	var lockTimeout string
+	if cfg.LockTimeout > 0 {
+		lockTimeout = strconv.FormatInt(max(1, cfg.LockTimeout.Milliseconds()), 10) + "ms"
+	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -106,6 +123,7 @@ func New(pool *pgxpool.Pool, cfg *Config) (*Manager, error) {
 		tenantsTbl:  pgx.Identifier{ledger, "tenancy_tenants"}.Sanitize(),
 		migTbl:      pgx.Identifier{ledger, "tenancy_migrations"}.Sanitize(),
 		searchPath:  searchPath,
+		lockTimeout: lockTimeout,
 		concurrency: max(1, cmp.Or(cfg.Concurrency, int(pool.Config().MaxConns))),
 		log:         logger,
 	}, nil
@@ -175,7 +193,8 @@ CREATE TABLE IF NOT EXISTS `+m.migTbl+` (
 
 // Hook runs inside the transaction that creates or drops a tenant, after the
 // library's own work, so that the caller's registry row lives and dies with
-// the schema. An error from the hook rolls everything back.
+// the schema. It sees the connection's own search_path, not the tenant's. An
+// error from the hook rolls everything back.
 type Hook func(ctx context.Context, tx pgx.Tx) error
 
 // Create makes tenant id: its ledger row, its schema and every migration,
@@ -203,13 +222,16 @@ func (m *Manager) CreateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 	// The ledger row goes first: a concurrent Create of the same tenant then
 	// waits on its unique index and fails cleanly once this one commits,
 	// instead of racing on CREATE SCHEMA.
-	if _, err := tx.Exec(ctx, "INSERT INTO "+m.tenantsTbl+" (tenant_id, schema_name) VALUES ($1, $2)", id, schema); err != nil {
+	var callerPath string
+	err := tx.QueryRow(ctx, "INSERT INTO "+m.tenantsTbl+" (tenant_id, schema_name) VALUES ($1, $2)"+
+		" RETURNING current_setting('search_path')", id, schema).Scan(&callerPath)
+	if err != nil {
 		return wrapErr("create", schema, err)
 	}
 	if _, err := tx.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
 		return wrapErr("create", schema, err)
 	}
-	return m.apply(ctx, tx, id, schema, m.migrations)
+	return m.apply(ctx, tx, id, schema, callerPath, m.migrations)
 }
 
 // wrapErr names the operation and schema and maps the server's refusals that
@@ -228,16 +250,22 @@ func wrapErr(op, schema string, err error) error {
 }
 
 // apply runs migs in order inside tx with search_path set to the tenant's
-// schema, then records them in the ledger in one round trip. Each migration
-// is its own simple-protocol Exec so that a failure names its file and the
-// ledger gets each one's duration.
-func (m *Manager) apply(ctx context.Context, tx pgx.Tx, id uuid.UUID, schema string, migs []Migration) error {
+// schema, then records them in the ledger and gives the transaction back its
+// callerPath, in one round trip: what runs next in the transaction (a Hook,
+// the caller of CreateTx) sees its own search_path, not the tenant's. Each
+// migration is its own simple-protocol Exec so that a failure names its file
+// and the ledger gets each one's duration.
+func (m *Manager) apply(ctx context.Context, tx pgx.Tx, id uuid.UUID, schema, callerPath string, migs []Migration) error {
 	if len(migs) == 0 {
 		return nil
 	}
 	// SET LOCAL ends with the transaction, so the pooled connection goes
 	// back with its own search_path whatever happens here.
 	setPath := "SET LOCAL search_path TO " + pgx.Identifier{schema}.Sanitize() + ";\n"
+	if m.lockTimeout != "" {
+		// A constant of the Manager's, digits and "ms": not input.
+		setPath += "SET LOCAL lock_timeout = '" + m.lockTimeout + "';\n"
+	}
 	versions := make([]int32, len(migs))
 	names := make([]string, len(migs))
 	sums := make([]string, len(migs))
@@ -259,6 +287,7 @@ func (m *Manager) apply(ctx context.Context, tx pgx.Tx, id uuid.UUID, schema str
 		id, versions, names, sums, durations)
 	b.Queue("UPDATE "+m.tenantsTbl+" SET version = $2, migrated_at = now(), last_error = NULL, last_error_at = NULL"+
 		" WHERE tenant_id = $1", id, migs[len(migs)-1].Version)
+	b.Queue("SELECT set_config('search_path', $1, true)", callerPath)
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return fmt.Errorf("tenancy: schema %s: record migrations: %w", schema, err)
 	}

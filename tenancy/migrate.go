@@ -26,7 +26,8 @@ const (
 	// Failed: nothing was committed; Result.Err says why. The tenant stays
 	// intact at Result.From.
 	Failed Outcome = "failed"
-	// Skipped: not attempted (MaxFailures reached or context ended).
+	// Skipped: not attempted (MaxFailures reached or context ended), or
+	// interrupted by the context's end and rolled back; a rerun resumes it.
 	Skipped Outcome = "skipped"
 )
 
@@ -188,7 +189,9 @@ func (m *Manager) migrateOne(ctx context.Context, r Result, target int32) Result
 	start := time.Now()
 	err := pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
 		var current int32
-		err := tx.QueryRow(ctx, "SELECT version FROM "+m.tenantsTbl+" WHERE tenant_id = $1 FOR UPDATE", r.TenantID).Scan(&current)
+		var callerPath string
+		err := tx.QueryRow(ctx, "SELECT version, current_setting('search_path') FROM "+m.tenantsTbl+
+			" WHERE tenant_id = $1 FOR UPDATE", r.TenantID).Scan(&current, &callerPath)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("tenancy: migrate %s: %w (dropped meanwhile)", r.Schema, ErrTenantNotFound)
 		}
@@ -196,11 +199,15 @@ func (m *Manager) migrateOne(ctx context.Context, r Result, target int32) Result
 			return fmt.Errorf("tenancy: migrate %s: lock: %w", r.Schema, err)
 		}
 		r.From, r.To = current, current
-		if current >= target {
+		if current > target {
+			// Another binary, with newer migrations, got here first.
+			return fmt.Errorf("tenancy: migrate %s: at version %d, target %d: %w", r.Schema, current, target, ErrAhead)
+		}
+		if current == target {
 			return nil
 		}
 		pending := m.migrations[current:target]
-		if err := m.apply(ctx, tx, r.TenantID, r.Schema, pending); err != nil {
+		if err := m.apply(ctx, tx, r.TenantID, r.Schema, callerPath, pending); err != nil {
 			return err
 		}
 		r.To, r.Pending = target, migrationNames(pending)
@@ -208,6 +215,10 @@ func (m *Manager) migrateOne(ctx context.Context, r Result, target int32) Result
 	})
 	r.Duration = time.Since(start)
 	switch {
+	case err != nil && ctx.Err() != nil:
+		// Interrupted, not failed: nothing is wrong with the tenant, so
+		// nothing goes into its ledger row, and a rerun picks it up.
+		r.Outcome, r.Err, r.To, r.Pending = Skipped, fmt.Errorf("tenancy: migrate %s: %w: %w", r.Schema, ErrSkipped, err), r.From, nil
 	case err != nil:
 		r.Outcome, r.Err, r.To, r.Pending = Failed, err, r.From, nil
 		m.recordFailure(ctx, r)

@@ -29,10 +29,21 @@ type Migration struct {
 // it atomic per tenant), so such files are refused at load time.
 var disableTxPattern = regexp.MustCompile(`(?m)^---- tern: disable-tx ----$`)
 
+// sessionStatePattern finds SQL that changes search_path or resets session
+// state. The library owns search_path during a migration: a session-level
+// SET would outlive the transaction and follow the pooled connection to its
+// next user, and RESET ALL or DISCARD would undo the tenant's search_path
+// for the rest of the file (tern's own RESET ALL pitfall).
+// Comments are left out of the search, so a file may explain itself.
+var sessionStatePattern = regexp.MustCompile(`(?i)search_path|\bRESET\s+ALL\b|\bDISCARD\b`)
+
+var sqlCommentPattern = regexp.MustCompile(`(?s)--[^\n]*|/\*.*?\*/`)
+
 // LoadMigrations reads tern-format migrations (NNN_name.sql at the top level
 // of fsys; shared templates in subfolders) and renders them with data, the
 // same for every tenant. Only the up direction is kept: the library never
-// migrates a tenant down.
+// migrates a tenant down. Files that must run outside a transaction, or that
+// mention search_path, RESET ALL or DISCARD, are refused.
 func LoadMigrations(fsys fs.FS, data map[string]any) ([]Migration, error) {
 	// A Migrator without a connection only loads and renders; tern documents
 	// that it touches the database only when given one.
@@ -50,6 +61,10 @@ func LoadMigrations(fsys fs.FS, data map[string]any) ([]Migration, error) {
 	for i, mg := range tm.Migrations {
 		if disableTxPattern.MatchString(mg.UpSQL) {
 			return nil, fmt.Errorf("tenancy: migration %s: disable-tx is not supported: each tenant migrates in one transaction", mg.Name)
+		}
+		if found := sessionStatePattern.FindString(sqlCommentPattern.ReplaceAllString(mg.UpSQL, "")); found != "" {
+			return nil, fmt.Errorf("tenancy: migration %s: %q is not allowed: the library sets search_path to the tenant's schema for every file, and nothing may change it or outlive the transaction",
+				mg.Name, found)
 		}
 		sum := sha256.Sum256([]byte(mg.UpSQL))
 		out[i] = Migration{Version: mg.Sequence, Name: mg.Name, SQL: mg.UpSQL, Checksum: hex.EncodeToString(sum[:])}

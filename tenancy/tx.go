@@ -26,7 +26,16 @@ import (
 //
 // fn's queries may be prepared and cached by pgx as usual: PostgreSQL
 // re-plans a cached statement when search_path differs from the one it was
-// planned with, so one statement serves every tenant correctly.
+// planned with, so one statement serves every tenant. The exception is a
+// statement whose result columns differ between tenants, which happens while
+// a migration is rolling out: "SELECT *" or "RETURNING *" over a table that
+// gained a column fails once with "cached plan must not change result type"
+// (SQLSTATE 0A000) before pgx drops the statement. Name the columns.
+//
+// Behind PgBouncer in transaction pooling mode, statements must not be
+// prepared per connection unless PgBouncer tracks them (1.21+ with
+// max_prepared_statements); otherwise set pgx's default_query_exec_mode to
+// exec or simple_protocol in the connection string.
 //
 // InTenant does not check that the tenant exists: a missing schema makes
 // fn's queries fail with "relation does not exist". Resolve tenants first

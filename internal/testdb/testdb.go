@@ -45,10 +45,10 @@ func New(tb testing.TB) *DB {
 		tb.Fatalf("testdb: connect: %v", err)
 	}
 	defer admin.Close(context.Background())
-	name := fmt.Sprintf("%s_%s", admin.Config().Database, strings.ToLower(rand.Text()[:12]))
-	if len(name) > 63 {
-		name = name[len(name)-63:]
-	}
+	// PostgreSQL truncates names to 63 bytes: shorten the base, never the
+	// random part that keeps parallel tests apart.
+	dbName := admin.Config().Database
+	name := fmt.Sprintf("%s_%s", dbName[:min(len(dbName), 50)], strings.ToLower(rand.Text()[:12]))
 	ident := pgx.Identifier{name}.Sanitize()
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+ident+" TEMPLATE template0 ENCODING 'UTF8'"); err != nil {
 		tb.Fatalf("testdb: create database: %v", err)

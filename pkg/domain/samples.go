@@ -210,7 +210,11 @@ func checkRefs(ctx context.Context, tx pgx.Tx, f *fieldErrors, centerID uuid.UUI
 		return nil
 	}
 	var member, active bool
-	err := tx.QueryRow(ctx, "SELECT center_id IS NOT DISTINCT FROM $2, is_active FROM public.users WHERE id = $1",
+	// FOR SHARE holds the membership until commit: a concurrent
+	// change_center (an update of a non-key column, which FOR KEY SHARE
+	// would let through) cannot move the user out between this check and
+	// the sample's insert.
+	err := tx.QueryRow(ctx, "SELECT center_id IS NOT DISTINCT FROM $2, is_active FROM public.users WHERE id = $1 FOR SHARE",
 		*userID, centerID).Scan(&member, &active)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):

@@ -285,7 +285,11 @@ func (us *Users) GetByUsername(ctx context.Context, username string) (User, erro
 // *NotFoundError whose Suggestion is a close existing username, if any.
 func (us *Users) Resolve(ctx context.Context, ref string) (User, error) {
 	if id, err := uuid.Parse(ref); err == nil {
-		return us.Get(ctx, id)
+		// A username may look like a UUID too: fall back to it, as
+		// Centers.Resolve does for names.
+		if u, err := us.Get(ctx, id); !errors.Is(err, ErrNotFound) {
+			return u, err
+		}
 	}
 	u, err := us.GetByUsername(ctx, ref)
 	if !errors.Is(err, ErrNotFound) || !utf8.ValidString(ref) || strings.IndexByte(ref, 0) >= 0 {

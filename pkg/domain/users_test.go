@@ -84,8 +84,12 @@ func TestUserLifecycle(t *testing.T) {
 	alice := b.user(t, "alice", &c1.ID, domain.RoleAdmin)
 	bob := b.user(t, "bob", &c1.ID, domain.RoleUser)
 	carol := b.user(t, "carol", &c2.ID, domain.RoleViewer)
+	// The username pattern allows a UUID's spelling; such a user is found
+	// by that name when no user has it as id.
+	uuidName := uuid.NewString()
+	dave := b.user(t, uuidName, &c2.ID, domain.RoleUser)
 
-	for ref, want := range map[string]uuid.UUID{"alice": alice.ID, bob.ID.String(): bob.ID} {
+	for ref, want := range map[string]uuid.UUID{"alice": alice.ID, bob.ID.String(): bob.ID, uuidName: dave.ID} {
 		if u, err := b.st.Users.Resolve(b.ctx, ref); err != nil || u.ID != want {
 			t.Fatalf("Resolve(%q) = %v, %v", ref, u.ID, err)
 		}

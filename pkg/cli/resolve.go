@@ -61,6 +61,20 @@ func (a *App) resolveUsers(ctx context.Context, refs []string) (*domain.Store, [
 	return st, users, nil
 }
 
+// usersToChange resolves the users a command changes and the --actor who
+// changes them, in that order, so an unknown user is reported first.
+func (a *App) usersToChange(ctx context.Context, refs []string) (*domain.Store, []domain.User, domain.Actor, error) {
+	st, users, err := a.resolveUsers(ctx, refs)
+	if err != nil {
+		return nil, nil, domain.System, err
+	}
+	actor, err := a.actor(ctx)
+	if err != nil {
+		return nil, nil, domain.System, err
+	}
+	return st, users, actor, nil
+}
+
 func userIDs(users []domain.User) []uuid.UUID {
 	ids := make([]uuid.UUID, len(users))
 	for i, u := range users {

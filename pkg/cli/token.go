@@ -65,15 +65,11 @@ never expires. With -o json the document is {"token", "id", "user_id",
 				return usagef(c, "--ttl must be 0 (no expiry) or more, not %s", ttl)
 			}
 			ctx := c.Context()
-			st, users, err := a.resolveUsers(ctx, []string{user})
+			st, users, actor, err := a.usersToChange(ctx, []string{user})
 			if err != nil {
 				return err
 			}
 			u := users[0]
-			actor, err := a.actor(ctx)
-			if err != nil {
-				return err
-			}
 			t, plain, err := st.Tokens.Create(ctx, actor, u.ID, name, ttl)
 			if err != nil {
 				return err

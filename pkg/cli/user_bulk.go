@@ -53,11 +53,7 @@ printed ({"count", "results"} with -o json).`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
-			st, users, err := a.resolveUsers(ctx, args)
-			if err != nil {
-				return err
-			}
-			actor, err := a.actor(ctx)
+			st, users, actor, err := a.usersToChange(ctx, args)
 			if err != nil {
 				return err
 			}
@@ -90,11 +86,7 @@ The changed users are printed ({"count", "results"} with -o json).`,
 				return err
 			}
 			ctx := c.Context()
-			st, users, err := a.resolveUsers(ctx, args)
-			if err != nil {
-				return err
-			}
-			actor, err := a.actor(ctx)
+			st, users, actor, err := a.usersToChange(ctx, args)
 			if err != nil {
 				return err
 			}

@@ -48,11 +48,7 @@ change-role, activate and deactivate.`,
 				patch.Password = &pw
 			}
 			ctx := c.Context()
-			st, users, err := a.resolveUsers(ctx, args)
-			if err != nil {
-				return err
-			}
-			actor, err := a.actor(ctx)
+			st, users, actor, err := a.usersToChange(ctx, args)
 			if err != nil {
 				return err
 			}

@@ -6,10 +6,10 @@ package main
 import (
 	"cmp"
 	"context"
-	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
-	"net/http"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -22,44 +22,41 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8000", "address to listen on")
+	ttl := flag.Duration("token-ttl", 24*time.Hour, "lifetime of tokens issued by POST /api/auth/token/")
+	timeout := flag.Duration("request-timeout", 30*time.Second, "bound on each request's database work (503 past it)")
+	metrics := flag.Bool("metrics", true, "serve Prometheus metrics, unauthenticated, at GET /metrics")
 	flag.Parse()
+	if *ttl <= 0 || *timeout <= 0 || flag.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "apiserver: --token-ttl and --request-timeout must be positive; no arguments are taken")
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *addr, cmp.Or(os.Getenv("TENANTCTL_DATABASE_URL"), os.Getenv("DATABASE_URL"))); err != nil {
+	err := run(ctx, *addr, api.Config{TokenTTL: *ttl, RequestTimeout: *timeout, DisableMetrics: !*metrics})
+	if err != nil {
 		slog.Error("apiserver", "error", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, addr, dbURL string) error {
-	pool, err := db.Open(ctx, dbURL)
+func run(ctx context.Context, addr string, cfg api.Config) error {
+	pool, err := db.Open(ctx, cmp.Or(os.Getenv("TENANTCTL_DATABASE_URL"), os.Getenv("DATABASE_URL")))
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	m, err := db.NewTenancy(pool, tenancy.Config{})
+	if cfg.Tenancy, err = db.NewTenancy(pool, tenancy.Config{}); err != nil {
+		return err
+	}
+	cfg.Pool = pool
+	srv, err := api.New(cfg)
 	if err != nil {
 		return err
 	}
-	srv, err := api.New(api.Config{Pool: pool, Tenancy: m, Logger: slog.Default()})
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	go srv.Listen(ctx)
-	hs := &http.Server{Addr: addr, Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.ListenAndServe() }()
-	slog.Info("apiserver listening", "addr", addr)
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	slog.Info("apiserver listening", "addr", ln.Addr().String())
+	return api.Serve(ctx, ln, srv.Handler(), api.ServeOptions{Background: srv.Listen})
 }

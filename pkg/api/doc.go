@@ -3,18 +3,22 @@
 // study (same paths, same JSON shapes, DRF's LimitOffsetPagination).
 //
 //	srv, err := api.New(api.Config{Pool: pool, Tenancy: m})
-//	go srv.Listen(ctx)                  // cache invalidation across processes
-//	http.ListenAndServe(addr, srv.Handler())
+//	ln, err := net.Listen("tcp", addr)
+//	err = api.Serve(ctx, ln, srv.Handler(), api.ServeOptions{Background: srv.Listen})
 //
 // # Routes
 //
-// Routes are registered on the standard ServeMux with method patterns
-// (Server.register lists them all). Each path is served with its trailing
-// slash (canonical, anchored with {$} so it is not a subtree) and without.
-// A known path with the wrong method is a 405 with Allow; unknown paths are
-// 404; both as problems. Middleware is chained in New, in one place:
-// request log and id → panic recovery → request timeout → mux; per route,
-// authentication and then (sample routes) the tenant middleware.
+// One route table (Server.routeTable) lists every endpoint with its
+// access (anonymous, token, token and tenant) and its OpenAPI operation;
+// the standard ServeMux, the OpenAPI document and Server.Routes are all
+// built from it, and a test checks that the mux dispatches each entry and
+// that the document has exactly the table's operations. Each path is
+// served with its trailing slash (canonical, anchored with {$} so it is
+// not a subtree) and without. A known path with the wrong method is a 405
+// with Allow; unknown paths are 404; both as problems. Middleware is
+// chained in New, in one place: request id, log and metrics → panic
+// recovery → request timeout → mux; per route, authentication and then
+// (sample routes) the tenant middleware.
 //
 // # Authentication
 //
@@ -71,7 +75,9 @@
 // hard delete of an active center) 409, bad credentials 401, the database
 // unreachable or the request past Config.RequestTimeout 503, anything else
 // 500 with an error_id that is logged with the error (nothing internal is
-// sent). Panics are recovered into that 500.
+// sent). Panics are recovered into that 500. A pooled connection that the
+// database or the network dropped (io.EOF on the first query after an
+// outage) counts as unreachable too: 503, not 500.
 //
 // # Tenants and the center cache
 //
@@ -86,6 +92,18 @@
 // the center is active (package domain), so even a stale cache cannot
 // expose a soft-deleted center's samples.
 //
+// # OpenAPI
+//
+// GET /api/openapi.json (no token needed) is an OpenAPI 3.1.0 document,
+// built once in New from the route table: every operation with its path
+// parameters (ids are format uuid), query parameters, request body,
+// success response and the problem responses it may give, and the bearer
+// security scheme (anonymous routes opt out). Response schemas are
+// reflected from the Go types the handlers encode (domain.Center, User,
+// Sample, Stats, the pagination envelope page[T], Problem), so they follow
+// the domain; request bodies are the writable-field lists the handlers
+// check, typed as in the responses. Adding a route is one table entry.
+//
 // # Operations
 //
 // GET /healthz is 200 while the process serves; GET /readyz is 200 only if
@@ -94,4 +112,45 @@
 // method, route pattern, status, duration and request id (X-Request-ID if
 // the client sent a sane one, else generated; echoed in the response).
 // Headers and bodies are never logged.
+//
+// If the database goes away, requests that need it answer 503 problems:
+// at once when connections are refused or dropped (a failed connect fails
+// the acquire), at worst after Config.RequestTimeout (or the URL's
+// connect_timeout) when packets vanish. /readyz is 503; /healthz stays 200. When it comes
+// back the pool opens new connections on demand and Listen reconnects with
+// backoff (flushing the center cache), with no restart.
+//
+// # Metrics
+//
+// GET /metrics is the Prometheus text exposition of a registry per Server
+// (not the global one, so Servers in one process, tests included, never
+// share counts), with client_golang:
+//
+//	tenantctl_http_requests_total{route, method, code}         counter
+//	tenantctl_http_request_duration_seconds{route, method}     histogram
+//	tenantctl_db_pool_{acquired,idle,total,max}_conns          gauges
+//	tenantctl_db_pool_acquires_total, _acquire_duration_seconds_total,
+//	tenantctl_db_pool_empty_acquires_total                     counters
+//	go_*, process_*                                            runtime
+//
+// route is the route table's path pattern ("/api/centers/{id}/"), never
+// the request's path, so there is one series per route and not one per
+// center or sample; requests no route matched share route="unmatched",
+// and methods outside the standard ones are "OTHER". The pool metrics are
+// read from pool.Stat() at scrape time by a custom collector. /metrics
+// needs no token: scrapers seldom carry one, and the figures reveal no
+// data; operators keep it from the public at the proxy or firewall, or set
+// Config.DisableMetrics (apiserver --metrics=false).
+//
+// # Serving and shutdown
+//
+// Serve runs an http.Server on a listener with ReadHeaderTimeout (5 s, so
+// a client trickling headers cannot hold a connection), ReadTimeout (30
+// s), WriteTimeout (60 s, above the request timeout so a timed-out
+// request still gets its 503) and IdleTimeout (2 min). When its context
+// ends it stops accepting connections, waits for the requests in flight
+// (ShutdownTimeout, 20 s, then closes what is left), stops its Background
+// task (Server.Listen) only after them, and returns nil. cmd/apiserver is
+// flags (--addr, --token-ttl, --request-timeout, --metrics) and this
+// wiring.
 package api

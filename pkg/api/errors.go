@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -112,6 +113,10 @@ func unavailable(err error) bool {
 	switch {
 	case errors.As(err, &connErr), errors.Is(err, puddle.ErrClosedPool), pgconn.Timeout(err),
 		errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr):
+		return true
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		// A pooled connection the server or the network dropped: the first
+		// query on it after an outage fails so, before pgxpool discards it.
 		return true
 	case errors.As(err, &pgErr):
 		// Class 08 connection exception; too many connections; the server

@@ -19,7 +19,8 @@ import (
 // because the mux sees a copy of the request the logger holds.
 type reqInfo struct {
 	id     string
-	route  string
+	method string // the route's method and path; empty if no route matched
+	path   string
 	status int
 }
 
@@ -33,8 +34,12 @@ func info(ctx context.Context) *reqInfo {
 	return ri
 }
 
-func setRoute(ctx context.Context, route string) { info(ctx).route = route }
-func setStatus(ctx context.Context, status int)  { info(ctx).status = status }
+func setRoute(ctx context.Context, method, path string) {
+	ri := info(ctx)
+	ri.method, ri.path = method, path
+}
+
+func setStatus(ctx context.Context, status int) { info(ctx).status = status }
 
 // requestID returns the request's id (X-Request-ID).
 func requestID(ctx context.Context) string { return info(ctx).id }
@@ -67,8 +72,10 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // logRequests gives the request an id (the client's X-Request-ID if sane,
-// else a new one, echoed in the response) and logs one line per request:
-// method, route pattern, status, duration, id. Never headers or bodies.
+// else a new one, echoed in the response), logs one line per request
+// (method, route pattern, status, duration, id; never headers or bodies)
+// and counts it in the metrics. Both happen here, after the response, so
+// that they agree on route and status.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -83,15 +90,21 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		if status == 0 {
 			status = http.StatusOK
 		}
+		d := time.Since(start)
+		s.metrics.observe(ri.path, r.Method, status, d)
+		route := ""
+		if ri.path != "" {
+			route = ri.method + " " + ri.path
+		}
 		level := slog.LevelInfo
 		if status >= 500 && status != 499 {
 			level = slog.LevelWarn
 		}
 		s.log.LogAttrs(ctx, level, "request",
 			slog.String("method", r.Method),
-			slog.String("route", ri.route),
+			slog.String("route", route),
 			slog.Int("status", status),
-			slog.Duration("duration", time.Since(start)),
+			slog.Duration("duration", d),
 			slog.String("request_id", ri.id))
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -38,10 +39,15 @@ type Config struct {
 	// changed centers at once; the TTL bounds staleness while the listener
 	// is down. Defaults to 5 minutes.
 	CenterCacheTTL time.Duration
+	// DisableMetrics leaves out GET /metrics. It is served without
+	// authentication (Prometheus scrapers rarely carry API tokens), so a
+	// deployment that cannot keep it from the public should disable it.
+	DisableMetrics bool
 }
 
-// Server is the HTTP API over the domain. Serve its Handler; run Listen
-// beside it so that changes made by other processes reach its cache.
+// Server is the HTTP API over the domain. Serve its Handler (with Serve);
+// run Listen beside it (ServeOptions.Background) so that changes made by
+// other processes reach its cache.
 type Server struct {
 	pool     *pgxpool.Pool
 	m        *tenancy.Manager
@@ -50,17 +56,42 @@ type Server struct {
 	tokenTTL time.Duration
 	timeout  time.Duration
 	centers  *centerCache
+	metrics  *metrics
 	routes   []route
+	openapi  []byte // the OpenAPI document, encoded once
+	mux      *http.ServeMux
 	handler  http.Handler
 }
 
-// route is one registered endpoint, for the OpenAPI document.
-type route struct{ method, path string }
+// Route is one endpoint: a method and a path pattern as the design writes
+// it, trailing slash included (it is served without the slash too).
+type Route struct{ Method, Path string }
+
+// route is an entry of the route table, the one list from which both the
+// mux and the OpenAPI document are built, so the two cannot drift apart.
+type route struct {
+	method, path string
+	access       access
+	h            handlerFunc
+	op           op // its OpenAPI description
+}
+
+// access is what a route requires of the caller.
+type access int
+
+const (
+	anon   access = iota // nothing
+	authed               // a valid token
+	member               // a valid token, and {center_id} an active center (tenant middleware)
+)
 
 // New returns a Server with every route registered.
 func New(cfg Config) (*Server, error) {
 	if cfg.Pool == nil || cfg.Tenancy == nil {
 		return nil, errors.New("api: Config.Pool and Config.Tenancy are required")
+	}
+	if cfg.TokenTTL < 0 || cfg.RequestTimeout < 0 || cfg.CenterCacheTTL < 0 {
+		return nil, errors.New("api: Config durations must not be negative")
 	}
 	s := &Server{
 		pool:     cfg.Pool,
@@ -69,100 +100,132 @@ func New(cfg Config) (*Server, error) {
 		log:      cmp.Or(cfg.Logger, slog.Default()),
 		tokenTTL: cmp.Or(cfg.TokenTTL, 24*time.Hour),
 		timeout:  cmp.Or(cfg.RequestTimeout, 30*time.Second),
+		metrics:  newMetrics(cfg.Pool),
 	}
 	if s.st == nil {
 		s.st = domain.New(cfg.Pool, cfg.Tenancy)
 	}
 	s.centers = newCenterCache(cmp.Or(cfg.CenterCacheTTL, 5*time.Minute))
-	mux := http.NewServeMux()
-	s.register(mux)
+	s.routes = s.routeTable(!cfg.DisableMetrics)
+	s.mux = http.NewServeMux()
+	tenant := tenancy.Middleware(tenancy.MiddlewareConfig{
+		Key:     tenancy.PathValue("center_id"),
+		Resolve: s.resolveCenter,
+		OnError: func(w http.ResponseWriter, r *http.Request, err error) { s.writeError(w, r, err) },
+	})
+	for _, rt := range s.routes {
+		s.handle(s.mux, rt, tenant)
+	}
+	doc, err := json.Marshal(s.openAPIDocument())
+	if err != nil {
+		return nil, fmt.Errorf("api: OpenAPI document: %w", err)
+	}
+	s.openapi = doc
 	// Every middleware, in one place, outermost first.
-	s.handler = s.logRequests(s.recoverPanics(s.withTimeout(s.problemMux(mux))))
+	s.handler = s.logRequests(s.recoverPanics(s.withTimeout(s.problemMux(s.mux))))
 	return s, nil
 }
 
 // Handler returns the API's handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// register lists every route. Each path is served with and without its
-// trailing slash (the slash is canonical, as in the seed).
-func (s *Server) register(mux *http.ServeMux) {
-	tenant := tenancy.Middleware(tenancy.MiddlewareConfig{
-		Key:     tenancy.PathValue("center_id"),
-		Resolve: s.resolveCenter,
-		OnError: func(w http.ResponseWriter, r *http.Request, err error) { s.writeError(w, r, err) },
-	})
-	const auth, anon = true, false
-
-	s.handle(mux, "GET", "/healthz", anon, s.healthz)
-	s.handle(mux, "GET", "/readyz", anon, s.readyz)
-	s.handle(mux, "GET", "/api/openapi.json", anon, s.openAPI)
-	s.handle(mux, "POST", "/api/auth/token/", anon, s.obtainToken)
-
-	s.handle(mux, "GET", "/api/centers/", auth, s.listCenters)
-	s.handle(mux, "POST", "/api/centers/", auth, s.createCenter)
-	s.handle(mux, "GET", "/api/centers/{id}/", auth, s.getCenter)
-	s.handle(mux, "PUT", "/api/centers/{id}/", auth, s.updateCenter(false))
-	s.handle(mux, "PATCH", "/api/centers/{id}/", auth, s.updateCenter(true))
-	s.handle(mux, "DELETE", "/api/centers/{id}/", auth, s.deleteCenter)
-	s.handle(mux, "POST", "/api/centers/{id}/restore/", auth, s.restoreCenter)
-	s.handle(mux, "DELETE", "/api/centers/{id}/hard_delete/", auth, s.hardDeleteCenter)
-	s.handle(mux, "GET", "/api/centers/{id}/stats/", auth, s.centerStats)
-
-	s.handle(mux, "GET", "/api/users/", auth, s.listUsers)
-	s.handle(mux, "POST", "/api/users/", auth, s.createUser)
-	s.handle(mux, "GET", "/api/users/{id}/", auth, s.getUser)
-	s.handle(mux, "PUT", "/api/users/{id}/", auth, s.updateUser(false))
-	s.handle(mux, "PATCH", "/api/users/{id}/", auth, s.updateUser(true))
-	s.handle(mux, "DELETE", "/api/users/{id}/", auth, s.deleteUser)
-	s.handle(mux, "POST", "/api/users/{id}/change_center/", auth, s.changeCenter)
-	s.handle(mux, "POST", "/api/users/{id}/change_role/", auth, s.changeRole)
-	s.handle(mux, "GET", "/api/users/by_center/{center_id}/", auth, s.usersByCenter)
-
-	const samples = "/api/centers/{center_id}/samples/"
-	s.handle(mux, "GET", samples, auth, s.listSamples, tenant)
-	s.handle(mux, "POST", samples, auth, s.createSample, tenant)
-	s.handle(mux, "GET", samples+"{id}/", auth, s.getSample, tenant)
-	s.handle(mux, "PUT", samples+"{id}/", auth, s.updateSample(false), tenant)
-	s.handle(mux, "PATCH", samples+"{id}/", auth, s.updateSample(true), tenant)
-	s.handle(mux, "DELETE", samples+"{id}/", auth, s.deleteSample, tenant)
-	for _, a := range domain.Actions {
-		s.handle(mux, "POST", samples+"{id}/"+string(a)+"/", auth, s.transitionSample(a), tenant)
+// Routes returns the route table: every endpoint the handler serves, each
+// once (with its trailing slash).
+func (s *Server) Routes() []Route {
+	out := make([]Route, len(s.routes))
+	for i, rt := range s.routes {
+		out[i] = Route{rt.method, rt.path}
 	}
-	s.handle(mux, "GET", samples+"by_barcode/{barcode}/", auth, s.sampleByBarcode, tenant)
-	s.handle(mux, "GET", samples+"by_status/{status}/", auth, s.samplesByStatus, tenant)
+	return out
+}
+
+// routeTable lists every route, with what its OpenAPI operation needs:
+// request and response schemas (names in schemas(), see openapi.go),
+// success status (200 unless set) and query parameters.
+func (s *Server) routeTable(withMetrics bool) []route {
+	const (
+		center  = "/api/centers/{id}/"
+		user    = "/api/users/{id}/"
+		samples = "/api/centers/{center_id}/samples/"
+		sample  = samples + "{id}/"
+	)
+	rs := []route{
+		{"GET", "/healthz", anon, s.healthz, op{sum: "Liveness: 200 while the process serves", out: "Status"}},
+		{"GET", "/readyz", anon, s.readyz, op{sum: "Readiness: the database answers and is migrated", out: "Status"}},
+		{"GET", "/api/openapi.json", anon, s.openAPI, op{sum: "This OpenAPI document", out: "OpenAPI"}},
+		{"POST", "/api/auth/token/", anon, s.obtainToken, op{sum: "Exchange a username and password for a token", in: "TokenRequest", out: "Token"}},
+
+		{"GET", "/api/centers/", authed, s.listCenters, op{sum: "List centers", out: "CenterPage", q: qPage | qInactive}},
+		{"POST", "/api/centers/", authed, s.createCenter, op{sum: "Create a center and its schema", in: "CenterWrite", out: "Center", code: 201}},
+		{"GET", center, authed, s.getCenter, op{sum: "Get a center", out: "Center"}},
+		{"PUT", center, authed, s.updateCenter(false), op{sum: "Update a center", in: "CenterWrite", out: "Center"}},
+		{"PATCH", center, authed, s.updateCenter(true), op{sum: "Update some fields of a center", in: "CenterPatch", out: "Center"}},
+		{"DELETE", center, authed, s.deleteCenter, op{sum: "Soft-delete a center", code: 204}},
+		{"POST", center + "restore/", authed, s.restoreCenter, op{sum: "Restore a soft-deleted center", out: "Center"}},
+		{"DELETE", center + "hard_delete/", authed, s.hardDeleteCenter, op{sum: "Drop a soft-deleted center and its schema", code: 204}},
+		{"GET", center + "stats/", authed, s.centerStats, op{sum: "A center's statistics", out: "Stats"}},
+
+		{"GET", "/api/users/", authed, s.listUsers, op{sum: "List users", out: "UserPage", q: qPage | qInactive}},
+		{"POST", "/api/users/", authed, s.createUser, op{sum: "Create a user", in: "UserCreate", out: "User", code: 201}},
+		{"GET", user, authed, s.getUser, op{sum: "Get a user", out: "User"}},
+		{"PUT", user, authed, s.updateUser(false), op{sum: "Update a user's profile", in: "UserUpdate", out: "User"}},
+		{"PATCH", user, authed, s.updateUser(true), op{sum: "Update some fields of a user's profile", in: "UserPatch", out: "User"}},
+		{"DELETE", user, authed, s.deleteUser, op{sum: "Soft-delete a user", code: 204}},
+		{"POST", user + "change_center/", authed, s.changeCenter, op{sum: "Move a user to another center", in: "ChangeCenter", out: "User"}},
+		{"POST", user + "change_role/", authed, s.changeRole, op{sum: "Change a user's role", in: "ChangeRole", out: "User"}},
+		{"GET", "/api/users/by_center/{center_id}/", authed, s.usersByCenter, op{sum: "List a center's users", out: "UserPage", q: qPage | qInactive}},
+
+		{"GET", samples, member, s.listSamples, op{sum: "List a center's samples", out: "SamplePage", q: qPage | qInactive | qSamples}},
+		{"POST", samples, member, s.createSample, op{sum: "Create a sample", in: "SampleWrite", out: "Sample", code: 201}},
+		{"GET", sample, member, s.getSample, op{sum: "Get a sample", out: "Sample"}},
+		{"PUT", sample, member, s.updateSample(false), op{sum: "Update a sample", in: "SampleWrite", out: "Sample"}},
+		{"PATCH", sample, member, s.updateSample(true), op{sum: "Update some fields of a sample", in: "SamplePatch", out: "Sample"}},
+		{"DELETE", sample, member, s.deleteSample, op{sum: "Soft-delete a sample", code: 204}},
+	}
+	for _, a := range domain.Actions {
+		rs = append(rs, route{"POST", sample + string(a) + "/", member, s.transitionSample(a),
+			op{sum: "Sample transition: " + string(a), out: "Sample"}})
+	}
+	rs = append(rs,
+		route{"GET", samples + "by_barcode/{barcode}/", member, s.sampleByBarcode, op{sum: "Get a sample by barcode", out: "Sample"}},
+		route{"GET", samples + "by_status/{status}/", member, s.samplesByStatus, op{sum: "List a center's samples in a status", out: "SamplePage", q: qPage | qInactive | qSamples}},
+	)
+	if withMetrics {
+		rs = append(rs, route{"GET", "/metrics", anon, s.serveMetrics, op{sum: "Prometheus metrics (text exposition format)", text: true}})
+	}
+	return rs
 }
 
 // handlerFunc is an endpoint: it writes a success or returns an error,
 // which writeError maps to a problem.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// handle registers h for method and path, and for path without its
-// trailing slash. "{$}" anchors the slash form, which would otherwise match
-// a whole subtree. With auth the request must carry a valid token; mw wrap
-// h inside authentication (the tenant middleware, which needs the mux's
-// path values, so it wraps the handler rather than the mux).
-func (s *Server) handle(mux *http.ServeMux, method, path string, auth bool, h handlerFunc, mw ...func(http.Handler) http.Handler) {
-	s.routes = append(s.routes, route{method, path})
+// handle registers rt for its path, and for the path without its trailing
+// slash. "{$}" anchors the slash form, which would otherwise match a whole
+// subtree. Authenticated routes check the token first; member routes then
+// run the tenant middleware, which needs the mux's path values, so it wraps
+// the handler rather than the mux.
+func (s *Server) handle(mux *http.ServeMux, rt route, tenant func(http.Handler) http.Handler) {
 	var next http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
+		if err := rt.h(w, r); err != nil {
 			s.writeError(w, r, err)
 		}
 	})
-	for i := len(mw) - 1; i >= 0; i-- {
-		next = mw[i](next)
+	if rt.access == member {
+		next = tenant(next)
 	}
-	if auth {
+	if rt.access >= authed {
 		next = s.authenticate(next)
 	}
-	patterns := []string{method + " " + path}
-	if p, ok := strings.CutSuffix(path, "/"); ok {
-		patterns = []string{method + " " + path + "{$}", method + " " + p}
+	patterns := []string{rt.method + " " + rt.path}
+	if p, ok := strings.CutSuffix(rt.path, "/"); ok {
+		patterns = []string{rt.method + " " + rt.path + "{$}", rt.method + " " + p}
 	}
 	for _, p := range patterns {
-		route := method + " " + path
 		mux.Handle(p, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			setRoute(r.Context(), route)
+			// The route, not r.Pattern: one name for both patterns, for
+			// the log and the metrics.
+			setRoute(r.Context(), rt.method, rt.path)
 			next.ServeHTTP(w, r)
 		}))
 	}
@@ -252,36 +315,10 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// openAPI describes the routes (paths and methods; bodies are in the
-// design document).
-func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) error {
-	paths := map[string]map[string]any{}
-	for _, rt := range s.routes {
-		if paths[rt.path] == nil {
-			paths[rt.path] = map[string]any{}
-		}
-		op := map[string]any{"responses": map[string]any{"default": map[string]any{"description": "JSON, or application/problem+json on error"}}}
-		var params []map[string]any
-		for _, seg := range strings.Split(rt.path, "/") {
-			if name, ok := strings.CutPrefix(seg, "{"); ok {
-				params = append(params, map[string]any{"name": strings.TrimSuffix(name, "}"), "in": "path", "required": true, "schema": map[string]string{"type": "string"}})
-			}
-		}
-		if params != nil {
-			op["parameters"] = params
-		}
-		if strings.HasPrefix(rt.path, "/api/") && rt.path != "/api/auth/token/" && rt.path != "/api/openapi.json" {
-			op["security"] = []map[string][]string{{"bearer": {}}}
-		}
-		paths[rt.path][strings.ToLower(rt.method)] = op
-	}
-	return writeJSON(w, http.StatusOK, map[string]any{
-		"openapi": "3.1.0",
-		"info":    map[string]string{"title": "tenantctl API", "version": "1"},
-		"paths":   paths,
-		"components": map[string]any{"securitySchemes": map[string]any{
-			"bearer": map[string]string{"type": "http", "scheme": "bearer"}}},
-	})
+// serveMetrics serves the Prometheus exposition of the Server's registry.
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
+	s.metrics.h.ServeHTTP(w, r)
+	return nil
 }
 
 // withTimeout gives each request a context deadline, so that database

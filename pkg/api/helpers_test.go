@@ -53,7 +53,9 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func setup(t *testing.T) *env {
+// setup seeds a fresh database and serves the API on it; configure may
+// adjust the server's Config (a short RequestTimeout, say) before New.
+func setup(t *testing.T, configure ...func(*api.Config)) *env {
 	t.Helper()
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -64,8 +66,12 @@ func setup(t *testing.T) *env {
 		t.Fatalf("seed: %v", err)
 	}
 	logs := &syncBuffer{}
-	srv, err := api.New(api.Config{Pool: db.Pool, Tenancy: db.Tenancy, Store: st,
-		Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	cfg := api.Config{Pool: db.Pool, Tenancy: db.Tenancy, Store: st,
+		Logger: slog.New(slog.NewJSONHandler(logs, nil))}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	srv, err := api.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -14,7 +15,9 @@ type tokenResponse struct {
 }
 
 // obtainToken exchanges a username and password for a token valid for
-// Config.TokenTTL. Any wrong credential is the same 401.
+// Config.TokenTTL. Any wrong credential is the same 401. Repeated failures
+// for a username or from an address are throttled (throttle.go): past the
+// limit the answer is a 429 with Retry-After, whatever the password.
 func (s *Server) obtainToken(w http.ResponseWriter, r *http.Request) error {
 	o, err := readObject(w, r, []string{"username", "password"}, nil)
 	if err != nil {
@@ -25,10 +28,21 @@ func (s *Server) obtainToken(w http.ResponseWriter, r *http.Request) error {
 	if err := o.err(); err != nil {
 		return err
 	}
+	// Only well-formed requests count: a malformed body is no guess.
+	th, keys := s.loginThrottle(), keysFor(r, *username)
+	if retry := th.begin(keys); retry > 0 {
+		w.Header().Set("Retry-After", retrySeconds(retry))
+		return errTooManyAttempts(retry)
+	}
 	u, err := s.st.Users.Authenticate(r.Context(), *username, *password)
 	if err != nil {
+		if !errors.Is(err, domain.ErrInvalidCredentials) {
+			// The database failed, not the client: no guess was judged.
+			th.abandoned(keys)
+		}
 		return err
 	}
+	th.succeeded(keys)
 	t, token, err := s.st.Tokens.Create(r.Context(), domain.By(u.ID), u.ID, "api login", s.tokenTTL)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -43,6 +44,12 @@ func readObject(w http.ResponseWriter, r *http.Request, writable, ignored []stri
 			return nil, errStatus(http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", MaxBodyBytes))
 		}
 		return nil, errStatus(http.StatusBadRequest, "could not read the request body")
+	}
+	// encoding/json would quietly turn invalid UTF-8 into U+FFFD, storing
+	// something other than what was sent (a barcode that no longer matches
+	// its label); JSON must be UTF-8 (RFC 8259), so refuse it instead.
+	if !utf8.Valid(body) {
+		return nil, errStatus(http.StatusBadRequest, "the request body is not valid UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var v any

@@ -114,9 +114,10 @@ func unavailable(err error) bool {
 	case errors.As(err, &connErr), errors.Is(err, puddle.ErrClosedPool), pgconn.Timeout(err),
 		errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr):
 		return true
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, pgconn.ErrConnClosed):
 		// A pooled connection the server or the network dropped: the first
-		// query on it after an outage fails so, before pgxpool discards it.
+		// query on it after an outage fails so (or, once pgx has noticed,
+		// with "conn closed"), before pgxpool discards it.
 		return true
 	case errors.As(err, &pgErr):
 		// Class 08 connection exception; too many connections; the server

@@ -54,7 +54,10 @@ func newPage[T any](r *http.Request, items []T, count, limit, offset int) page[T
 		items = []T{}
 	}
 	p := page[T]{Count: count, Results: items}
-	if offset+limit < count {
+	// count-offset, not offset+limit: an offset near the largest int
+	// (?offset=9223372036854775807 is valid) would overflow the sum into a
+	// negative number and give a page past the end a next link.
+	if count-offset > limit {
 		p.Next = pageURL(r, limit, offset+limit)
 	}
 	if offset > 0 {

@@ -20,8 +20,10 @@ help: ## Show this help
 		awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
 
 .PHONY: test
-test: lint ## Run every test against a real PostgreSQL
-	scripts/pg.sh test -- $(GO) test -count=1 $(RACEFLAG) -timeout 20m $(GOTESTFLAGS) ./...
+test: lint ## Run every test against a real PostgreSQL, then fuzz each target briefly
+	scripts/pg.sh test -- sh -c '$(GO) test -count=1 $(RACEFLAG) -timeout 20m $(GOTESTFLAGS) ./... && \
+		$(if $(GOTESTFLAGS),true,$(call fuzz_loop,$(FUZZTIME_BRIEF)))'
+
 
 .PHONY: lint
 lint: ## Check formatting (gofmt) and go vet
@@ -32,6 +34,32 @@ lint: ## Check formatting (gofmt) and go vet
 .PHONY: bench
 bench: ## Run the benchmarks
 	scripts/pg.sh test -- $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count 1 -timeout 30m ./tenancy/...
+
+# Duration of each fuzz target in `make fuzz`, and in `make test`'s brief
+# pass (skipped when GOTESTFLAGS narrows the run).
+FUZZTIME    ?= 60s
+FUZZTIME_BRIEF ?= 4s
+FUZZ_TARGETS = pkg/api:FuzzCenterBody pkg/api:FuzzUserBody pkg/api:FuzzSampleBody \
+	pkg/api:FuzzListQuery pkg/api:FuzzPathSegment pkg/domain:FuzzCheckJSONObject \
+	pkg/domain:FuzzCheckText pkg/domain:FuzzOrderBy pkg/domain:FuzzEscapeLike \
+	tenancy:FuzzParseSchemaName tenancy:FuzzParseID
+
+# One fuzz run per target, in sequence, FUZZTIME each; used by fuzz and test.
+fuzz_loop = for t in $(FUZZ_TARGETS); do echo "== fuzz $$t $(1)"; \
+	$(GO) test ./$${t%%:*}/ -run "^$$" -fuzz="^$${t\#\#*:}$$" -fuzztime=$(1) || exit 1; done
+
+.PHONY: fuzz
+fuzz: ## Fuzz every target for FUZZTIME each (go fuzzes one target per run)
+	scripts/pg.sh test -- sh -c '$(call fuzz_loop,$(FUZZTIME))'
+
+.PHONY: soak
+soak: ## Long reliability runs: 1,000,000 API requests, 20 restarts, bigger races (see RELIABILITY.md)
+	TENANTCTL_LOAD_REQUESTS=1000000 TENANTCTL_LOAD_TENANTS=1000 \
+	TENANTCTL_RESTART_CYCLES=20 TENANTCTL_FAULT_FLEET=200 \
+	TENANTCTL_RACE_ROUNDS=200 TENANTCTL_MIGRATE_CENTERS=500 \
+	scripts/pg.sh test -- $(GO) test -count=1 -timeout 3h -v \
+		-run 'TestIsolationUnderLoad|TestPostgresRestartUnderLoad|TestFleetMigrateBackendTerminated|TestCenterCreateRace|TestConcurrentCenterMigrateAll|TestClusterRestarts' \
+		./internal/... ./tenancy/... ./pkg/domain/... ./pkg/cli/...
 
 .PHONY: demo
 demo: ## Database up, migrated, seeded, API served on 127.0.0.1:8000

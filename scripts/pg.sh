@@ -18,6 +18,15 @@
 #   4. as root with apt-get: install PostgreSQL, then retry 2 and 3;
 #   5. give up with one line saying what to set.
 #
+# In test mode the command also gets TEST_PGBOUNCER_URL: the same database
+# through a PgBouncer of our own (pool_mode = transaction, a server pool
+# smaller than the tests' client count), started on a free port in front of
+# whichever server was chosen above and stopped at exit. PgBouncer is
+# required, not optional: the tests that go through it prove that tenants
+# stay apart behind transaction pooling, and a run that quietly left them
+# out would prove nothing. Missing, it is installed with apt-get as root;
+# otherwise we stop and say so. A caller's TEST_PGBOUNCER_URL is used as is.
+#
 # stdout belongs to CMD (and to the export lines of `env`): every message of
 # ours goes to stderr, prefixed "pg.sh:". We exit with CMD's exit status.
 
@@ -39,6 +48,7 @@ die() {
 usage() {
 	cat >&2 <<'EOF'
 usage: scripts/pg.sh test -- CMD [ARGS...]   run CMD with TEST_DATABASE_URL set to a throwaway database
+                                             (and TEST_PGBOUNCER_URL to it through PgBouncer)
        scripts/pg.sh demo -- CMD [ARGS...]   run CMD with DATABASE_URL set to the persistent demo database
        scripts/pg.sh env demo                print export lines for the demo database (leaves its cluster running)
        scripts/pg.sh stop demo               stop the demo cluster started by `env demo`
@@ -57,11 +67,16 @@ CLUSTER_STARTED= # we (not an earlier run) started it, so we stop it
 CLUSTER_REMOVE=  # test mode: delete the whole folder afterwards
 STOP_MODE=fast   # test data is worthless: "immediate"; demo data is not
 KEEP_RUNNING=    # `env demo`: the human wants the server to outlive us
+PGB_DIR=         # test mode: PgBouncer's folder (config, pid, log), removed at exit
+PGB_PID=         # the PgBouncer we started (its own pid, from its pidfile)
+PGB_LAUNCHER=    # the background job that runs it (runuser, or PgBouncer itself)
 
 PG_USER=  # when root: the unprivileged user that owns our clusters
 BINDIR=   # directory with initdb, pg_ctl, postgres
 PSQL=     # psql used for admin SQL
 DB_URL=   # the result of resolve()
+PGB_BIN=  # the pgbouncer binary
+PGB_URL=  # the test database through our PgBouncer
 CLUSTER_PORT=
 
 cleanup() {
@@ -70,6 +85,9 @@ cleanup() {
 	# postmaster behind, and no single failure here should skip the rest.
 	trap '' INT TERM HUP
 	set +e
+	# PgBouncer first: it holds server connections to the database dropped
+	# below (FORCE would end them anyway, but then it logs errors).
+	stop_pgbouncer
 	if [[ -n $DROP_DB ]]; then
 		log "dropping database $DROP_DB (and ${DROP_DB}_*)"
 		# Go test packages derive their own databases from our name plus "_";
@@ -416,6 +434,190 @@ try_install() {
 }
 
 # ---------------------------------------------------------------------------
+# PgBouncer in front of the test database (test mode only)
+
+readonly PGB_FIRST_PORT=56432
+# Smaller than the client count of the tests that go through PgBouncer (32
+# goroutines, pools of 8 and more), so that server connections are shared
+# between clients: the situation in which a session setting could leak.
+readonly PGB_POOL_SIZE=3
+
+# Debian installs pgbouncer in /usr/sbin, which an ordinary user's PATH often
+# lacks. PGBOUNCER may name another binary.
+find_pgbouncer() {
+	local c
+	for c in "${PGBOUNCER:-}" "$(command -v pgbouncer 2>/dev/null || true)" /usr/sbin/pgbouncer /usr/local/sbin/pgbouncer /usr/local/bin/pgbouncer; do
+		if [[ -n $c && -x $c ]]; then
+			PGB_BIN=$c
+			return 0
+		fi
+	done
+	return 1
+}
+
+install_pgbouncer() {
+	is_root && command -v apt-get >/dev/null || return 1
+	log "pgbouncer not found; installing it with apt-get"
+	# Whether the package also starts a pgbouncer of its own on 6432 depends
+	# on the image (policy-rc.d); ours runs from its own config either way.
+	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer; } </dev/null >&2 ||
+		die "apt-get install pgbouncer failed"
+	hash -r
+}
+
+# start_pgbouncer puts a PgBouncer in front of DB_URL's server and sets
+# PGB_URL to the same database through it.
+start_pgbouncer() {
+	local info host port db user pass port_try last
+	find_pgbouncer || { install_pgbouncer && find_pgbouncer; } ||
+		die "pgbouncer is required by the tests (TEST_PGBOUNCER_URL) but not installed: apt-get install pgbouncer (or set PGBOUNCER=/path/to/pgbouncer, or TEST_PGBOUNCER_URL)"
+	find_psql || die "psql is needed to put PgBouncer in front of the test database"
+	pick_pg_user
+
+	# Where PgBouncer must connect, asked of the server itself, so that every
+	# path above (a URL given in any syntax, 5432, a private cluster) works
+	# alike. Over a Unix socket there is no server address: use its folder.
+	info=$(admin_sql "$DB_URL" -At -F ' ' -c "SELECT coalesce(host(inet_server_addr()), split_part(current_setting('unix_socket_directories'), ',', 1)),
+		coalesce(inet_server_port(), current_setting('port')::int), current_database(), current_user") ||
+		die "could not ask the test database where it listens (for PgBouncer)"
+	read -r host port db user <<<"$info"
+	[[ -n $host && -n $port && -n $db && -n $user ]] || die "could not tell where the test database listens: $info"
+	[[ $db =~ ^[A-Za-z0-9_.-]+$ && $user =~ ^[A-Za-z0-9_.-]+$ ]] ||
+		die "database $db / user $user: unusual names are not supported behind PgBouncer here; set TEST_PGBOUNCER_URL"
+	# A password in the given URL (postgres://user:pass@...) or PGPASSWORD is
+	# what PgBouncer logs in to the server with; ours and pg.sh's servers
+	# trust, so it is normally empty.
+	pass=${PGPASSWORD:-}
+	if [[ $DB_URL =~ ^postgres(ql)?://[^:/@]+:([^@/]*)@ ]]; then
+		pass=${BASH_REMATCH[2]}
+	fi
+
+	PGB_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tenantctl-pgbouncer.XXXXXX") || die "mktemp failed"
+	# PgBouncer refuses to run as root: as root it runs as PG_USER, which
+	# must write its pid and log here.
+	[[ -z $PG_USER ]] || chown "$PG_USER:" "$PGB_DIR"
+	# Client side: trust, as the servers we use do. PgBouncer still wants the
+	# user in auth_file, and uses the password there to log in to the server.
+	printf '"%s" "%s"\n' "$user" "${pass//\"/\"\"}" >"$PGB_DIR/userlist.txt"
+	chmod 0600 "$PGB_DIR/userlist.txt"
+	[[ -z $PG_USER ]] || chown "$PG_USER:" "$PGB_DIR/userlist.txt"
+	port_try=$PGB_FIRST_PORT
+	last=$((port_try + PORT_TRIES))
+	for (( ; port_try < last; port_try++)); do
+		port_in_use "$port_try" && continue
+		write_pgbouncer_conf "$host" "$port" "$port_try" "$user"
+		if run_pgbouncer "$port_try"; then
+			PGB_URL="postgres://$user@127.0.0.1:$port_try/$db?sslmode=disable&default_query_exec_mode=exec"
+			log "PgBouncer $("$PGB_BIN" --version 2>/dev/null | head -n1 | sed 's/^PgBouncer //') on 127.0.0.1:$port_try (transaction pooling, $PGB_POOL_SIZE server connections per database) in front of $host:$port"
+			return 0
+		fi
+		grep -q -e 'Address already in use' -e 'bind' "$PGB_DIR/pgbouncer.log" 2>/dev/null && continue
+		log "PgBouncer did not start; last lines of its log:"
+		tail -n 20 "$PGB_DIR/pgbouncer.log" >&2 2>/dev/null || true
+		die "could not start PgBouncer (config in $PGB_DIR)"
+	done
+	die "no free TCP port for PgBouncer on 127.0.0.1 in $PGB_FIRST_PORT..$last"
+}
+
+write_pgbouncer_conf() {
+	local host=$1 port=$2 listen=$3 user=$4
+	cat >"$PGB_DIR/pgbouncer.ini" <<-EOF
+		; Written by scripts/pg.sh for one test run; removed at its end.
+		[databases]
+		; Tests make databases of their own (internal/testdb): every name is
+		; forwarded, each (database, user) getting a pool of its own.
+		* = host=$host port=$port
+
+		[pgbouncer]
+		listen_addr = 127.0.0.1
+		listen_port = $listen
+		; No Unix socket: nothing of ours uses it, and /var/run/postgresql may
+		; be someone else's.
+		unix_socket_dir =
+		auth_type = trust
+		auth_file = $PGB_DIR/userlist.txt
+		pool_mode = transaction
+		default_pool_size = $PGB_POOL_SIZE
+		min_pool_size = 0
+		reserve_pool_size = 0
+		max_client_conn = 200
+		; pgx sends no extra_float_digits, but other drivers (lib/pq, psql
+		; tools) do. search_path is deliberately NOT ignored: a client asking
+		; for a session search_path at startup would silently not get it on
+		; the server connections it is handed, so it must fail instead.
+		ignore_startup_parameters = extra_float_digits
+		; A database made by a test may not exist yet, or be dropped while
+		; its pool lingers: retry logins quickly instead of after 15 s.
+		server_login_retry = 1
+		; Unused databases' pools go away, so dropped test databases do not
+		; keep pools around for the whole run.
+		autodb_idle_timeout = 60
+		logfile = $PGB_DIR/pgbouncer.log
+		pidfile = $PGB_DIR/pgbouncer.pid
+		log_connections = 0
+		log_disconnections = 0
+		log_pooler_errors = 1
+		; The tests read SHOW SERVERS on the admin console ("pgbouncer"
+		; database) to know every server connection they must find clean.
+		admin_users = $user
+	EOF
+	[[ -z $PG_USER ]] || chown "$PG_USER:" "$PGB_DIR/pgbouncer.ini"
+}
+
+# run_pgbouncer starts PgBouncer in the background (not -d: its exit status
+# and early death stay ours to see) and waits until it accepts connections
+# on port $1; false if it died first.
+run_pgbouncer() {
+	local listen=$1 i
+	rm -f "$PGB_DIR/pgbouncer.pid"
+	: >"$PGB_DIR/pgbouncer.log"
+	[[ -z $PG_USER ]] || chown "$PG_USER:" "$PGB_DIR/pgbouncer.log"
+	as_pg "$PGB_BIN" -q "$PGB_DIR/pgbouncer.ini" </dev/null >>"$PGB_DIR/pgbouncer.log" 2>&1 &
+	PGB_LAUNCHER=$!
+	for ((i = 0; i < 200; i++)); do
+		if [[ -z $PGB_PID && -s $PGB_DIR/pgbouncer.pid ]]; then
+			PGB_PID=$(<"$PGB_DIR/pgbouncer.pid")
+		fi
+		if port_in_use "$listen"; then
+			[[ -n $PGB_PID ]] || PGB_PID=$(<"$PGB_DIR/pgbouncer.pid")
+			return 0
+		fi
+		if ! kill -0 "$PGB_LAUNCHER" 2>/dev/null; then
+			wait "$PGB_LAUNCHER" 2>/dev/null || true
+			PGB_LAUNCHER= PGB_PID=
+			return 1
+		fi
+		sleep 0.05
+	done
+	log "PgBouncer did not accept connections within 10 s"
+	return 1
+}
+
+# stop_pgbouncer ends the PgBouncer we started, if any, and removes its
+# folder. SIGTERM is PgBouncer 1.18's immediate shutdown (SIGINT would wait
+# for clients, and the tests are over).
+stop_pgbouncer() {
+	local i
+	if [[ -n $PGB_PID ]] && kill -0 "$PGB_PID" 2>/dev/null; then
+		kill -TERM "$PGB_PID" 2>/dev/null
+		for ((i = 0; i < 100; i++)); do
+			kill -0 "$PGB_PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -0 "$PGB_PID" 2>/dev/null && kill -KILL "$PGB_PID" 2>/dev/null
+	fi
+	if [[ -n $PGB_LAUNCHER ]]; then
+		kill -0 "$PGB_LAUNCHER" 2>/dev/null && kill -TERM "$PGB_LAUNCHER" 2>/dev/null
+		wait "$PGB_LAUNCHER" 2>/dev/null
+	fi
+	PGB_PID= PGB_LAUNCHER=
+	if [[ -n $PGB_DIR ]]; then
+		rm -rf -- "$PGB_DIR"
+		PGB_DIR=
+	fi
+}
+
+# ---------------------------------------------------------------------------
 
 resolve() {
 	local mode=$1 var=$2
@@ -463,6 +665,14 @@ main() {
 		[[ $# -gt 0 ]] || usage
 		resolve "$cmd" "$var"
 		export "$var=$DB_URL"
+		if [[ $cmd == test ]]; then
+			if [[ -n ${TEST_PGBOUNCER_URL:-} ]]; then
+				log "using TEST_PGBOUNCER_URL as set"
+			else
+				start_pgbouncer
+				export TEST_PGBOUNCER_URL=$PGB_URL
+			fi
+		fi
 		# Not exec: the trap has to run after CMD. CMD stays in the
 		# foreground so it keeps the terminal and gets Ctrl-C itself.
 		"$@" || rc=$?

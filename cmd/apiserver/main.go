@@ -1,6 +1,11 @@
 // Command apiserver serves tenantctl's HTTP API (package api) on --addr,
 // over the database of TENANTCTL_DATABASE_URL (else DATABASE_URL). It
 // shuts down gracefully on SIGINT or SIGTERM, finishing requests in flight.
+//
+// The database URL may go through PgBouncer in transaction pooling mode
+// (add default_query_exec_mode=exec to it for PgBouncer before 1.21); the
+// center listener's LISTEN cannot, so then give it a direct URL with
+// --listen-database-url or TENANTCTL_LISTEN_DATABASE_URL.
 package main
 
 import (
@@ -25,6 +30,7 @@ func main() {
 	ttl := flag.Duration("token-ttl", 24*time.Hour, "lifetime of tokens issued by POST /api/auth/token/")
 	timeout := flag.Duration("request-timeout", 30*time.Second, "bound on each request's database work (503 past it)")
 	metrics := flag.Bool("metrics", true, "serve Prometheus metrics, unauthenticated, at GET /metrics")
+	listenURL := flag.String("listen-database-url", "", "direct PostgreSQL URL for the LISTEN connection, when the database URL goes through PgBouncer (env TENANTCTL_LISTEN_DATABASE_URL; default: the database URL)")
 	flag.Parse()
 	if *ttl <= 0 || *timeout <= 0 || flag.NArg() > 0 {
 		fmt.Fprintln(os.Stderr, "apiserver: --token-ttl and --request-timeout must be positive; no arguments are taken")
@@ -32,7 +38,8 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := run(ctx, *addr, api.Config{TokenTTL: *ttl, RequestTimeout: *timeout, DisableMetrics: !*metrics})
+	err := run(ctx, *addr, api.Config{TokenTTL: *ttl, RequestTimeout: *timeout, DisableMetrics: !*metrics,
+		ListenConnString: cmp.Or(*listenURL, os.Getenv("TENANTCTL_LISTEN_DATABASE_URL"))})
 	if err != nil {
 		slog.Error("apiserver", "error", err)
 		os.Exit(1)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantctl/tenantctl/pkg/domain"
@@ -39,6 +40,14 @@ type Config struct {
 	// changed centers at once; the TTL bounds staleness while the listener
 	// is down. Defaults to 5 minutes.
 	CenterCacheTTL time.Duration
+	// ListenConnString is where Listen opens its own connection (a
+	// postgres:// URL or key=value DSN) to LISTEN on CentersChannel.
+	// Defaults to Pool's connection settings. LISTEN belongs to a session:
+	// when Pool goes through PgBouncer in transaction pooling mode, set
+	// this to PostgreSQL directly, or notifications never arrive (Listen
+	// notices, logs that it needs a direct connection, and retries; the
+	// cache then only ages out after CenterCacheTTL).
+	ListenConnString string
 	// DisableMetrics leaves out GET /metrics. It is served without
 	// authentication (Prometheus scrapers rarely carry API tokens), so a
 	// deployment that cannot keep it from the public should disable it.
@@ -56,6 +65,7 @@ type Server struct {
 	tokenTTL time.Duration
 	timeout  time.Duration
 	centers  *centerCache
+	listenCC *pgx.ConnConfig // Listen's connection: Config.ListenConnString, else Pool's
 	metrics  *metrics
 	routes   []route
 	openapi  []byte // the OpenAPI document, encoded once
@@ -106,6 +116,17 @@ func New(cfg Config) (*Server, error) {
 		s.st = domain.New(cfg.Pool, cfg.Tenancy)
 	}
 	s.centers = newCenterCache(cmp.Or(cfg.CenterCacheTTL, 5*time.Minute))
+	s.listenCC = cfg.Pool.Config().ConnConfig
+	if cfg.ListenConnString != "" {
+		// Parsed now, so that a bad setting fails at start, not in a log
+		// line of the listener's retry loop.
+		cc, err := pgx.ParseConfig(cfg.ListenConnString)
+		if err != nil {
+			// pgx's message quotes the string, password included.
+			return nil, errors.New("api: invalid Config.ListenConnString: expected postgres://user@host:port/dbname or a key=value DSN")
+		}
+		s.listenCC = cc
+	}
 	s.routes = s.routeTable(!cfg.DisableMetrics)
 	s.mux = http.NewServeMux()
 	tenant := tenancy.Middleware(tenancy.MiddlewareConfig{

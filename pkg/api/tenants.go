@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tenantctl/tenantctl/pkg/db"
 	"github.com/tenantctl/tenantctl/pkg/domain"
 	"github.com/tenantctl/tenantctl/tenancy"
 )
@@ -100,8 +101,8 @@ func (s *Server) resolveCenter(ctx context.Context, key string) (uuid.UUID, erro
 }
 
 // Listen keeps the center cache in step with other processes: it LISTENs
-// on CentersChannel over a connection of its own and evicts every center
-// notified. Whenever it (re)connects it flushes the whole cache, since
+// on CentersChannel over a connection of its own (Config.ListenConnString,
+// which must reach PostgreSQL directly) and evicts every center notified. Whenever it (re)connects it flushes the whole cache, since
 // notifications sent while it was away are lost. It returns when ctx ends;
 // connection failures are logged and retried with backoff.
 func (s *Server) Listen(ctx context.Context) error {
@@ -128,11 +129,17 @@ func (s *Server) Listen(ctx context.Context) error {
 }
 
 func (s *Server) listenOnce(ctx context.Context) error {
-	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	conn, err := pgx.ConnectConfig(ctx, s.listenCC.Copy())
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	// Through PgBouncer's transaction pooling LISTEN would succeed on some
+	// server connection and then nothing would ever arrive: a silent
+	// failure, unless refused here.
+	if err := db.RequireDirect(ctx, conn); err != nil {
+		return fmt.Errorf("center listener (set Config.ListenConnString / --listen-database-url): %w", err)
+	}
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{CentersChannel}.Sanitize()); err != nil {
 		return err
 	}

@@ -7,8 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/tern/v2/migrate"
 
@@ -56,6 +58,30 @@ func NewTenancy(pool *pgxpool.Pool, cfg tenancy.Config) (*tenancy.Manager, error
 	return tenancy.New(pool, &cfg)
 }
 
+// ErrNotDirect is returned for a connection that needs a PostgreSQL session
+// of its own (a session-level advisory lock, LISTEN) but goes through a
+// connection pooler such as PgBouncer.
+var ErrNotDirect = errors.New("this needs a direct connection to PostgreSQL, not one through a connection pooler such as PgBouncer in transaction pooling mode")
+
+// RequireDirect returns ErrNotDirect unless conn is a session of its own on
+// a PostgreSQL backend. It compares the backend pid the server announced
+// at connect time (BackendKeyData, used for cancel requests) with the pid
+// of the backend that runs a query: they are the same backend on a direct
+// connection, while a pooler announces a key of its own (PgBouncer makes it
+// up) and runs queries on backends of its choosing. One round trip. A pooler
+// in session mode is refused too, which errs on the safe side.
+func RequireDirect(ctx context.Context, conn *pgx.Conn) error {
+	var pid uint32
+	// Simple protocol: a pooler's console or a proxy may not take more.
+	if err := conn.QueryRow(ctx, "SELECT pg_backend_pid()", pgx.QueryExecModeSimpleProtocol).Scan(&pid); err != nil {
+		return fmt.Errorf("check for a direct connection: %w", err)
+	}
+	if announced := conn.PgConn().PID(); pid != announced {
+		return fmt.Errorf("%w (the server announced backend %d, the query ran on backend %d)", ErrNotDirect, announced, pid)
+	}
+	return nil
+}
+
 // PublicVersions reports the public schema's current version and the latest
 // embedded one; current is 0 before the first migration.
 type PublicVersions struct {
@@ -69,18 +95,32 @@ type PublicVersions struct {
 // tern takes a session-level advisory lock (so two tenantctl migrate runs
 // queue instead of colliding) and issues RESET ALL after each migration,
 // which returns search_path to the connection's startup value; that value is
-// therefore set to public at connect time. Behind PgBouncer in transaction
-// pooling mode point this at the server directly: a session advisory lock
-// does not survive transaction pooling.
+// therefore set to public at connect time.
+//
+// pool's connection settings must therefore reach PostgreSQL directly, not
+// through PgBouncer in transaction pooling mode: there the advisory lock
+// would be taken on one server connection and the migrations run on others,
+// and the startup search_path would not follow them. Such a connection is
+// refused with ErrNotDirect (see RequireDirect); PgBouncer 1.18 refuses the
+// startup search_path itself unless told to ignore it. The tenancy ledger's
+// Setup, which uses a transaction-scoped lock, is fine through PgBouncer.
 func MigratePublic(ctx context.Context, pool *pgxpool.Pool, m *tenancy.Manager) (PublicVersions, error) {
 	var v PublicVersions
 	cc := pool.Config().ConnConfig.Copy()
 	cc.RuntimeParams["search_path"] = "public"
 	conn, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && strings.Contains(pgErr.Message, "unsupported startup parameter") {
+			// PgBouncer's words for a startup parameter it does not pass on.
+			return v, fmt.Errorf("migrate public schema: connect: %w (%v)", ErrNotDirect, err)
+		}
 		return v, fmt.Errorf("migrate public schema: connect: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	if err := RequireDirect(ctx, conn); err != nil {
+		return v, fmt.Errorf("migrate public schema: %w", err)
+	}
 
 	tm, err := migrate.NewMigrator(ctx, conn, VersionTable)
 	if err != nil {

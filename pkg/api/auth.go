@@ -29,7 +29,7 @@ func (s *Server) obtainToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	// Only well-formed requests count: a malformed body is no guess.
-	th, keys := s.loginThrottle(), keysFor(r, *username)
+	th, keys := s.login, keysFor(r, *username)
 	if retry := th.begin(keys); retry > 0 {
 		w.Header().Set("Retry-After", retrySeconds(retry))
 		return errTooManyAttempts(retry)

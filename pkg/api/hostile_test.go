@@ -506,11 +506,11 @@ func TestTokensStoredOnlyHashed(t *testing.T) {
 // level, no log line holds a password, a token, or its hash.
 func TestSecretsNeverLogged(t *testing.T) {
 	logs := &syncBuffer{}
+	clock := &testClock{t: time.Now()}
 	e := setup(t, func(c *api.Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		c.LoginThrottle = api.LoginThrottleConfig{MaxUserFailures: 2, Now: clock.now}
 	})
-	clock := &testClock{t: time.Now()}
-	api.SetLoginThrottle(e.srv, api.LoginThrottleConfig{MaxUserFailures: 2, Now: clock.now})
 	pw, newPW, wrong := "Log-Secret-Password-1", "Log-Secret-Password-2", "Log-Wrong-Password-3"
 	ist := e.ist.ID.String()
 	e.expect(e.do("POST", "/api/users/", "super", `{"username": "logged", "email": "logged@example.com", "center": "`+ist+`", "password": "`+pw+`"}`), 201, "create with password")
@@ -557,9 +557,10 @@ func (c *testClock) add(d time.Duration) {
 // 429 with Retry-After even with the right password, until the lockout
 // passes; a success clears the count; other users are not affected.
 func TestLoginThrottle(t *testing.T) {
-	e := setup(t)
 	clock := &testClock{t: time.Now()}
-	api.SetLoginThrottle(e.srv, api.LoginThrottleConfig{Window: 10 * time.Minute, MaxUserFailures: 3, Now: clock.now})
+	e := setup(t, func(c *api.Config) {
+		c.LoginThrottle = api.LoginThrottleConfig{Window: 10 * time.Minute, MaxUserFailures: 3, Now: clock.now}
+	})
 	pw := "throttle password"
 	for _, u := range []string{"istanbul_user", "istanbul_viewer"} {
 		if err := e.st.Users.SetPassword(e.ctx, domain.System, e.users[u].ID, &pw); err != nil {

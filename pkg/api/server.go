@@ -48,6 +48,9 @@ type Config struct {
 	// notices, logs that it needs a direct connection, and retries; the
 	// cache then only ages out after CenterCacheTTL).
 	ListenConnString string
+	// LoginThrottle limits failed logins per username and per client
+	// address (see LoginThrottleConfig). The zero value is the defaults.
+	LoginThrottle LoginThrottleConfig
 	// DisableMetrics leaves out GET /metrics. It is served without
 	// authentication (Prometheus scrapers rarely carry API tokens), so a
 	// deployment that cannot keep it from the public should disable it.
@@ -67,6 +70,7 @@ type Server struct {
 	centers  *centerCache
 	listenCC *pgx.ConnConfig // Listen's connection: Config.ListenConnString, else Pool's
 	metrics  *metrics
+	login    *loginThrottle
 	routes   []route
 	openapi  []byte // the OpenAPI document, encoded once
 	mux      *http.ServeMux
@@ -111,6 +115,7 @@ func New(cfg Config) (*Server, error) {
 		tokenTTL: cmp.Or(cfg.TokenTTL, 24*time.Hour),
 		timeout:  cmp.Or(cfg.RequestTimeout, 30*time.Second),
 		metrics:  newMetrics(cfg.Pool),
+		login:    newLoginThrottle(cfg.LoginThrottle),
 	}
 	if s.st == nil {
 		s.st = domain.New(cfg.Pool, cfg.Tenancy)

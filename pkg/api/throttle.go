@@ -5,11 +5,9 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"runtime"
 	"strconv"
 	"sync"
 	"time"
-	"weak"
 )
 
 // Login throttling. POST /api/auth/token/ is the one endpoint where a
@@ -240,32 +238,4 @@ func errTooManyAttempts(retry time.Duration) error {
 // retrySeconds is a Retry-After value: whole seconds, rounded up, at least 1.
 func retrySeconds(d time.Duration) string {
 	return strconv.FormatInt(max(int64(math.Ceil(d.Seconds())), 1), 10)
-}
-
-// throttles holds each Server's login throttle. Server has no field for it
-// (server.go is shared with other work in flight); the map is keyed by a
-// weak pointer and the entry dropped when its Server is collected, so it
-// neither keeps Servers alive nor grows with them. TODO: move into a
-// Server field set from Config in New.
-var throttles sync.Map // weak.Pointer[Server] → *loginThrottle
-
-// loginThrottle returns s's throttle, made with the defaults on first use.
-func (s *Server) loginThrottle() *loginThrottle {
-	key := weak.Make(s)
-	if t, ok := throttles.Load(key); ok {
-		return t.(*loginThrottle)
-	}
-	t, loaded := throttles.LoadOrStore(key, newLoginThrottle(LoginThrottleConfig{}))
-	if !loaded {
-		runtime.AddCleanup(s, func(k weak.Pointer[Server]) { throttles.Delete(k) }, key)
-	}
-	return t.(*loginThrottle)
-}
-
-// setLoginThrottle replaces s's throttle (tests: a fake clock, low limits).
-func (s *Server) setLoginThrottle(cfg LoginThrottleConfig) {
-	key := weak.Make(s)
-	if _, loaded := throttles.Swap(key, newLoginThrottle(cfg)); !loaded {
-		runtime.AddCleanup(s, func(k weak.Pointer[Server]) { throttles.Delete(k) }, key)
-	}
 }

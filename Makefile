@@ -7,8 +7,10 @@ GO          ?= go
 GOTESTFLAGS ?=
 # RACE=1 turns on the race detector (several times slower on small machines).
 RACE        ?=
-# Benchmark pattern for `make bench`, e.g. make bench BENCH=Migrate
-BENCH       ?= .
+# Benchmarks of `make bench` (a regexp of their names), e.g. make bench BENCH=fleet
+BENCH       ?=
+# small: a quick run (< 2 minutes); full: the issue's scale (slow)
+BENCH_SCALE ?= full
 
 RACEFLAG := $(if $(filter 1,$(RACE)),-race,)
 
@@ -32,8 +34,8 @@ lint: ## Check formatting (gofmt) and go vet
 	$(GO) vet ./...
 
 .PHONY: bench
-bench: ## Run the benchmarks
-	scripts/pg.sh test -- $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count 1 -timeout 30m ./tenancy/...
+bench: ## Benchmarks vs PostgreSQL's floor on a throwaway fsync-on cluster, into BENCHMARKS.md (BENCH_SCALE=small: < 2 min)
+	BENCH_SCALE='$(BENCH_SCALE)' BENCH='$(BENCH)' GO='$(GO)' scripts/bench.sh
 
 # Duration of each fuzz target in `make fuzz`, and in `make test`'s brief
 # pass (skipped when GOTESTFLAGS narrows the run).

@@ -1,0 +1,115 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tenantctl/tenantctl/pkg/db"
+	"github.com/tenantctl/tenantctl/tenancy"
+)
+
+// Scale sizes a run. Full is the performance issue's scale; Small keeps
+// the whole run under two minutes on a 2-core machine, with the same
+// benchmarks at smaller sizes.
+type Scale struct {
+	Name string
+	// Serial is how many tenants each side creates one after another.
+	Serial int
+	// Bulk is how many tenants each side creates concurrently.
+	Bulk int
+	// Fleet is how many tenants the fleet migration migrates; also the
+	// count at which "the Nth tenant" is created.
+	Fleet int
+	// Concurrency is the number of connections of bulk creation and fleet
+	// migration, on both sides.
+	Concurrency int
+	// Spreads are the tenant counts the request load is spread over.
+	Spreads []int
+	// Conns is the number of client connections of request loads.
+	Conns int
+	// Duration is how long each request load runs, after Warmup.
+	Duration, Warmup time.Duration
+}
+
+// The scales of BENCH_SCALE.
+var (
+	Full  = Scale{Name: "full", Serial: 200, Bulk: 1000, Fleet: 10000, Concurrency: 4, Spreads: []int{10, 1000, 10000}, Conns: 16, Duration: 10 * time.Second, Warmup: 2 * time.Second}
+	Small = Scale{Name: "small", Serial: 30, Bulk: 200, Fleet: 500, Concurrency: 4, Spreads: []int{10, 100, 500}, Conns: 16, Duration: 2 * time.Second, Warmup: 500 * time.Millisecond}
+)
+
+// ScaleNamed returns the scale called name.
+func ScaleNamed(name string) (Scale, error) {
+	switch name {
+	case Full.Name:
+		return Full, nil
+	case Small.Name:
+		return Small, nil
+	}
+	return Scale{}, fmt.Errorf("unknown scale %q (small or full)", name)
+}
+
+// Env is where benchmarks run: a throwaway cluster of their own, never a
+// test or production server, since they create and drop databases.
+type Env struct {
+	// AdminURL is a superuser's URL to the cluster's maintenance database.
+	AdminURL string
+	// BinDir holds the cluster's psql and pgbench.
+	BinDir string
+	Scale  Scale
+	Log    *slog.Logger
+}
+
+// Bin returns the path of PostgreSQL program name (psql, pgbench).
+func (e *Env) Bin(name string) string { return filepath.Join(e.BinDir, name) }
+
+// Command returns an exec.Cmd running PostgreSQL program name.
+func (e *Env) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, e.Bin(name), args...)
+}
+
+// NewDatabase (re)creates database name with tenantctl's public schema
+// migrated into it and returns its URL. The database is left behind for
+// inspection; the cluster goes away with the run.
+func (e *Env) NewDatabase(ctx context.Context, name string) (string, error) {
+	conn, err := pgx.Connect(ctx, e.AdminURL)
+	if err != nil {
+		return "", fmt.Errorf("bench: connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	ident := pgx.Identifier{name}.Sanitize()
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
+		return "", fmt.Errorf("bench: drop database %s: %w", name, err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+ident+" TEMPLATE template0 ENCODING 'UTF8'"); err != nil {
+		return "", fmt.Errorf("bench: create database %s: %w", name, err)
+	}
+	cfg := conn.Config().Config
+	url := fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name)
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return "", fmt.Errorf("bench: connect to %s: %w", name, err)
+	}
+	defer pool.Close()
+	m, err := db.NewTenancy(pool, tenancy.Config{})
+	if err != nil {
+		return "", err
+	}
+	if _, err := db.MigratePublic(ctx, pool, m); err != nil {
+		return "", fmt.Errorf("bench: migrate %s: %w", name, err)
+	}
+	return url, nil
+}
+
+// A Benchmark measures one group of rows. It returns what it measured
+// even when it fails part way; a row's Err says which part.
+type Benchmark struct {
+	Name string // for -only and the log
+	Run  func(ctx context.Context, e *Env) []Row
+}

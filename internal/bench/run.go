@@ -1,0 +1,78 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Run runs the benchmarks of All whose name matches only, in order, and
+// returns their report, headed by the machine and server they ran on. Its
+// error is an error of the whole run (the cluster unreachable); a failing
+// benchmark is a row.
+func Run(ctx context.Context, e *Env, only *regexp.Regexp) (*Report, error) {
+	server, settings, err := describeServer(ctx, e.AdminURL)
+	if err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	rep := &Report{Title: "Benchmarks"}
+	for _, b := range All() {
+		if !only.MatchString(b.Name) {
+			continue
+		}
+		e.Log.Info("benchmark", "name", b.Name, "scale", e.Scale.Name)
+		t := time.Now()
+		rows := b.Run(ctx, e)
+		e.Log.Info("benchmark done", "name", b.Name, "took", time.Since(t).Round(time.Millisecond))
+		rep.Rows = append(rep.Rows, rows...)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("interrupted: %w", ctx.Err())
+		}
+	}
+	rep.Header = []string{
+		fmt.Sprintf("Written by `make bench BENCH_SCALE=%s` on %s; the run took %s. "+
+			"Every ratio compares two figures measured side by side in this run: on a shared, noisy machine ratios are stable where absolute times are not.",
+			e.Scale.Name, time.Now().UTC().Format("2006-01-02 15:04 MST"), time.Since(started).Round(time.Second)),
+		fmt.Sprintf("Machine: %d cores (%s), %s. PostgreSQL: %s, a throwaway cluster with %s.",
+			runtime.NumCPU(), cpuModel(), runtime.Version(), server, settings),
+	}
+	return rep, nil
+}
+
+// describeServer returns the server's version and its durability
+// settings, which decide what a commit costs.
+func describeServer(ctx context.Context, url string) (version, settings string, err error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return "", "", fmt.Errorf("connect to the benchmark cluster: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	err = conn.QueryRow(ctx, `SELECT current_setting('server_version'),
+		format('fsync=%s, synchronous_commit=%s, full_page_writes=%s, shared_buffers=%s, max_connections=%s',
+			current_setting('fsync'), current_setting('synchronous_commit'), current_setting('full_page_writes'),
+			current_setting('shared_buffers'), current_setting('max_connections'))`).Scan(&version, &settings)
+	if err != nil {
+		return "", "", fmt.Errorf("read server settings: %w", err)
+	}
+	return version, settings, nil
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for line := range strings.Lines(string(b)) {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}

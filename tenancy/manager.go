@@ -64,16 +64,18 @@ type Config struct {
 // Manager creates, migrates, drops, inspects and enters tenant schemas. It is
 // safe for concurrent use.
 type Manager struct {
-	pool        *pgxpool.Pool
-	migrations  []Migration
-	prefix      string
-	ledger      string // quoted schema of the ledger tables
-	tenantsTbl  string // quoted, schema-qualified
-	migTbl      string // quoted, schema-qualified
-	searchPath  string // quoted list appended after the tenant's schema
-	lockTimeout string // lock_timeout for migrations, "" for the server's
-	concurrency int
-	log         *slog.Logger
+	pool       *pgxpool.Pool
+	migrations []Migration
+	prefix     string
+	ledger     string // quoted schema of the ledger tables
+	tenantsTbl string // quoted, schema-qualified
+	migTbl     string // quoted, schema-qualified
+	// setVersionSQL records tenant $1 at version $2 (and no error).
+	setVersionSQL string
+	searchPath    string // quoted list appended after the tenant's schema
+	lockTimeout   string // lock_timeout for migrations, "" for the server's
+	concurrency   int
+	log           *slog.Logger
 }
 
 // New returns a Manager over pool. It reads and checks the migrations but
@@ -116,12 +118,14 @@ func New(pool *pgxpool.Pool, cfg *Config) (*Manager, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Manager{
-		pool:        pool,
-		migrations:  migs,
-		prefix:      prefix,
-		ledger:      pgx.Identifier{ledger}.Sanitize(),
-		tenantsTbl:  pgx.Identifier{ledger, "tenancy_tenants"}.Sanitize(),
-		migTbl:      pgx.Identifier{ledger, "tenancy_migrations"}.Sanitize(),
+		pool:       pool,
+		migrations: migs,
+		prefix:     prefix,
+		ledger:     pgx.Identifier{ledger}.Sanitize(),
+		tenantsTbl: pgx.Identifier{ledger, "tenancy_tenants"}.Sanitize(),
+		migTbl:     pgx.Identifier{ledger, "tenancy_migrations"}.Sanitize(),
+		setVersionSQL: "UPDATE " + pgx.Identifier{ledger, "tenancy_tenants"}.Sanitize() +
+			" SET version = $2, migrated_at = now(), last_error = NULL, last_error_at = NULL WHERE tenant_id = $1",
 		searchPath:  searchPath,
 		lockTimeout: lockTimeout,
 		concurrency: max(1, cmp.Or(cfg.Concurrency, int(pool.Config().MaxConns))),
@@ -201,37 +205,60 @@ type Hook func(ctx context.Context, tx pgx.Tx) error
 // then hook (which may be nil), all in one transaction. A crash at any instant
 // leaves either the whole tenant or nothing. It returns ErrTenantExists if the
 // tenant or its schema already exists.
+//
+// BEGIN travels with the ledger row and CREATE SCHEMA in one round trip
+// (pgx's Batch.BeginTx); each migration file is one more, the ledger's
+// record one, COMMIT one.
 func (m *Manager) Create(ctx context.Context, id uuid.UUID, hook Hook) error {
-	return pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
-		if err := m.CreateTx(ctx, tx, id); err != nil {
-			return err
+	var b pgx.Batch
+	b.BeginTx(pgx.TxOptions{})
+	callerPath := m.queueCreate(&b, id)
+	br := m.pool.SendBatch(ctx, &b)
+	tx := br.Tx()
+	defer tx.Rollback(ctx) // a no-op after Commit; otherwise the error that matters is returned below
+	if err := br.Close(); err != nil {
+		return wrapErr("create", m.SchemaName(id), err)
+	}
+	if err := m.apply(ctx, tx, id, m.SchemaName(id), *callerPath, m.migrations); err != nil {
+		return err
+	}
+	if hook != nil {
+		if err := hook(ctx, tx); err != nil {
+			return fmt.Errorf("tenancy: create %s: hook: %w", m.SchemaName(id), err)
 		}
-		if hook != nil {
-			if err := hook(ctx, tx); err != nil {
-				return fmt.Errorf("tenancy: create %s: hook: %w", m.SchemaName(id), err)
-			}
-		}
-		return nil
-	})
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("tenancy: create %s: commit: %w", m.SchemaName(id), err)
+	}
+	return nil
 }
 
 // CreateTx is Create inside the caller's transaction; nothing is visible to
 // others until the caller commits.
 func (m *Manager) CreateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
-	schema := m.SchemaName(id)
+	var b pgx.Batch
+	callerPath := m.queueCreate(&b, id)
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return wrapErr("create", m.SchemaName(id), err)
+	}
+	return m.apply(ctx, tx, id, m.SchemaName(id), *callerPath, m.migrations)
+}
+
+// queueCreate queues tenant id's ledger row and CREATE SCHEMA on b; once b
+// is sent, the returned string holds the transaction's search_path before
+// the tenant's, for apply to give back.
+func (m *Manager) queueCreate(b *pgx.Batch, id uuid.UUID) *string {
 	// The ledger row goes first: a concurrent Create of the same tenant then
 	// waits on its unique index and fails cleanly once this one commits,
-	// instead of racing on CREATE SCHEMA.
+	// instead of racing on CREATE SCHEMA. In a batch a failed statement
+	// skips the rest, so CREATE SCHEMA never runs after a refused row.
 	var callerPath string
-	err := tx.QueryRow(ctx, "INSERT INTO "+m.tenantsTbl+" (tenant_id, schema_name) VALUES ($1, $2)"+
-		" RETURNING current_setting('search_path')", id, schema).Scan(&callerPath)
-	if err != nil {
-		return wrapErr("create", schema, err)
-	}
-	if _, err := tx.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
-		return wrapErr("create", schema, err)
-	}
-	return m.apply(ctx, tx, id, schema, callerPath, m.migrations)
+	b.Queue("INSERT INTO "+m.tenantsTbl+" (tenant_id, schema_name) VALUES ($1, $2)"+
+		" RETURNING current_setting('search_path')", id, m.SchemaName(id)).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&callerPath)
+	})
+	b.Queue("CREATE SCHEMA " + pgx.Identifier{m.SchemaName(id)}.Sanitize())
+	return &callerPath
 }
 
 // wrapErr names the operation and schema and maps the server's refusals that
@@ -249,16 +276,34 @@ func wrapErr(op, schema string, err error) error {
 	return fmt.Errorf("tenancy: %s %s: %w", op, schema, err)
 }
 
-// apply runs migs in order inside tx with search_path set to the tenant's
-// schema, then records them in the ledger and gives the transaction back its
-// callerPath, in one round trip: what runs next in the transaction (a Hook,
-// the caller of CreateTx) sees its own search_path, not the tenant's. Each
-// migration is its own simple-protocol Exec so that a failure names its file
-// and the ledger gets each one's duration.
+// apply runs migs on a new tenant inside tx (runMigrations), then records
+// them and the tenant's version in the ledger and gives the transaction
+// back its callerPath, in one round trip: what runs next in the transaction
+// (a Hook, the caller of CreateTx) sees its own search_path, not the
+// tenant's.
 func (m *Manager) apply(ctx context.Context, tx pgx.Tx, id uuid.UUID, schema, callerPath string, migs []Migration) error {
 	if len(migs) == 0 {
 		return nil
 	}
+	durations, err := m.runMigrations(ctx, tx, schema, migs)
+	if err != nil {
+		return err
+	}
+	var b pgx.Batch
+	m.queueRecord(&b, id, migs, durations)
+	b.Queue(m.setVersionSQL, id, migs[len(migs)-1].Version)
+	b.Queue("SELECT set_config('search_path', $1, true)", callerPath)
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return fmt.Errorf("tenancy: schema %s: record migrations: %w", schema, err)
+	}
+	return nil
+}
+
+// runMigrations runs migs in order inside tx with search_path set to the
+// tenant's schema and returns how long each took. Each file is its own
+// simple-protocol Exec so that a failure names its file and the ledger gets
+// each one's duration.
+func (m *Manager) runMigrations(ctx context.Context, tx pgx.Tx, schema string, migs []Migration) ([]int64, error) {
 	// SET LOCAL ends with the transaction, so the pooled connection goes
 	// back with its own search_path whatever happens here.
 	setPath := "SET LOCAL search_path TO " + pgx.Identifier{schema}.Sanitize() + ";\n"
@@ -266,9 +311,6 @@ func (m *Manager) apply(ctx context.Context, tx pgx.Tx, id uuid.UUID, schema, ca
 		// A constant of the Manager's, digits and "ms": not input.
 		setPath += "SET LOCAL lock_timeout = '" + m.lockTimeout + "';\n"
 	}
-	versions := make([]int32, len(migs))
-	names := make([]string, len(migs))
-	sums := make([]string, len(migs))
 	durations := make([]int64, len(migs))
 	for i, mg := range migs {
 		start := time.Now()
@@ -276,22 +318,25 @@ func (m *Manager) apply(ctx context.Context, tx pgx.Tx, id uuid.UUID, schema, ca
 		// it before every file keeps each file's unqualified names in the
 		// tenant schema (tern's RESET ALL pitfall, avoided by construction).
 		if _, err := tx.Exec(ctx, setPath+mg.SQL); err != nil {
-			return &MigrationError{Schema: schema, Migration: mg.Name, Err: err}
+			return nil, &MigrationError{Schema: schema, Migration: mg.Name, Err: err}
 		}
-		versions[i], names[i], sums[i] = mg.Version, mg.Name, mg.Checksum
 		durations[i] = time.Since(start).Microseconds()
 	}
-	var b pgx.Batch
+	return durations, nil
+}
+
+// queueRecord queues the ledger rows of migs, applied to tenant id in the
+// given durations (µs), on b.
+func (m *Manager) queueRecord(b *pgx.Batch, id uuid.UUID, migs []Migration, durations []int64) {
+	versions := make([]int32, len(migs))
+	names := make([]string, len(migs))
+	sums := make([]string, len(migs))
+	for i, mg := range migs {
+		versions[i], names[i], sums[i] = mg.Version, mg.Name, mg.Checksum
+	}
 	b.Queue("INSERT INTO "+m.migTbl+" (tenant_id, version, name, checksum, duration_us)"+
 		" SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::bigint[])",
 		id, versions, names, sums, durations)
-	b.Queue("UPDATE "+m.tenantsTbl+" SET version = $2, migrated_at = now(), last_error = NULL, last_error_at = NULL"+
-		" WHERE tenant_id = $1", id, migs[len(migs)-1].Version)
-	b.Queue("SELECT set_config('search_path', $1, true)", callerPath)
-	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
-		return fmt.Errorf("tenancy: schema %s: record migrations: %w", schema, err)
-	}
-	return nil
 }
 
 // Drop removes tenant id: DROP SCHEMA ... CASCADE and its ledger rows, then

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Outcome is what a fleet migration did to one tenant.
@@ -182,37 +183,11 @@ func migrationNames(migs []Migration) []string {
 	return names
 }
 
-// migrateOne migrates one tenant in its own transaction. The ledger row is
-// locked FOR UPDATE and its version read again under the lock: the version
-// read for planning may be stale by then.
+// migrateOne migrates one tenant in its own transaction (migrateTenant)
+// and reports how it went.
 func (m *Manager) migrateOne(ctx context.Context, r Result, target int32) Result {
 	start := time.Now()
-	err := pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
-		var current int32
-		var callerPath string
-		err := tx.QueryRow(ctx, "SELECT version, current_setting('search_path') FROM "+m.tenantsTbl+
-			" WHERE tenant_id = $1 FOR UPDATE", r.TenantID).Scan(&current, &callerPath)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("tenancy: migrate %s: %w (dropped meanwhile)", r.Schema, ErrTenantNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("tenancy: migrate %s: lock: %w", r.Schema, err)
-		}
-		r.From, r.To = current, current
-		if current > target {
-			// Another binary, with newer migrations, got here first.
-			return fmt.Errorf("tenancy: migrate %s: at version %d, target %d: %w", r.Schema, current, target, ErrAhead)
-		}
-		if current == target {
-			return nil
-		}
-		pending := m.migrations[current:target]
-		if err := m.apply(ctx, tx, r.TenantID, r.Schema, callerPath, pending); err != nil {
-			return err
-		}
-		r.To, r.Pending = target, migrationNames(pending)
-		return nil
-	})
+	err := m.migrateTenant(ctx, &r, target)
 	r.Duration = time.Since(start)
 	switch {
 	case err != nil && ctx.Err() != nil:
@@ -230,6 +205,70 @@ func (m *Manager) migrateOne(ctx context.Context, r Result, target int32) Result
 		m.log.Info("tenant migrated", "schema", r.Schema, "from", r.From, "to", r.To, "duration", r.Duration)
 	}
 	return r
+}
+
+// migrateTenant migrates tenant r from r.From to target in one transaction,
+// under the ledger row's lock, in as few round trips as the work allows:
+// BEGIN pipelined with the UPDATE of the row to target; one per pending
+// file; the files' ledger rows; COMMIT.
+//
+// The UPDATE comes first because it takes the row's lock, the one a
+// concurrent migrator and Drop take, and it claims the tenant only if the
+// row is still at the version r.From was read at for planning. When it is
+// not (another migrator got there first, or the tenant was dropped) the
+// row is locked and read again, a round trip more on a rare path, and the
+// tenant is migrated from wherever it is, or not at all. Everything rolls
+// back on failure, the version with the rest.
+func (m *Manager) migrateTenant(ctx context.Context, r *Result, target int32) error {
+	var b pgx.Batch
+	b.BeginTx(pgx.TxOptions{})
+	claimed := false
+	b.Queue(m.setVersionSQL+" AND version = $3", r.TenantID, target, r.From).Exec(func(ct pgconn.CommandTag) error {
+		claimed = ct.RowsAffected() == 1
+		return nil
+	})
+	br := m.pool.SendBatch(ctx, &b)
+	tx := br.Tx()
+	defer tx.Rollback(ctx) // a no-op after Commit; otherwise the error that matters is returned below
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("tenancy: migrate %s: lock: %w", r.Schema, err)
+	}
+	if !claimed {
+		var current int32
+		err := tx.QueryRow(ctx, "SELECT version FROM "+m.tenantsTbl+" WHERE tenant_id = $1 FOR UPDATE", r.TenantID).Scan(&current)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("tenancy: migrate %s: %w (dropped meanwhile)", r.Schema, ErrTenantNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("tenancy: migrate %s: lock: %w", r.Schema, err)
+		}
+		r.From, r.To = current, current
+		if current > target {
+			// Another binary, with newer migrations, got here first.
+			return fmt.Errorf("tenancy: migrate %s: at version %d, target %d: %w", r.Schema, current, target, ErrAhead)
+		}
+		if current == target {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, m.setVersionSQL, r.TenantID, target); err != nil {
+			return fmt.Errorf("tenancy: migrate %s: record version: %w", r.Schema, err)
+		}
+	}
+	pending := m.migrations[r.From:target]
+	durations, err := m.runMigrations(ctx, tx, r.Schema, pending)
+	if err != nil {
+		return err
+	}
+	var rb pgx.Batch
+	m.queueRecord(&rb, r.TenantID, pending, durations)
+	if err := tx.SendBatch(ctx, &rb).Close(); err != nil {
+		return fmt.Errorf("tenancy: migrate %s: record migrations: %w", r.Schema, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("tenancy: migrate %s: commit: %w", r.Schema, err)
+	}
+	r.To, r.Pending = target, migrationNames(pending)
+	return nil
 }
 
 // recordFailure notes the error in the ledger, outside the rolled-back

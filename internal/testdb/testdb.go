@@ -75,6 +75,7 @@ func New(tb testing.TB) *DB {
 	if err != nil {
 		tb.Fatalf("testdb: %v", err)
 	}
+	db.ConfigurePool(cfg) // as the CLI and the API configure theirs
 	pool := tenancytest.PoolWithConfig(tb, cfg)
 	m, err := db.NewTenancy(pool, tenancy.Config{})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/tern/v2/migrate"
+	pgxuuid "github.com/vgarvardt/pgx-google-uuid/v5"
 
 	"github.com/tenantctl/tenantctl/migrations"
 	"github.com/tenantctl/tenantctl/tenancy"
@@ -37,6 +38,7 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 		// pgx's message quotes the URL, password included: keep it out.
 		return nil, errors.New("invalid database URL: expected postgres://user@host:port/dbname or a key=value DSN")
 	}
+	ConfigurePool(cfg)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to database: %w", err)
@@ -47,6 +49,24 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 			cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
 	}
 	return pool, nil
+}
+
+// ConfigurePool readies cfg for tenantctl's queries: every connection gets
+// google/uuid's types registered with pgx (pgx-google-uuid), so that
+// uuid.UUID parameters and columns travel as 16 binary bytes. Unregistered,
+// pgx takes them through database/sql's Valuer and Scanner, by way of
+// their 36-character text and an encode error per value: allocations on
+// every id of every request (see BenchmarkUUID). Registration runs no SQL,
+// so it is safe behind PgBouncer. An AfterConnect already set still runs.
+func ConfigurePool(cfg *pgxpool.Config) {
+	after := cfg.AfterConnect
+	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		pgxuuid.Register(conn.TypeMap())
+		if after != nil {
+			return after(ctx, conn)
+		}
+		return nil
+	}
 }
 
 // NewTenancy returns the tenancy.Manager of tenantctl's centers: schemas

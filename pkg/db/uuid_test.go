@@ -41,12 +41,12 @@ func TestConfigurePoolKeepsUUIDSemantics(t *testing.T) {
 	ctx := context.Background()
 	id, other := uuid.New(), uuid.New()
 	type answer struct {
-		Text     string
-		Back     uuid.UUID
-		Null     uuid.NullUUID
-		Valid    uuid.NullUUID
-		Count    int
-		Second   uuid.UUID
+		Text   string
+		Back   uuid.UUID
+		Null   uuid.NullUUID
+		Valid  uuid.NullUUID
+		Count  int
+		Second uuid.UUID
 		// NULL scanned into a uuid.UUID: no error, and the variable is
 		// left as it was, on pgx's default path; kept so.
 		NullInto uuid.UUID

@@ -153,7 +153,7 @@ func scanSample(row pgx.Row, extra ...any) (Sample, error) {
 	return s, err
 }
 
-// inCenter runs fn in center id's schema (tenancy.Manager.InTenant), after
+// inCenter runs fn in center id's schema (the Store's EnterFunc), after
 // checking in the same transaction that the center exists and is active:
 // a soft-deleted center's samples are ErrNotFound. fn gets the center's
 // settings.
@@ -162,7 +162,7 @@ func (s *Store) inCenter(ctx context.Context, id uuid.UUID, readOnly bool, fn fu
 	if readOnly {
 		opts.AccessMode = pgx.ReadOnly
 	}
-	return s.m.InTenantTx(ctx, id, opts, func(tx pgx.Tx) error {
+	return s.enter(ctx, id, opts, func(tx pgx.Tx) error {
 		var active bool
 		var settings json.RawMessage
 		err := tx.QueryRow(ctx, "SELECT is_active, settings FROM public.centers WHERE id = $1", id).Scan(&active, &settings)

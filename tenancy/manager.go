@@ -206,9 +206,9 @@ type Hook func(ctx context.Context, tx pgx.Tx) error
 // leaves either the whole tenant or nothing. It returns ErrTenantExists if the
 // tenant or its schema already exists.
 //
-// BEGIN travels with the ledger row and CREATE SCHEMA in one round trip
-// (pgx's Batch.BeginTx); each migration file is one more, the ledger's
-// record one, COMMIT one.
+// BEGIN travels with the ledger row in one round trip (pgx's
+// Batch.BeginTx); CREATE SCHEMA is one more, each migration file one, the
+// ledger's record one, COMMIT one.
 func (m *Manager) Create(ctx context.Context, id uuid.UUID, hook Hook) error {
 	var b pgx.Batch
 	b.BeginTx(pgx.TxOptions{})
@@ -219,7 +219,7 @@ func (m *Manager) Create(ctx context.Context, id uuid.UUID, hook Hook) error {
 	if err := br.Close(); err != nil {
 		return wrapErr("create", m.SchemaName(id), err)
 	}
-	if err := m.apply(ctx, tx, id, m.SchemaName(id), *callerPath, m.migrations); err != nil {
+	if err := m.createSchema(ctx, tx, id, *callerPath); err != nil {
 		return err
 	}
 	if hook != nil {
@@ -241,24 +241,33 @@ func (m *Manager) CreateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return wrapErr("create", m.SchemaName(id), err)
 	}
-	return m.apply(ctx, tx, id, m.SchemaName(id), *callerPath, m.migrations)
+	return m.createSchema(ctx, tx, id, *callerPath)
 }
 
-// queueCreate queues tenant id's ledger row and CREATE SCHEMA on b; once b
-// is sent, the returned string holds the transaction's search_path before
-// the tenant's, for apply to give back.
+// queueCreate queues tenant id's ledger row on b; once b is sent, the
+// returned string holds the transaction's search_path before the tenant's,
+// for apply to give back. The row goes first: a concurrent Create of the
+// same tenant then waits on its unique index and fails cleanly once this
+// one commits, instead of racing on CREATE SCHEMA.
 func (m *Manager) queueCreate(b *pgx.Batch, id uuid.UUID) *string {
-	// The ledger row goes first: a concurrent Create of the same tenant then
-	// waits on its unique index and fails cleanly once this one commits,
-	// instead of racing on CREATE SCHEMA. In a batch a failed statement
-	// skips the rest, so CREATE SCHEMA never runs after a refused row.
 	var callerPath string
 	b.Queue("INSERT INTO "+m.tenantsTbl+" (tenant_id, schema_name) VALUES ($1, $2)"+
 		" RETURNING current_setting('search_path')", id, m.SchemaName(id)).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&callerPath)
 	})
-	b.Queue("CREATE SCHEMA " + pgx.Identifier{m.SchemaName(id)}.Sanitize())
 	return &callerPath
+}
+
+// createSchema creates tenant id's schema and applies every migration. CREATE
+// SCHEMA is not batched with the ledger row: its text differs per tenant, and
+// in a batch pgx would prepare it, a round trip of its own, and keep it in
+// the connection's statement cache, evicting statements that are reused.
+func (m *Manager) createSchema(ctx context.Context, tx pgx.Tx, id uuid.UUID, callerPath string) error {
+	schema := m.SchemaName(id)
+	if _, err := tx.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
+		return wrapErr("create", schema, err)
+	}
+	return m.apply(ctx, tx, id, schema, callerPath, m.migrations)
 }
 
 // wrapErr names the operation and schema and maps the server's refusals that

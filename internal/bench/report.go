@@ -30,14 +30,11 @@ func (f Figure) String() string {
 }
 
 func formatValue(v float64) string {
-	switch a := math.Abs(v); {
-	case a >= 100:
+	if math.Abs(v) >= 100 {
 		return fmt.Sprintf("%.0f", v)
-	case a >= 10:
-		return fmt.Sprintf("%.1f", v)
-	default:
-		return fmt.Sprintf("%.3g", v)
 	}
+	return fmt.Sprintf("%.3g", v) // three significant digits, no trailing zeros
+
 }
 
 // Target is what a row must meet: Ours/Floor (Ratio) or Ours itself
@@ -49,11 +46,8 @@ type Target struct {
 	Unit   string // of Value when not a ratio
 }
 
-// The usual targets.
-var (
-	// None marks a row that reports without a target.
-	None = Target{}
-)
+// None marks a row that reports without a target.
+var None = Target{}
 
 // RatioAtMost is a target of Ours/Floor ≤ v.
 func RatioAtMost(v float64) Target { return Target{Ratio: true, AtMost: true, Value: v} }

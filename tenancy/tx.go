@@ -55,6 +55,58 @@ func (m *Manager) InTenantTx(ctx context.Context, id uuid.UUID, opts pgx.TxOptio
 	return pgx.BeginTxFunc(ctx, m.pool, opts, fn)
 }
 
+// InTenantBatch is InTenantTx whose first queries travel with BEGIN and the
+// tenant's search_path in one round trip (pgx's Batch.BeginTx): queue, which
+// may be nil, queues them on the batch and reads their results with the
+// queued queries' callbacks (QueuedQuery.QueryRow, Query, Exec). Then fn,
+// which may be nil, runs in the same transaction, and the transaction
+// commits if nothing failed. An error of a queued query, of a callback or of
+// fn rolls everything back.
+//
+// The queued queries must name their tables with their schema, or not
+// depend on search_path at all: pgx prepares a batch's statements that are
+// new to the connection before it sends the batch, that is before the
+// tenant's search_path is set. A check of a registry row in public fits;
+// the tenant's own tables are fn's business.
+//
+// A read-only transaction (opts.AccessMode pgx.ReadOnly) with no fn sends
+// its COMMIT in the same batch, so it is a single round trip. A callback's
+// error then cannot stop the commit, which is harmless only because nothing
+// was written; a read-write transaction commits after the callbacks
+// succeeded.
+func (m *Manager) InTenantBatch(ctx context.Context, id uuid.UUID, opts pgx.TxOptions, queue func(*pgx.Batch), fn func(pgx.Tx) error) error {
+	if _, err := beginSQL(opts); err != nil {
+		return err
+	}
+	var b pgx.Batch
+	b.BeginTx(opts)
+	// set_config(..., true) is SET LOCAL taking its value as a parameter;
+	// its text is the same for every tenant, so it is prepared once.
+	b.Queue("SELECT set_config('search_path', $1, true)", pgx.Identifier{m.SchemaName(id)}.Sanitize()+m.searchPath)
+	if queue != nil {
+		queue(&b)
+	}
+	oneTrip := fn == nil && opts.AccessMode == pgx.ReadOnly
+	if oneTrip {
+		b.Queue("COMMIT")
+	}
+	br := m.pool.SendBatch(ctx, &b)
+	tx := br.Tx()
+	defer tx.Rollback(ctx) // a no-op once committed; otherwise the error that matters is returned below
+	if err := br.Close(); err != nil {
+		return err
+	}
+	if oneTrip {
+		return nil
+	}
+	if fn != nil {
+		if err := fn(tx); err != nil {
+			return err
+		}
+	}
+	return tx.Commit(ctx)
+}
+
 // InContextTenant is InTenant for the tenant carried by ctx (see NewContext
 // and Middleware); it returns ErrNoTenant when there is none.
 func (m *Manager) InContextTenant(ctx context.Context, fn func(pgx.Tx) error) error {

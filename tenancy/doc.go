@@ -40,15 +40,19 @@
 // Manager.Migrate migrates a fleet: each tenant in its own transaction, under
 // the row lock of its ledger row (not an advisory lock, so it works behind
 // PgBouncer in transaction pooling mode), several tenants at once, with a
-// Result per tenant. A failing tenant rolls back and the rest go on; a rerun
+// Result per tenant. A tenant costs four round trips: BEGIN with the ledger
+// update that claims it, each file, the ledger's record, COMMIT. A failing tenant rolls back and the rest go on; a rerun
 // resumes. Only forward migrations run.
 //
 // # Working inside a tenant
 //
 // Manager.InTenant runs a function in a transaction whose search_path is the
 // tenant's, set with SET LOCAL in the same message as BEGIN: no extra round
-// trip, and nothing survives the transaction into the pool. Middleware puts
-// the tenant of an HTTP request in its context for Manager.InContextTenant.
+// trip, and nothing survives the transaction into the pool.
+// Manager.InTenantBatch also sends the transaction's first schema-qualified
+// queries (a registry check) with BEGIN, and a read-only one with its
+// COMMIT: one round trip. Middleware puts the tenant of an HTTP request in
+// its context for Manager.InContextTenant.
 //
 // # Testing
 //

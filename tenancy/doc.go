@@ -40,8 +40,9 @@
 // Manager.Migrate migrates a fleet: each tenant in its own transaction, under
 // the row lock of its ledger row (not an advisory lock, so it works behind
 // PgBouncer in transaction pooling mode), several tenants at once, with a
-// Result per tenant. A tenant costs four round trips: BEGIN with the ledger
-// update that claims it, each file, the ledger's record, COMMIT. A failing tenant rolls back and the rest go on; a rerun
+// Result per tenant. A tenant costs three round trips and one per pending
+// file: BEGIN with the ledger update that claims it, the files, the ledger's
+// record, COMMIT. A failing tenant rolls back and the rest go on; a rerun
 // resumes. Only forward migrations run.
 //
 // # Working inside a tenant

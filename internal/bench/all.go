@@ -2,5 +2,7 @@ package bench
 
 // All is every benchmark of `make bench`, in the order of BENCHMARKS.md.
 func All() []Benchmark {
-	return []Benchmark{}
+	return []Benchmark{
+		{Name: "requests", Run: requestsBenchmark},
+	}
 }

@@ -17,6 +17,17 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "serve" {
+		// Hidden: the API server the request benchmarks start as a child
+		// (bench.Serve).
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := bench.Serve(ctx, os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "benchrun serve:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	url := flag.String("url", "", "superuser URL of the throwaway cluster's postgres database (required)")
 	binDir := flag.String("bindir", "", "directory of the cluster's psql and pgbench (required)")
 	scale := flag.String("scale", "full", "small (under two minutes) or full (the issue's scale)")

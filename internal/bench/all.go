@@ -4,5 +4,7 @@ package bench
 func All() []Benchmark {
 	return []Benchmark{
 		{Name: "requests", Run: requestsBenchmark},
+		{Name: "switch", Run: switchBenchmark},
+		{Name: "scale", Run: scaleBenchmark},
 	}
 }

@@ -32,8 +32,8 @@ type request struct {
 // centre, token and sample from the bench_* tables inside the
 // authentication statement, so that the floor spends no round trip the
 // API does not. Everything else is the product's text (pkg/domain) with
-// pgbench's variables for parameters; BEGIN and the search path travel
-// in one pipeline, as tenancy.Manager sends them in one batch.
+// pgbench's variables for parameters, and what the product sends in one
+// batch pgbench sends in one pipeline.
 const (
 	sampleCols = "id, name, description, sample_type, status, barcode, user_id, metadata, is_active, created_at, updated_at, created_by, updated_by"
 	centerSQL  = "SELECT is_active, settings FROM public.centers WHERE id = :center;\n"
@@ -63,14 +63,15 @@ FROM hit JOIN public.users u ON u.id = hit.user_id CROSS JOIN k
 `
 }
 
-// pgEnter is tenancy.Manager.InTenantTx's opening and the domain's
-// center check (domain.Store.inCenter).
+// pgEnter is the opening of domain.Store's center transactions, one
+// round trip: BEGIN, the schema switch (tenancy.Manager.InTenantBatch)
+// and the center check, in one pipeline as the batch is.
 func pgEnter(readOnly bool) string {
 	begin := "BEGIN"
 	if readOnly {
 		begin += " READ ONLY"
 	}
-	return "\\startpipeline\n" + begin + ";\nSELECT set_config('search_path', :schema, true);\n\\endpipeline\n" + centerSQL
+	return "\\startpipeline\n" + begin + ";\nSELECT set_config('search_path', :schema, true);\n" + centerSQL + "\\endpipeline\n"
 }
 
 // pgbench's choice of center and sample, and their rows.
@@ -143,9 +144,7 @@ var requests = []request{{
 	},
 	script: "\\set k (:client_id + :clients * :i) % :pending\n\\set i :i + 1\n" +
 		pgAuth("SELECT k.*, p.sample FROM bench_pending p JOIN bench_keys k USING (n) WHERE p.k = :k") +
-		// The API reads the sample first (visibility), then moves it.
-		pgEnter(true) + "SELECT " + sampleCols + " FROM samples WHERE id = :sample;\n" + commitSQL +
-		pgEnter(false) + "UPDATE samples SET status = :to, updated_by = :user_id WHERE id = :sample AND status = ANY(:from) RETURNING " + sampleCols + ";\n" +
+		pgEnter(false) + "UPDATE samples SET status = :to, updated_by = :user_id WHERE id = :sample AND status = ANY(:from) AND (is_active OR NOT :active_only) RETURNING " + sampleCols + ";\n" +
 		commitSQL,
 }}
 
@@ -184,15 +183,17 @@ func pgbenchVars(spread, conns, pending int) map[string]string {
 	return map[string]string{
 		"spread": strconv.Itoa(spread), "clients": strconv.Itoa(conns), "pending": strconv.Itoa(pending), "i": "0",
 		"limit": "20", "offset": "0", "name": "bench", "type": "blood", "meta": "{}",
-		"to": "processing", "from": "{pending}",
+		"to": "processing", "from": "{pending}", "active_only": "true",
 	}
 }
 
-// measured is one side of a comparison: a load's result and its SQL
-// statements per request (pg_stat_statements).
+// measured is one side of a comparison: a load's result, its SQL
+// statements per request (pg_stat_statements) and, for the API, the
+// server's CPU time per request.
 type measured struct {
 	r     loadgen.Result
 	stmts float64
+	cpu   time.Duration
 	err   error
 }
 
@@ -204,6 +205,9 @@ func (m measured) String() string {
 	if m.stmts > 0 {
 		s += fmt.Sprintf(", %.1f statements/request besides BEGIN and COMMIT", m.stmts)
 	}
+	if m.cpu > 0 {
+		s += fmt.Sprintf(", server CPU %d µs/request", m.cpu.Microseconds())
+	}
 	if m.r.Errors > 0 {
 		s += fmt.Sprintf(", %d errors (first: %v)", m.r.Errors, m.r.FirstError)
 	}
@@ -214,16 +218,20 @@ func fmtMS(d time.Duration) string {
 	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
 }
 
-// loadAPI runs req's load against the server at base, spread over spread
-// read centers, and counts the SQL statements it caused.
-func (f *fixture) loadAPI(ctx context.Context, e *Env, base string, req request, spread int) measured {
+// loadAPI runs req's load against srv, spread over spread read centers,
+// and counts the SQL statements and the server CPU time it caused.
+func (f *fixture) loadAPI(ctx context.Context, e *Env, srv *server, req request, spread int) measured {
 	if err := f.resetStatements(ctx); err != nil {
+		return measured{err: err}
+	}
+	cpu0, err := srv.cpuTime()
+	if err != nil {
 		return measured{err: err}
 	}
 	var answered atomic.Int64
 	r, err := loadgen.Run(ctx, loadgen.Options{
 		Conns: e.Scale.Conns, Warmup: e.Scale.Warmup, Duration: e.Scale.Duration,
-		Next: req.next(f, base, spread, e.Scale.Conns),
+		Next: req.next(f, srv.base, spread, e.Scale.Conns),
 		Check: func(resp *http.Response, body []byte) error {
 			answered.Add(1)
 			if resp.StatusCode != req.status {
@@ -235,7 +243,14 @@ func (f *fixture) loadAPI(ctx context.Context, e *Env, base string, req request,
 	if err != nil {
 		return measured{err: err}
 	}
+	cpu1, err := srv.cpuTime()
+	if err != nil {
+		return measured{err: err}
+	}
 	m := measured{r: r}
+	if n := answered.Load(); n > 0 {
+		m.cpu = (cpu1 - cpu0) / time.Duration(n)
+	}
 	m.stmts, m.err = f.statementsPer(ctx, answered.Load())
 	return m
 }
@@ -313,7 +328,7 @@ func requestsBenchmark(ctx context.Context, e *Env) []Row {
 
 	var rows []Row
 	for _, req := range requests {
-		ours := f.loadAPI(ctx, e, srv.base, req, spread)
+		ours := f.loadAPI(ctx, e, srv, req, spread)
 		floor := f.loadPgbench(ctx, e, req, spread)
 		where := fmt.Sprintf("%d tenants", spread)
 		if req.write {

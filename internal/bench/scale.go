@@ -52,7 +52,7 @@ func switchBenchmark(ctx context.Context, e *Env) []Row {
 	var sides [2]loadgen.Result
 	for range 2 {
 		for i, srv := range []*server{tenant, plain} {
-			m := f.loadAPI(ctx, e, srv.base, list, 1)
+			m := f.loadAPI(ctx, e, srv, list, 1)
 			if m.err == nil && m.r.Errors > 0 {
 				m.err = fmt.Errorf("%d errors; first: %w", m.r.Errors, m.r.FirstError)
 			}
@@ -120,7 +120,7 @@ func scaleBenchmark(ctx context.Context, e *Env) []Row {
 	for _, n := range spreads {
 		load, stop := context.WithCancel(ctx)
 		rss := srv.sampleRSS(load)
-		ours := f.loadAPI(ctx, e, srv.base, list, n)
+		ours := f.loadAPI(ctx, e, srv, list, n)
 		stop()
 		rssPeak = <-rss
 		floor := f.loadPgbench(ctx, e, list, n)

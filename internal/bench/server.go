@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantctl/tenantctl/pkg/api"
 	"github.com/tenantctl/tenantctl/pkg/db"
@@ -127,6 +128,28 @@ func (s *server) memory() (rss, peak int64, err error) {
 	return rss, peak, nil
 }
 
+// cpuTime returns the CPU time the server has used so far, user and
+// system (/proc/<pid>/stat), at the kernel's 10 ms tick.
+func (s *server) cpuTime() (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0, fmt.Errorf("read the server's CPU time: %w", err)
+	}
+	// The fields after the command name, which is in parentheses and may
+	// hold spaces: state is the first, utime the 12th and stime the 13th.
+	_, rest, _ := bytes.Cut(b, []byte(") "))
+	fs := strings.Fields(string(rest))
+	if len(fs) < 13 {
+		return 0, errors.New("unexpected /proc/<pid>/stat")
+	}
+	utime, err1 := strconv.ParseInt(fs[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fs[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, errors.New("unexpected /proc/<pid>/stat")
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
 // sampleRSS records the server's largest VmRSS every 50 ms until ctx ends,
 // then returns it.
 func (s *server) sampleRSS(ctx context.Context) <-chan int64 {
@@ -194,11 +217,7 @@ func Serve(ctx context.Context, args []string) error {
 	}
 	var opts []domain.Option
 	if *plain {
-		// The connection's own search_path ("$user", public) finds
-		// public.samples: the transaction is BEGIN alone.
-		opts = append(opts, domain.WithEnter(func(ctx context.Context, _ uuid.UUID, o pgx.TxOptions, fn func(pgx.Tx) error) error {
-			return pgx.BeginTxFunc(ctx, pool, o, fn)
-		}))
+		opts = append(opts, domain.WithEnter(plainEnter(pool)))
 	}
 	srv, err := api.New(api.Config{Pool: pool, Tenancy: m, Store: domain.New(pool, m, opts...)})
 	if err != nil {
@@ -212,4 +231,25 @@ func Serve(ctx context.Context, args []string) error {
 		return err
 	}
 	return api.Serve(ctx, ln, srv.Handler(), api.ServeOptions{Background: srv.Listen})
+}
+
+// plainEnter is tenancy.Manager.InTenantBatch without the schema switch:
+// BEGIN and the queued queries in one round trip, then fn, then COMMIT.
+// The connection's own search_path ("$user", public) finds public.samples.
+func plainEnter(pool *pgxpool.Pool) domain.EnterFunc {
+	return func(ctx context.Context, _ uuid.UUID, opts pgx.TxOptions, queue func(*pgx.Batch), fn func(pgx.Tx) error) error {
+		var b pgx.Batch
+		b.BeginTx(opts)
+		queue(&b)
+		br := pool.SendBatch(ctx, &b)
+		tx := br.Tx()
+		defer tx.Rollback(ctx) // a no-op once committed
+		if err := br.Close(); err != nil {
+			return err
+		}
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	}
 }

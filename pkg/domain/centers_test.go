@@ -219,7 +219,7 @@ func TestCenterDeleteRestoreHardDelete(t *testing.T) {
 	wantNotFound(t, err)
 	_, _, err = b.st.Samples.List(b.ctx, c.ID, domain.SampleFilter{})
 	wantNotFound(t, err)
-	_, err = b.st.Samples.Transition(b.ctx, c.ID, domain.By(u.ID), s.ID, domain.ActionProcess)
+	_, err = b.st.Samples.Transition(b.ctx, c.ID, domain.By(u.ID), s.ID, domain.ActionProcess, false)
 	wantNotFound(t, err)
 	_, err = b.st.Samples.Create(b.ctx, c.ID, domain.By(u.ID), domain.SampleInput{Name: "x", SampleType: "blood", Barcode: "B-2"})
 	wantNotFound(t, err)

@@ -46,7 +46,9 @@ func TestTransitionConcurrent(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make([]error, 4)
 		for i := range errs {
-			wg.Go(func() { _, errs[i] = b.st.Samples.Transition(b.ctx, c.ID, domain.By(u.ID), s.ID, domain.ActionProcess) })
+			wg.Go(func() {
+				_, errs[i] = b.st.Samples.Transition(b.ctx, c.ID, domain.By(u.ID), s.ID, domain.ActionProcess, false)
+			})
 		}
 		wg.Wait()
 		ok := 0

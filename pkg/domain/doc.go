@@ -6,7 +6,7 @@
 //	st := domain.New(pool, manager) // manager from db.NewTenancy
 //	c, err := st.Centers.Create(ctx, domain.System, domain.CenterInput{Name: "Izmir Lab"})
 //	s, err := st.Samples.Create(ctx, c.ID, domain.By(userID), domain.SampleInput{...})
-//	s, err = st.Samples.Transition(ctx, c.ID, domain.By(userID), s.ID, domain.ActionProcess)
+//	s, err = st.Samples.Transition(ctx, c.ID, domain.By(userID), s.ID, domain.ActionProcess, false)
 //
 // # One package
 //

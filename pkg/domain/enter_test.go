@@ -24,14 +24,22 @@ func TestWithEnter(t *testing.T) {
 	}
 	entered := 0
 	plain := domain.New(b.db.Pool, b.db.Tenancy, domain.WithEnter(
-		func(ctx context.Context, id uuid.UUID, opts pgx.TxOptions, fn func(pgx.Tx) error) error {
+		func(ctx context.Context, _ uuid.UUID, opts pgx.TxOptions, queue func(*pgx.Batch), fn func(pgx.Tx) error) error {
 			entered++
-			return pgx.BeginTxFunc(ctx, b.db.Pool, opts, func(tx pgx.Tx) error {
-				if _, err := tx.Exec(ctx, "SET LOCAL search_path TO public"); err != nil {
-					return err
-				}
-				return fn(tx)
-			})
+			var batch pgx.Batch
+			batch.BeginTx(opts)
+			batch.Queue("SET LOCAL search_path TO public")
+			queue(&batch)
+			br := b.db.Pool.SendBatch(ctx, &batch)
+			tx := br.Tx()
+			defer tx.Rollback(ctx)
+			if err := br.Close(); err != nil {
+				return err
+			}
+			if err := fn(tx); err != nil {
+				return err
+			}
+			return tx.Commit(ctx)
 		}))
 
 	sm, err := plain.Samples.Create(b.ctx, c.ID, domain.By(u.ID), domain.SampleInput{Name: "p", SampleType: "blood", Barcode: "P-1"})

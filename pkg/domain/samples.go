@@ -156,24 +156,24 @@ func scanSample(row pgx.Row, extra ...any) (Sample, error) {
 // inCenter runs fn in center id's schema (the Store's EnterFunc), after
 // checking in the same transaction that the center exists and is active:
 // a soft-deleted center's samples are ErrNotFound. fn gets the center's
-// settings.
+// settings. The check travels with BEGIN and the schema switch, in one
+// round trip.
 func (s *Store) inCenter(ctx context.Context, id uuid.UUID, readOnly bool, fn func(tx pgx.Tx, settings json.RawMessage) error) error {
 	var opts pgx.TxOptions
 	if readOnly {
 		opts.AccessMode = pgx.ReadOnly
 	}
-	return s.enter(ctx, id, opts, func(tx pgx.Tx) error {
-		var active bool
-		var settings json.RawMessage
-		err := tx.QueryRow(ctx, "SELECT is_active, settings FROM public.centers WHERE id = $1", id).Scan(&active, &settings)
-		if errors.Is(err, pgx.ErrNoRows) || (err == nil && !active) {
-			return notFound("center", id.String())
-		}
-		if err != nil {
+	var settings json.RawMessage
+	return s.enter(ctx, id, opts, func(b *pgx.Batch) {
+		b.Queue("SELECT is_active, settings FROM public.centers WHERE id = $1", id).QueryRow(func(row pgx.Row) error {
+			var active bool
+			err := row.Scan(&active, &settings)
+			if errors.Is(err, pgx.ErrNoRows) || (err == nil && !active) {
+				return notFound("center", id.String())
+			}
 			return err
-		}
-		return fn(tx, settings)
-	})
+		})
+	}, func(tx pgx.Tx) error { return fn(tx, settings) })
 }
 
 func (p SamplePatch) validate(f *fieldErrors) SamplePatch {
@@ -488,8 +488,11 @@ SELECT * FROM u UNION ALL SELECT `+sampleCols+` FROM samples WHERE id = $1 AND N
 // only if it is one the action starts from (pending→processing by process,
 // processing→completed by complete, pending|processing→rejected by reject,
 // completed|rejected→archived by archive). Any other status gives a
-// *TransitionError; an unknown action a *ValidationError.
-func (ss *Samples) Transition(ctx context.Context, centerID uuid.UUID, actor Actor, id uuid.UUID, action Action) (Sample, error) {
+// *TransitionError; an unknown action a *ValidationError. With activeOnly,
+// a soft-deleted sample is ErrNotFound, as if it did not exist (the API's
+// rule for callers who may not see soft-deleted samples), checked by the
+// same statement that changes the status.
+func (ss *Samples) Transition(ctx context.Context, centerID uuid.UUID, actor Actor, id uuid.UUID, action Action, activeOnly bool) (Sample, error) {
 	t, ok := transitions[action]
 	if !ok {
 		return Sample{}, &ValidationError{Fields: map[string][]string{"action": {
@@ -502,15 +505,17 @@ func (ss *Samples) Transition(ctx context.Context, centerID uuid.UUID, actor Act
 	var out Sample
 	err := ss.s.inCenter(ctx, centerID, false, func(tx pgx.Tx, _ json.RawMessage) error {
 		var err error
-		out, err = scanSample(tx.QueryRow(ctx, "UPDATE samples SET status = $2, updated_by = $3 WHERE id = $1 AND status = ANY($4) RETURNING "+sampleCols,
-			id, string(t.to), actor.nullID(), from))
+		out, err = scanSample(tx.QueryRow(ctx, "UPDATE samples SET status = $2, updated_by = $3 WHERE id = $1 AND status = ANY($4) AND (is_active OR NOT $5) RETURNING "+sampleCols,
+			id, string(t.to), actor.nullID(), from, activeOnly))
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		// Nothing changed: the sample is missing or in another status.
+		// Nothing changed: the sample is missing, hidden or in another
+		// status.
 		var cur Status
-		err = tx.QueryRow(ctx, "SELECT status FROM samples WHERE id = $1", id).Scan(&cur)
-		if errors.Is(err, pgx.ErrNoRows) {
+		var active bool
+		err = tx.QueryRow(ctx, "SELECT status, is_active FROM samples WHERE id = $1", id).Scan(&cur, &active)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && activeOnly && !active) {
 			return notFound("sample", id.String())
 		}
 		if err != nil {

@@ -152,7 +152,7 @@ func TestSampleTransitions(t *testing.T) {
 			n++
 			s := b.sample(t, c, u, domain.SampleInput{Barcode: fmt.Sprintf("T-%d", n)})
 			b.setStatus(t, c, s.ID, from)
-			got, err := b.st.Samples.Transition(b.ctx, c.ID, domain.By(u.ID), s.ID, action)
+			got, err := b.st.Samples.Transition(b.ctx, c.ID, domain.By(u.ID), s.ID, action, false)
 			to, allowed := want[action][from]
 			if allowed {
 				if err != nil || got.Status != to || *got.UpdatedBy != u.ID {
@@ -172,10 +172,42 @@ func TestSampleTransitions(t *testing.T) {
 	if _, ok := domain.ActionArchive.Allows(domain.StatusPending); ok {
 		t.Error("Allows(archive, pending)")
 	}
-	_, err := b.st.Samples.Transition(b.ctx, c.ID, domain.System, uuid.New(), domain.ActionProcess)
+	_, err := b.st.Samples.Transition(b.ctx, c.ID, domain.System, uuid.New(), domain.ActionProcess, false)
 	wantNotFound(t, err)
-	_, err = b.st.Samples.Transition(b.ctx, c.ID, domain.System, uuid.New(), "explode")
+	_, err = b.st.Samples.Transition(b.ctx, c.ID, domain.System, uuid.New(), "explode", false)
 	wantFields(t, err, "action")
+}
+
+// TestTransitionActiveOnly: with activeOnly a soft-deleted sample is not
+// found and keeps its status, pending or in a status the action does not
+// start from; without, it moves.
+func TestTransitionActiveOnly(t *testing.T) {
+	b := setup(t)
+	c := b.center(t, "C", "")
+	u := b.user(t, "u", &c.ID, domain.RoleUser)
+	for i, from := range []domain.Status{domain.StatusPending, domain.StatusCompleted} {
+		s := b.sample(t, c, u, domain.SampleInput{Barcode: fmt.Sprintf("H-%d", i)})
+		b.setStatus(t, c, s.ID, from)
+		if _, err := b.st.Samples.SoftDelete(b.ctx, c.ID, domain.System, s.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, err := b.st.Samples.Transition(b.ctx, c.ID, domain.By(u.ID), s.ID, domain.ActionProcess, true)
+		wantNotFound(t, err)
+		if cur, _ := b.st.Samples.Get(b.ctx, c.ID, s.ID); cur.Status != from {
+			t.Errorf("a hidden %s sample moved to %s", from, cur.Status)
+		}
+	}
+	hidden, err := b.st.Samples.GetByBarcode(b.ctx, c.ID, "H-0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.st.Samples.Transition(b.ctx, c.ID, domain.By(u.ID), hidden.ID, domain.ActionProcess, false); err != nil || got.Status != domain.StatusProcessing {
+		t.Errorf("process of a soft-deleted sample without activeOnly = %v, %v", got.Status, err)
+	}
+	visible := b.sample(t, c, u, domain.SampleInput{Barcode: "V-1"})
+	if got, err := b.st.Samples.Transition(b.ctx, c.ID, domain.By(u.ID), visible.ID, domain.ActionProcess, true); err != nil || got.Status != domain.StatusProcessing {
+		t.Errorf("process of an active sample with activeOnly = %v, %v", got.Status, err)
+	}
 }
 
 func TestSampleList(t *testing.T) {

@@ -34,7 +34,7 @@ type Store struct {
 // New returns a Store over pool, entering tenant schemas through m (which
 // must name schemas as public.centers.schema_name does: pkg/db.NewTenancy).
 func New(pool *pgxpool.Pool, m *tenancy.Manager, opts ...Option) *Store {
-	s := &Store{pool: pool, m: m, enter: m.InTenantTx, params: DefaultPasswordParams}
+	s := &Store{pool: pool, m: m, enter: m.InTenantBatch, params: DefaultPasswordParams}
 	for _, o := range opts {
 		o(s)
 	}
@@ -45,16 +45,18 @@ func New(pool *pgxpool.Pool, m *tenancy.Manager, opts ...Option) *Store {
 	return s
 }
 
-// EnterFunc runs fn in a transaction with options opts in which the
-// unqualified table names of a center's schema (samples) resolve to center
-// id's tables, and commits if fn returns nil: tenancy.Manager.InTenantTx.
-type EnterFunc func(ctx context.Context, id uuid.UUID, opts pgx.TxOptions, fn func(pgx.Tx) error) error
+// EnterFunc opens a transaction with options opts in which the unqualified
+// table names of a center's schema (samples) resolve to center id's
+// tables, sends the queries queue queues (schema-qualified ones: they may
+// be prepared before the schema is entered) in the same round trip, runs
+// fn, and commits if nothing failed: tenancy.Manager.InTenantBatch.
+type EnterFunc func(ctx context.Context, id uuid.UUID, opts pgx.TxOptions, queue func(*pgx.Batch), fn func(pgx.Tx) error) error
 
 // Option configures a Store.
 type Option func(*Store)
 
 // WithEnter makes the Store enter centers through enter instead of the
-// Manager's InTenantTx. It exists for the request benchmarks (package
+// Manager's InTenantBatch. It exists for the request benchmarks (package
 // internal/bench), which serve one center's samples from a plain table in
 // public, without switching schemas, to measure what the switch costs with
 // every other line of the server unchanged. Only the sample operations

@@ -190,6 +190,13 @@ func TestListsAreScoped(t *testing.T) {
 	e.expect(e.do("GET", samplePath(e.ist, s), "istanbul_user", ""), 404, "deleted sample as user")
 	e.expect(e.do("GET", samplePath(e.ist, s), "istanbul_admin", ""), 200, "deleted sample as admin")
 	e.expect(e.do("GET", userPath(gone), "istanbul_viewer", ""), 404, "deleted user as viewer")
+	// And to a transition: 404 to a user and a viewer (not 403: it does
+	// not exist for them), without a change; an admin moves it.
+	e.expect(e.do("POST", samplePath(e.ist, s)+"process/", "istanbul_user", ""), 404, "process a deleted sample as user")
+	e.expect(e.do("POST", samplePath(e.ist, s)+"process/", "istanbul_viewer", ""), 404, "process a deleted sample as viewer")
+	if r := e.expect(e.do("POST", samplePath(e.ist, s)+"process/", "istanbul_admin", ""), 200, "process a deleted sample as admin"); r.str("status") != "processing" {
+		t.Errorf("process as admin: status %q, want processing (the user's 404 must not have moved it)", r.str("status"))
+	}
 }
 
 // TestUserRules covers the finer user rules: admins cannot touch

@@ -1,8 +1,7 @@
 package bench
 
 import (
-	"bufio"
-	"context"
+		"context"
 	"fmt"
 	"maps"
 	"math"
@@ -28,7 +27,10 @@ type pgbenchLoad struct {
 type pgbenchRun struct {
 	loadgen.Result
 	total int
+	txs   []pgbenchTx
 }
+
+type pgbenchTx struct{ start, end time.Time }
 
 // runPgbench runs load against dbURL in prepared mode for the scale's
 // warm-up and duration, and measures like the load generator: the
@@ -59,48 +61,63 @@ func (e *Env) runPgbench(ctx context.Context, dbURL string, load pgbenchLoad) (p
 	if err != nil || len(logs) == 0 {
 		return pgbenchRun{}, fmt.Errorf("pgbench wrote no transaction log: %s", lastLine(string(out)))
 	}
-	type tx struct{ start, end time.Time }
-	var txs []tx
+	var r pgbenchRun
 	for _, name := range logs {
-		f, err := os.Open(name)
+		b, err := os.ReadFile(name)
 		if err != nil {
 			return pgbenchRun{}, fmt.Errorf("bench: %w", err)
 		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			// client_id transaction_no time script_no time_epoch time_us
-			fs := strings.Fields(sc.Text())
-			if len(fs) < 6 {
-				continue
-			}
-			lat, err1 := strconv.ParseInt(fs[2], 10, 64)
-			sec, err2 := strconv.ParseInt(fs[4], 10, 64)
-			usec, err3 := strconv.ParseInt(fs[5], 10, 64)
-			if err1 != nil || err2 != nil || err3 != nil {
-				f.Close()
-				return pgbenchRun{}, fmt.Errorf("pgbench log: unexpected line %q", sc.Text())
-			}
-			end := time.Unix(sec, usec*1000)
-			txs = append(txs, tx{end.Add(-time.Duration(lat) * time.Microsecond), end})
+		if r, err = r.add(string(b)); err != nil {
+			return pgbenchRun{}, err
 		}
-		f.Close()
 	}
-	first := txs[0].start
-	for _, t := range txs {
+	return r.window(sc.Warmup, sc.Duration), nil
+}
+
+// add reads a pgbench per-transaction log into r, each line
+// "client_id transaction_no time script_no time_epoch time_us": the
+// latency in µs and when the transaction ended.
+func (r pgbenchRun) add(log string) (pgbenchRun, error) {
+	for line := range strings.Lines(log) {
+		fs := strings.Fields(line)
+		if len(fs) < 6 {
+			continue
+		}
+		lat, err1 := strconv.ParseInt(fs[2], 10, 64)
+		sec, err2 := strconv.ParseInt(fs[4], 10, 64)
+		usec, err3 := strconv.ParseInt(fs[5], 10, 64)
+		if err1 != nil || err2 != nil || err3 != nil {
+			return r, fmt.Errorf("pgbench log: unexpected line %q", strings.TrimSpace(line))
+		}
+		end := time.Unix(sec, usec*1000)
+		r.txs = append(r.txs, pgbenchTx{end.Add(-time.Duration(lat) * time.Microsecond), end})
+	}
+	r.total = len(r.txs)
+	return r, nil
+}
+
+// window measures as the load generator does: the transactions begun
+// after warmup from the first one's start and ended within duration.
+func (r pgbenchRun) window(warmup, duration time.Duration) pgbenchRun {
+	if len(r.txs) == 0 {
+		return r
+	}
+	first := r.txs[0].start
+	for _, t := range r.txs {
 		if t.start.Before(first) {
 			first = t.start
 		}
 	}
-	from := first.Add(sc.Warmup)
-	to := from.Add(sc.Duration)
-	r := pgbenchRun{total: len(txs)}
-	for _, t := range txs {
+	from := first.Add(warmup)
+	to := from.Add(duration)
+	r.Latencies = nil
+	for _, t := range r.txs {
 		if !t.start.Before(from) && !t.end.After(to) {
 			r.Latencies = append(r.Latencies, t.end.Sub(t.start))
 		}
 	}
 	slices.Sort(r.Latencies)
 	r.Requests = len(r.Latencies)
-	r.Elapsed = sc.Duration
-	return r, nil
+	r.Elapsed = duration
+	return r
 }

@@ -1,0 +1,46 @@
+package bench
+
+import (
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// TestPgbenchWindow: transactions are measured as the load generator
+// measures requests, begun after the warm-up and ended within the
+// duration, with their logged latencies.
+func TestPgbenchWindow(t *testing.T) {
+	// Transactions of 2 ms, 4 ms and 3 ms, ending at t0+1s, t0+2.5s, t0+3.5s
+	// after a first one starting at t0 = 1000 s.
+	log := "0 0 1000000 0 1001 0\n1 0 4000 0 1002 500000\n0 1 3000 0 1003 500000\n"
+	r, err := pgbenchRun{}.add(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = r.window(time.Second, 2*time.Second) // [1001 s, 1003 s]
+	if r.total != 3 || r.Requests != 1 || r.Latencies[0] != 4*time.Millisecond || r.Elapsed != 2*time.Second {
+		t.Errorf("window = %d of %d, latencies %v, elapsed %v; want the 4 ms one of 3 over 2 s", r.Requests, r.total, r.Latencies, r.Elapsed)
+	}
+	if _, err := (pgbenchRun{}).add("0 0 x 0 1 2\n"); err == nil {
+		t.Error("a malformed line was accepted")
+	}
+}
+
+// TestServerProcessFigures reads a child's memory and CPU time as the
+// scale benchmark reads the server's.
+func TestServerProcessFigures(t *testing.T) {
+	cmd := exec.Command("sleep", "10")
+	if err := cmd.Start(); err != nil {
+		t.Skip("no sleep command:", err)
+	}
+	s := &server{cmd: cmd, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(s.exited) }()
+	defer s.stop()
+	rss, peak, err := s.memory()
+	if err != nil || rss <= 0 || peak < rss {
+		t.Errorf("memory() = %d, %d, %v", rss, peak, err)
+	}
+	if cpu, err := s.cpuTime(); err != nil || cpu < 0 {
+		t.Errorf("cpuTime() = %v, %v", cpu, err)
+	}
+}

@@ -41,7 +41,7 @@ type Scale struct {
 // The scales of BENCH_SCALE.
 var (
 	Full  = Scale{Name: "full", Serial: 200, Bulk: 1000, Fleet: 10000, Concurrency: 4, Spreads: []int{10, 1000, 10000}, Conns: 16, Duration: 10 * time.Second, Warmup: 2 * time.Second}
-	Small = Scale{Name: "small", Serial: 30, Bulk: 200, Fleet: 500, Concurrency: 4, Spreads: []int{10, 100, 500}, Conns: 16, Duration: 2 * time.Second, Warmup: 500 * time.Millisecond}
+	Small = Scale{Name: "small", Serial: 30, Bulk: 200, Fleet: 500, Concurrency: 4, Spreads: []int{10, 100, 500}, Conns: 16, Duration: 1500 * time.Millisecond, Warmup: 500 * time.Millisecond}
 )
 
 // ScaleNamed returns the scale called name.

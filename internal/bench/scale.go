@@ -46,13 +46,15 @@ func switchBenchmark(ctx context.Context, e *Env) []Row {
 	}
 	defer plain.stop()
 
-	// Two rounds each, alternating, so that drift of a shared machine
-	// falls on both sides.
+	// Two rounds each of half the duration, alternating, so that drift of
+	// a shared machine falls on both sides.
 	list := requests[0]
+	half := *e
+	half.Scale.Duration /= 2
 	var sides [2]loadgen.Result
 	for range 2 {
 		for i, srv := range []*server{tenant, plain} {
-			m := f.loadAPI(ctx, e, srv, list, 1)
+			m := f.loadAPI(ctx, &half, srv, list, 1)
 			if m.err == nil && m.r.Errors > 0 {
 				m.err = fmt.Errorf("%d errors; first: %w", m.r.Errors, m.r.FirstError)
 			}

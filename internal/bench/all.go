@@ -3,6 +3,8 @@ package bench
 // All is every benchmark of `make bench`, in the order of BENCHMARKS.md.
 func All() []Benchmark {
 	return []Benchmark{
+		{Name: "provision", Run: runProvision},
+		{Name: "fleet", Run: runFleet},
 		{Name: "requests", Run: requestsBenchmark},
 		{Name: "switch", Run: switchBenchmark},
 		{Name: "scale", Run: scaleBenchmark},

@@ -1,0 +1,208 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tenantctl/tenantctl/pkg/db"
+	"github.com/tenantctl/tenantctl/tenancy"
+)
+
+const provisionGroup = "Tenant provisioning"
+
+// runProvision creates tenants through the library (tenantctl's Manager,
+// m.Create with no hook: the ledger row, the schema and every tenant
+// migration, committed) and, as the floor, runs the same statements from
+// psql -f: Scale.Serial tenants one after another, then Scale.Bulk at
+// Scale.Concurrency. Each side has a database of its own, so neither
+// creates into the other's schemas.
+func runProvision(ctx context.Context, e *Env) []Row {
+	sc := e.Scale
+	serial := Row{Group: provisionGroup, Target: RatioAtMost(1.5),
+		What: fmt.Sprintf("create a tenant, serially (%d tenants, one connection)", sc.Serial)}
+	bulk := Row{Group: provisionGroup, Target: RatioAtLeast(1),
+		What: fmt.Sprintf("bulk create: %d tenants over %d connections (throughput)", sc.Bulk, sc.Concurrency)}
+
+	fail := func(err error) []Row {
+		serial.Err, bulk.Err = err, err
+		return []Row{serial, bulk}
+	}
+	libURL, err := e.NewDatabase(ctx, "bench_provision")
+	if err != nil {
+		return fail(err)
+	}
+	floorURL, err := e.NewDatabase(ctx, "bench_provision_floor")
+	if err != nil {
+		return fail(err)
+	}
+	pool, err := warmPool(ctx, libURL, sc.Concurrency)
+	if err != nil {
+		return fail(err)
+	}
+	defer pool.Close()
+	m, err := db.NewTenancy(pool, tenancy.Config{})
+	if err != nil {
+		return fail(err)
+	}
+	// The floor's scripts come from the same Manager: its names and
+	// migrations, run against the floor's database.
+	tx := createTx(m)
+	startup, err := e.psqlStartup(ctx, floorURL)
+	if err != nil {
+		return fail(err)
+	}
+	floorNote := fmt.Sprintf("Floor: the same statements (createTx in internal/bench/psql.go, checked identical by a test) "+
+		"from psql -f, one transaction per tenant (psql sends each statement on its own: more round trips than the library), "+
+		"timed inside psql by the server's clock; psql's start-up and connection (%.0f ms a process) are left out, "+
+		"as the library's pool is connected beforehand.", ms(startup))
+
+	var lib, floor time.Duration
+	lib, floor, serial.Err = measurePair(ctx, e, sc.Serial,
+		func(n int) (time.Duration, error) { return createTenants(ctx, m, newIDs(n), 1) },
+		func(n int) (time.Duration, error) { return e.psqlRun(ctx, floorURL, 1, newIDs(n), tx) })
+	serial.Ours, serial.Floor = perTenant(lib, sc.Serial), perTenant(floor, sc.Serial)
+	serial.Note = fmt.Sprintf("Library: Manager.Create, %d round trips (BEGIN pipelined with the ledger row and CREATE SCHEMA; "+
+		"each migration file; the ledger's record; COMMIT). %s %s", len(m.Migrations())+3, floorNote, pairNote)
+
+	lib, floor, bulk.Err = measurePair(ctx, e, sc.Bulk,
+		func(n int) (time.Duration, error) { return createTenants(ctx, m, newIDs(n), sc.Concurrency) },
+		func(n int) (time.Duration, error) { return e.psqlRun(ctx, floorURL, sc.Concurrency, newIDs(n), tx) })
+	bulk.Ours, bulk.Floor = throughput(lib, sc.Bulk), throughput(floor, sc.Bulk)
+	bulk.Note = fmt.Sprintf("Higher is better. Library: %d goroutines calling Manager.Create over a pool of %d connections. "+
+		"Floor: %d psql processes at once, each a share of the tenants; wall time from the first script's start to the last one's end, "+
+		"by the server's clock. %s", sc.Concurrency, sc.Concurrency, sc.Concurrency, pairNote)
+	return []Row{serial, bulk}
+}
+
+// pairRounds is how many rounds measurePair splits each side's work into.
+const pairRounds = 4
+
+var pairNote = fmt.Sprintf("Each side on a database of its own, in %d rounds alternating which side goes first, each round after a CHECKPOINT.", pairRounds)
+
+// measurePair measures n tenants of work on each side of a row in
+// pairRounds rounds, alternating which side goes first (library, floor,
+// floor, library, …), each after a checkpoint, and sums each side's
+// times. On a shared machine a slow spell then falls on both sides,
+// instead of on whichever happened to run during it. lib and floor do n
+// tenants of work and return its time.
+func measurePair(ctx context.Context, e *Env, n int, lib, floor func(n int) (time.Duration, error)) (libTime, floorTime time.Duration, err error) {
+	sides := []struct {
+		name string
+		run  func(int) (time.Duration, error)
+		sum  *time.Duration
+	}{{"library", lib, &libTime}, {"floor", floor, &floorTime}}
+	for round := range pairRounds {
+		share := n*(round+1)/pairRounds - n*round/pairRounds
+		for i := range sides {
+			s := sides[(i+round)%2]
+			if err := e.checkpoint(ctx); err != nil {
+				return 0, 0, err
+			}
+			d, err := s.run(share)
+			if err != nil {
+				return 0, 0, fmt.Errorf("%s: %w", s.name, err)
+			}
+			*s.sum += d
+		}
+	}
+	return libTime, floorTime, nil
+}
+
+// checkpoint writes out every dirty buffer of the cluster before a
+// measured phase. Creating tenants dirties many catalog pages and new
+// files; without it, the checkpoint that one phase's writes call for
+// lands in whichever phase comes next, and the side measured second pays
+// for the first.
+func (e *Env) checkpoint(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, e.AdminURL)
+	if err != nil {
+		return fmt.Errorf("checkpoint: connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}
+
+// warmPool returns a pool of conns connections to url, configured as the
+// product configures its own (db.ConfigurePool), with every connection
+// already open, so that no measurement pays for connecting.
+func warmPool(ctx context.Context, url string, conns int) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("pool: %w", err)
+	}
+	cfg.MaxConns = int32(conns)
+	db.ConfigurePool(cfg)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("pool: %w", err)
+	}
+	held := make([]*pgxpool.Conn, 0, conns)
+	defer func() {
+		for _, c := range held {
+			c.Release()
+		}
+	}()
+	for range conns {
+		c, err := pool.Acquire(ctx)
+		if err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("pool: connect: %w", err)
+		}
+		held = append(held, c)
+	}
+	return pool, nil
+}
+
+// createTenants creates ids through m, conc at a time, and returns the
+// wall time.
+func createTenants(ctx context.Context, m *tenancy.Manager, ids []uuid.UUID, conc int) (time.Duration, error) {
+	var next atomic.Int64
+	errs := make([]error, conc)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range conc {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(ids); i = int(next.Add(1)) - 1 {
+				if err := m.Create(ctx, ids[i], nil); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return time.Since(start), errors.Join(errs...)
+}
+
+// newIDs returns n new tenant ids.
+func newIDs(n int) []uuid.UUID {
+	ids := make([]uuid.UUID, n)
+	for i := range ids {
+		ids[i] = uuid.New()
+	}
+	return ids
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func perTenant(d time.Duration, n int) Figure {
+	return Figure{Value: ms(d) / float64(max(n, 1)), Unit: "ms/tenant"}
+}
+
+func throughput(d time.Duration, n int) Figure {
+	if d <= 0 {
+		return Figure{Unit: "tenants/s"}
+	}
+	return Figure{Value: float64(n) / d.Seconds(), Unit: "tenants/s"}
+}

@@ -25,6 +25,12 @@ type bundle struct {
 func setup(t *testing.T) *bundle {
 	t.Helper()
 	t.Parallel()
+	return newBundle(t)
+}
+
+// newBundle is setup for benchmarks too.
+func newBundle(t testing.TB) *bundle {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	db := testdb.New(t)
@@ -33,7 +39,7 @@ func setup(t *testing.T) *bundle {
 	return &bundle{ctx: ctx, db: db, st: st}
 }
 
-func (b *bundle) center(t *testing.T, name string, settings string) domain.Center {
+func (b *bundle) center(t testing.TB, name string, settings string) domain.Center {
 	t.Helper()
 	c, err := b.st.Centers.Create(b.ctx, domain.System, domain.CenterInput{Name: name, Settings: json.RawMessage(settings)})
 	if err != nil {
@@ -42,7 +48,7 @@ func (b *bundle) center(t *testing.T, name string, settings string) domain.Cente
 	return c
 }
 
-func (b *bundle) user(t *testing.T, username string, center *uuid.UUID, role domain.Role) domain.User {
+func (b *bundle) user(t testing.TB, username string, center *uuid.UUID, role domain.Role) domain.User {
 	t.Helper()
 	u, err := b.st.Users.Create(b.ctx, domain.System, domain.UserInput{
 		Username: username, Email: username + "@example.com", CenterID: center, Role: role, IsSuperuser: center == nil})
@@ -52,7 +58,7 @@ func (b *bundle) user(t *testing.T, username string, center *uuid.UUID, role dom
 	return u
 }
 
-func (b *bundle) sample(t *testing.T, c domain.Center, u domain.User, in domain.SampleInput) domain.Sample {
+func (b *bundle) sample(t testing.TB, c domain.Center, u domain.User, in domain.SampleInput) domain.Sample {
 	t.Helper()
 	if in.Name == "" {
 		in.Name = "sample " + in.Barcode

@@ -148,8 +148,13 @@ const sampleCols = "id, name, description, sample_type, status, barcode, user_id
 
 func scanSample(row pgx.Row, extra ...any) (Sample, error) {
 	var s Sample
-	err := row.Scan(append([]any{&s.ID, &s.Name, &s.Description, &s.SampleType, &s.Status, &s.Barcode, &s.UserID,
-		&s.Metadata, &s.IsActive, &s.CreatedAt, &s.UpdatedAt, &s.CreatedBy, &s.UpdatedBy}, extra...)...)
+	// Metadata as plain bytes: pgx then copies them, where a
+	// json.RawMessage would be parsed by encoding/json; PostgreSQL only
+	// hands out valid JSON.
+	// One allocation for the destinations, extra included, per row.
+	dst := append(make([]any, 0, 13+len(extra)), &s.ID, &s.Name, &s.Description, &s.SampleType, &s.Status, &s.Barcode, &s.UserID,
+		(*[]byte)(&s.Metadata), &s.IsActive, &s.CreatedAt, &s.UpdatedAt, &s.CreatedBy, &s.UpdatedBy)
+	err := row.Scan(append(dst, extra...)...)
 	return s, err
 }
 
@@ -391,7 +396,7 @@ func (ss *Samples) List(ctx context.Context, centerID uuid.UUID, flt SampleFilte
 		if err != nil {
 			return err
 		}
-		items, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Sample, error) { return scanSample(row, &total) })
+		items, err = pgx.AppendRows(make([]Sample, 0, limit), rows, func(row pgx.CollectableRow) (Sample, error) { return scanSample(row, &total) })
 		if err != nil {
 			return err
 		}

@@ -85,18 +85,9 @@ RETURNING `+tokenCols, userID, name, sum[:], expires, actor.nullID()))
 	return t, plain, nil
 }
 
-// Authenticate returns the user of token, or ErrInvalidCredentials when the
-// token is malformed, unknown, revoked or expired, or its user is inactive
-// (or, for a non-superuser, the user's center is). The token is found by
-// the SHA-256 of the whole string through a unique index, so no secret is
-// ever compared byte by byte. last_used_at is updated in the same statement,
-// at most once a minute per token.
-func (ts *Tokens) Authenticate(ctx context.Context, token string) (User, error) {
-	if len(token) != tokenLen || !strings.HasPrefix(token, TokenPrefix) {
-		return User{}, ErrInvalidCredentials
-	}
-	sum := sha256.Sum256([]byte(token))
-	u, err := scanUser(ts.s.pool.QueryRow(ctx, `
+// authenticateSQL is Authenticate's statement, built once: it runs on
+// every API request.
+var authenticateSQL = `
 WITH hit AS (
 	SELECT t.id, t.user_id
 	FROM public.api_tokens t
@@ -108,7 +99,20 @@ WITH hit AS (
 	UPDATE public.api_tokens SET last_used_at = now()
 	WHERE id = (SELECT id FROM hit) AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
 )
-SELECT `+userColsOf("u")+` FROM hit JOIN public.users u ON u.id = hit.user_id`, sum[:]))
+SELECT ` + userColsOf("u") + ` FROM hit JOIN public.users u ON u.id = hit.user_id`
+
+// Authenticate returns the user of token, or ErrInvalidCredentials when the
+// token is malformed, unknown, revoked or expired, or its user is inactive
+// (or, for a non-superuser, the user's center is). The token is found by
+// the SHA-256 of the whole string through a unique index, so no secret is
+// ever compared byte by byte. last_used_at is updated in the same statement,
+// at most once a minute per token.
+func (ts *Tokens) Authenticate(ctx context.Context, token string) (User, error) {
+	if len(token) != tokenLen || !strings.HasPrefix(token, TokenPrefix) {
+		return User{}, ErrInvalidCredentials
+	}
+	sum := sha256.Sum256([]byte(token))
+	u, err := scanUser(ts.s.pool.QueryRow(ctx, authenticateSQL, sum[:]))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return User{}, ErrInvalidCredentials
 	}

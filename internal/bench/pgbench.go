@@ -1,7 +1,7 @@
 package bench
 
 import (
-		"context"
+	"context"
 	"fmt"
 	"maps"
 	"math"

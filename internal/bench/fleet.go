@@ -29,13 +29,18 @@ ALTER TABLE samples ADD COLUMN bench_priority integer;
 CREATE INDEX samples_bench_priority_idx ON samples (bench_priority);
 `
 
+// benchMigrationDownSQL undoes benchMigrationSQL, between the fleet
+// benchmark's two rounds.
+const benchMigrationDownSQL = `DROP INDEX samples_bench_priority_idx;
+ALTER TABLE samples DROP COLUMN bench_priority;`
+
 // runFleet migrates a fleet of Scale.Fleet tenants, made at the product's
 // latest version, by one more migration through the library
 // (Manager.Migrate) and, as the floor, by the same SQL from psql -f, each
 // side on a fleet and database of its own. On the way it measures how
 // creating a tenant costs with the fleet in the database against an
 // empty one (a provisioning row: the fleet is too slow to build twice),
-// and how the harness's heap grows with the fleet migrated.
+// and how the harness's memory grows with the fleet migrated.
 func runFleet(ctx context.Context, e *Env) []Row {
 	sc := e.Scale
 	small := max(sc.Fleet/10, sc.Serial)
@@ -53,15 +58,16 @@ func runFleet(ctx context.Context, e *Env) []Row {
 		return []Row{nth, mig, mem}
 	}
 
-	libURL, err := e.NewDatabase(ctx, "bench_fleet")
-	if err != nil {
+	floor := &fleetSide{name: "floor", ids: newIDs(sc.Fleet)}
+	lib := &fleetSide{name: "library", ids: newIDs(sc.Fleet)}
+	var err error
+	if floor.url, err = e.NewDatabase(ctx, "bench_fleet_floor"); err != nil {
 		return fail(err, &nth, &mig, &mem)
 	}
-	floorURL, err := e.NewDatabase(ctx, "bench_fleet_floor")
-	if err != nil {
+	if lib.url, err = e.NewDatabase(ctx, "bench_fleet"); err != nil {
 		return fail(err, &nth, &mig, &mem)
 	}
-	pool, err := warmPool(ctx, libURL, sc.Concurrency)
+	pool, err := warmPool(ctx, lib.url, sc.Concurrency)
 	if err != nil {
 		return fail(err, &nth, &mig, &mem)
 	}
@@ -74,45 +80,76 @@ func runFleet(ctx context.Context, e *Env) []Row {
 	if err != nil {
 		return fail(err, &nth, &mig, &mem)
 	}
+	pending := next.Migrations()[product.LatestVersion():]
+	floor.migrate = func() (time.Duration, error) {
+		return e.psqlRun(ctx, floor.url, sc.Concurrency, floor.ids, migrateTx(next, pending))
+	}
+	var libPeak uint64
+	lib.migrate = func() (time.Duration, error) {
+		took, peak, err := migrateFleet(ctx, e, next, sc.Fleet, sc.Concurrency)
+		libPeak = max(libPeak, peak)
+		return took, err
+	}
+	// undo takes a fleet back to the product's version for the second
+	// round: the down SQL in every schema, the ledger's rows of the
+	// benchmark's migration (the floor keeps none).
+	undo := func(s *fleetSide) error {
+		down := []tenancy.Migration{{SQL: benchMigrationDownSQL}}
+		if _, err := e.psqlRun(ctx, s.url, sc.Concurrency, s.ids, migrateTx(next, down)); err != nil {
+			return fmt.Errorf("undo the %s's migration: %w", s.name, err)
+		}
+		if s == lib {
+			return resetLedger(ctx, pool, product.LatestVersion())
+		}
+		return nil
+	}
 
 	// The fleets are built by the floor's scripts: the fastest way to make
 	// tenants, and identical to the library's (TestFloorTenantIsLibraryTenant).
-	// Floor, library, floor, library: each side's fleet has had one phase
-	// of the other's between its building and its migration.
-	floorIDs := newIDs(sc.Fleet)
-	for _, f := range []struct{ side, url string }{{"floor", floorURL}, {"library", libURL}} {
-		ids := floorIDs
-		if f.side == "library" {
-			ids = newIDs(sc.Fleet) // Migrate finds them in the ledger
-		}
-		d, err := e.psqlRun(ctx, f.url, sc.Concurrency, ids, createTx(product))
+	// Then each side migrates its fleet twice, in the order floor,
+	// library, library, floor, so that a slow spell of a shared machine, or
+	// a phase's aftermath, falls on both sides.
+	sides := []*fleetSide{floor, lib}
+	for _, s := range sides {
+		d, err := e.psqlRun(ctx, s.url, sc.Concurrency, s.ids, createTx(product))
 		if err != nil {
-			return fail(fmt.Errorf("build the %s's fleet: %w", f.side, err), &nth, &mig, &mem)
+			return fail(fmt.Errorf("build the %s's fleet: %w", s.name, err), &nth, &mig, &mem)
 		}
-		e.Log.Info("fleet built", "side", f.side, "tenants", sc.Fleet, "took", d.Round(time.Millisecond),
+		e.Log.Info("fleet built", "side", s.name, "tenants", sc.Fleet, "took", d.Round(time.Millisecond),
 			"tenants/s", fmt.Sprintf("%.0f", throughput(d, sc.Fleet).Value))
 	}
-
-	if err := e.checkpoint(ctx); err != nil {
-		return fail(err, &nth, &mig, &mem)
+	for round, order := range [][]*fleetSide{{floor, lib}, {lib, floor}} {
+		for _, s := range sides {
+			if round > 0 {
+				if err := undo(s); err != nil {
+					return fail(err, &nth, &mig, &mem)
+				}
+			}
+			// As a fleet in service would be: the catalogs' and ledger's
+			// statistics current, no autovacuum of the build's rows due
+			// in the middle of a measurement.
+			if err := vacuum(ctx, s.url); err != nil {
+				return fail(err, &nth, &mig, &mem)
+			}
+		}
+		for _, s := range order {
+			if err := e.checkpoint(ctx); err != nil {
+				return fail(err, &nth, &mig, &mem)
+			}
+			d, err := s.migrate()
+			if err != nil {
+				return fail(fmt.Errorf("%s: %w", s.name, err), &nth, &mig, &mem)
+			}
+			s.took += d
+			e.Log.Info("fleet migrated", "side", s.name, "round", round+1, "took", d.Round(time.Millisecond))
+		}
 	}
-	pending := next.Migrations()[product.LatestVersion():]
-	floorTime, err := e.psqlRun(ctx, floorURL, sc.Concurrency, floorIDs, migrateTx(next, pending))
-	if err != nil {
-		return fail(fmt.Errorf("floor: %w", err), &nth, &mig, &mem)
-	}
-	if err := e.checkpoint(ctx); err != nil {
-		return fail(err, &nth, &mig, &mem)
-	}
-	libTime, libPeak, err := migrateFleet(ctx, e, next, sc.Fleet, sc.Concurrency)
-	if err != nil {
-		return fail(fmt.Errorf("library: %w", err), &nth, &mig, &mem)
-	}
-	mig.Ours, mig.Floor = perTenant(libTime, sc.Fleet), perTenant(floorTime, sc.Fleet)
+	mig.Ours, mig.Floor = perTenant(lib.took, 2*sc.Fleet), perTenant(floor.took, 2*sc.Fleet)
 	mig.Note = fmt.Sprintf("Library: Manager.Migrate, Concurrency %d; progress reported: OnResult called once per tenant (%d calls, every tenant migrated: checked). "+
 		"Per tenant it claims the ledger row (the version UPDATE, pipelined with BEGIN), runs the file, records it, commits. "+
 		"Floor: %d psql -f at once, per tenant BEGIN; SET LOCAL search_path; the file; COMMIT: no ledger, so the ratio includes "+
-		"what makes the library's migration recorded, resumable and safe against a concurrent migrator. Each side on a fleet of its own, built by psql.",
+		"what makes the library's migration recorded, resumable and safe against a concurrent migrator. Each side on a fleet of its own "+
+		"(built by psql, then VACUUM ANALYZE), migrated twice (floor, library, library, floor; undone in between), after a CHECKPOINT each time.",
 		sc.Concurrency, sc.Fleet, sc.Concurrency)
 
 	// The first tenants: a new database, filled up to small tenants for the
@@ -169,10 +206,49 @@ func runFleet(ctx context.Context, e *Env) []Row {
 	growth := (float64(libPeak) - float64(smallPeak)) / float64(max(sc.Fleet-small, 1))
 	mem.Note = fmt.Sprintf("The live heap (runtime/metrics /gc/heap/live:bytes, what the last GC found reachable) and goroutine stacks, "+
 		"sampled every %s during Manager.Migrate and once more after a GC with its results still held; HeapInuse would swing 2× with "+
-		"the GC's pacing. Floor = the same migration "+
-		"of %d tenants. Growth: %.0f bytes a tenant: the []Result that Migrate returns and the versions it reads first, one per tenant.",
-		heapSampleEvery, small, growth)
+		"the GC's pacing. Floor = the same migration of %d tenants. Growth: %.0f bytes a tenant: the []Result that Migrate returns "+
+		"and the versions it reads first, one per tenant.", heapSampleEvery, small, growth)
 	return []Row{nth, mig, mem}
+}
+
+// fleetSide is one side of the fleet migration: its database, its
+// tenants, how it migrates them and the time it took in all.
+type fleetSide struct {
+	name    string
+	url     string
+	ids     []uuid.UUID
+	migrate func() (time.Duration, error)
+	took    time.Duration
+}
+
+// vacuum runs VACUUM (ANALYZE) on the whole database of url, catalogs
+// included.
+func vacuum(ctx context.Context, url string) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return fmt.Errorf("vacuum: connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "VACUUM (ANALYZE)"); err != nil {
+		return fmt.Errorf("vacuum: %w", err)
+	}
+	return nil
+}
+
+// resetLedger puts every tenant of pool's ledger back at version, as if
+// the migrations after it had never run.
+func resetLedger(ctx context.Context, pool *pgxpool.Pool, version int32) error {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "DELETE FROM "+ledgerMigrations+" WHERE version > $1", version); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "UPDATE "+ledgerTenants+" SET version = $1 WHERE version > $1", version)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("reset the ledger to version %d: %w", version, err)
+	}
+	return nil
 }
 
 // sharedFunctionNames lists the functions whose name and arguments are

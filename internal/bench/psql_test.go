@@ -287,3 +287,43 @@ ORDER BY 1`, id)
 	}
 	return lines
 }
+
+// TestUndoBenchMigration: the fleet benchmark's undo, between its rounds,
+// takes a migrated tenant back to the product's, schema and ledger, and
+// it can be migrated again.
+func TestUndoBenchMigration(t *testing.T) {
+	t.Parallel()
+	d := testdb.New(t)
+	e := testEnv(t)
+	ctx := context.Background()
+	migrated, untouched := uuid.New(), uuid.New()
+	for _, id := range []uuid.UUID{migrated, untouched} {
+		if err := d.Tenancy.Create(ctx, id, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next, err := withBenchMigration(d.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	migrate := func() {
+		t.Helper()
+		res, err := next.Migrate(ctx, tenancy.MigrateOptions{Tenants: []uuid.UUID{migrated}})
+		if err != nil || res[0].Outcome != tenancy.Migrated {
+			t.Fatalf("migrate: %v %v", res, err)
+		}
+	}
+	migrate()
+	down := []tenancy.Migration{{SQL: benchMigrationDownSQL}}
+	if _, err := e.psqlRun(ctx, d.URL, 1, []uuid.UUID{migrated}, migrateTx(next, down)); err != nil {
+		t.Fatal(err)
+	}
+	if err := resetLedger(ctx, d.Pool, d.Tenancy.LatestVersion()); err != nil {
+		t.Fatal(err)
+	}
+	sameSchema(t, d, next.SchemaName(untouched), next.SchemaName(migrated))
+	if got, want := ledgerRows(t, d, migrated), ledgerRows(t, d, untouched); !slices.Equal(got, want) {
+		t.Errorf("ledger rows after the undo\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	migrate()
+}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -213,6 +214,20 @@ func (m measured) String() string {
 		s += fmt.Sprintf(", %d errors (first: %v)", m.r.Errors, m.r.FirstError)
 	}
 	return s
+}
+
+// merge pools two loads of one side: their requests, latencies and
+// time, and their server CPU per request weighted by requests.
+func (m measured) merge(o measured) measured {
+	if n := m.r.Requests + o.r.Requests; n > 0 {
+		m.cpu = (m.cpu*time.Duration(m.r.Requests) + o.cpu*time.Duration(o.r.Requests)) / time.Duration(n)
+	}
+	m.r.Requests += o.r.Requests
+	m.r.Errors += o.r.Errors
+	m.r.Elapsed += o.r.Elapsed
+	m.r.Latencies = append(m.r.Latencies, o.r.Latencies...)
+	slices.Sort(m.r.Latencies)
+	return m
 }
 
 func fmtMS(d time.Duration) string {

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/tenantctl/tenantctl/internal/loadgen"
 )
 
 // switchBenchmark is the tenant-switch cost of the performance issue: the
@@ -46,27 +44,28 @@ func switchBenchmark(ctx context.Context, e *Env) []Row {
 	}
 	defer plain.stop()
 
-	// Two rounds each of half the duration, alternating, so that drift of
-	// a shared machine falls on both sides.
-	list := requests[0]
-	half := *e
-	half.Scale.Duration /= 2
-	var sides [2]loadgen.Result
-	for range 2 {
+	// Four rounds each of a quarter of the duration, alternating, so that
+	// the moments of a shared machine fall on both sides alike (two
+	// servers loaded at once are not scheduled alike).
+	quarter := *e
+	quarter.Scale.Duration /= 4
+	var sides [2]measured
+	for range 4 {
 		for i, srv := range []*server{tenant, plain} {
-			m := f.loadAPI(ctx, &half, srv, list, 1)
+			m := f.loadAPI(ctx, &quarter, srv, requests[0], 1)
 			if m.err == nil && m.r.Errors > 0 {
 				m.err = fmt.Errorf("%d errors; first: %w", m.r.Errors, m.r.FirstError)
 			}
 			if m.err != nil {
 				return fail(m.err)
 			}
-			sides[i] = merge(sides[i], m.r)
+			sides[i] = sides[i].merge(m)
 		}
 	}
-	t, p := sides[0], sides[1]
-	note := fmt.Sprintf("tenant schema: %.0f req/s, p50 %s, p99 %s; plain table in public: %.0f req/s, p50 %s, p99 %s",
-		t.RPS(), fmtMS(t.Percentile(0.5)), fmtMS(t.Percentile(0.99)), p.RPS(), fmtMS(p.Percentile(0.5)), fmtMS(p.Percentile(0.99)))
+	t, p := sides[0].r, sides[1].r
+	note := fmt.Sprintf("tenant schema: %.0f req/s, p50 %s, p99 %s, server CPU %d µs/request; plain table in public: %.0f req/s, p50 %s, p99 %s, server CPU %d µs/request",
+		t.RPS(), fmtMS(t.Percentile(0.5)), fmtMS(t.Percentile(0.99)), sides[0].cpu.Microseconds(),
+		p.RPS(), fmtMS(p.Percentile(0.5)), fmtMS(p.Percentile(0.99)), sides[1].cpu.Microseconds())
 	what := fmt.Sprintf("list of one center, %d connections", e.Scale.Conns)
 	return []Row{
 		{Group: group, What: what + ": p50, tenant schema vs plain table", Target: RatioAtMost(1.1),
@@ -75,16 +74,6 @@ func switchBenchmark(ctx context.Context, e *Env) []Row {
 			Ours: Figure{t.RPS(), "req/s"}, Floor: Figure{p.RPS(), "req/s"},
 			Note: "≥ 0.91× is a switch costing ≤ 10% of a request's time"},
 	}
-}
-
-// merge pools two loads' measurements.
-func merge(a, b loadgen.Result) loadgen.Result {
-	a.Requests += b.Requests
-	a.Errors += b.Errors
-	a.Elapsed += b.Elapsed
-	a.Latencies = append(a.Latencies, b.Latencies...)
-	slices.Sort(a.Latencies)
-	return a
 }
 
 // scaleBenchmark is item 5 of the performance issue: the list spread

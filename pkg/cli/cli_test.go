@@ -18,9 +18,24 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantctl/tenantctl/internal/testdb"
+	"github.com/tenantctl/tenantctl/migrations"
 	"github.com/tenantctl/tenantctl/tenancy"
 	"github.com/tenantctl/tenantctl/tenancy/tenancytest"
 )
+
+// latest is the version of the last embedded tenant migration, where every
+// center ends up; latestNames names the migrations up to it.
+var latest, latestNames = func() (int32, []string) {
+	migs, err := tenancy.LoadMigrations(migrations.Tenant, nil)
+	if err != nil {
+		panic(err)
+	}
+	var names []string
+	for _, mg := range migs {
+		names = append(names, mg.Name)
+	}
+	return int32(len(migs)), names
+}()
 
 // result is what one in-process invocation left behind.
 type result struct {
@@ -130,7 +145,9 @@ func rewind(t *testing.T, d *testdb.DB, id uuid.UUID, dropObjects bool) {
 	ctx := context.Background()
 	schema := pgx.Identifier{d.Tenancy.SchemaName(id)}.Sanitize()
 	if dropObjects {
-		if _, err := d.Pool.Exec(ctx, "DROP TABLE "+schema+".samples; DROP FUNCTION "+schema+".set_updated_at()"); err != nil {
+		// The tenant's tables; its trigger function lives in public since
+		// tenant migration 002.
+		if _, err := d.Pool.Exec(ctx, "DROP TABLE "+schema+".samples"); err != nil {
 			t.Fatalf("rewind: %v", err)
 		}
 	}
@@ -359,8 +376,8 @@ func TestMigrateFreshDatabaseThenStatus(t *testing.T) {
 	if doc.Public == nil || doc.Public.From != 0 || doc.Public.To < 1 {
 		t.Errorf("public schema report %+v, want from 0 to the latest", doc.Public)
 	}
-	if doc.Summary.Total != 0 || len(doc.Tenants) != 0 || doc.Summary.Target != 1 {
-		t.Errorf("summary %+v, want no centers, target 1", doc.Summary)
+	if doc.Summary.Total != 0 || len(doc.Tenants) != 0 || doc.Summary.Target != latest {
+		t.Errorf("summary %+v, want no centers, target %d", doc.Summary, latest)
 	}
 	if r.stderr != "" {
 		t.Errorf("stderr not empty: %q", r.stderr)
@@ -376,8 +393,8 @@ func TestMigrateFreshDatabaseThenStatus(t *testing.T) {
 	r = run(t, "--database-url", dbURL, "center", "status", "-o", "json")
 	r.wantCode(t, ExitOK)
 	st := decodeJSON[statusDoc](t, r.stdout)
-	if st.Summary.Total != 0 || st.Summary.Latest != 1 || len(st.Tenants) != 0 || len(st.Summary.Problems) != 0 {
-		t.Errorf("status %+v, want an empty healthy fleet at latest 1", st)
+	if st.Summary.Total != 0 || st.Summary.Latest != latest || len(st.Tenants) != 0 || len(st.Summary.Problems) != 0 {
+		t.Errorf("status %+v, want an empty healthy fleet at latest %d", st, latest)
 	}
 }
 
@@ -393,8 +410,8 @@ func TestMigrateBringsCentersUp(t *testing.T) {
 	if doc.Summary.Migrated != 1 || doc.Summary.UpToDate != 2 || doc.Summary.Total != 3 {
 		t.Errorf("summary %+v, want 1 migrated, 2 up to date", doc.Summary)
 	}
-	if got := doc.Tenants[1]; got.Center != ids[1] || got.Outcome != tenancy.Migrated || got.From != 0 || got.To != 1 {
-		t.Errorf("tenant result %+v, want %s migrated 0 -> 1", got, ids[1])
+	if got := doc.Tenants[1]; got.Center != ids[1] || got.Outcome != tenancy.Migrated || got.From != 0 || got.To != latest {
+		t.Errorf("tenant result %+v, want %s migrated 0 -> %d", got, ids[1], latest)
 	}
 }
 
@@ -412,16 +429,16 @@ func TestCenterMigrateAll(t *testing.T) {
 	if doc.Public != nil {
 		t.Errorf("center migrate reported the public schema")
 	}
-	if s := doc.Summary; s.Total != 3 || s.Migrated != 3 || s.Failed+s.Skipped+s.UpToDate != 0 || s.Target != 1 || s.DryRun {
-		t.Errorf("summary %+v, want 3 migrated to 1", s)
+	if s := doc.Summary; s.Total != 3 || s.Migrated != 3 || s.Failed+s.Skipped+s.UpToDate != 0 || s.Target != latest || s.DryRun {
+		t.Errorf("summary %+v, want 3 migrated to %d", s, latest)
 	}
 	for i, tr := range doc.Tenants {
 		if tr.Center != ids[i] || tr.Schema != d.Tenancy.SchemaName(ids[i]) || tr.Outcome != tenancy.Migrated ||
-			tr.From != 0 || tr.To != 1 || tr.Error != "" || !slices.Equal(tr.Migrations, []string{"001_samples.sql"}) {
+			tr.From != 0 || tr.To != latest || tr.Error != "" || !slices.Equal(tr.Migrations, latestNames) {
 			t.Errorf("tenant %d: %+v", i, tr)
 		}
 	}
-	if got := versions(t, d, ids); !slices.Equal(got, []int32{1, 1, 1}) {
+	if got := versions(t, d, ids); !slices.Equal(got, []int32{latest, latest, latest}) {
 		t.Errorf("versions %v after migrate", got)
 	}
 
@@ -439,7 +456,7 @@ func TestCenterMigrateAll(t *testing.T) {
 		t.Errorf("status summary %+v", st.Summary)
 	}
 	for _, c := range st.Tenants {
-		if c.Version != 1 || c.Latest != 1 || len(c.Problems) != 0 || !c.InLedger || !c.SchemaExists {
+		if c.Version != latest || c.Latest != latest || len(c.Problems) != 0 || !c.InLedger || !c.SchemaExists {
 			t.Errorf("center status %+v", c)
 		}
 	}
@@ -459,7 +476,7 @@ func TestCenterMigrateNamedCenters(t *testing.T) {
 	if doc := decodeJSON[fleetDoc](t, r.stdout); doc.Summary.Total != 1 || doc.Tenants[0].Center != ids[2] {
 		t.Errorf("migrated %+v, want only %s", doc.Tenants, ids[2])
 	}
-	if got := versions(t, d, ids); !slices.Equal(got, []int32{0, 0, 1}) {
+	if got := versions(t, d, ids); !slices.Equal(got, []int32{0, 0, latest}) {
 		t.Errorf("versions %v", got)
 	}
 
@@ -483,7 +500,7 @@ func TestCenterMigrateNamedCenters(t *testing.T) {
 
 	r = run(t, "--database-url", d.URL, "center", "migrate", "--all", "--yes", "--target", "7")
 	r.wantCode(t, ExitUsage)
-	r.wantOneLineError(t, false, "--target 7: no such migration version (the latest is 1)")
+	r.wantOneLineError(t, false, fmt.Sprintf("--target 7: no such migration version (the latest is %d)", latest))
 }
 
 func TestCenterMigrateConfirmation(t *testing.T) {
@@ -513,7 +530,7 @@ func TestCenterMigrateConfirmation(t *testing.T) {
 	if s := doc.Summary; !s.DryRun || s.Planned != 2 || s.Migrated != 0 {
 		t.Errorf("dry run summary %+v", s)
 	}
-	if tr := doc.Tenants[0]; tr.Outcome != tenancy.Planned || tr.From != 0 || tr.To != 1 || len(tr.Migrations) != 1 {
+	if tr := doc.Tenants[0]; tr.Outcome != tenancy.Planned || tr.From != 0 || tr.To != latest || len(tr.Migrations) != int(latest) {
 		t.Errorf("dry run tenant %+v", tr)
 	}
 	if got := versions(t, d, ids); !slices.Equal(got, zero) {
@@ -523,7 +540,7 @@ func TestCenterMigrateConfirmation(t *testing.T) {
 	// On a terminal it asks; anything but yes declines.
 	r = runWith(t, invocation{stdin: "n\n", stdinTerminal: true}, "--database-url", d.URL, "center", "migrate", "--all")
 	r.wantCode(t, ExitFailure)
-	if !strings.Contains(r.stderr, "Migrate 2 of 2 centers of ") || !strings.Contains(r.stderr, "to version 1? [y/N] ") ||
+	if !strings.Contains(r.stderr, "Migrate 2 of 2 centers of ") || !strings.Contains(r.stderr, fmt.Sprintf("to version %d? [y/N] ", latest)) ||
 		!strings.HasSuffix(r.stderr, "tenantctl: aborted: not confirmed\n") {
 		t.Errorf("prompt or refusal missing from stderr: %q", r.stderr)
 	}
@@ -570,7 +587,7 @@ func TestStagedRollout(t *testing.T) {
 	if tr := doc.Tenants[broken]; tr.From != 0 || tr.To != 0 || !strings.Contains(tr.Error, "001_samples.sql") || !strings.Contains(tr.Error, "already exists") {
 		t.Errorf("broken tenant %+v, want its migration's error", tr)
 	}
-	if got := versions(t, d, ids); !slices.Equal(got, []int32{1, 1, 0, 0, 0, 0}) {
+	if got := versions(t, d, ids); !slices.Equal(got, []int32{latest, latest, 0, 0, 0, 0}) {
 		t.Fatalf("versions %v", got)
 	}
 
@@ -583,7 +600,7 @@ func TestStagedRollout(t *testing.T) {
 	}
 
 	// Once the schema is repaired, a rerun resumes: only the rest runs.
-	if _, err := d.Pool.Exec(context.Background(), "DROP TABLE "+brokenSchema+".samples; DROP FUNCTION "+brokenSchema+".set_updated_at()"); err != nil {
+	if _, err := d.Pool.Exec(context.Background(), "DROP TABLE "+brokenSchema+".samples"); err != nil {
 		t.Fatal(err)
 	}
 	r = run(t, args...)
@@ -596,7 +613,7 @@ func TestStagedRollout(t *testing.T) {
 	if !strings.Contains(r.stderr, "canary: migrating 2 centers") || !strings.Contains(r.stderr, "batch 1/1: migrating 2 centers") {
 		t.Errorf("stage notes missing from stderr:\n%s", r.stderr)
 	}
-	if got := versions(t, d, ids); !slices.Equal(got, []int32{1, 1, 1, 1, 1, 1}) {
+	if got := versions(t, d, ids); !slices.Equal(got, slices.Repeat([]int32{latest}, 6)) {
 		t.Fatalf("versions %v after the rerun", got)
 	}
 	r = run(t, "--database-url", d.URL, "center", "status")
@@ -623,7 +640,7 @@ func TestCanaryFailureStopsRollout(t *testing.T) {
 			t.Errorf("tenant after the canary: %+v", tr)
 		}
 	}
-	if got := versions(t, d, ids); !slices.Equal(got, []int32{0, 1, 0, 0, 0}) {
+	if got := versions(t, d, ids); !slices.Equal(got, []int32{0, latest, 0, 0, 0}) {
 		t.Fatalf("versions %v", got)
 	}
 }
@@ -692,7 +709,7 @@ func TestCenterStatusOrphan(t *testing.T) {
 
 	r = run(t, "--database-url", d.URL, "center", "status", "-o", "yaml")
 	r.wantCode(t, ExitFailure)
-	if !strings.Contains(r.stdout, "- orphan-schema") || !strings.HasPrefix(r.stdout, "summary:\n  latest: 1\n") {
+	if !strings.Contains(r.stdout, "- orphan-schema") || !strings.HasPrefix(r.stdout, fmt.Sprintf("summary:\n  latest: %d\n", latest)) {
 		t.Errorf("yaml status:\n%s", r.stdout)
 	}
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -316,13 +317,13 @@ func TestCenterStats(t *testing.T) {
 	s := decodeJSON[statsDoc](t, r.stdout)
 	if s.Center.ID != ist.ID || s.Samples.Total != 8 || s.Samples.ByStatus[domain.StatusPending] != 3 ||
 		s.Samples.ByType["blood"] != 2 || s.Users.Total != 3 || s.Users.ByRole[domain.RoleViewer] != 1 ||
-		s.Schema.Name != ist.SchemaName || s.Schema.MigrationVersion != 1 || s.Schema.SizeBytes <= 0 {
+		s.Schema.Name != ist.SchemaName || s.Schema.MigrationVersion != latest || s.Schema.SizeBytes <= 0 {
 		t.Errorf("stats %+v", s)
 	}
 	r = d.run(t, "center", "stats", istanbul)
 	r.wantCode(t, ExitOK)
 	flat := strings.Join(strings.Fields(r.stdout), " ")
-	for _, want := range []string{"CENTER Istanbul Medical Center", "pending 3", "total 8", "blood 2", "viewer 1", "VERSION 1"} {
+	for _, want := range []string{"CENTER Istanbul Medical Center", "pending 3", "total 8", "blood 2", "viewer 1", fmt.Sprintf("VERSION %d", latest)} {
 		if !strings.Contains(flat, want) {
 			t.Errorf("stats table lacks %q:\n%s", want, r.stdout)
 		}

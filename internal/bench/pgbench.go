@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -20,6 +21,25 @@ import (
 type pgbenchLoad struct {
 	script string
 	vars   map[string]string // -D
+	// walk is how many transactions of each client are a walk (see
+	// walkScript), before the scale's warm-up and measured duration, and
+	// walkTime how long they are expected to take at most.
+	walk     int
+	walkTime time.Duration
+}
+
+// walkScript makes a list's script start each client with a walk over
+// every one of the spread's centers, from its own offset, before picking
+// centers at random: a run's connections meet every center first, as a
+// long-running server's do. pgbench's variables outlive a transaction, so
+// :i counts a client's transactions.
+func walkScript(script string) (string, error) {
+	rest, ok := strings.CutPrefix(script, pickRead)
+	if !ok {
+		return "", errors.New("bench: the list's pgbench script does not start by picking a center")
+	}
+	return "\\if :i < :spread\n\\set n (:client_id * :spread / :clients + :i) % :spread\n\\else\n" + pickRead +
+		"\\endif\n\\set i :i + 1\n" + rest, nil
 }
 
 // pgbenchRun is what a pgbench load measured, in the load generator's
@@ -30,7 +50,10 @@ type pgbenchRun struct {
 	txs   []pgbenchTx
 }
 
-type pgbenchTx struct{ start, end time.Time }
+type pgbenchTx struct {
+	client, no int // the client, and the transaction's number in its sequence
+	start, end time.Time
+}
 
 // runPgbench runs load against dbURL in prepared mode for the scale's
 // warm-up and duration, and measures like the load generator: the
@@ -47,7 +70,7 @@ func (e *Env) runPgbench(ctx context.Context, dbURL string, load pgbenchLoad) (p
 		return pgbenchRun{}, fmt.Errorf("bench: %w", err)
 	}
 	sc := e.Scale
-	secs := int(math.Ceil((sc.Warmup + sc.Duration).Seconds()))
+	secs := int(math.Ceil((load.walkTime + sc.Warmup + sc.Duration).Seconds()))
 	args := []string{"-n", "-M", "prepared", "-c", strconv.Itoa(sc.Conns), "-j", "2", "-T", strconv.Itoa(secs),
 		"-f", script, "-l", "--log-prefix", filepath.Join(dir, "log")}
 	for _, k := range slices.Sorted(maps.Keys(load.vars)) {
@@ -71,7 +94,11 @@ func (e *Env) runPgbench(ctx context.Context, dbURL string, load pgbenchLoad) (p
 			return pgbenchRun{}, err
 		}
 	}
-	return r.window(sc.Warmup, sc.Duration), nil
+	r = r.window(load.walk, sc.Warmup, sc.Duration)
+	if r.Requests == 0 {
+		return pgbenchRun{}, fmt.Errorf("pgbench: no transaction in the measured window (walk of %d per client expected to take %s)", load.walk, load.walkTime)
+	}
+	return r, nil
 }
 
 // add reads a pgbench per-transaction log into r, each line
@@ -83,36 +110,43 @@ func (r pgbenchRun) add(log string) (pgbenchRun, error) {
 		if len(fs) < 6 {
 			continue
 		}
-		lat, err1 := strconv.ParseInt(fs[2], 10, 64)
-		sec, err2 := strconv.ParseInt(fs[4], 10, 64)
-		usec, err3 := strconv.ParseInt(fs[5], 10, 64)
-		if err1 != nil || err2 != nil || err3 != nil {
+		client, err0 := strconv.Atoi(fs[0])
+		no, err1 := strconv.Atoi(fs[1])
+		lat, err2 := strconv.ParseInt(fs[2], 10, 64)
+		sec, err3 := strconv.ParseInt(fs[4], 10, 64)
+		usec, err4 := strconv.ParseInt(fs[5], 10, 64)
+		if err := errors.Join(err0, err1, err2, err3, err4); err != nil {
 			return r, fmt.Errorf("pgbench log: unexpected line %q", strings.TrimSpace(line))
 		}
 		end := time.Unix(sec, usec*1000)
-		r.txs = append(r.txs, pgbenchTx{end.Add(-time.Duration(lat) * time.Microsecond), end})
+		r.txs = append(r.txs, pgbenchTx{client, no, end.Add(-time.Duration(lat) * time.Microsecond), end})
 	}
 	r.total = len(r.txs)
 	return r, nil
 }
 
 // window measures as the load generator does: the transactions begun
-// after warmup from the first one's start and ended within duration.
-func (r pgbenchRun) window(warmup, duration time.Duration) pgbenchRun {
+// after warmup and ended within duration, counted from the first one's
+// start, or, when each client first walks walk transactions, from the end
+// of the last walk, walks left out.
+func (r pgbenchRun) window(walk int, warmup, duration time.Duration) pgbenchRun {
 	if len(r.txs) == 0 {
 		return r
 	}
 	first := r.txs[0].start
 	for _, t := range r.txs {
-		if t.start.Before(first) {
+		if walk == 0 && t.start.Before(first) {
 			first = t.start
+		}
+		if walk > 0 && t.no == walk-1 && t.end.After(first) {
+			first = t.end
 		}
 	}
 	from := first.Add(warmup)
 	to := from.Add(duration)
 	r.Latencies = nil
 	for _, t := range r.txs {
-		if !t.start.Before(from) && !t.end.After(to) {
+		if t.no >= walk && !t.start.Before(from) && !t.end.After(to) {
 			r.Latencies = append(r.Latencies, t.end.Sub(t.start))
 		}
 	}

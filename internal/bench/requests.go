@@ -273,10 +273,21 @@ func (f *fixture) loadAPI(ctx context.Context, e *Env, srv *server, req request,
 
 // loadPgbench runs req's floor, spread as loadAPI's.
 func (f *fixture) loadPgbench(ctx context.Context, e *Env, req request, spread int) measured {
+	return f.runFloor(ctx, e, req, pgbenchLoad{script: req.script}, spread)
+}
+
+// loadPgbenchWalk runs the list's floor with each client first walking
+// every center of the spread (walkScript's script), in about walkTime.
+func (f *fixture) loadPgbenchWalk(ctx context.Context, e *Env, script string, spread int, walkTime time.Duration) measured {
+	return f.runFloor(ctx, e, requests[0], pgbenchLoad{script: script, walk: spread, walkTime: walkTime}, spread)
+}
+
+func (f *fixture) runFloor(ctx context.Context, e *Env, req request, load pgbenchLoad, spread int) measured {
 	if err := f.resetStatements(ctx); err != nil {
 		return measured{err: err}
 	}
-	run, err := e.runPgbench(ctx, f.url, pgbenchLoad{script: req.script, vars: pgbenchVars(spread, e.Scale.Conns, len(f.pending[1]))})
+	load.vars = pgbenchVars(spread, e.Scale.Conns, len(f.pending[1]))
+	run, err := e.runPgbench(ctx, f.url, load)
 	if err != nil {
 		return measured{err: err}
 	}

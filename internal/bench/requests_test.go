@@ -17,12 +17,25 @@ func TestPgbenchWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r = r.window(time.Second, 2*time.Second) // [1001 s, 1003 s]
+	r = r.window(0, time.Second, 2*time.Second) // [1001 s, 1003 s]
 	if r.total != 3 || r.Requests != 1 || r.Latencies[0] != 4*time.Millisecond || r.Elapsed != 2*time.Second {
 		t.Errorf("window = %d of %d, latencies %v, elapsed %v; want the 4 ms one of 3 over 2 s", r.Requests, r.total, r.Latencies, r.Elapsed)
 	}
 	if _, err := (pgbenchRun{}).add("0 0 x 0 1 2\n"); err == nil {
 		t.Error("a malformed line was accepted")
+	}
+
+	// After a walk of 2 transactions per client the window opens when the
+	// last client's walk ends (t0+2s, client 1's second transaction), and
+	// walks are never measured.
+	log = "0 0 1000 0 1000 0\n0 1 1000 0 1001 0\n1 0 1000 0 1001 0\n1 1 1000 0 1002 0\n" +
+		"0 2 5000 0 1002 500000\n1 2 6000 0 1003 0\n0 3 7000 0 1003 200000\n1 3 8000 0 1005 0\n"
+	if r, err = (pgbenchRun{}).add(log); err != nil {
+		t.Fatal(err)
+	}
+	r = r.window(2, 0, 1500*time.Millisecond) // [1002 s, 1003.5 s]
+	if r.Requests != 3 || r.Latencies[0] != 5*time.Millisecond || r.Latencies[2] != 7*time.Millisecond {
+		t.Errorf("window after walks = %d, latencies %v; want the 5, 6 and 7 ms ones", r.Requests, r.Latencies)
 	}
 }
 

@@ -7,6 +7,7 @@ func All() []Benchmark {
 		{Name: "fleet", Run: runFleet},
 		{Name: "requests", Run: requestsBenchmark},
 		{Name: "switch", Run: switchBenchmark},
+		{Name: "profile", Run: profileBenchmark},
 		{Name: "scale", Run: scaleBenchmark},
 	}
 }

@@ -133,35 +133,53 @@ func (e *Env) checkpoint(ctx context.Context) error {
 	return nil
 }
 
-// warmPool returns a pool of conns connections to url, configured as the
-// product configures its own (db.ConfigurePool), with every connection
-// already open, so that no measurement pays for connecting.
+// warmPool returns newPool(url, conns), warmed.
 func warmPool(ctx context.Context, url string, conns int) (*pgxpool.Pool, error) {
+	pool, err := newPool(url, conns)
+	if err != nil {
+		return nil, err
+	}
+	if err := warm(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}
+
+// newPool returns a pool of at most conns connections to url, configured
+// as the product configures its own (db.ConfigurePool). It connects when
+// first used.
+func newPool(url string, conns int) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("pool: %w", err)
 	}
 	cfg.MaxConns = int32(conns)
 	db.ConfigurePool(cfg)
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pool: %w", err)
 	}
-	held := make([]*pgxpool.Conn, 0, conns)
+	return pool, nil
+}
+
+// warm opens every connection pool may hold, so that no measurement pays
+// for connecting.
+func warm(ctx context.Context, pool *pgxpool.Pool) error {
+	held := make([]*pgxpool.Conn, 0, pool.Config().MaxConns)
 	defer func() {
 		for _, c := range held {
 			c.Release()
 		}
 	}()
-	for range conns {
+	for range cap(held) {
 		c, err := pool.Acquire(ctx)
 		if err != nil {
-			pool.Close()
-			return nil, fmt.Errorf("pool: connect: %w", err)
+			return fmt.Errorf("pool: connect: %w", err)
 		}
 		held = append(held, c)
 	}
-	return pool, nil
+	return nil
 }
 
 // createTenants creates ids through m, conc at a time, and returns the

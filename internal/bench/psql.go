@@ -37,7 +37,8 @@ type scriptTx func(b *strings.Builder, id uuid.UUID)
 // createTx is the transaction of m.Create(ctx, id, nil), statement for
 // statement, with the parameters written as literals: the ledger row,
 // CREATE SCHEMA, each migration file after its SET LOCAL search_path, the
-// ledger's migration rows and the tenant's version. Two statements of the
+// ledger's migration rows (one multi-row VALUES where the library unnests
+// arrays: the same rows) and the tenant's version. Two statements of the
 // library's own plumbing are left out, as they leave nothing behind: the
 // ledger row's RETURNING of the caller's search_path, and the set_config
 // that gives it back before COMMIT (COMMIT ends SET LOCAL anyway). The

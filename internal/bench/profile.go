@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -149,18 +150,11 @@ var passedOver = []string{"runtime.", "internal/", "sync.", "bytes.", "strings."
 // profileShares sums a CPU profile's samples by profileKinds, largest
 // first, with the profile's total.
 func profileShares(ctx context.Context, path string) ([]share, time.Duration, error) {
-	out, err := exec.CommandContext(ctx, goCommand(), "tool", "pprof", "-traces", path).Output()
+	out, err := exec.CommandContext(ctx, cmp.Or(os.Getenv("GO"), "go"), "tool", "pprof", "-traces", path).Output()
 	if err != nil {
 		return nil, 0, fmt.Errorf("bench: go tool pprof: %w", err)
 	}
 	return parseTraces(string(out))
-}
-
-func goCommand() string {
-	if g := os.Getenv("GO"); g != "" {
-		return g
-	}
-	return "go"
 }
 
 // parseTraces reads `go tool pprof -traces` output: stacks separated by

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -338,20 +337,11 @@ func requestsBenchmark(ctx context.Context, e *Env) []Row {
 	if err := f.seedWrites(ctx, int(pendingRate*secs)); err != nil {
 		return fail(err)
 	}
-	dir, err := os.MkdirTemp("", "tenantctl-bench-")
+	srv, stop, err := startAPIServer(ctx, f.url)
 	if err != nil {
 		return fail(err)
 	}
-	defer os.RemoveAll(dir)
-	bin, err := buildAPIServer(ctx, dir)
-	if err != nil {
-		return fail(err)
-	}
-	srv, err := startServer(ctx, f.url, bin)
-	if err != nil {
-		return fail(err)
-	}
-	defer srv.stop()
+	defer stop()
 
 	var rows []Row
 	for _, req := range requests {

@@ -93,20 +93,11 @@ func scaleBenchmark(ctx context.Context, e *Env) []Row {
 		return fail(err)
 	}
 	seeded := time.Since(t)
-	dir, err := os.MkdirTemp("", "tenantctl-bench-")
+	srv, stop, err := startAPIServer(ctx, f.url)
 	if err != nil {
 		return fail(err)
 	}
-	defer os.RemoveAll(dir)
-	bin, err := buildAPIServer(ctx, dir)
-	if err != nil {
-		return fail(err)
-	}
-	srv, err := startServer(ctx, f.url, bin)
-	if err != nil {
-		return fail(err)
-	}
-	defer srv.stop()
+	defer stop()
 
 	list := requests[0]
 	var rows []Row

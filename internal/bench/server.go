@@ -49,6 +49,24 @@ func buildAPIServer(ctx context.Context, dir string) (string, error) {
 	return bin, nil
 }
 
+// startAPIServer builds cmd/apiserver into a temporary folder and starts
+// it over dbURL; stop ends it and removes the folder.
+func startAPIServer(ctx context.Context, dbURL string) (srv *server, stop func(), err error) {
+	dir, err := os.MkdirTemp("", "tenantctl-bench-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("bench: %w", err)
+	}
+	bin, err := buildAPIServer(ctx, dir)
+	if err == nil {
+		srv, err = startServer(ctx, dbURL, bin)
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return srv, func() { srv.stop(); os.RemoveAll(dir) }, nil
+}
+
 // startServer runs argv (a server taking -addr) over database dbURL on a
 // free loopback port and waits until it answers /healthz.
 func startServer(ctx context.Context, dbURL string, argv ...string) (*server, error) {

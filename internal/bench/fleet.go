@@ -37,15 +37,16 @@ ALTER TABLE samples DROP COLUMN bench_priority;`
 // runFleet migrates a fleet of Scale.Fleet tenants, made at the product's
 // latest version, by one more migration through the library
 // (Manager.Migrate) and, as the floor, by the same SQL from psql -f, each
-// side on a fleet and database of its own. On the way it measures how
-// creating a tenant costs with the fleet in the database against an
-// empty one (a provisioning row: the fleet is too slow to build twice),
-// and how the harness's memory grows with the fleet migrated.
+// side on a copy of the fleet in a database of its own. While building
+// the fleet it measures what creating its last tenants costs against the
+// first tenants of an empty database (a provisioning row), and after the
+// migration how the harness's memory grows with the size of the fleet
+// migrated.
 func runFleet(ctx context.Context, e *Env) []Row {
 	sc := e.Scale
 	small := max(sc.Fleet/10, sc.Serial)
 	nth := Row{Group: provisionGroup, Target: RatioAtMost(1.2),
-		What: fmt.Sprintf("create a tenant with %d tenants in the database (ours) vs in an empty one (floor); %d each, serially", sc.Fleet, sc.Serial)}
+		What: fmt.Sprintf("create the %dth tenant (the last %d of a fleet, ours) vs the first (%d into an empty database, floor), serially", sc.Fleet, sc.Serial, sc.Serial)}
 	mig := Row{Group: fleetGroup, Target: RatioAtMost(1.5),
 		What: fmt.Sprintf("migrate %d tenants by one migration (a nullable column and an index), %d at a time", sc.Fleet, sc.Concurrency)}
 	mem := Row{Group: fleetGroup, Target: RatioAtMost(1.5),
@@ -58,18 +59,21 @@ func runFleet(ctx context.Context, e *Env) []Row {
 		return []Row{nth, mig, mem}
 	}
 
-	// Both sides get the same fleet: built once, by the floor's scripts
-	// (the fastest way to make tenants, and identical to the library's:
-	// TestFloorTenantIsLibraryTenant), then copied.
+	// Both sides get the same fleet, built once, then copied: all but its
+	// last sc.Serial tenants by the floor's scripts (the fastest way to
+	// make tenants, and identical to the library's:
+	// TestFloorTenantIsLibraryTenant), the last ones by the library for
+	// the provisioning row.
 	ids := newIDs(sc.Fleet)
+	built, last := ids[:sc.Fleet-sc.Serial], ids[sc.Fleet-sc.Serial:]
 	floor := &fleetSide{name: "floor", ids: ids}
 	lib := &fleetSide{name: "library", ids: ids}
 	var err error
 	if lib.url, err = e.NewDatabase(ctx, "bench_fleet"); err != nil {
 		return fail(err, &nth, &mig, &mem)
 	}
-	// Not warmed yet: the fleet's database must have no connections when
-	// it is copied.
+	// Not connected until the fleet's database is copied, which wants no
+	// connections to it.
 	pool, err := newPool(lib.url, sc.Concurrency)
 	if err != nil {
 		return fail(err, &nth, &mig, &mem)
@@ -84,7 +88,7 @@ func runFleet(ctx context.Context, e *Env) []Row {
 		return fail(err, &nth, &mig, &mem)
 	}
 	start := time.Now()
-	if _, err := e.psqlRun(ctx, lib.url, sc.Concurrency, ids, createTx(product)); err != nil {
+	if _, err := e.psqlRun(ctx, lib.url, sc.Concurrency, built, createTx(product)); err != nil {
 		return fail(fmt.Errorf("build the fleet: %w", err), &nth, &mig, &mem)
 	}
 	// As a fleet in service would be: the catalogs' and the ledger's
@@ -93,12 +97,31 @@ func runFleet(ctx context.Context, e *Env) []Row {
 	if err := vacuum(ctx, lib.url); err != nil {
 		return fail(err, &nth, &mig, &mem)
 	}
-	if floor.url, err = e.copyDatabase(ctx, "bench_fleet", "bench_fleet_floor"); err != nil {
+
+	firstURL, err := e.NewDatabase(ctx, "bench_fleet_first")
+	if err != nil {
 		return fail(err, &nth, &mig, &mem)
+	}
+	firstPool, err := warmPool(ctx, firstURL, sc.Concurrency)
+	if err != nil {
+		return fail(err, &nth, &mig, &mem)
+	}
+	defer firstPool.Close()
+	first, err := db.NewTenancy(firstPool, tenancy.Config{})
+	if err != nil {
+		return fail(err, &nth, &mig, &mem)
+	}
+	nth.Ours, nth.Floor, nth.Note, err = e.lastVersusFirst(ctx, lib.url, last, first)
+	if err != nil {
+		return fail(err, &nth, &mig, &mem)
+	}
+
+	if floor.url, err = e.copyDatabase(ctx, "bench_fleet", "bench_fleet_floor"); err != nil {
+		return fail(err, &mig, &mem)
 	}
 	e.Log.Info("fleets built", "tenants", sc.Fleet, "took", time.Since(start).Round(time.Millisecond))
 	if err := warm(ctx, pool); err != nil {
-		return fail(err, &nth, &mig, &mem)
+		return fail(err, &mig, &mem)
 	}
 
 	pending := next.Migrations()[product.LatestVersion():]
@@ -134,17 +157,17 @@ func runFleet(ctx context.Context, e *Env) []Row {
 		for _, s := range order {
 			if round > 0 {
 				if err := undo(s); err != nil {
-					return fail(err, &nth, &mig, &mem)
+					return fail(err, &mig, &mem)
 				}
 			}
 		}
 		for _, s := range order {
 			if err := e.checkpoint(ctx); err != nil {
-				return fail(err, &nth, &mig, &mem)
+				return fail(err, &mig, &mem)
 			}
 			d, err := s.migrate()
 			if err != nil {
-				return fail(fmt.Errorf("%s: %w", s.name, err), &nth, &mig, &mem)
+				return fail(fmt.Errorf("%s: %w", s.name, err), &mig, &mem)
 			}
 			s.took += d
 			e.Log.Info("fleet migrated", "side", s.name, "round", round+1, "took", d.Round(time.Millisecond))
@@ -154,49 +177,14 @@ func runFleet(ctx context.Context, e *Env) []Row {
 	mig.Note = fmt.Sprintf("Library: Manager.Migrate, Concurrency %d; progress reported: OnResult called once per tenant (%d calls, every tenant migrated: checked). "+
 		"Per tenant it claims the ledger row (the version UPDATE, pipelined with BEGIN), runs the file, records it, commits. "+
 		"Floor: %d psql -f at once, per tenant BEGIN; SET LOCAL search_path; the file; COMMIT: no ledger, so the ratio includes "+
-		"what makes the library's migration recorded, resumable and safe against a concurrent migrator. Each side on a fleet of its own "+
-		"(one fleet built by psql, vacuumed, then copied), migrated twice (floor, library, library, floor; undone in between), after a CHECKPOINT each time.",
+		"what makes the library's migration recorded, resumable and safe against a concurrent migrator. Each side on a copy of one fleet "+
+		"(vacuumed), migrated twice (floor, library, library, floor; undone in between), after a CHECKPOINT each time.",
 		sc.Concurrency, sc.Fleet, sc.Concurrency)
 
-	// The first tenants: a new database, filled up to small tenants for the
-	// memory row's smaller migration.
-	firstURL, err := e.NewDatabase(ctx, "bench_fleet_first")
-	if err != nil {
-		return fail(err, &nth, &mem)
-	}
-	firstPool, err := warmPool(ctx, firstURL, sc.Concurrency)
-	if err != nil {
-		return fail(err, &nth, &mem)
-	}
-	defer firstPool.Close()
-	first, err := db.NewTenancy(firstPool, tenancy.Config{})
-	if err != nil {
-		return fail(err, &nth, &mem)
-	}
-	if err := e.checkpoint(ctx); err != nil {
-		return fail(err, &nth, &mem)
-	}
-	nthTime, firstTime, err := alternateCreates(ctx, product, first, sc.Serial)
-	if err != nil {
-		return fail(err, &nth, &mem)
-	}
-	nth.Ours, nth.Floor = perTenant(nthTime, sc.Serial), perTenant(firstTime, sc.Serial)
-	nth.Note = fmt.Sprintf("Both columns are the library's (Manager.Create, one connection): floor = into an empty database, "+
-		"ours = into the fleet's database, its %d tenants there (and migrated). The two alternate tenant by tenant, "+
-		"so a slow moment of the machine falls on both. Near 1: the cost does not grow with the number of schemas.", sc.Fleet)
-	switch shared, err := sharedFunctionNames(ctx, pool); {
-	case err != nil:
-		nth.Note += " " + err.Error()
-	case shared != "":
-		nth.Note += " Where it grows: every tenant schema defines " + shared + ", and PostgreSQL resolves a function's name by listing " +
-			"every function of that name and arguments in the database (FuncnameGetCandidates: plpgsql's validation at CREATE FUNCTION, " +
-			"CREATE TRIGGER's lookup), one per tenant (seen with perf on a fleet of 10,000)."
-	}
-	// Done with the fleet's pool (the deferred Close is then a no-op):
-	// the smaller migration below runs with the harness holding what it
-	// held during the larger one.
+	// The smaller migration of the memory row: the first database, filled
+	// up to small tenants. Done with the fleet's pool (the deferred Close
+	// is then a no-op), the harness holds what it held during the larger.
 	pool.Close()
-
 	if _, err := e.psqlRun(ctx, firstURL, sc.Concurrency, newIDs(small-sc.Serial), createTx(first)); err != nil {
 		return fail(err, &mem)
 	}
@@ -212,9 +200,55 @@ func runFleet(ctx context.Context, e *Env) []Row {
 	growth := (float64(libPeak) - float64(smallPeak)) / float64(max(sc.Fleet-small, 1))
 	mem.Note = fmt.Sprintf("The live heap (runtime/metrics /gc/heap/live:bytes, what the last GC found reachable) and goroutine stacks, "+
 		"sampled every %s during Manager.Migrate and once more after a GC with its results still held; HeapInuse would swing 2× with "+
-		"the GC's pacing. Floor = the same migration of %d tenants. Growth: %.0f bytes a tenant: the []Result that Migrate returns "+
-		"and the versions it reads first, one per tenant.", heapSampleEvery, small, growth)
+		"the GC's pacing. Floor = the same migration of %d tenants. Growth: %.0f bytes a tenant, as Migrate reads every tenant's "+
+		"version first and holds a Result per tenant, all of which it returns.", heapSampleEvery, small, growth)
 	return []Row{nth, mig, mem}
+}
+
+// lastVersusFirst creates the tenants last through the library into the
+// fleet's database at url, and as many through first into an empty
+// database, alternately, one connection each, and returns the time a
+// tenant took on each side and the row's note. Its connection to url is
+// closed when it returns.
+func (e *Env) lastVersusFirst(ctx context.Context, url string, last []uuid.UUID, first *tenancy.Manager) (lastFig, firstFig Figure, note string, err error) {
+	pool, err := warmPool(ctx, url, 1)
+	if err != nil {
+		return lastFig, firstFig, "", err
+	}
+	defer pool.Close()
+	fleet, err := db.NewTenancy(pool, tenancy.Config{})
+	if err != nil {
+		return lastFig, firstFig, "", err
+	}
+	if err := e.checkpoint(ctx); err != nil {
+		return lastFig, firstFig, "", err
+	}
+	var lastTime, firstTime time.Duration
+	for _, id := range last {
+		for _, side := range []struct {
+			m    *tenancy.Manager
+			id   uuid.UUID
+			took *time.Duration
+		}{{fleet, id, &lastTime}, {first, uuid.New(), &firstTime}} {
+			start := time.Now()
+			if err := side.m.Create(ctx, side.id, nil); err != nil {
+				return lastFig, firstFig, "", err
+			}
+			*side.took += time.Since(start)
+		}
+	}
+	note = fmt.Sprintf("Both columns are the library's (Manager.Create, one connection): ours = the fleet's last %d tenants, "+
+		"each after the ones before it (built by psql, then vacuumed), floor = as many into an empty database. The two alternate "+
+		"tenant by tenant, so a slow moment of the machine falls on both. Near 1: the cost does not grow with the number of schemas.", len(last))
+	switch shared, err := sharedFunctionNames(ctx, pool); {
+	case err != nil:
+		note += " " + err.Error()
+	case shared != "":
+		note += " Where it grows: every tenant schema defines " + shared + ", and PostgreSQL resolves a function's name by listing " +
+			"every function of that name and arguments in the database (FuncnameGetCandidates: plpgsql's validation at CREATE FUNCTION, " +
+			"CREATE TRIGGER's lookup), one per tenant (seen with perf on a fleet of 10,000)."
+	}
+	return perTenant(lastTime, len(last)), perTenant(firstTime, len(last)), note, nil
 }
 
 // fleetSide is one side of the fleet migration: its database, its
@@ -321,24 +355,6 @@ ORDER BY count(*) DESC, p.proname`, db.SchemaPrefix)
 		return "", fmt.Errorf("list the tenants' functions: %w", err)
 	}
 	return strings.Join(names, ", "), nil
-}
-
-// alternateCreates creates n tenants through each of a and b, one at a
-// time, alternating, and returns how long each side's creations took.
-func alternateCreates(ctx context.Context, a, b *tenancy.Manager, n int) (aTime, bTime time.Duration, err error) {
-	for range n {
-		for _, side := range []struct {
-			m    *tenancy.Manager
-			took *time.Duration
-		}{{a, &aTime}, {b, &bTime}} {
-			start := time.Now()
-			if err := side.m.Create(ctx, uuid.New(), nil); err != nil {
-				return 0, 0, err
-			}
-			*side.took += time.Since(start)
-		}
-	}
-	return aTime, bTime, nil
 }
 
 // withBenchMigration returns a Manager over pool like the product's (its

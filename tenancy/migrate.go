@@ -58,6 +58,13 @@ type MigrateOptions struct {
 	// many are done out of how many, for progress reporting. Calls are
 	// serialized, so it needs no locking of its own.
 	OnResult func(done, total int, r Result)
+
+	// DiscardResults makes Migrate return no Results (the error still
+	// counts the failed and skipped), for fleets too large to hold a
+	// Result per tenant: each one goes to OnResult and is then forgotten.
+	// Migrate's memory then grows with the fleet only by the version it
+	// reads for each tenant first (a few dozen bytes).
+	DiscardResults bool
 }
 
 // Result is one tenant's part of a fleet migration.
@@ -83,7 +90,8 @@ type Result struct {
 // behind. Two concurrent Migrates never apply a migration twice: the second
 // waits for the tenant's lock and then finds it current.
 //
-// The Results are in the order of the selection. The error is a *FleetError
+// The Results are in the order of the selection (none with
+// DiscardResults). The error is a *FleetError
 // if any tenant failed or was skipped, or an error of the whole operation
 // (unknown target version, ledger unreadable).
 func (m *Manager) Migrate(ctx context.Context, opts MigrateOptions) ([]Result, error) {
@@ -99,10 +107,11 @@ func (m *Manager) Migrate(ctx context.Context, opts MigrateOptions) ([]Result, e
 		return nil, err
 	}
 
-	results := make([]Result, len(states))
-	var work []int // indexes into results still to migrate
-	for i, st := range states {
-		r := Result{TenantID: st.id, Schema: m.SchemaName(st.id), From: st.version, To: st.version}
+	// plan settles a tenant from the ledger's version alone, or says it
+	// needs migrating. Called twice per tenant, it keeps no Result for the
+	// tenants still to do.
+	plan := func(st tenantVersion) (r Result, work bool) {
+		r = Result{TenantID: st.id, Schema: m.SchemaName(st.id), From: st.version, To: st.version}
 		switch {
 		case !st.found:
 			r.Outcome, r.Err = Failed, fmt.Errorf("tenancy: migrate %s: %w", r.Schema, ErrTenantNotFound)
@@ -113,64 +122,77 @@ func (m *Manager) Migrate(ctx context.Context, opts MigrateOptions) ([]Result, e
 		case opts.DryRun:
 			r.Outcome, r.To, r.Pending = Planned, target, migrationNames(m.migrations[st.version:target])
 		default:
-			work = append(work, i)
+			return r, true
 		}
-		results[i] = r
+		return r, false
 	}
 
-	// Settled tenants are reported first, so a progress bar moves at once.
+	var results []Result
+	if !opts.DiscardResults {
+		results = make([]Result, len(states))
+	}
 	var mu sync.Mutex
 	done, failed, skipped := 0, 0, 0
-	report := func(i int) {
+	finish := func(i int, r Result) {
 		mu.Lock()
 		defer mu.Unlock()
 		done++
-		switch results[i].Outcome {
+		switch r.Outcome {
 		case Failed:
 			failed++
 		case Skipped:
 			skipped++
 		}
+		if results != nil {
+			results[i] = r
+		}
 		if opts.OnResult != nil {
-			opts.OnResult(done, len(results), results[i])
+			opts.OnResult(done, len(states), r)
 		}
 	}
-	for i := range results {
-		if results[i].Outcome != "" {
-			report(i)
+	// Settled tenants are reported first, so a progress bar moves at once.
+	work := 0
+	for i, st := range states {
+		if r, todo := plan(st); todo {
+			work++
+		} else {
+			finish(i, r)
 		}
 	}
 
-	concurrency := min(cmp.Or(max(0, opts.Concurrency), m.concurrency), max(1, len(work)))
-	jobs := make(chan int)
+	type job struct {
+		i int
+		r Result
+	}
+	concurrency := min(cmp.Or(max(0, opts.Concurrency), m.concurrency), max(1, work))
+	jobs := make(chan job)
 	var wg sync.WaitGroup
 	for range concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
+		wg.Go(func() {
+			for j := range jobs {
 				mu.Lock()
 				stop := opts.MaxFailures > 0 && failed >= opts.MaxFailures
 				mu.Unlock()
-				r := results[i]
+				r := j.r
 				if stop || ctx.Err() != nil {
 					r.Outcome, r.Err = Skipped, fmt.Errorf("tenancy: migrate %s: %w", r.Schema, ErrSkipped)
 				} else {
 					r = m.migrateOne(ctx, r, target)
 				}
-				results[i] = r
-				report(i)
+				finish(j.i, r)
 			}
-		}()
+		})
 	}
-	for _, i := range work {
-		jobs <- i
+	for i, st := range states {
+		if r, todo := plan(st); todo {
+			jobs <- job{i, r}
+		}
 	}
 	close(jobs)
 	wg.Wait()
 
 	if failed > 0 || skipped > 0 {
-		return results, &FleetError{Total: len(results), Failed: failed, Skipped: skipped}
+		return results, &FleetError{Total: len(states), Failed: failed, Skipped: skipped}
 	}
 	return results, nil
 }

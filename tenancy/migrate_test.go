@@ -776,3 +776,45 @@ func TestConcurrentMigrators(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrateDiscardResults: with DiscardResults, Migrate returns no
+// Results, yet every tenant goes through OnResult, migrations run as
+// without it, and the error counts the failures.
+func TestMigrateDiscardResults(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := fleetPool(t, 4)
+	n := newFleetNames(t, pool, "dr")
+	ids := createFleet(t, n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 1)}), 3, 3)
+	m := n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 2)})
+	missing := uuid.New()
+
+	got := map[uuid.UUID]tenancy.Outcome{}
+	res, err := m.Migrate(ctx, tenancy.MigrateOptions{Tenants: append(slices.Clone(ids), missing), DiscardResults: true,
+		OnResult: func(done, total int, r tenancy.Result) {
+			if total != 4 || done != len(got)+1 {
+				t.Errorf("OnResult(%d, %d) after %d calls", done, total, len(got))
+			}
+			got[r.TenantID] = r.Outcome
+		}})
+	if res != nil {
+		t.Errorf("%d results returned with DiscardResults", len(res))
+	}
+	var fe *tenancy.FleetError
+	if !errors.As(err, &fe) || fe.Total != 4 || fe.Failed != 1 || fe.Skipped != 0 {
+		t.Errorf("err %v, want a FleetError of 4 tenants, 1 failed", err)
+	}
+	for _, id := range ids {
+		if got[id] != tenancy.Migrated {
+			t.Errorf("%s: %s, want migrated", m.SchemaName(id), got[id])
+		}
+	}
+	if got[missing] != tenancy.Failed {
+		t.Errorf("the missing tenant: %s, want failed", got[missing])
+	}
+	for _, id := range ids {
+		if row := n.ledger(t, pool)[id]; row.Version != 2 {
+			t.Errorf("ledger of %s: version %d, want 2", m.SchemaName(id), row.Version)
+		}
+	}
+}

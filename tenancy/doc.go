@@ -48,8 +48,8 @@
 // # Working inside a tenant
 //
 // Manager.InTenant runs a function in a transaction whose search_path is the
-// tenant's, set with SET LOCAL in the same message as BEGIN: no extra round
-// trip, and nothing survives the transaction into the pool.
+// tenant's, set locally (set_config) in the same round trip as BEGIN: no
+// extra round trip, and nothing survives the transaction into the pool.
 // Manager.InTenantBatch also sends the transaction's first schema-qualified
 // queries (a registry check) with BEGIN, and a read-only one with its
 // COMMIT: one round trip. Middleware puts the tenant of an HTTP request in

@@ -13,9 +13,10 @@ import (
 //
 // # Why a transaction-local search_path
 //
-// The schema is switched with SET LOCAL, sent in the same simple-protocol
-// message as BEGIN, so entering a tenant costs no round trip beyond the
-// transaction's own BEGIN and COMMIT. SET LOCAL dies with the transaction:
+// The schema is switched with set_config(..., true), SET LOCAL taking its
+// value as a parameter, pipelined with BEGIN, so entering a tenant costs no
+// round trip beyond the transaction's own BEGIN and COMMIT (InTenantBatch).
+// SET LOCAL dies with the transaction:
 // commit, rollback, or a connection lost mid-way all leave the pooled
 // connection as it was, so a tenant can never leak into the next user of the
 // connection. Behind PgBouncer in transaction pooling mode the whole
@@ -41,18 +42,13 @@ import (
 // fn's queries fail with "relation does not exist". Resolve tenants first
 // (see Middleware) when the id comes from outside.
 func (m *Manager) InTenant(ctx context.Context, id uuid.UUID, fn func(pgx.Tx) error) error {
-	return m.InTenantTx(ctx, id, pgx.TxOptions{}, fn)
+	return m.InTenantBatch(ctx, id, pgx.TxOptions{}, nil, fn)
 }
 
 // InTenantTx is InTenant with transaction options (isolation level, access
 // mode, deferrable). TxOptions.BeginQuery and CommitQuery are not supported.
 func (m *Manager) InTenantTx(ctx context.Context, id uuid.UUID, opts pgx.TxOptions, fn func(pgx.Tx) error) error {
-	begin, err := beginSQL(opts)
-	if err != nil {
-		return err
-	}
-	opts.BeginQuery = begin + "; SET LOCAL search_path TO " + pgx.Identifier{m.SchemaName(id)}.Sanitize() + m.searchPath
-	return pgx.BeginTxFunc(ctx, m.pool, opts, fn)
+	return m.InTenantBatch(ctx, id, opts, nil, fn)
 }
 
 // InTenantBatch is InTenantTx whose first queries travel with BEGIN and the
@@ -75,7 +71,7 @@ func (m *Manager) InTenantTx(ctx context.Context, id uuid.UUID, opts pgx.TxOptio
 // was written; a read-write transaction commits after the callbacks
 // succeeded.
 func (m *Manager) InTenantBatch(ctx context.Context, id uuid.UUID, opts pgx.TxOptions, queue func(*pgx.Batch), fn func(pgx.Tx) error) error {
-	if _, err := beginSQL(opts); err != nil {
+	if err := checkTxOptions(opts); err != nil {
 		return err
 	}
 	var b pgx.Batch
@@ -117,35 +113,28 @@ func (m *Manager) InContextTenant(ctx context.Context, fn func(pgx.Tx) error) er
 	return m.InTenant(ctx, id, fn)
 }
 
-// beginSQL renders BEGIN from options restricted to pgx's own constants:
-// they end up in SQL text, so nothing else is let through.
-func beginSQL(opts pgx.TxOptions) (string, error) {
+// checkTxOptions accepts only pgx's own constants: pgx renders the options
+// into the text of BEGIN, so nothing else may reach it.
+func checkTxOptions(opts pgx.TxOptions) error {
 	if opts.BeginQuery != "" || opts.CommitQuery != "" {
-		return "", fmt.Errorf("tenancy: TxOptions.BeginQuery and CommitQuery are not supported")
+		return fmt.Errorf("tenancy: TxOptions.BeginQuery and CommitQuery are not supported")
 	}
-	sql := "BEGIN"
 	switch opts.IsoLevel {
-	case "":
-	case pgx.Serializable, pgx.RepeatableRead, pgx.ReadCommitted, pgx.ReadUncommitted:
-		sql += " ISOLATION LEVEL " + string(opts.IsoLevel)
+	case "", pgx.Serializable, pgx.RepeatableRead, pgx.ReadCommitted, pgx.ReadUncommitted:
 	default:
-		return "", fmt.Errorf("tenancy: unknown isolation level %q", opts.IsoLevel)
+		return fmt.Errorf("tenancy: unknown isolation level %q", opts.IsoLevel)
 	}
 	switch opts.AccessMode {
-	case "":
-	case pgx.ReadWrite, pgx.ReadOnly:
-		sql += " " + string(opts.AccessMode)
+	case "", pgx.ReadWrite, pgx.ReadOnly:
 	default:
-		return "", fmt.Errorf("tenancy: unknown access mode %q", opts.AccessMode)
+		return fmt.Errorf("tenancy: unknown access mode %q", opts.AccessMode)
 	}
 	switch opts.DeferrableMode {
-	case "":
-	case pgx.Deferrable, pgx.NotDeferrable:
-		sql += " " + string(opts.DeferrableMode)
+	case "", pgx.Deferrable, pgx.NotDeferrable:
 	default:
-		return "", fmt.Errorf("tenancy: unknown deferrable mode %q", opts.DeferrableMode)
+		return fmt.Errorf("tenancy: unknown deferrable mode %q", opts.DeferrableMode)
 	}
-	return sql, nil
+	return nil
 }
 
 type ctxKey struct{}

@@ -146,15 +146,11 @@ func (cs *Centers) Resolve(ctx context.Context, ref string) (Center, error) {
 	if !errors.Is(err, ErrNotFound) {
 		return c, err
 	}
-	rows, qerr := cs.s.pool.Query(ctx, "SELECT name FROM public.centers ORDER BY is_active DESC, lower(name)")
-	if qerr != nil {
-		return Center{}, qerr
+	suggestion, _, serr := cs.s.suggestion(ctx, centerNames, ref)
+	if serr != nil {
+		return Center{}, serr
 	}
-	names, qerr := pgx.CollectRows(rows, pgx.RowTo[string])
-	if qerr != nil {
-		return Center{}, qerr
-	}
-	return Center{}, &NotFoundError{Kind: "center", Key: ref, Suggestion: suggest(ref, names)}
+	return Center{}, &NotFoundError{Kind: "center", Key: ref, Suggestion: suggestion}
 }
 
 // List returns a page of centers ordered by name, and how many there are in

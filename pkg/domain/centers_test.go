@@ -1,12 +1,14 @@
 package domain_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantctl/tenantctl/pkg/domain"
 )
@@ -263,4 +265,66 @@ func TestCenterDeleteRestoreHardDelete(t *testing.T) {
 	wantNotFound(t, b.st.Centers.HardDelete(b.ctx, c.ID))
 	_, err = b.st.Centers.SoftDelete(b.ctx, domain.System, c.ID)
 	wantNotFound(t, err)
+}
+
+// TestSuggestionBounded: among 2,000 centers and 2,000 users a typo still
+// gets the suggestion a comparison with every name would give, and the
+// lookup reads at most domain.SuggestionCandidates names to find it.
+func TestSuggestionBounded(t *testing.T) {
+	b := setup(t)
+	if _, err := b.db.Pool.Exec(b.ctx, `
+INSERT INTO public.centers (name) SELECT format('Center %s', lpad(i::text, 4, '0')) FROM generate_series(1, 2000) i;
+INSERT INTO public.users (username, email, is_superuser)
+	SELECT format('user%s', lpad(i::text, 4, '0')), format('u%s@example.com', i), true FROM generate_series(1, 2000) i`); err != nil {
+		t.Fatalf("insert the fleet: %v", err)
+	}
+	every := func(q string) []string {
+		t.Helper()
+		rows, err := b.db.Pool.Query(b.ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return names
+	}
+	centers := every("SELECT name FROM public.centers ORDER BY is_active DESC, lower(name)")
+	users := every("SELECT username FROM public.users ORDER BY is_active DESC, username")
+	for _, c := range []struct {
+		lookup func(context.Context, *domain.Store, string) (string, int, error)
+		names  []string
+		key    string
+		want   string
+	}{
+		{domain.SuggestCenter, centers, "Centr 1234", "Center 1234"},
+		{domain.SuggestCenter, centers, "enter 0042", "Center 0042"},
+		{domain.SuggestCenter, centers, "Cetner 0500", "Center 0500"},
+		{domain.SuggestCenter, centers, "center 07", "Center 0700"},
+		{domain.SuggestCenter, centers, "Center 1999x", "Center 1999"},
+		{domain.SuggestCenter, centers, "Laboratory", ""},
+		{domain.SuggestUser, users, "usr0042", "user0042"},
+		{domain.SuggestUser, users, "USER1500", "user1500"},
+		{domain.SuggestUser, users, "user19", "user1900"},
+		{domain.SuggestUser, users, "admin", ""},
+	} {
+		got, read, err := c.lookup(b.ctx, b.st, c.key)
+		if err != nil || got != c.want || read > domain.SuggestionCandidates {
+			t.Errorf("suggestion for %q = %q from %d candidates, %v; want %q from at most %d",
+				c.key, got, read, err, c.want, domain.SuggestionCandidates)
+		}
+		if all := domain.Suggest(c.key, c.names); all != got {
+			t.Errorf("suggestion for %q = %q, but among all %d names it is %q", c.key, got, len(c.names), all)
+		}
+	}
+	_, err := b.st.Centers.Resolve(b.ctx, "Centr 1234")
+	var nf *domain.NotFoundError
+	if !errors.As(err, &nf) || nf.Suggestion != "Center 1234" {
+		t.Fatalf("Resolve(Centr 1234) = %v, want a suggestion of Center 1234", err)
+	}
+	_, err = b.st.Users.Resolve(b.ctx, "usr0042")
+	if !errors.As(err, &nf) || nf.Suggestion != "user0042" {
+		t.Fatalf("Resolve(usr0042) = %v, want a suggestion of user0042", err)
+	}
 }

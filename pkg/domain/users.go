@@ -292,23 +292,14 @@ func (us *Users) Resolve(ctx context.Context, ref string) (User, error) {
 		}
 	}
 	u, err := us.GetByUsername(ctx, ref)
-	if !errors.Is(err, ErrNotFound) || !utf8.ValidString(ref) || strings.IndexByte(ref, 0) >= 0 {
+	if !errors.Is(err, ErrNotFound) {
 		return u, err
 	}
-	// Only names that could be within the suggestion's reach are read.
-	n := utf8.RuneCountInString(ref)
-	rows, qerr := us.s.pool.Query(ctx, `
-SELECT username FROM public.users
-WHERE char_length(username) BETWEEN $1 - 2 AND $1 + 2 OR starts_with(lower(username), lower($2))
-ORDER BY is_active DESC, username LIMIT 10000`, n, ref)
-	if qerr != nil {
-		return User{}, qerr
+	suggestion, _, serr := us.s.suggestion(ctx, userNames, ref)
+	if serr != nil {
+		return User{}, serr
 	}
-	names, qerr := pgx.CollectRows(rows, pgx.RowTo[string])
-	if qerr != nil {
-		return User{}, qerr
-	}
-	return User{}, &NotFoundError{Kind: "user", Key: ref, Suggestion: suggest(ref, names)}
+	return User{}, &NotFoundError{Kind: "user", Key: ref, Suggestion: suggestion}
 }
 
 // List returns a page of users ordered by username, and how many there are

@@ -2,12 +2,15 @@ package domain
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // fieldErrors collects validation messages per field; the zero value is
@@ -208,6 +211,68 @@ func sampleTypesOf(settings json.RawMessage) []string {
 		return DefaultSampleTypes
 	}
 	return s.SampleTypes
+}
+
+// SuggestionCandidates bounds a "did you mean" lookup: at most this many
+// names leave the database and are compared in Go, however many centers or
+// users the registry holds. PostgreSQL still filters the whole table (no
+// index serves an edit distance), a scan of short names in one query.
+const SuggestionCandidates = 50
+
+// registryNames is a column of the registry that Resolve looks names up in.
+// The fields are fixed SQL, never input.
+type registryNames struct {
+	table  pgx.Identifier
+	column string
+	order  string // ties go to the earlier name in this ORDER BY
+}
+
+var (
+	centerNames = registryNames{pgx.Identifier{"public", "centers"}, "name", "is_active DESC, lower(name)"}
+	userNames   = registryNames{pgx.Identifier{"public", "users"}, "username", "is_active DESC, username"}
+)
+
+// suggestion returns the name suggest picks for key among the names of rn,
+// and how many candidates it read: at most SuggestionCandidates. The query
+// keeps only names suggest could pick (key a prefix of them; or a length
+// within 2 and, since two edits leave one of three pieces of key intact,
+// one of those pieces inside them), ranks them by how much of key they
+// share (equal, prefix, bigrams in common, length) and returns the best
+// SuggestionCandidates in rn's order. Invalid UTF-8 and NUL, which no name
+// holds, get no suggestion.
+func (s *Store) suggestion(ctx context.Context, rn registryNames, key string) (string, int, error) {
+	if !utf8.ValidString(key) || strings.IndexByte(key, 0) >= 0 {
+		return "", 0, nil
+	}
+	k := []rune(strings.ToLower(key))
+	pieces := make([]string, 3)
+	for i := range pieces {
+		pieces[i] = string(k[i*len(k)/3 : (i+1)*len(k)/3])
+	}
+	var bigrams []string
+	for i := 0; i+1 < len(k); i++ {
+		bigrams = append(bigrams, string(k[i:i+2]))
+	}
+	q := fmt.Sprintf(`
+SELECT %[1]s FROM (
+	SELECT %[1]s, is_active FROM %[2]s
+	WHERE ($3 AND starts_with(lower(%[1]s), lower($1)))
+		OR (char_length(lower(%[1]s)) BETWEEN $2 - 2 AND $2 + 2
+			AND EXISTS (SELECT FROM unnest($4::text[]) p WHERE strpos(lower(%[1]s), p) > 0))
+	ORDER BY lower(%[1]s) = lower($1) DESC, ($3 AND starts_with(lower(%[1]s), lower($1))) DESC,
+		(SELECT count(*) FROM unnest($5::text[]) b WHERE strpos(lower(%[1]s), b) > 0) DESC,
+		abs(char_length(lower(%[1]s)) - $2), %[3]s
+	LIMIT $6) c
+ORDER BY %[3]s`, rn.column, rn.table.Sanitize(), rn.order)
+	rows, err := s.pool.Query(ctx, q, key, len(k), len(key) >= 3, pieces, bigrams, SuggestionCandidates)
+	if err != nil {
+		return "", 0, fmt.Errorf("suggest a %s: %w", rn.column, err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", 0, fmt.Errorf("suggest a %s: %w", rn.column, err)
+	}
+	return suggest(key, names), len(names), nil
 }
 
 // suggest returns the candidate closest to key, if one is close enough to be

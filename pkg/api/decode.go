@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/tenantctl/tenantctl/tenancy"
 )
 
 // MaxBodyBytes bounds a request body: 1 MiB, as the design says.
@@ -171,9 +173,9 @@ func (o *object) id(f string, nullable bool) (*uuid.UUID, bool) {
 		o.add(f, "must be a UUID string")
 		return nil, false
 	}
-	id, err := uuid.Parse(s)
-	if err != nil || len(s) != 36 {
-		o.add(f, fmt.Sprintf("%q is not a valid UUID", truncate(s, 64)))
+	id, err := tenancy.ParseID(s)
+	if err != nil {
+		o.add(f, invalidID(s))
 		return nil, false
 	}
 	return &id, true
@@ -196,12 +198,17 @@ func truncate(s string, n int) string {
 	return strings.ToValidUTF8(s[:n], "") + "…"
 }
 
-// pathID parses the path wildcard name as a UUID; anything else is a 404
+// invalidID is the message for an id a client sent in a field or a query
+// parameter that tenancy.ParseID, the one parser of ids, refuses.
+func invalidID(s string) string {
+	return fmt.Sprintf("%q is not a valid UUID", truncate(s, 64))
+}
+
+// pathID parses the path wildcard name as an id; anything else is a 404
 // (a malformed id names nothing, and must not be a 400 or a 500).
 func pathID(r *http.Request, name string) (uuid.UUID, error) {
-	s := r.PathValue(name)
-	id, err := uuid.Parse(s)
-	if err != nil || len(s) != 36 {
+	id, err := tenancy.ParseID(r.PathValue(name))
+	if err != nil {
 		return uuid.Nil, errNotFound
 	}
 	return id, nil

@@ -75,9 +75,9 @@ func (s *Server) writeSamples(w http.ResponseWriter, r *http.Request, status dom
 		Ordering: q.Get("ordering"), Limit: limit, Offset: offset,
 		IncludeInactive: privileged(caller(r)) && flag(r, "include_inactive")}
 	if v := q.Get("user_id"); v != "" {
-		id, err := uuid.Parse(v)
-		if err != nil || len(v) != 36 {
-			return fieldError(map[string][]string{"user_id": {fmt.Sprintf("%q is not a valid UUID", truncate(v, 64))}})
+		id, err := tenancy.ParseID(v)
+		if err != nil {
+			return fieldError(map[string][]string{"user_id": {invalidID(v)}})
 		}
 		f.UserID = &id
 	}

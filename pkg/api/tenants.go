@@ -81,9 +81,9 @@ func (c *centerCache) flush() {
 // id (canonical UUID) of an existing, active center. Anything else is
 // tenancy.ErrTenantNotFound or ErrInvalidName, answered 404.
 func (s *Server) resolveCenter(ctx context.Context, key string) (uuid.UUID, error) {
-	id, err := uuid.Parse(key)
-	if err != nil || len(key) != 36 {
-		return uuid.Nil, tenancy.ErrInvalidName
+	id, err := tenancy.ParseID(key)
+	if err != nil {
+		return uuid.Nil, err
 	}
 	hit, gen := s.centers.lookup(id)
 	if hit {

@@ -49,8 +49,7 @@ var queryParams = []struct {
 	{qSamples, "sample_type", "only samples of this type", map[string]any{"type": "string"}},
 	{qSamples, "user_id", "only samples of this user", map[string]any{"type": "string", "format": "uuid"}},
 	{qSamples, "search", "substring of name, barcode or description", map[string]any{"type": "string"}},
-	{qSamples, "ordering", "sort key, - for descending (default -created_at)", map[string]any{"type": "string",
-		"enum": []string{"created_at", "-created_at", "updated_at", "-updated_at", "name", "-name", "barcode", "-barcode", "status", "-status"}}},
+	{qSamples, "ordering", "sort key, - for descending (default " + domain.DefaultSampleOrdering + ")", enumOf(domain.SampleOrderings())},
 }
 
 // pathParams are the schemas of the path parameters; ids are UUIDs.

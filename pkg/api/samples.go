@@ -1,7 +1,6 @@
 package api
 
 import (
-	"fmt"
 	"net/http"
 
 	"github.com/google/uuid"
@@ -54,9 +53,9 @@ func (s *Server) listSamples(w http.ResponseWriter, r *http.Request) error {
 // samplesByStatus is the list filtered by a status in the path; an
 // unknown status is a 400, as it is in ?status=.
 func (s *Server) samplesByStatus(w http.ResponseWriter, r *http.Request) error {
-	st := domain.Status(r.PathValue("status"))
-	if !st.Valid() {
-		return fieldError(map[string][]string{"status": {fmt.Sprintf("%q is not a status (pending, processing, completed, rejected, archived)", truncate(string(st), 64))}})
+	st, err := domain.ParseStatus(r.PathValue("status"))
+	if err != nil {
+		return err
 	}
 	return s.writeSamples(w, r, st)
 }

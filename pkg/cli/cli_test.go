@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/spf13/cobra"
 
 	"github.com/tenantctl/tenantctl/internal/testdb"
 	"github.com/tenantctl/tenantctl/migrations"
@@ -725,6 +726,22 @@ func TestCompletion(t *testing.T) {
 		r.wantCode(t, ExitOK)
 		if !strings.Contains(r.stdout, want) || r.stderr != "" {
 			t.Errorf("completion %s: stdout lacks %q", shell, want)
+		}
+	}
+}
+
+// TestFlagCompletion: --status and --ordering complete to the domain's own
+// lists, without a database.
+func TestFlagCompletion(t *testing.T) {
+	t.Parallel()
+	for flag, want := range map[string][]string{
+		"--status":   {"pending", "processing", "completed", "rejected", "archived"},
+		"--ordering": {"created_at", "-created_at", "updated_at", "-updated_at", "name", "-name", "barcode", "-barcode", "status", "-status"},
+	} {
+		r := run(t, cobra.ShellCompRequestCmd, "sample", "list", "Some Center", flag, "")
+		r.wantCode(t, ExitOK)
+		if got := strings.Split(strings.TrimSpace(r.stdout), "\n"); !slices.Equal(got[:len(got)-1], want) || got[len(got)-1] != ":4" {
+			t.Errorf("completion of %s = %q, want %q then :4", flag, got, want)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
@@ -34,10 +35,10 @@ func newSampleListCmd(a *App) *cobra.Command {
 		Use:   "list CENTER",
 		Short: "List a center's samples",
 		Long: `List a center's samples, a page at a time (--limit, --offset), newest first
-unless --ordering says otherwise: a comma-separated list of created_at,
-updated_at, name, barcode and status, each with "-" for descending.
+unless --ordering says otherwise: a comma-separated list of
+` + strings.Join(domain.SampleOrderKeys, ", ") + `, each with "-" for descending.
 
-Filters: --status (pending, processing, completed, rejected, archived),
+Filters: --status (` + strings.Join(values(domain.Statuses), ", ") + `),
 --type, --user (id or username), --search (a substring of the name, barcode
 or description, case-insensitive). Soft-deleted samples are hidden unless
 --include-inactive.
@@ -57,9 +58,9 @@ counting every match, not only this page.`,
 				Limit: opts.page.Limit, Offset: opts.page.Offset, IncludeInactive: opts.IncludeInactive,
 			}
 			if opts.Status != "" {
-				flt.Status = domain.Status(opts.Status)
-				if !flt.Status.Valid() {
-					return usagef(c, "invalid --status %q: want pending, processing, completed, rejected or archived", opts.Status)
+				var err error
+				if flt.Status, err = domain.ParseStatus(opts.Status); err != nil {
+					return usagef(c, "invalid --status %q: want %s", opts.Status, oneOf(values(domain.Statuses)))
 				}
 			}
 			ctx := c.Context()
@@ -95,8 +96,12 @@ counting every match, not only this page.`,
 	f.StringVar(&opts.Type, "type", "", "only samples of this sample `type`")
 	f.StringVar(&opts.User, "user", "", "only the samples of `USER` (id or username)")
 	f.StringVar(&opts.Search, "search", "", "only samples whose name, barcode or description contains `text`")
-	f.StringVar(&opts.Ordering, "ordering", "", "sort `fields`, e.g. -created_at or status,name (default -created_at)")
+	f.StringVar(&opts.Ordering, "ordering", "", "sort `fields`, e.g. -created_at or status,name (default "+domain.DefaultSampleOrdering+")")
 	f.BoolVar(&opts.IncludeInactive, "include-inactive", false, "include soft-deleted samples")
+	// Both flags are defined just above: registering cannot fail.
+	noFiles := cobra.ShellCompDirectiveNoFileComp
+	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions(values(domain.Statuses), noFiles))
+	_ = cmd.RegisterFlagCompletionFunc("ordering", cobra.FixedCompletions(domain.SampleOrderings(), noFiles))
 	return cmd
 }
 

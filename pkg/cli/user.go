@@ -37,16 +37,23 @@ have none. A USER is a user id or a username.`,
 func roleFlag(c *cobra.Command, v string) (domain.Role, error) {
 	r := domain.Role(v)
 	if !r.Valid() {
-		return "", usagef(c, "invalid --role %q: want %s", v, roleList())
+		return "", usagef(c, "invalid --role %q: want %s", v, oneOf(values(domain.Roles)))
 	}
 	return r, nil
 }
 
-func roleList() string {
-	s := make([]string, len(domain.Roles))
-	for i, r := range domain.Roles {
-		s[i] = string(r)
+// values are the values of a domain enum (domain.Roles, domain.Statuses)
+// as a flag takes them.
+func values[T ~string](vs []T) []string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = string(v)
 	}
+	return s
+}
+
+// oneOf lists the choices s for a message: "a, b or c".
+func oneOf(s []string) string {
 	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 

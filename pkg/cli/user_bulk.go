@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tenantctl/tenantctl/pkg/domain"
 )
 
 // userBulkAction is one of the commands that (de)activate several users at
@@ -79,7 +81,7 @@ The changed users are printed ({"count", "results"} with -o json).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			if role == "" {
-				return usagef(c, "--role is required: %s", roleList())
+				return usagef(c, "--role is required: %s", oneOf(values(domain.Roles)))
 			}
 			r, err := roleFlag(c, role)
 			if err != nil {

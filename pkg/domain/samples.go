@@ -31,6 +31,22 @@ var Statuses = []Status{StatusPending, StatusProcessing, StatusCompleted, Status
 // Valid reports whether s is one of Statuses.
 func (s Status) Valid() bool { return slices.Contains(Statuses, s) }
 
+// ParseStatus returns s as a Status, or a *ValidationError on field
+// "status" naming the statuses; at most 64 characters of s are echoed.
+func ParseStatus(s string) (Status, error) {
+	var f fieldErrors
+	if checkStatus(&f, Status(s)); len(f) > 0 {
+		return "", f.err()
+	}
+	return Status(s), nil
+}
+
+func checkStatus(f *fieldErrors, s Status) {
+	if !s.Valid() {
+		f.add("status", fmt.Sprintf("%.64q is not a status (%s)", string(s), joinStatuses(Statuses)))
+	}
+}
+
 // Action moves a sample from one status to another.
 type Action string
 
@@ -133,9 +149,9 @@ type SampleFilter struct {
 	// Search matches name, barcode or description case-insensitively as a
 	// substring; % _ and \ match themselves.
 	Search string
-	// Ordering is a comma-separated list of created_at, updated_at, name,
-	// barcode, status, each optionally prefixed by "-" for descending.
-	// Defaults to "-created_at"; id breaks ties.
+	// Ordering is a comma-separated list of SampleOrderKeys, each
+	// optionally prefixed by "-" for descending. Defaults to
+	// DefaultSampleOrdering; id breaks ties.
 	Ordering        string
 	Limit, Offset   int // as in ListOptions
 	IncludeInactive bool
@@ -300,31 +316,41 @@ func (ss *Samples) GetByBarcode(ctx context.Context, centerID uuid.UUID, barcode
 	return out, err
 }
 
-// orderColumns whitelists the orderings: input only selects among these
-// fragments and never reaches SQL itself.
-var orderColumns = map[string]string{
-	"created_at": "created_at",
-	"updated_at": "updated_at",
-	"name":       "name",
-	"barcode":    "barcode",
-	"status":     "status",
+// SampleOrderKeys are the columns a sample list may be ordered by
+// (SampleFilter.Ordering), each ascending or, prefixed by "-", descending.
+var SampleOrderKeys = []string{"created_at", "updated_at", "name", "barcode", "status"}
+
+// DefaultSampleOrdering orders a sample list that names no ordering:
+// newest first.
+const DefaultSampleOrdering = "-created_at"
+
+// SampleOrderings lists every ordering by one key: each of SampleOrderKeys
+// ascending, then descending.
+func SampleOrderings() []string {
+	out := make([]string, 0, 2*len(SampleOrderKeys))
+	for _, k := range SampleOrderKeys {
+		out = append(out, k, "-"+k)
+	}
+	return out
 }
 
-// orderBy turns an ordering parameter into an ORDER BY clause.
+// orderBy turns an ordering parameter into an ORDER BY clause. Input only
+// selects among SampleOrderKeys and never reaches SQL itself.
 func orderBy(ordering string, f *fieldErrors) string {
 	if ordering == "" {
-		ordering = "-created_at"
+		ordering = DefaultSampleOrdering
 	}
 	var parts []string
 	seen := map[string]bool{}
 	dir := " DESC"
 	for _, key := range strings.Split(ordering, ",") {
 		name, desc := strings.CutPrefix(strings.TrimSpace(key), "-")
-		col, ok := orderColumns[name]
-		if !ok {
-			f.add("ordering", fmt.Sprintf("cannot order by %q (created_at, updated_at, name, barcode, status, with - for descending)", key))
+		i := slices.Index(SampleOrderKeys, name)
+		if i < 0 {
+			f.add("ordering", fmt.Sprintf("cannot order by %q (%s, with - for descending)", key, strings.Join(SampleOrderKeys, ", ")))
 			return ""
 		}
+		col := SampleOrderKeys[i]
 		if seen[col] {
 			continue
 		}
@@ -349,8 +375,8 @@ var escapeLike = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace
 func (ss *Samples) List(ctx context.Context, centerID uuid.UUID, flt SampleFilter) ([]Sample, int, error) {
 	var f fieldErrors
 	limit, offset := page(&f, flt.Limit, flt.Offset)
-	if flt.Status != "" && !flt.Status.Valid() {
-		f.add("status", fmt.Sprintf("%q is not a status (%s)", string(flt.Status), joinStatuses(Statuses)))
+	if flt.Status != "" {
+		checkStatus(&f, flt.Status)
 	}
 	if flt.SampleType != "" {
 		f.checkText("sample_type", flt.SampleType, textRule{max: 50})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -390,6 +391,27 @@ func TestSeedIdempotent(t *testing.T) {
 				Name: s.Name, Description: s.Description, SampleType: s.SampleType, Barcode: s.Barcode, Metadata: s.Metadata}); err != nil {
 				t.Errorf("seeded sample %s does not validate: %v", s.Barcode, err)
 			}
+		}
+	}
+}
+
+// TestParseStatus: every status parses; anything else is a
+// *ValidationError on "status" that lists the statuses and echoes at most
+// 64 characters of what was given.
+func TestParseStatus(t *testing.T) {
+	t.Parallel()
+	for _, s := range domain.Statuses {
+		if got, err := domain.ParseStatus(string(s)); got != s || err != nil {
+			t.Errorf("ParseStatus(%q) = %q, %v", s, got, err)
+		}
+	}
+	for _, s := range []string{"", "lost", "PENDING", "pending ", strings.Repeat("é", 1000)} {
+		got, err := domain.ParseStatus(s)
+		ve := wantFields(t, err, "status")
+		msg := ve.Fields["status"][0]
+		if got != "" || !strings.Contains(msg, "pending, processing, completed, rejected, archived") ||
+			utf8.RuneCountInString(msg) > 64+80 || !utf8.ValidString(msg) {
+			t.Errorf("ParseStatus(%.20q) = %q, %q", s, got, msg)
 		}
 	}
 }

@@ -36,7 +36,7 @@ func newSampleListCmd(a *App) *cobra.Command {
 		Short: "List a center's samples",
 		Long: `List a center's samples, a page at a time (--limit, --offset), newest first
 unless --ordering says otherwise: a comma-separated list of
-` + strings.Join(domain.SampleOrderKeys, ", ") + `, each with "-" for descending.
+` + sentence(domain.SampleOrderKeys, "and") + `, each with "-" for descending.
 
 Filters: --status (` + strings.Join(values(domain.Statuses), ", ") + `),
 --type, --user (id or username), --search (a substring of the name, barcode
@@ -60,7 +60,7 @@ counting every match, not only this page.`,
 			if opts.Status != "" {
 				var err error
 				if flt.Status, err = domain.ParseStatus(opts.Status); err != nil {
-					return usagef(c, "invalid --status %q: want %s", opts.Status, oneOf(values(domain.Statuses)))
+					return usagef(c, "invalid --status %q: want %s", opts.Status, sentence(values(domain.Statuses), "or"))
 				}
 			}
 			ctx := c.Context()

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -37,7 +36,7 @@ have none. A USER is a user id or a username.`,
 func roleFlag(c *cobra.Command, v string) (domain.Role, error) {
 	r := domain.Role(v)
 	if !r.Valid() {
-		return "", usagef(c, "invalid --role %q: want %s", v, oneOf(values(domain.Roles)))
+		return "", usagef(c, "invalid --role %q: want %s", v, sentence(values(domain.Roles), "or"))
 	}
 	return r, nil
 }
@@ -50,11 +49,6 @@ func values[T ~string](vs []T) []string {
 		s[i] = string(v)
 	}
 	return s
-}
-
-// oneOf lists the choices s for a message: "a, b or c".
-func oneOf(s []string) string {
-	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 
 // printUsers prints users as a list document, with their centers' names.

@@ -81,7 +81,7 @@ The changed users are printed ({"count", "results"} with -o json).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			if role == "" {
-				return usagef(c, "--role is required: %s", oneOf(values(domain.Roles)))
+				return usagef(c, "--role is required: %s", sentence(values(domain.Roles), "or"))
 			}
 			r, err := roleFlag(c, role)
 			if err != nil {

@@ -134,7 +134,8 @@ func (cs *Centers) GetByName(ctx context.Context, name string) (Center, error) {
 
 // Resolve finds a center by id or by name (case-insensitive), as the CLI's
 // arguments name them. An unknown name gets a *NotFoundError whose
-// Suggestion is the closest existing name, if one is close.
+// Suggestion is the closest existing name, if one is close, chosen among at
+// most SuggestionCandidates names however many centers there are.
 func (cs *Centers) Resolve(ctx context.Context, ref string) (Center, error) {
 	if id, err := uuid.Parse(ref); err == nil {
 		c, err := cs.Get(ctx, id)

@@ -282,7 +282,8 @@ func (us *Users) GetByUsername(ctx context.Context, username string) (User, erro
 }
 
 // Resolve finds a user by id or username. An unknown username gets a
-// *NotFoundError whose Suggestion is a close existing username, if any.
+// *NotFoundError whose Suggestion is a close existing username, if any,
+// chosen among at most SuggestionCandidates usernames.
 func (us *Users) Resolve(ctx context.Context, ref string) (User, error) {
 	if id, err := uuid.Parse(ref); err == nil {
 		// A username may look like a UUID too: fall back to it, as

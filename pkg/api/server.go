@@ -233,7 +233,16 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 // the handler rather than the mux.
 func (s *Server) handle(mux *http.ServeMux, rt route, tenant func(http.Handler) http.Handler) {
 	var next http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := rt.h(w, r); err != nil {
+		err := rt.h(w, r)
+		switch {
+		case err == nil:
+		case info(r.Context()).status != 0:
+			// The response has begun, so err comes from writing its body:
+			// the client hung up or stopped reading. Not the database's
+			// fault, and a second header cannot be sent.
+			s.log.LogAttrs(r.Context(), slog.LevelInfo, "client disconnected",
+				slog.String("request_id", requestID(r.Context())), slog.Any("error", err))
+		default:
 			s.writeError(w, r, err)
 		}
 	})

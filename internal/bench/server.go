@@ -237,7 +237,7 @@ func Serve(ctx context.Context, args []string) error {
 	if *plain {
 		opts = append(opts, domain.WithEnter(plainEnter(pool)))
 	}
-	srv, err := api.New(api.Config{Pool: pool, Tenancy: m, Store: domain.New(pool, m, opts...)})
+	srv, err := api.New(api.Config{Pool: pool, Store: domain.New(pool, m, opts...)})
 	if err != nil {
 		return err
 	}

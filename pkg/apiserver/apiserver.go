@@ -38,7 +38,8 @@ type Env struct {
 	Stdout, Stderr io.Writer // Stderr gets the log
 	// Getenv reads the environment. Defaults to os.Getenv.
 	Getenv func(string) string
-	// Listener, if set, is served instead of a listener on --addr.
+	// Listener, if set, is served instead of a listener on --addr. Run
+	// closes it.
 	Listener net.Listener
 }
 
@@ -78,6 +79,9 @@ func Run(ctx context.Context, args []string, env Env) int {
 	}
 	if env.Getenv == nil {
 		env.Getenv = os.Getenv
+	}
+	if env.Listener != nil {
+		defer env.Listener.Close() // for the early returns; Serve closes it too
 	}
 	usage := func(err error) int {
 		fmt.Fprintf(env.Stderr, "apiserver: %v\nRun 'apiserver --help' for usage.\n", err)

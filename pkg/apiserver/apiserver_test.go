@@ -73,6 +73,23 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// TestUsageErrorClosesListener: a listener handed to Run is closed even
+// when Run refuses its command line.
+func TestUsageErrorClosesListener(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := apiserver.Run(t.Context(), []string{"--bogus"}, apiserver.Env{Listener: ln}); code != apiserver.ExitUsage {
+		t.Errorf("exit %d, want 2", code)
+	}
+	if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+		c.Close()
+		t.Error("the listener still accepts connections")
+	}
+}
+
 // TestHelp: --help says what the server serves and, for every flag, its
 // environment variable.
 func TestHelp(t *testing.T) {

@@ -23,10 +23,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/tenantctl/tenantctl/pkg/api"
-	"github.com/tenantctl/tenantctl/pkg/db"
+	"github.com/tenantctl/tenantctl/pkg/apiserver"
 	"github.com/tenantctl/tenantctl/pkg/domain"
-	"github.com/tenantctl/tenantctl/tenancy"
 )
 
 // server is an API server under load: a child process, so that the load
@@ -67,7 +65,7 @@ func startAPIServer(ctx context.Context, dbURL string) (srv *server, stop func()
 	return srv, func() { srv.stop(); os.RemoveAll(dir) }, nil
 }
 
-// startServer runs argv (a server taking -addr) over database dbURL on a
+// startServer runs argv (a server taking --addr) over database dbURL on a
 // free loopback port and waits until it answers /healthz.
 func startServer(ctx context.Context, dbURL string, argv ...string) (*server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -76,7 +74,7 @@ func startServer(ctx context.Context, dbURL string, argv ...string) (*server, er
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(argv[0], append(argv[1:], "-addr", addr)...)
+	cmd := exec.Command(argv[0], append(argv[1:], "--addr", addr)...)
 	cmd.Env = append(os.Environ(), "TENANTCTL_DATABASE_URL="+dbURL)
 	// Its request log goes nowhere: writing it is part of the server's
 	// cost, keeping it is not. Only the last lines are kept, for errors.
@@ -224,22 +222,11 @@ func Serve(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	pool, err := db.Open(ctx, os.Getenv("TENANTCTL_DATABASE_URL"))
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	m, err := db.NewTenancy(pool, tenancy.Config{})
-	if err != nil {
-		return err
-	}
-	var opts []domain.Option
+	cfg := apiserver.Config{DatabaseURL: os.Getenv("TENANTCTL_DATABASE_URL")}
 	if *plain {
-		opts = append(opts, domain.WithEnter(plainEnter(pool)))
-	}
-	srv, err := api.New(api.Config{Pool: pool, Tenancy: m, Store: domain.New(pool, m, opts...)})
-	if err != nil {
-		return err
+		cfg.StoreOptions = func(pool *pgxpool.Pool) []domain.Option {
+			return []domain.Option{domain.WithEnter(plainEnter(pool))}
+		}
 	}
 	if *pprofAddr != "" {
 		go func() { _ = http.ListenAndServe(*pprofAddr, nil) }()
@@ -248,7 +235,7 @@ func Serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return api.Serve(ctx, ln, srv.Handler(), api.ServeOptions{Background: srv.Listen})
+	return apiserver.Serve(ctx, ln, cfg)
 }
 
 // plainEnter is tenancy.Manager.InTenantBatch without the schema switch:

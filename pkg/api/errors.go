@@ -4,15 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/puddle/v2"
-
+	"github.com/tenantctl/tenantctl/pkg/db"
 	"github.com/tenantctl/tenantctl/pkg/domain"
 	"github.com/tenantctl/tenantctl/tenancy"
 )
@@ -66,7 +62,7 @@ func fieldError(fields map[string][]string) error {
 //	domain.ErrNotFound, tenancy not found     404
 //	domain.ErrConflict (*ConflictError, *TransitionError, ErrActive)  409
 //	domain.ErrInvalidCredentials              401
-//	database unreachable, timeouts            503
+//	db.IsUnavailable: unreachable, timed out  503
 //	anything else                             500, logged with an id
 func (s *Server) problemFor(r *http.Request, err error) Problem {
 	var (
@@ -89,7 +85,7 @@ func (s *Server) problemFor(r *http.Request, err error) Problem {
 		return Problem{Status: http.StatusConflict, Detail: err.Error()}
 	case errors.Is(err, domain.ErrInvalidCredentials):
 		return Problem{Status: http.StatusUnauthorized, Detail: "invalid credentials"}
-	case unavailable(err):
+	case db.IsUnavailable(err):
 		s.log.LogAttrs(r.Context(), slog.LevelWarn, "database unavailable", slog.String("request_id", requestID(r.Context())), slog.Any("error", err))
 		if errors.Is(err, context.DeadlineExceeded) {
 			return Problem{Status: http.StatusServiceUnavailable, Detail: "the request timed out"}
@@ -100,32 +96,6 @@ func (s *Server) problemFor(r *http.Request, err error) Problem {
 	s.log.LogAttrs(r.Context(), slog.LevelError, "internal error",
 		slog.String("error_id", id), slog.String("request_id", requestID(r.Context())), slog.Any("error", err))
 	return Problem{Status: http.StatusInternalServerError, Detail: "internal error; quote error_id to the operator", ErrorID: id}
-}
-
-// unavailable reports whether err means the database could not be reached
-// or the request ran out of time: worth a retry, hence 503.
-func unavailable(err error) bool {
-	var (
-		connErr *pgconn.ConnectError
-		pgErr   *pgconn.PgError
-		netErr  net.Error
-	)
-	switch {
-	case errors.As(err, &connErr), errors.Is(err, puddle.ErrClosedPool), pgconn.Timeout(err),
-		errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr):
-		return true
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, pgconn.ErrConnClosed):
-		// A pooled connection the server or the network dropped: the first
-		// query on it after an outage fails so (or, once pgx has noticed,
-		// with "conn closed"), before pgxpool discards it.
-		return true
-	case errors.As(err, &pgErr):
-		// Class 08 connection exception; too many connections; the server
-		// shutting down or starting up.
-		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "53300" ||
-			pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
-	}
-	return false
 }
 
 // writeError answers err as a problem.

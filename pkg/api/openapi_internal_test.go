@@ -1,42 +1,14 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/tenantctl/tenantctl/pkg/db"
-	"github.com/tenantctl/tenantctl/tenancy"
 )
-
-// offlineServer is a Server whose pool never connects (pgxpool connects
-// lazily): enough for what needs no database.
-func offlineServer(t *testing.T) *Server {
-	t.Helper()
-	pool, err := pgxpool.New(context.Background(), "postgres://nobody@127.0.0.1:1/none?connect_timeout=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	m, err := db.NewTenancy(pool, tenancy.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(Config{Pool: pool, Tenancy: m, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 var pathParam = regexp.MustCompile(`\{([a-z_]+)\}`)
 

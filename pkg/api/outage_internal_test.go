@@ -138,7 +138,7 @@ func TestDatabaseOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Pool: pool, Tenancy: m, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s, err := New(Config{Pool: pool, Store: domain.New(pool, m), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

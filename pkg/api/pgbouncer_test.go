@@ -50,7 +50,7 @@ func setupBehindPgBouncer(t *testing.T, configure ...func(*api.Config)) (*env, s
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg.Pool, cfg.Tenancy, cfg.Store = pool, m, domain.New(pool, m)
+		cfg.Pool, cfg.Store = pool, domain.New(pool, m)
 		cfg.ListenConnString = direct.ConnString()
 	}}, configure...)...)
 	return e, url
@@ -251,7 +251,7 @@ func TestListenBehindPgBouncer(t *testing.T) {
 
 	// Misconfigured: LISTEN through PgBouncer is refused, loudly.
 	logs := &syncBuffer{}
-	bad, err := api.New(api.Config{Pool: e.db.Pool, Tenancy: e.db.Tenancy, ListenConnString: url,
+	bad, err := api.New(api.Config{Pool: e.db.Pool, Store: e.st, ListenConnString: url,
 		Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)

@@ -10,32 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/tenantctl/tenantctl/pkg/api"
-	"github.com/tenantctl/tenantctl/pkg/db"
-	"github.com/tenantctl/tenantctl/tenancy"
 )
-
-// offlineHandler is the API's handler over a pool that never connects
-// (pgxpool connects lazily): the lifecycle tests need no database.
-func offlineHandler(t *testing.T) http.Handler {
-	t.Helper()
-	pool, err := pgxpool.New(context.Background(), "postgres://nobody@127.0.0.1:1/none?connect_timeout=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	m, err := db.NewTenancy(pool, tenancy.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := api.New(api.Config{Pool: pool, Tenancy: m, Logger: discard()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return srv.Handler()
-}
 
 // wait fails the test unless ch yields within 10 s: a liveness bound, not
 // a timing assertion.
@@ -56,7 +32,7 @@ func wait[T any](t *testing.T, ch <-chan T, what string) T {
 func TestServeGraceful(t *testing.T) {
 	t.Parallel()
 	started, release := make(chan struct{}), make(chan struct{})
-	inner := offlineHandler(t)
+	inner := api.OfflineServer(t).Handler()
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/slow" {
 			inner.ServeHTTP(w, r)
@@ -152,7 +128,7 @@ func TestServeSlowHeaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := offlineHandler(t)
+	h := api.OfflineServer(t).Handler()
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() {

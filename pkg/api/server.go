@@ -19,13 +19,14 @@ import (
 	"github.com/tenantctl/tenantctl/tenancy"
 )
 
-// Config configures a Server. Pool and Tenancy are required.
+// Config configures a Server. Pool and Store are required.
 type Config struct {
-	// Pool is the database. Required.
+	// Pool is the database: /readyz and the pool metrics read it, and
+	// Listen connects as it does unless ListenConnString says otherwise.
+	// Required.
 	Pool *pgxpool.Pool
-	// Tenancy enters the centers' schemas (pkg/db.NewTenancy). Required.
-	Tenancy *tenancy.Manager
-	// Store is the domain. Defaults to domain.New(Pool, Tenancy).
+	// Store is the domain over Pool (domain.New with pkg/db.NewTenancy's
+	// manager). Required.
 	Store *domain.Store
 	// Logger receives request logs and errors. Defaults to slog.Default().
 	Logger *slog.Logger
@@ -62,7 +63,6 @@ type Config struct {
 // other processes reach its cache.
 type Server struct {
 	pool     *pgxpool.Pool
-	m        *tenancy.Manager
 	st       *domain.Store
 	log      *slog.Logger
 	tokenTTL time.Duration
@@ -101,24 +101,20 @@ const (
 
 // New returns a Server with every route registered.
 func New(cfg Config) (*Server, error) {
-	if cfg.Pool == nil || cfg.Tenancy == nil {
-		return nil, errors.New("api: Config.Pool and Config.Tenancy are required")
+	if cfg.Pool == nil || cfg.Store == nil {
+		return nil, errors.New("api: Config.Pool and Config.Store are required")
 	}
 	if cfg.TokenTTL < 0 || cfg.RequestTimeout < 0 || cfg.CenterCacheTTL < 0 {
 		return nil, errors.New("api: Config durations must not be negative")
 	}
 	s := &Server{
 		pool:     cfg.Pool,
-		m:        cfg.Tenancy,
 		st:       cfg.Store,
 		log:      cmp.Or(cfg.Logger, slog.Default()),
 		tokenTTL: cmp.Or(cfg.TokenTTL, 24*time.Hour),
 		timeout:  cmp.Or(cfg.RequestTimeout, 30*time.Second),
 		metrics:  newMetrics(cfg.Pool),
 		login:    newLoginThrottle(cfg.LoginThrottle),
-	}
-	if s.st == nil {
-		s.st = domain.New(cfg.Pool, cfg.Tenancy)
 	}
 	s.centers = newCenterCache(cmp.Or(cfg.CenterCacheTTL, 5*time.Minute))
 	s.listenCC = cfg.Pool.Config().ConnConfig
@@ -233,7 +229,16 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 // the handler rather than the mux.
 func (s *Server) handle(mux *http.ServeMux, rt route, tenant func(http.Handler) http.Handler) {
 	var next http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := rt.h(w, r); err != nil {
+		err := rt.h(w, r)
+		switch {
+		case err == nil:
+		case info(r.Context()).status != 0:
+			// The response has begun, so err comes from writing its body:
+			// the client hung up or stopped reading. Not the database's
+			// fault, and a second header cannot be sent.
+			s.log.LogAttrs(r.Context(), slog.LevelInfo, "client disconnected",
+				slog.String("request_id", requestID(r.Context())), slog.Any("error", err))
+		default:
 			s.writeError(w, r, err)
 		}
 	})

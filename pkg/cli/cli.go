@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/tenantctl/tenantctl/internal/cmdline"
 	"github.com/tenantctl/tenantctl/pkg/db"
 	"github.com/tenantctl/tenantctl/pkg/domain"
 	"github.com/tenantctl/tenantctl/tenancy"
@@ -64,6 +65,9 @@ func Run(ctx context.Context, args []string, env Env) int {
 	defer a.close()
 
 	root := a.newRootCmd()
+	root.Version = cmdline.Version("tenantctl")
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.Flags().Bool("version", false, "print the version and exit") // as apiserver's: no -v
 	root.SetArgs(args)
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)

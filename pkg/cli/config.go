@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
+
+	"github.com/tenantctl/tenantctl/internal/cmdline"
 )
 
 // Config is an invocation's resolved configuration. Each setting comes from
@@ -40,40 +43,37 @@ const (
 
 var outputFormats = []string{OutputTable, OutputJSON, OutputYAML}
 
-// configKeys are the settings a config file may hold, each with the
-// environment variables that set it, in order of precedence.
-var configKeys = []struct {
-	key string
-	env []string
-}{
-	{"database-url", []string{"TENANTCTL_DATABASE_URL", "DATABASE_URL"}},
-	{"output", []string{"TENANTCTL_OUTPUT"}},
-	{"actor", []string{"TENANTCTL_ACTOR"}},
-}
+// configKeys are the settings a config file may hold: each a global flag,
+// whose environment variables (cmdline.Env) come before the file.
+var configKeys = []string{"database-url", "output", "actor"}
 
 // usernamePattern is public.users' username check.
 var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_.@+-]{1,150}$`)
 
 func (a *App) addGlobalFlags(root *cobra.Command) {
 	f := root.PersistentFlags()
-	f.String("database-url", "", "PostgreSQL `URL` (postgres://user@host:port/db) or key=value DSN; env TENANTCTL_DATABASE_URL, then DATABASE_URL")
+	cmdline.DatabaseURL(f)
 	f.StringVar(&a.configFile, "config", "", "YAML configuration `FILE` (keys: database-url, output, actor)")
-	f.StringP("output", "o", OutputTable, "output `format`: table, json or yaml; env TENANTCTL_OUTPUT")
+	f.StringP("output", "o", OutputTable, "output `format`: table, json or yaml")
+	cmdline.Env(f, "output", "TENANTCTL_OUTPUT")
 	f.BoolVar(&a.Config.Yes, "yes", false, "answer yes to confirmations (required for destructive actions when stdin is not a terminal)")
-	f.String("actor", "", "`USERNAME` recorded as the author of registry changes; env TENANTCTL_ACTOR")
+	f.String("actor", "", "`USERNAME` recorded as the author of registry changes")
+	cmdline.Env(f, "actor", "TENANTCTL_ACTOR")
 }
 
 // configure resolves a.Config from the flags of c's tree, the environment
 // and the config file, with a viper instance of this invocation alone.
 func (a *App) configure(c *cobra.Command) error {
-	v := viper.New()
 	flags := c.Root().PersistentFlags()
+	if err := cmdline.FromEnv(flags, os.Getenv); err != nil {
+		return usageErr(nil, err)
+	}
+	// A flag set by the command line or the environment is Changed, which
+	// puts it before the file for viper.
+	v := viper.New()
 	for _, k := range configKeys {
-		if err := v.BindPFlag(k.key, flags.Lookup(k.key)); err != nil {
-			return fmt.Errorf("bind flag %s: %w", k.key, err)
-		}
-		if err := v.BindEnv(append([]string{k.key}, k.env...)...); err != nil {
-			return fmt.Errorf("bind environment of %s: %w", k.key, err)
+		if err := v.BindPFlag(k, flags.Lookup(k)); err != nil {
+			return fmt.Errorf("bind flag %s: %w", k, err)
 		}
 	}
 	if a.configFile != "" {
@@ -87,20 +87,16 @@ func (a *App) configure(c *cobra.Command) error {
 		}
 		// Every key viper knows is bound above, so any other came from the
 		// file: a typo that would otherwise be silently ignored.
-		known := make([]string, len(configKeys))
-		for i, k := range configKeys {
-			known[i] = k.key
-		}
 		var unknown []string
 		for _, key := range v.AllKeys() {
-			if !slices.Contains(known, key) {
+			if !slices.Contains(configKeys, key) {
 				unknown = append(unknown, key)
 			}
 		}
 		if len(unknown) > 0 {
 			slices.Sort(unknown)
 			return usagef(nil, "config file %s: unknown key %s (known: %s)",
-				a.configFile, strings.Join(unknown, ", "), strings.Join(known, ", "))
+				a.configFile, strings.Join(unknown, ", "), strings.Join(configKeys, ", "))
 		}
 	}
 

@@ -4,8 +4,7 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
+	"github.com/tenantctl/tenantctl/pkg/db"
 	"github.com/tenantctl/tenantctl/pkg/domain"
 	"github.com/tenantctl/tenantctl/tenancy"
 )
@@ -24,10 +23,9 @@ import (
 func errorMessage(err error) string {
 	msg := err.Error()
 	var (
-		ve    *domain.ValidationError
-		ce    *domain.ConflictError
-		te    *domain.TransitionError
-		pgErr *pgconn.PgError
+		ve *domain.ValidationError
+		ce *domain.ConflictError
+		te *domain.TransitionError
 	)
 	var inner error
 	var desc string
@@ -40,9 +38,8 @@ func errorMessage(err error) string {
 		inner, desc = ce, "conflict: "+ce.Error()
 	case errors.As(err, &te):
 		inner, desc = te, "conflict: "+te.Error()
-	case errors.As(err, &pgErr) && pgErr.Code == "42P01" && strings.Contains(pgErr.Message, `"public.`):
-		// undefined_table in the registry: a database never migrated.
-		return "the database is not migrated (" + pgErr.Message + "); run 'tenantctl migrate' first"
+	case db.IsNotMigrated(err):
+		return "the database is not migrated; run 'tenantctl migrate' first"
 	default:
 		// NotFoundError, ErrActive, ErrInvalidCredentials and the rest say
 		// what they mean already.

@@ -26,6 +26,28 @@ const SchemaPrefix = "center_"
 // VersionTable is tern's version table of the public schema.
 const VersionTable = "public.schema_version"
 
+// LatestPublicVersion is the version MigratePublic brings the public schema
+// to: the number of public migrations this binary embeds.
+var LatestPublicVersion = func() int32 {
+	files, err := migrate.FindMigrations(migrations.Public)
+	if err != nil {
+		panic("db: embedded public migrations: " + err.Error())
+	}
+	return int32(len(files))
+}()
+
+// PublicVersion returns the public schema's current version. A database
+// never migrated is an error for which IsNotMigrated is true.
+func PublicVersion(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}) (int32, error) {
+	var v int32
+	if err := q.QueryRow(ctx, "SELECT version FROM "+VersionTable).Scan(&v); err != nil {
+		return 0, fmt.Errorf("read the public schema's version: %w", err)
+	}
+	return v, nil
+}
+
 // Open returns a pool on url (a postgres:// URL or a key=value DSN; pool
 // settings such as pool_max_conns go in it) after checking that the server
 // answers.

@@ -1,0 +1,197 @@
+// Package apiserver is the apiserver command: its flags and their
+// environment variables, their validation, and the start-up of package
+// api's Server over the database, as package cli is the tenantctl
+// command. cmd/apiserver only hands it the process.
+package apiserver
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/pflag"
+
+	"github.com/tenantctl/tenantctl/internal/cmdline"
+	"github.com/tenantctl/tenantctl/pkg/api"
+	"github.com/tenantctl/tenantctl/pkg/db"
+	"github.com/tenantctl/tenantctl/pkg/domain"
+	"github.com/tenantctl/tenantctl/tenancy"
+)
+
+// Exit codes of Main and Run, as tenantctl's.
+const (
+	ExitOK      = 0
+	ExitFailure = 1
+	ExitUsage   = 2
+)
+
+// Env is what one run serves with. Main fills it from the process; tests
+// build their own.
+type Env struct {
+	Stdout, Stderr io.Writer // Stderr gets the log
+	// Getenv reads the environment. Defaults to os.Getenv.
+	Getenv func(string) string
+	// Listener, if set, is served instead of a listener on --addr. Run
+	// closes it.
+	Listener net.Listener
+}
+
+// Main runs apiserver with args (without the program name) until ctx ends,
+// and returns the process's exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return Run(ctx, args, Env{Stdout: stdout, Stderr: stderr})
+}
+
+const help = `apiserver serves tenantctl's REST API over its PostgreSQL database:
+
+  /api/auth/token/                   exchange a username and password for a token
+  /api/centers/, /api/users/,        the case study's resources and actions
+  /api/centers/{center_id}/samples/  (a token is required)
+  /api/openapi.json                  the OpenAPI 3.1 document of all of them
+  /healthz                           200 while the process serves
+  /readyz                            200 while the database answers and is migrated
+  /metrics                           Prometheus metrics, without a token (see --metrics)
+
+Every path is served with and without its trailing slash. SIGINT or SIGTERM
+stops it gracefully: requests in flight finish first. A flag not given is
+read from the environment variable its description names.
+
+Usage:
+  apiserver [flags]
+
+Flags:
+`
+
+// Run is Main with every outside dependency in env.
+func Run(ctx context.Context, args []string, env Env) int {
+	if env.Stdout == nil {
+		env.Stdout = io.Discard
+	}
+	if env.Stderr == nil {
+		env.Stderr = io.Discard
+	}
+	if env.Getenv == nil {
+		env.Getenv = os.Getenv
+	}
+	if env.Listener != nil {
+		defer env.Listener.Close() // for the early returns; Serve closes it too
+	}
+	usage := func(err error) int {
+		fmt.Fprintf(env.Stderr, "apiserver: %v\nRun 'apiserver --help' for usage.\n", err)
+		return ExitUsage
+	}
+
+	fs := pflag.NewFlagSet("apiserver", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported below, in one line
+	fs.SortFlags = false
+	var cfg Config
+	addr := fs.String("addr", "127.0.0.1:8000", "`address` to listen on")
+	cmdline.Env(fs, "addr", "TENANTCTL_ADDR")
+	databaseURL := cmdline.DatabaseURL(fs)
+	fs.StringVar(&cfg.API.ListenConnString, "listen-database-url", "",
+		"direct PostgreSQL `URL` for the LISTEN connection, when --database-url goes through PgBouncer (default: --database-url)")
+	cmdline.Env(fs, "listen-database-url", "TENANTCTL_LISTEN_DATABASE_URL")
+	fs.DurationVar(&cfg.API.TokenTTL, "token-ttl", 24*time.Hour, "lifetime of tokens issued by POST /api/auth/token/")
+	cmdline.Env(fs, "token-ttl", "TENANTCTL_TOKEN_TTL")
+	fs.DurationVar(&cfg.API.RequestTimeout, "request-timeout", 30*time.Second, "bound on each request's database work (503 past it)")
+	cmdline.Env(fs, "request-timeout", "TENANTCTL_REQUEST_TIMEOUT")
+	metrics := fs.Bool("metrics", true, "serve Prometheus metrics, unauthenticated, at GET /metrics")
+	cmdline.Env(fs, "metrics", "TENANTCTL_METRICS")
+	showHelp := fs.BoolP("help", "h", false, "print this help and exit")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+
+	if err := fs.Parse(args); err != nil {
+		return usage(err)
+	}
+	switch {
+	case *showHelp:
+		fmt.Fprint(env.Stdout, help+fs.FlagUsages())
+		return ExitOK
+	case *showVersion:
+		fmt.Fprintln(env.Stdout, cmdline.Version("apiserver"))
+		return ExitOK
+	case fs.NArg() > 0:
+		return usage(fmt.Errorf("unexpected argument %q: apiserver takes only flags", fs.Arg(0)))
+	}
+	if err := cmdline.FromEnv(fs, env.Getenv); err != nil {
+		return usage(err)
+	}
+	if cfg.API.TokenTTL <= 0 || cfg.API.RequestTimeout <= 0 {
+		return usage(errors.New("--token-ttl and --request-timeout must be positive"))
+	}
+	cfg.DatabaseURL = *databaseURL
+	cfg.API.DisableMetrics = !*metrics
+	log := slog.New(slog.NewTextHandler(env.Stderr, nil))
+	cfg.API.Logger = log
+
+	ln := env.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", *addr); err != nil {
+			fmt.Fprintf(env.Stderr, "apiserver: %v\n", err)
+			return ExitFailure
+		}
+	}
+	if err := Serve(ctx, ln, cfg); err != nil {
+		fmt.Fprintf(env.Stderr, "apiserver: %v\n", err)
+		return ExitFailure
+	}
+	return ExitOK
+}
+
+// Config is what Serve serves: the settings of apiserver's flags.
+type Config struct {
+	// DatabaseURL is the database (db.Open).
+	DatabaseURL string
+	// API configures the Server. Serve sets its Pool and Store.
+	API api.Config
+	// StoreOptions, if set, gives the options of the domain over the pool:
+	// the benchmarks' plain-table mode.
+	StoreOptions func(*pgxpool.Pool) []domain.Option
+}
+
+// Serve opens the database of cfg and serves the API on ln until ctx ends,
+// then shuts down gracefully (api.Serve) and closes the database. It
+// closes ln.
+func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
+	srv, pool, err := open(ctx, cfg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer pool.Close()
+	log := cmp.Or(cfg.API.Logger, slog.Default())
+	log.Info("apiserver listening", "addr", ln.Addr().String())
+	return api.Serve(ctx, ln, srv.Handler(), api.ServeOptions{Background: srv.Listen, Logger: log})
+}
+
+// open returns the Server of cfg over a pool of its own.
+func open(ctx context.Context, cfg Config) (*api.Server, *pgxpool.Pool, error) {
+	pool, err := db.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := db.NewTenancy(pool, tenancy.Config{})
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	var opts []domain.Option
+	if cfg.StoreOptions != nil {
+		opts = cfg.StoreOptions(pool)
+	}
+	cfg.API.Pool, cfg.API.Store = pool, domain.New(pool, m, opts...)
+	srv, err := api.New(cfg.API)
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	return srv, pool, nil
+}

@@ -1,0 +1,219 @@
+package apiserver_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tenantctl/tenantctl/internal/testdb"
+	"github.com/tenantctl/tenantctl/pkg/apiserver"
+)
+
+// syncBuffer is a bytes.Buffer the server's goroutines may write to while
+// the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// run runs apiserver with args and environment env to its end (no
+// database is reached) and returns its exit code and output.
+func run(args []string, env map[string]string) (code int, stdout, stderr string) {
+	var out, errs bytes.Buffer
+	code = apiserver.Run(context.Background(), args, apiserver.Env{Stdout: &out, Stderr: &errs,
+		Getenv: func(k string) string { return env[k] }})
+	return code, out.String(), errs.String()
+}
+
+// TestUsageErrors: a bad command line or environment is exit 2 with one
+// line saying what is wrong, and a pointer to --help; nothing is served.
+func TestUsageErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--bogus"}, nil, "unknown flag: --bogus"},
+		{[]string{"-addr", "127.0.0.1:0"}, nil, "unknown shorthand flag: 'a' in -addr"},
+		{[]string{"--token-ttl", "soon"}, nil, `invalid argument "soon" for "--token-ttl"`},
+		{[]string{"--token-ttl", "-1s"}, nil, "--token-ttl and --request-timeout must be positive"},
+		{[]string{"--request-timeout=0s"}, nil, "--token-ttl and --request-timeout must be positive"},
+		{[]string{"serve"}, nil, `unexpected argument "serve"`},
+		{nil, map[string]string{"TENANTCTL_REQUEST_TIMEOUT": "1 minute"}, `invalid TENANTCTL_REQUEST_TIMEOUT "1 minute"`},
+		{nil, map[string]string{"TENANTCTL_METRICS": "perhaps"}, `invalid TENANTCTL_METRICS "perhaps"`},
+	} {
+		code, stdout, stderr := run(tc.args, tc.env)
+		lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+		if code != apiserver.ExitUsage || stdout != "" || len(lines) != 2 ||
+			!strings.HasPrefix(lines[0], "apiserver: ") || !strings.Contains(lines[0], tc.want) ||
+			lines[1] != "Run 'apiserver --help' for usage." {
+			t.Errorf("%q %v: exit %d, stdout %q, stderr %q; want 2 and %q", tc.args, tc.env, code, stdout, stderr, tc.want)
+		}
+	}
+}
+
+// TestUsageErrorClosesListener: a listener handed to Run is closed even
+// when Run refuses its command line.
+func TestUsageErrorClosesListener(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := apiserver.Run(t.Context(), []string{"--bogus"}, apiserver.Env{Listener: ln}); code != apiserver.ExitUsage {
+		t.Errorf("exit %d, want 2", code)
+	}
+	if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+		c.Close()
+		t.Error("the listener still accepts connections")
+	}
+}
+
+// TestHelp: --help says what the server serves and, for every flag, its
+// environment variable.
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"--help"}, {"-h"}} {
+		code, stdout, stderr := run(args, nil)
+		if code != apiserver.ExitOK || stderr != "" {
+			t.Errorf("%q: exit %d, stderr %q", args, code, stderr)
+		}
+		for _, want := range []string{"/api/centers/", "/api/centers/{center_id}/samples/", "/api/users/",
+			"/api/auth/token/", "/api/openapi.json", "/healthz", "/readyz", "/metrics",
+			"--addr address               address to listen on; env TENANTCTL_ADDR",
+			"env TENANTCTL_DATABASE_URL, then DATABASE_URL", "env TENANTCTL_LISTEN_DATABASE_URL",
+			"env TENANTCTL_TOKEN_TTL", "env TENANTCTL_REQUEST_TIMEOUT", "env TENANTCTL_METRICS", "--version"} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("%q: no %q in\n%s", args, want, stdout)
+			}
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	code, stdout, _ := run([]string{"--version"}, nil)
+	if code != apiserver.ExitOK || !strings.HasPrefix(stdout, "apiserver ") || !strings.HasSuffix(stdout, runtime.Version()+"\n") {
+		t.Errorf("exit %d, stdout %q", code, stdout)
+	}
+}
+
+// TestNoDatabase: without a database URL, or with one that does not
+// answer, the server does not start: exit 1 and the reason.
+func TestNoDatabase(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{nil, "apiserver: no database URL: set --database-url, TENANTCTL_DATABASE_URL or DATABASE_URL\n"},
+		{map[string]string{"DATABASE_URL": "postgres://nobody@127.0.0.1:1/none?connect_timeout=1"}, "apiserver: connect to database"},
+	} {
+		code, _, stderr := run([]string{"--addr", "127.0.0.1:0"}, tc.env)
+		if code != apiserver.ExitFailure || !strings.HasPrefix(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 1 and %q", tc.env, code, stderr, tc.want)
+		}
+	}
+}
+
+// TestServe: apiserver serves /healthz on its listener, over the database
+// --database-url names (else TENANTCTL_DATABASE_URL, else DATABASE_URL),
+// and when its context ends it stops gracefully with exit 0.
+func TestServe(t *testing.T) {
+	t.Parallel()
+	good := testdb.New(t).URL
+	const bad = "postgres://nobody@127.0.0.1:1/none?connect_timeout=1"
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+	}{
+		{"flag", []string{"--database-url", good}, map[string]string{"TENANTCTL_DATABASE_URL": bad, "DATABASE_URL": bad}},
+		{"TENANTCTL_DATABASE_URL", nil, map[string]string{"TENANTCTL_DATABASE_URL": good, "DATABASE_URL": bad}},
+		{"DATABASE_URL", []string{"--metrics=false"}, map[string]string{"DATABASE_URL": good}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, stop := context.WithCancel(t.Context())
+			defer stop()
+			var stderr syncBuffer
+			exited := make(chan int, 1)
+			go func() {
+				exited <- apiserver.Run(ctx, tc.args, apiserver.Env{Stdout: io.Discard, Stderr: &stderr,
+					Getenv: func(k string) string { return tc.env[k] }, Listener: ln})
+			}()
+			base := "http://" + ln.Addr().String()
+			if got := get(t, base+"/healthz", exited, &stderr); got != http.StatusOK {
+				t.Errorf("/healthz: %d", got)
+			}
+			if got := get(t, base+"/readyz", exited, &stderr); got != http.StatusOK {
+				t.Errorf("/readyz: %d", got)
+			}
+			// --metrics=false leaves /metrics out; the default serves it.
+			wantMetrics := http.StatusOK
+			if len(tc.args) > 0 && tc.args[0] == "--metrics=false" {
+				wantMetrics = http.StatusNotFound
+			}
+			if got := get(t, base+"/metrics", exited, &stderr); got != wantMetrics {
+				t.Errorf("/metrics: %d, want %d", got, wantMetrics)
+			}
+			stop()
+			select {
+			case code := <-exited:
+				if code != apiserver.ExitOK {
+					t.Errorf("exit %d after the context ended; stderr:\n%s", code, stderr.String())
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("still serving 30 s after the context ended")
+			}
+			if _, err := http.Get(base + "/healthz"); err == nil {
+				t.Error("still answering after Run returned")
+			}
+			if !strings.Contains(stderr.String(), "apiserver listening") {
+				t.Errorf("no start-up line in the log:\n%s", stderr.String())
+			}
+		})
+	}
+}
+
+// get returns the status of GET url; it fails the test if the server
+// exits first.
+func get(t *testing.T, url string, exited <-chan int, stderr fmt.Stringer) int {
+	t.Helper()
+	select {
+	case code := <-exited:
+		t.Fatalf("exited %d before serving; stderr:\n%s", code, stderr)
+	default:
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}

@@ -137,7 +137,7 @@ func BenchmarkMigrateFleet(b *testing.B) {
 				b.Fatal(err)
 			}
 			for _, r := range res {
-				if r.Outcome != tenancy.Migrated {
+				if r.Outcome != tenancy.OutcomeMigrated {
 					b.Fatalf("%s: %s, want migrated", r.Schema, r.Outcome)
 				}
 			}

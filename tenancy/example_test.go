@@ -110,7 +110,7 @@ func ExampleManager_Migrate() {
 		log.Fatal(err)
 	}
 	for _, r := range results {
-		fmt.Println(r.Outcome, r.From, "->", r.To, r.Pending)
+		fmt.Println(r.Outcome, r.From, "->", r.To, r.Migrations)
 	}
 	// Output:
 	// migrated 1 -> 2 [002_priority.sql]

@@ -491,7 +491,7 @@ func TestManagersSharingALedger(t *testing.T) {
 		got = got[:0]
 		for _, r := range res {
 			got = append(got, r.TenantID)
-			if r.Outcome != tenancy.UpToDate {
+			if r.Outcome != tenancy.OutcomeUpToDate {
 				t.Errorf("%s.Migrate: %s: %s %v", c.name, r.Schema, r.Outcome, r.Err)
 			}
 		}
@@ -516,7 +516,7 @@ func TestManagersSharingALedgerTargeted(t *testing.T) {
 	id := tenancytest.Tenant(t, theirs)
 
 	res, err := mine.Migrate(ctx, tenancy.MigrateOptions{Tenants: []uuid.UUID{id}})
-	if len(res) != 1 || res[0].Outcome != tenancy.Failed || !errors.Is(res[0].Err, tenancy.ErrTenantNotFound) {
+	if len(res) != 1 || res[0].Outcome != tenancy.OutcomeFailed || !errors.Is(res[0].Err, tenancy.ErrTenantNotFound) {
 		t.Errorf("Migrate of another Manager's tenant = %+v, %v; want one Failed result with ErrTenantNotFound", res, err)
 	}
 	if err := mine.Drop(ctx, id, nil); !errors.Is(err, tenancy.ErrTenantNotFound) {

@@ -231,8 +231,8 @@ CREATE TABLE items_priority_idx (id int)`)
 	for _, r := range res {
 		if r.TenantID == victim {
 			var me *tenancy.MigrationError
-			if r.Outcome != tenancy.Failed || r.From != 2 || r.To != 2 || r.Pending != nil || !errors.As(r.Err, &me) {
-				t.Errorf("victim: %s %d→%d pending %v err %v; want Failed 2→2 with a *MigrationError", r.Outcome, r.From, r.To, r.Pending, r.Err)
+			if r.Outcome != tenancy.OutcomeFailed || r.From != 2 || r.To != 2 || r.Migrations != nil || !errors.As(r.Err, &me) {
+				t.Errorf("victim: %s %d→%d pending %v err %v; want Failed 2→2 with a *MigrationError", r.Outcome, r.From, r.To, r.Migrations, r.Err)
 				continue
 			}
 			if me.Migration != migration3Name || me.Schema != m.SchemaName(victim) {
@@ -244,8 +244,8 @@ CREATE TABLE items_priority_idx (id int)`)
 			}
 			continue
 		}
-		if r.Outcome != tenancy.Migrated || r.From != 2 || r.To != 3 || !slices.Equal(r.Pending, []string{migration3Name}) || r.Err != nil {
-			t.Errorf("%s: %s %d→%d pending %v err %v; want Migrated 2→3 applying %s", r.Schema, r.Outcome, r.From, r.To, r.Pending, r.Err, migration3Name)
+		if r.Outcome != tenancy.OutcomeMigrated || r.From != 2 || r.To != 3 || !slices.Equal(r.Migrations, []string{migration3Name}) || r.Err != nil {
+			t.Errorf("%s: %s %d→%d pending %v err %v; want Migrated 2→3 applying %s", r.Schema, r.Outcome, r.From, r.To, r.Migrations, r.Err, migration3Name)
 		}
 	}
 
@@ -322,7 +322,7 @@ SELECT
 	for _, s := range st {
 		want := []tenancy.Problem(nil)
 		if s.TenantID == victim {
-			want = []tenancy.Problem{tenancy.Behind, tenancy.LastFailed}
+			want = []tenancy.Problem{tenancy.ProblemBehind, tenancy.ProblemLastFailed}
 		}
 		if !slices.Equal(s.Problems, want) {
 			t.Errorf("Inspect %s: problems %v, want %v", s.Schema, s.Problems, want)
@@ -345,9 +345,9 @@ SELECT
 		t.Fatalf("rerun: %d results, want %d", len(res), fleet)
 	}
 	for _, r := range res {
-		want, from := tenancy.UpToDate, int32(3)
+		want, from := tenancy.OutcomeUpToDate, int32(3)
 		if r.TenantID == victim {
-			want, from = tenancy.Migrated, 2
+			want, from = tenancy.OutcomeMigrated, 2
 		}
 		if r.Outcome != want || r.From != from || r.To != 3 || r.Err != nil {
 			t.Errorf("rerun %s: %s %d→%d err %v; want %s %d→3", r.Schema, r.Outcome, r.From, r.To, r.Err, want, from)
@@ -442,7 +442,7 @@ func TestNoOpFleetIsOneQuery(t *testing.T) {
 			t.Fatalf("Migrate %s: %d results, want %d", c.name, len(res), fleet)
 		}
 		for _, r := range res {
-			if r.Outcome != tenancy.UpToDate {
+			if r.Outcome != tenancy.OutcomeUpToDate {
 				t.Fatalf("Migrate %s: %s is %s, want up-to-date", c.name, r.Schema, r.Outcome)
 			}
 		}
@@ -508,8 +508,8 @@ func TestMigrateOptions(t *testing.T) {
 		}
 		wantPending := []string{"002_notes.sql", migration3Name}
 		for _, r := range res {
-			if r.Outcome != tenancy.Planned || r.From != 1 || r.To != 3 || !slices.Equal(r.Pending, wantPending) || r.Err != nil {
-				t.Errorf("dry run %s: %s %d→%d pending %v err %v; want Planned 1→3 pending %v", r.Schema, r.Outcome, r.From, r.To, r.Pending, r.Err, wantPending)
+			if r.Outcome != tenancy.OutcomePlanned || r.From != 1 || r.To != 3 || !slices.Equal(r.Migrations, wantPending) || r.Err != nil {
+				t.Errorf("dry run %s: %s %d→%d pending %v err %v; want Planned 1→3 pending %v", r.Schema, r.Outcome, r.From, r.To, r.Migrations, r.Err, wantPending)
 			}
 		}
 		after := n.ledger(t, pool)
@@ -564,9 +564,9 @@ func TestMigrateOptions(t *testing.T) {
 				t.Fatalf("target %d: %d results, want %d", step.target, len(res), len(ids))
 			}
 			for _, r := range res {
-				if r.Outcome != tenancy.Migrated || r.From != step.from || r.To != step.to || !slices.Equal(r.Pending, []string{step.pending}) {
+				if r.Outcome != tenancy.OutcomeMigrated || r.From != step.from || r.To != step.to || !slices.Equal(r.Migrations, []string{step.pending}) {
 					t.Errorf("target %d: %s %s %d→%d pending %v; want Migrated %d→%d applying %s",
-						step.target, r.Schema, r.Outcome, r.From, r.To, r.Pending, step.from, step.to, step.pending)
+						step.target, r.Schema, r.Outcome, r.From, r.To, r.Migrations, step.from, step.to, step.pending)
 				}
 			}
 			for id, l := range n.ledger(t, pool) {
@@ -583,7 +583,7 @@ func TestMigrateOptions(t *testing.T) {
 			t.Errorf("target 2 from 3: error %v, want *FleetError with %d failed", err, len(ids))
 		}
 		for _, r := range res {
-			if r.Outcome != tenancy.Failed || !errors.Is(r.Err, tenancy.ErrAhead) || r.From != 3 || r.To != 3 {
+			if r.Outcome != tenancy.OutcomeFailed || !errors.Is(r.Err, tenancy.ErrAhead) || r.From != 3 || r.To != 3 {
 				t.Errorf("target 2 from 3: %s %s %d→%d err %v; want Failed with ErrAhead at 3", r.Schema, r.Outcome, r.From, r.To, r.Err)
 			}
 		}
@@ -616,12 +616,12 @@ func TestMigrateOptions(t *testing.T) {
 		}
 		for _, r := range res {
 			if r.TenantID == unknown {
-				if r.Outcome != tenancy.Failed || !errors.Is(r.Err, tenancy.ErrTenantNotFound) || r.Schema != m.SchemaName(unknown) {
+				if r.Outcome != tenancy.OutcomeFailed || !errors.Is(r.Err, tenancy.ErrTenantNotFound) || r.Schema != m.SchemaName(unknown) {
 					t.Errorf("unknown tenant: %s %s err %v; want Failed with ErrTenantNotFound", r.Schema, r.Outcome, r.Err)
 				}
 				continue
 			}
-			if r.Outcome != tenancy.Migrated || r.From != 2 || r.To != 3 || r.Err != nil {
+			if r.Outcome != tenancy.OutcomeMigrated || r.From != 2 || r.To != 3 || r.Err != nil {
 				t.Errorf("%s: %s %d→%d err %v; want Migrated 2→3", r.Schema, r.Outcome, r.From, r.To, r.Err)
 			}
 		}
@@ -669,17 +669,17 @@ func TestMigrateOptions(t *testing.T) {
 		if !slices.Equal(resultIDs(res), ids) {
 			t.Fatalf("results for %v, want schema-name order %v", resultIDs(res), ids)
 		}
-		want := []tenancy.Outcome{tenancy.Migrated, tenancy.Failed, tenancy.Failed, tenancy.Skipped, tenancy.Skipped, tenancy.Skipped}
+		want := []tenancy.Outcome{tenancy.OutcomeMigrated, tenancy.OutcomeFailed, tenancy.OutcomeFailed, tenancy.OutcomeSkipped, tenancy.OutcomeSkipped, tenancy.OutcomeSkipped}
 		for i, r := range res {
 			if r.Outcome != want[i] {
 				t.Errorf("tenant %d (%s): %s err %v, want %s", i, r.Schema, r.Outcome, r.Err, want[i])
 			}
 			switch r.Outcome {
-			case tenancy.Skipped:
+			case tenancy.OutcomeSkipped:
 				if !errors.Is(r.Err, tenancy.ErrSkipped) || r.From != 2 || r.To != 2 {
 					t.Errorf("skipped %s: %d→%d err %v; want 2→2 with ErrSkipped", r.Schema, r.From, r.To, r.Err)
 				}
-			case tenancy.Failed:
+			case tenancy.OutcomeFailed:
 				var me *tenancy.MigrationError
 				if !errors.As(r.Err, &me) || me.Migration != migration3Name {
 					t.Errorf("failed %s: err %v, want a *MigrationError for %s", r.Schema, r.Err, migration3Name)
@@ -750,12 +750,12 @@ func TestConcurrentMigrators(t *testing.T) {
 		}
 		for _, r := range results[i] {
 			switch r.Outcome {
-			case tenancy.Migrated:
+			case tenancy.OutcomeMigrated:
 				migrated[r.TenantID]++
 				if r.From != 1 || r.To != 3 {
 					t.Errorf("migrator %d: %s migrated %d→%d, want 1→3", i, r.Schema, r.From, r.To)
 				}
-			case tenancy.UpToDate:
+			case tenancy.OutcomeUpToDate:
 				if r.From != 3 || r.To != 3 {
 					t.Errorf("migrator %d: %s up to date at %d→%d, want 3", i, r.Schema, r.From, r.To)
 				}
@@ -805,11 +805,11 @@ func TestMigrateDiscardResults(t *testing.T) {
 		t.Errorf("err %v, want a FleetError of 4 tenants, 1 failed", err)
 	}
 	for _, id := range ids {
-		if got[id] != tenancy.Migrated {
+		if got[id] != tenancy.OutcomeMigrated {
 			t.Errorf("%s: %s, want migrated", m.SchemaName(id), got[id])
 		}
 	}
-	if got[missing] != tenancy.Failed {
+	if got[missing] != tenancy.OutcomeFailed {
 		t.Errorf("the missing tenant: %s, want failed", got[missing])
 	}
 	for _, id := range ids {

@@ -146,12 +146,12 @@ func TestFleetMigrateBehindPgBouncer(t *testing.T) {
 		}
 		for _, res := range r.res {
 			switch res.Outcome {
-			case tenancy.Migrated:
+			case tenancy.OutcomeMigrated:
 				migratedBy[res.Schema]++
 				if res.From != 2 || res.To != 3 {
 					t.Errorf("%s: migrated from %d to %d, want 2 to 3", res.Schema, res.From, res.To)
 				}
-			case tenancy.UpToDate:
+			case tenancy.OutcomeUpToDate:
 			default:
 				t.Errorf("%s: %s %v", res.Schema, res.Outcome, res.Err)
 			}
@@ -186,7 +186,7 @@ func TestFleetMigrateBehindPgBouncer(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range res {
-		if r.Outcome != tenancy.UpToDate {
+		if r.Outcome != tenancy.OutcomeUpToDate {
 			t.Errorf("rerun: %s: %s %v", r.Schema, r.Outcome, r.Err)
 		}
 	}

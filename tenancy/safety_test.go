@@ -79,7 +79,7 @@ func TestCreateAndMigrateKeepTheCallersSearchPath(t *testing.T) {
 	assertEveryConnClean(t, pool)
 }
 
-// A migration whose DDL waits longer than LockTimeout for the application's
+// A migration whose DDL waits longer than MigrationLockTimeout for the application's
 // lock fails, rolled back, instead of queueing the tenant's traffic.
 func TestMigrationLockTimeout(t *testing.T) {
 	t.Parallel()
@@ -99,12 +99,12 @@ func TestMigrationLockTimeout(t *testing.T) {
 	}
 
 	m := n.Manager(t, pool, &tenancy.Config{
-		Migrations:  withExtra(t, "003_x.sql", "ALTER TABLE items ADD COLUMN extra text;"),
-		LockTimeout: 100 * time.Millisecond,
+		Migrations:           withExtra(t, "003_x.sql", "ALTER TABLE items ADD COLUMN extra text;"),
+		MigrationLockTimeout: 100 * time.Millisecond,
 	})
 	res, err := m.Migrate(ctx, tenancy.MigrateOptions{})
 	var pgErr *pgconn.PgError
-	if len(res) != 1 || res[0].Outcome != tenancy.Failed || !errors.As(res[0].Err, &pgErr) || pgErr.Code != "55P03" {
+	if len(res) != 1 || res[0].Outcome != tenancy.OutcomeFailed || !errors.As(res[0].Err, &pgErr) || pgErr.Code != "55P03" {
 		t.Fatalf("Migrate under a held lock = %+v, %v; want one Failed result with lock_not_available (55P03)", res, err)
 	}
 	if res[0].To != 2 {
@@ -126,7 +126,7 @@ func TestMigrateInterruptedIsSkipped(t *testing.T) {
 	defer cancel()
 	res, err := m.Migrate(ctx, tenancy.MigrateOptions{})
 	var fe *tenancy.FleetError
-	if len(res) != 1 || res[0].Outcome != tenancy.Skipped || !errors.Is(res[0].Err, tenancy.ErrSkipped) ||
+	if len(res) != 1 || res[0].Outcome != tenancy.OutcomeSkipped || !errors.Is(res[0].Err, tenancy.ErrSkipped) ||
 		!errors.As(err, &fe) || fe.Skipped != 1 || fe.Failed != 0 {
 		t.Fatalf("interrupted Migrate = %+v, %v; want one Skipped result", res, err)
 	}

@@ -41,7 +41,7 @@ func TestFleetMigrateBackendTerminated(t *testing.T) {
 		}
 		fleet = n
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*testDeadline)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*testDeadline)
 	defer cancel()
 	pool := fleetPool(t, 4)
 	n := newFleetNames(t, pool, "fk")

@@ -1,7 +1,6 @@
 package tenancy_test
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -23,7 +22,7 @@ import (
 // knows fewer migrations.
 func TestInspectProblems(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	pool := tenancytest.Pool(t)
 	n := newFleetNames(t, pool, "in")
 	current := n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 2)})

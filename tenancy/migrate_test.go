@@ -99,7 +99,7 @@ type ledgerRow struct {
 
 func (n fleetNames) ledger(tb testing.TB, pool *pgxpool.Pool) map[uuid.UUID]ledgerRow {
 	tb.Helper()
-	rows, err := pool.Query(context.Background(), `
+	rows, err := pool.Query(tb.Context(), `
 SELECT t.tenant_id, t.version, count(g.version), count(DISTINCT g.version), coalesce(t.last_error, '')
 FROM `+n.tenantsTable()+` t LEFT JOIN `+n.migrationsTable()+` g USING (tenant_id)
 GROUP BY t.tenant_id`)
@@ -122,12 +122,7 @@ GROUP BY t.tenant_id`)
 // fleetPool is a test pool of maxConns connections.
 func fleetPool(tb testing.TB, maxConns int32) *pgxpool.Pool {
 	tb.Helper()
-	cfg, err := pgxpool.ParseConfig(tenancytest.DatabaseURL(tb))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cfg.MaxConns = maxConns
-	return tenancytest.PoolWithConfig(tb, cfg)
+	return testPool(tb, func(cfg *pgxpool.Config) { cfg.MaxConns = maxConns })
 }
 
 // createFleet creates count tenants with m, workers at a time, and returns
@@ -149,7 +144,7 @@ func createFleet(tb testing.TB, m *tenancy.Manager, count, workers int) []uuid.U
 				if i >= count {
 					return
 				}
-				if err := m.Create(context.Background(), ids[i], nil); err != nil {
+				if err := m.Create(tb.Context(), ids[i], nil); err != nil {
 					once.Do(func() { firstErr = err })
 					return
 				}
@@ -186,7 +181,7 @@ func resultIDs(res []tenancy.Result) []uuid.UUID {
 // rerun migrates that tenant alone.
 func TestFleetMigrateIsolatesAFailingTenant(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	const fleet = 200
 	pool := fleetPool(t, 8)
 	n := newFleetNames(t, pool, "mf")
@@ -409,22 +404,19 @@ func firstFew(sqls []string) []string { return sqls[:min(len(sqls), 4)] }
 // however many tenants it has, not one per tenant.
 func TestNoOpFleetIsOneQuery(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	const fleet = 100
-	cfg, err := pgxpool.ParseConfig(tenancytest.DatabaseURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
 	counter := &queryCounter{}
-	cfg.ConnConfig.Tracer = counter
-	cfg.MaxConns = 4
-	pool := tenancytest.PoolWithConfig(t, cfg)
-	m := tenancytest.NewManager(t, pool, &tenancy.Config{Migrations: testMigrations})
+	m, _ := newManager(t, func(cfg *pgxpool.Config) {
+		cfg.ConnConfig.Tracer = counter
+		cfg.MaxConns = 4
+	})
 	// Creating with as many workers as connections opens them all now, so
 	// that a connection's setup (its own SET search_path) cannot land in
 	// a measured window.
 	ids := createFleet(t, m, fleet, 4)
 
+	var err error
 	for _, c := range []struct {
 		name string
 		opts tenancy.MigrateOptions
@@ -479,7 +471,7 @@ func TestMigrateOptions(t *testing.T) {
 	// forever, and the test would fail on its deadline).
 	t.Run("DryRun", func(t *testing.T) {
 		t.Parallel()
-		ctx := context.Background()
+		ctx := t.Context()
 		pool := fleetPool(t, 4)
 		n := newFleetNames(t, pool, "md")
 		ids := createFleet(t, n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 1)}), 3, 3)
@@ -533,7 +525,7 @@ func TestMigrateOptions(t *testing.T) {
 
 	t.Run("TargetVersion", func(t *testing.T) {
 		t.Parallel()
-		ctx := context.Background()
+		ctx := t.Context()
 		pool := fleetPool(t, 4)
 		n := newFleetNames(t, pool, "mv")
 		ids := createFleet(t, n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 1)}), 3, 3)
@@ -598,7 +590,7 @@ func TestMigrateOptions(t *testing.T) {
 	// ledger does not know fails alone.
 	t.Run("Tenants", func(t *testing.T) {
 		t.Parallel()
-		ctx := context.Background()
+		ctx := t.Context()
 		pool := fleetPool(t, 4)
 		n := newFleetNames(t, pool, "ml")
 		ids := createFleet(t, n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 2)}), 4, 4)
@@ -644,7 +636,7 @@ func TestMigrateOptions(t *testing.T) {
 	// nothing more is started, whether it would have failed or not.
 	t.Run("MaxFailures", func(t *testing.T) {
 		t.Parallel()
-		ctx := context.Background()
+		ctx := t.Context()
 		pool := fleetPool(t, 4)
 		n := newFleetNames(t, pool, "mx")
 		old := n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 2)})
@@ -713,7 +705,7 @@ func TestMigrateOptions(t *testing.T) {
 // the ledger records every migration exactly once.
 func TestConcurrentMigrators(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	const fleet = 50
 	pool := fleetPool(t, 8)
 	n := newFleetNames(t, pool, "mc")
@@ -782,7 +774,7 @@ func TestConcurrentMigrators(t *testing.T) {
 // without it, and the error counts the failures.
 func TestMigrateDiscardResults(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	pool := fleetPool(t, 4)
 	n := newFleetNames(t, pool, "dr")
 	ids := createFleet(t, n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 1)}), 3, 3)

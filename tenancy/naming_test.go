@@ -6,7 +6,6 @@ package tenancy_test
 // into SQL are checked or quoted correctly.
 
 import (
-	"context"
 	"crypto/sha256"
 	"errors"
 	"slices"
@@ -28,7 +27,7 @@ func offlineManager(tb testing.TB, cfg tenancy.Config) (*tenancy.Manager, error)
 	tb.Helper()
 	// Port 1 on loopback: nothing listens there, and pgxpool connects
 	// lazily, so no connection is ever attempted.
-	pool, err := pgxpool.New(context.Background(), "postgres://nobody@127.0.0.1:1/none?sslmode=disable")
+	pool, err := pgxpool.New(tb.Context(), "postgres://nobody@127.0.0.1:1/none?sslmode=disable")
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -234,20 +233,14 @@ func cmpOr(a, b string) string {
 // Create, Inspect, Migrate and Drop all work, and public is untouched.
 func TestHostileLedgerSchemaIsQuoted(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	pool := tenancytest.Pool(t)
 	n := newCreateNames(t, pool) // for the random suffix and the cleanup of its prefix
 	// Double quotes are refused in LedgerSchema (TestNewRefusesBadNames);
 	// anything else must be quoted, or this would drop public.
 	ledger := "Ledger; DROP SCHEMA public; -- " + n.Prefix
 	t.Cleanup(func() { tenancytest.DropSchemas(t, pool, n.Prefix, ledger) })
-	m, err := tenancy.New(pool, &tenancy.Config{Migrations: testMigrations, Prefix: n.Prefix, LedgerSchema: ledger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Setup(ctx); err != nil {
-		t.Fatal(err)
-	}
+	m := tenancytest.Names{Prefix: n.Prefix, Ledger: ledger}.Manager(t, pool, &tenancy.Config{Migrations: testMigrations})
 	id := tenancytest.Tenant(t, m)
 	var tables []string
 	rows, err := pool.Query(ctx, "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1", ledger)
@@ -280,7 +273,7 @@ func TestHostileLedgerSchemaIsQuoted(t *testing.T) {
 // it.
 func TestInTenantSearchPath(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	pool := tenancytest.Pool(t)
 	for name, c := range map[string]struct {
 		extra []string

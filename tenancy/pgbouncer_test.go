@@ -39,7 +39,7 @@ func pgbouncerPool(t *testing.T) (*pgxpool.Pool, string) {
 	t.Helper()
 	url := pgbouncer.URL(t)
 	pool := pgbouncer.Pool(t, url, pgbClientConns)
-	ctx := context.Background()
+	ctx := t.Context()
 	c1, err := pool.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +116,7 @@ func TestIsolationBehindPgBouncer(t *testing.T) {
 func TestFleetMigrateBehindPgBouncer(t *testing.T) {
 	pool, url := pgbouncerPool(t)
 	direct := tenancytest.Pool(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	const fleet, concurrency = 60, 6
 
 	n := newFleetNames(t, direct, "pf")

@@ -55,7 +55,7 @@ func TestMigrationsMayNotTouchSessionState(t *testing.T) {
 // Migrate leave that path on the connection afterwards.
 func TestCreateAndMigrateKeepTheCallersSearchPath(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	pool := tenancytest.Pool(t) // its connections start with search_path ''
 	n := tenancytest.NewNames(t, pool, "sp")
 	m := n.Manager(t, pool, &tenancy.Config{Migrations: testMigrations})
@@ -83,7 +83,7 @@ func TestCreateAndMigrateKeepTheCallersSearchPath(t *testing.T) {
 // lock fails, rolled back, instead of queueing the tenant's traffic.
 func TestMigrationLockTimeout(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	pool := tenancytest.Pool(t)
 	n := tenancytest.NewNames(t, pool, "lt")
 	id := tenancytest.Tenant(t, n.Manager(t, pool, &tenancy.Config{Migrations: testMigrations}))
@@ -122,7 +122,7 @@ func TestMigrateInterruptedIsSkipped(t *testing.T) {
 	tenancytest.Tenant(t, n.Manager(t, pool, &tenancy.Config{Migrations: testMigrations}))
 	m := n.Manager(t, pool, &tenancy.Config{Migrations: withExtra(t, "003_slow.sql", "SELECT pg_sleep(30);")})
 
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
 	res, err := m.Migrate(ctx, tenancy.MigrateOptions{})
 	var fe *tenancy.FleetError
@@ -130,7 +130,7 @@ func TestMigrateInterruptedIsSkipped(t *testing.T) {
 		!errors.As(err, &fe) || fe.Skipped != 1 || fe.Failed != 0 {
 		t.Fatalf("interrupted Migrate = %+v, %v; want one Skipped result", res, err)
 	}
-	st, err := m.Inspect(context.Background())
+	st, err := m.Inspect(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ package tenancy_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -808,5 +810,30 @@ func TestMigrateDiscardResults(t *testing.T) {
 		if row := n.ledger(t, pool)[id]; row.Version != 2 {
 			t.Errorf("ledger of %s: version %d, want 2", m.SchemaName(id), row.Version)
 		}
+	}
+}
+
+// A failure's error is kept in the ledger cut to 4000 bytes between runes:
+// half a rune is not UTF-8, PostgreSQL would refuse the text, and the
+// failure would go unrecorded. The migration's message is chosen so that
+// byte 4000 of the error falls inside a 2-byte rune.
+func TestLongFailureIsRecordedWhole(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := tenancytest.Pool(t)
+	n := newFleetNames(t, pool, "lf")
+	old := n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 2)})
+	id := tenancytest.Tenant(t, old)
+	head := "tenancy: schema " + old.SchemaName(id) + ": migration 003_x.sql: ERROR: "
+	pad := (len(head) + 1) % 2 // 4000-len(head)-pad is odd: mid-rune
+	sql := fmt.Sprintf(`DO $$ BEGIN RAISE EXCEPTION '%%', repeat('x', %d) || repeat('é', 3000); END $$;`, pad)
+	m := n.Manager(t, pool, &tenancy.Config{Migrations: withExtra(t, "003_x.sql", sql)})
+	if _, err := m.Migrate(ctx, tenancy.MigrateOptions{}); err == nil {
+		t.Fatal("Migrate succeeded; want the migration's exception")
+	}
+	got := n.ledger(t, pool)[id].LastError
+	if !strings.HasPrefix(got, head) || !utf8.ValidString(got) || !strings.HasSuffix(got, "é…") || len(got) > 4000+len("…") {
+		t.Errorf("last_error (%d bytes) = %q…%q; want %q, then the message cut to 4000 bytes between runes and …",
+			len(got), got[:min(len(got), len(head))], got[max(0, len(got)-10):], head)
 	}
 }

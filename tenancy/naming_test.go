@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -159,6 +160,41 @@ func TestParseIDRefusesHostileKeys(t *testing.T) {
 	for _, s := range []string{good, strings.ToUpper(good)} {
 		if got, err := tenancy.ParseID(s); err != nil || got != id {
 			t.Errorf("ParseID(%q) = %v, %v; want %v", s, got, err, id)
+		}
+	}
+}
+
+// A long key quoted in an error is cut between runes: the message quotes a
+// prefix of the key, valid UTF-8, never half a rune shown as \x escapes.
+// Each key's 80-byte cut falls at a different offset into its runes.
+func TestLongNamesAreCutBetweenRunes(t *testing.T) {
+	t.Parallel()
+	m, err := offlineManager(t, tenancy.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{
+		strings.Repeat("é", 50),       // 2 bytes a rune: the cut at 80 is a boundary
+		"x" + strings.Repeat("é", 50), // ... and here it is not
+		strings.Repeat("€", 40),       // 3 bytes
+		strings.Repeat("𝄞", 30),       // 4 bytes
+		"ab" + strings.Repeat("𝄞", 30),
+	} {
+		for name, parse := range map[string]func(string) error{
+			"ParseID":         func(s string) error { _, err := tenancy.ParseID(s); return err },
+			"ParseSchemaName": func(s string) error { _, err := m.ParseSchemaName(s); return err },
+		} {
+			err := parse(key)
+			if !errors.Is(err, tenancy.ErrInvalidName) {
+				t.Fatalf("%s(%q) = %v, want ErrInvalidName", name, key, err)
+			}
+			msg := err.Error()
+			_, quoted, _ := strings.Cut(msg, `"`)
+			quoted, ok := strings.CutSuffix(quoted[:strings.LastIndex(quoted, `"`)+1], `…"`)
+			if !ok || strings.Contains(msg, `\x`) || !utf8.ValidString(msg) ||
+				!strings.HasPrefix(key, quoted) || len(quoted) > 80 || len(quoted) <= 80-utf8.UTFMax {
+				t.Errorf("%s(%d-byte key of %q): %q; want the key's first whole runes within 80 bytes, then …", name, len(key), key[len(key)-4:], msg)
+			}
 		}
 	}
 }

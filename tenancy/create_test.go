@@ -1,6 +1,6 @@
 package tenancy_test
 
-// Invariant 1 of DESIGN.md: a tenant (ledger row + schema + every migration +
+// A tenant (ledger row + schema + every migration +
 // the caller's registry row) exists completely or not at all, whether
 // creation fails in a migration, fails in the hook, races with itself, or
 // the creating process is killed at an arbitrary instant.
@@ -32,7 +32,7 @@ import (
 var brokenMigrations = os.DirFS("testdata/broken/fails_halfway")
 
 // createNames are a test's tenancytest.Names and a registry table standing
-// in for the application's (public.centers in DESIGN.md), in the ledger
+// in for the application's (tenantctl's is public.centers), in the ledger
 // schema. The tests need the names: to rebuild a Manager over the same ledger
 // (retry after a failure), to hand them to a child process, and to query the
 // ledger and registry directly rather than only through the library.
@@ -428,9 +428,9 @@ func (n createNames) waitBackendsGone(t *testing.T, pool *pgxpool.Pool) {
 	}
 }
 
-// assertWholeTenants checks invariant 1 over everything of n's prefix, from
-// the catalog, the ledger and the registry directly (one snapshot), and
-// through Inspect.
+// assertWholeTenants checks that every tenant of n's prefix is whole or
+// absent, from the catalog, the ledger and the registry directly (one
+// snapshot), and through Inspect.
 func (n createNames) assertWholeTenants(t *testing.T, pool *pgxpool.Pool, m *tenancy.Manager) {
 	t.Helper()
 	ctx := t.Context()

@@ -1,6 +1,6 @@
 package tenancy_test
 
-// Invariant 2 of DESIGN.md: no query ever sees another tenant's rows. The
+// No query ever sees another tenant's rows. The
 // danger in schema-per-tenant is a search_path that outlives its request on
 // a pooled connection, or a cached prepared statement planned for another
 // tenant's table; these tests drive many tenants through very few

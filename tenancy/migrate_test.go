@@ -1,6 +1,6 @@
 package tenancy_test
 
-// Invariant 3 of DESIGN.md: every tenant schema is at a known migration
+// Every tenant schema is at a known migration
 // version; fleet migration is per-tenant atomic, resumable, concurrent, and
 // reports each tenant's result.
 

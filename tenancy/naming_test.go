@@ -1,6 +1,6 @@
 package tenancy_test
 
-// Invariant 4 of DESIGN.md for identifiers: a tenant key or schema name is
+// Identifiers: a tenant key or schema name is
 // either exactly what the Manager derives or refused with ErrInvalidName,
 // so nothing crafted reaches SQL; and the configured names that are quoted
 // into SQL are checked or quoted correctly.

@@ -81,7 +81,7 @@
 //
 // # Tenants and the center cache
 //
-// The sample routes resolve {center_id} with tenancy.Middleware and a
+// The sample routes resolve {center_id} with tenancyhttp.Middleware and a
 // resolver that accepts only an existing, active center (malformed ids
 // included, anything else is a 404). Active centers are cached in process
 // for Config.CenterCacheTTL; Listen evicts a center as soon as any process

@@ -30,22 +30,18 @@ func (c countedConn) Write(p []byte) (int, error) {
 // countedManager returns a Manager over a one-connection pool whose round
 // trips are counted, one of its tenants, the pool and the counter.
 func countedManager(t *testing.T) (*tenancy.Manager, uuid.UUID, *pgxpool.Pool, *atomic.Int64) {
-	cfg, err := pgxpool.ParseConfig(tenancytest.DatabaseURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 1
 	writes := &atomic.Int64{}
-	dial := cfg.ConnConfig.DialFunc
-	cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := dial(ctx, network, addr)
-		if err != nil {
-			return nil, err
+	m, pool := newManager(t, func(cfg *pgxpool.Config) {
+		cfg.MaxConns = 1
+		dial := cfg.ConnConfig.DialFunc
+		cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return countedConn{conn, writes}, nil
 		}
-		return countedConn{conn, writes}, nil
-	}
-	pool := tenancytest.PoolWithConfig(t, cfg)
-	m := tenancytest.NewManager(t, pool, &tenancy.Config{Migrations: testMigrations})
+	})
 	return m, tenancytest.Tenant(t, m), pool, writes
 }
 
@@ -65,7 +61,7 @@ func roundTrips(t *testing.T, writes *atomic.Int64, f func() error) int {
 // one round trip. The connection goes back as it was.
 func TestInTenantBatch(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	m, id, pool, writes := countedManager(t)
 	items := pgx.Identifier{m.SchemaName(id), "items"}.Sanitize()
 
@@ -127,7 +123,7 @@ func TestInTenantBatch(t *testing.T) {
 // fails reports it; the connection stays usable throughout.
 func TestInTenantBatchRollsBack(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	m, id, pool, _ := countedManager(t)
 	items := pgx.Identifier{m.SchemaName(id), "items"}.Sanitize()
 	insert := func(b *pgx.Batch) {

@@ -41,7 +41,7 @@ const benchConns = 4
 // parameterized statements sent together; COMMIT, on one pgx connection
 // held throughout.
 func BenchmarkCreate(b *testing.B) {
-	ctx := context.Background()
+	ctx := b.Context()
 	pool := fleetPool(b, benchConns)
 	n := newFleetNames(b, pool, "bc")
 	m := n.Manager(b, pool, &tenancy.Config{Migrations: testMigrations})
@@ -114,7 +114,7 @@ func BenchmarkCreate(b *testing.B) {
 // migration that is recorded, resumable and safe against a concurrent
 // migrator. ns/tenant is the measured time divided by the tenants migrated.
 func BenchmarkMigrateFleet(b *testing.B) {
-	ctx := context.Background()
+	ctx := b.Context()
 	fleet := 50
 	if s := os.Getenv("TENANCY_BENCH_FLEET"); s != "" {
 		var err error
@@ -137,7 +137,7 @@ func BenchmarkMigrateFleet(b *testing.B) {
 				b.Fatal(err)
 			}
 			for _, r := range res {
-				if r.Outcome != tenancy.Migrated {
+				if r.Outcome != tenancy.OutcomeMigrated {
 					b.Fatalf("%s: %s, want migrated", r.Schema, r.Outcome)
 				}
 			}
@@ -168,7 +168,7 @@ func BenchmarkMigrateFleet(b *testing.B) {
 // are locked until commit, and the server's lock table is finite.
 func undoMigration3(b *testing.B, pool *pgxpool.Pool, n fleetNames, ids []uuid.UUID, ledger bool) {
 	b.Helper()
-	ctx := context.Background()
+	ctx := b.Context()
 	for chunk := range slices.Chunk(ids, 100) {
 		var sql strings.Builder
 		for _, id := range chunk {
@@ -238,9 +238,8 @@ func floorMigrate(ctx context.Context, pool *pgxpool.Pool, prefix string, ids []
 // table, its statistics and its cache are not a difference between them:
 // only how the query reaches it is.
 func BenchmarkTenantQuery(b *testing.B) {
-	ctx := context.Background()
-	pool := fleetPool(b, benchConns)
-	m := tenancytest.NewManager(b, pool, &tenancy.Config{Migrations: testMigrations})
+	ctx := b.Context()
+	m, pool := newManager(b, func(cfg *pgxpool.Config) { cfg.MaxConns = benchConns })
 	id := tenancytest.Tenant(b, m)
 	const rows = 1000
 	err := m.InTenant(ctx, id, func(tx pgx.Tx) error {

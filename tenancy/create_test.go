@@ -1,6 +1,6 @@
 package tenancy_test
 
-// Invariant 1 of DESIGN.md: a tenant (ledger row + schema + every migration +
+// A tenant (ledger row + schema + every migration +
 // the caller's registry row) exists completely or not at all, whether
 // creation fails in a migration, fails in the hook, races with itself, or
 // the creating process is killed at an arbitrary instant.
@@ -32,7 +32,7 @@ import (
 var brokenMigrations = os.DirFS("testdata/broken/fails_halfway")
 
 // createNames are a test's tenancytest.Names and a registry table standing
-// in for the application's (public.centers in DESIGN.md), in the ledger
+// in for the application's (tenantctl's is public.centers), in the ledger
 // schema. The tests need the names: to rebuild a Manager over the same ledger
 // (retry after a failure), to hand them to a child process, and to query the
 // ledger and registry directly rather than only through the library.
@@ -51,7 +51,7 @@ func (n createNames) withRegistry() createNames {
 func newCreateNames(t *testing.T, pool *pgxpool.Pool) createNames {
 	t.Helper()
 	n := createNames{Names: tenancytest.NewNames(t, pool, "ct")}.withRegistry()
-	_, err := pool.Exec(context.Background(), "CREATE SCHEMA "+pgx.Identifier{n.Ledger}.Sanitize()+
+	_, err := pool.Exec(t.Context(), "CREATE SCHEMA "+pgx.Identifier{n.Ledger}.Sanitize()+
 		"; CREATE TABLE "+n.Registry+" (tenant_id uuid PRIMARY KEY, name text NOT NULL)")
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +73,7 @@ func (n createNames) registerHook(id uuid.UUID) tenancy.Hook {
 // migration rows, no registry row.
 func (n createNames) assertNoTenant(t *testing.T, pool *pgxpool.Pool, m *tenancy.Manager, id uuid.UUID) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	var schemas, ledgerRows, migRows, regRows int
 	err := pool.QueryRow(ctx, `SELECT
 		(SELECT count(*) FROM pg_namespace WHERE nspname = $1),
@@ -103,7 +103,7 @@ func (n createNames) assertNoTenant(t *testing.T, pool *pgxpool.Pool, m *tenancy
 // then succeeds, proving that nothing (row, schema, lock) was left behind.
 func TestCreateMigrationFailsHalfway(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	pool := tenancytest.Pool(t)
 	n := newCreateNames(t, pool)
 	broken := n.Manager(t, pool, &tenancy.Config{Migrations: brokenMigrations})
@@ -153,7 +153,7 @@ func TestCreateMigrationFailsHalfway(t *testing.T) {
 // MigrationError reaches the caller unchanged.
 func TestCreateTxMigrationFailsRollsBackCallerRow(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	pool := tenancytest.Pool(t)
 	n := newCreateNames(t, pool)
 	broken := n.Manager(t, pool, &tenancy.Config{Migrations: brokenMigrations})
@@ -176,7 +176,7 @@ func TestCreateTxMigrationFailsRollsBackCallerRow(t *testing.T) {
 // tables, and whatever the hook wrote before failing.
 func TestCreateHookErrorLeavesNothing(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	pool := tenancytest.Pool(t)
 	n := newCreateNames(t, pool)
 	m := n.Manager(t, pool, &tenancy.Config{Migrations: testMigrations})
@@ -209,7 +209,7 @@ func TestCreateHookErrorLeavesNothing(t *testing.T) {
 // one schema, one ledger row and one registry row.
 func TestCreateConcurrentSameID(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	pool := tenancytest.Pool(t)
 	n := newCreateNames(t, pool)
 	m := n.Manager(t, pool, &tenancy.Config{Migrations: testMigrations})
@@ -280,18 +280,15 @@ func TestCrashChild(t *testing.T) {
 		return
 	}
 	n := createNames{Names: tenancytest.Names{Prefix: os.Getenv(envCrashPrefix), Ledger: os.Getenv(envCrashLedger)}}.withRegistry()
-	cfg, err := pgxpool.ParseConfig(tenancytest.DatabaseURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 4
-	cfg.ConnConfig.RuntimeParams["application_name"] = crashAppName(n.Prefix)
-	pool := tenancytest.PoolWithConfig(t, cfg)
+	pool := testPool(t, func(cfg *pgxpool.Config) {
+		cfg.MaxConns = 4
+		cfg.ConnConfig.RuntimeParams["application_name"] = crashAppName(n.Prefix)
+	})
 	m, err := tenancy.New(pool, &tenancy.Config{Migrations: testMigrations, Prefix: n.Prefix, LedgerSchema: n.Ledger})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	var wg sync.WaitGroup
 	for range 4 {
@@ -326,7 +323,7 @@ func TestCrashChild(t *testing.T) {
 // Inspect finds nothing wrong.
 func TestCreateSurvivesKill(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	pool := tenancytest.Pool(t)
 	n := newCreateNames(t, pool)
 	m := n.Manager(t, pool, &tenancy.Config{Migrations: testMigrations})
@@ -407,7 +404,7 @@ func TestCreateSurvivesKill(t *testing.T) {
 func (n createNames) ledgerCount(t *testing.T, pool *pgxpool.Pool) int {
 	t.Helper()
 	var c int
-	if err := pool.QueryRow(context.Background(), "SELECT count(*) FROM "+pgx.Identifier{n.Ledger, "tenancy_tenants"}.Sanitize()).Scan(&c); err != nil {
+	if err := pool.QueryRow(t.Context(), "SELECT count(*) FROM "+pgx.Identifier{n.Ledger, "tenancy_tenants"}.Sanitize()).Scan(&c); err != nil {
 		t.Fatal(err)
 	}
 	return c
@@ -418,7 +415,7 @@ func (n createNames) waitBackendsGone(t *testing.T, pool *pgxpool.Pool) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var c int
-		if err := pool.QueryRow(context.Background(), "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", crashAppName(n.Prefix)).Scan(&c); err != nil {
+		if err := pool.QueryRow(t.Context(), "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", crashAppName(n.Prefix)).Scan(&c); err != nil {
 			t.Fatal(err)
 		}
 		if c == 0 {
@@ -431,12 +428,12 @@ func (n createNames) waitBackendsGone(t *testing.T, pool *pgxpool.Pool) {
 	}
 }
 
-// assertWholeTenants checks invariant 1 over everything of n's prefix, from
-// the catalog, the ledger and the registry directly (one snapshot), and
-// through Inspect.
+// assertWholeTenants checks that every tenant of n's prefix is whole or
+// absent, from the catalog, the ledger and the registry directly (one
+// snapshot), and through Inspect.
 func (n createNames) assertWholeTenants(t *testing.T, pool *pgxpool.Pool, m *tenancy.Manager) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		t.Fatal(err)

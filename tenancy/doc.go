@@ -5,21 +5,30 @@
 // application: the application keeps its own registry and hooks it into the
 // same transactions.
 //
-// # Naming
+// # Setting up
+//
+// A Manager works over a pgx pool and the application's tenant migrations,
+// tern-format files (NNN_name.sql) in an fs.FS. Setup creates the ledger
+// tables once; it is idempotent.
+//
+//	//go:embed migrations/*.sql
+//	var files embed.FS
+//
+//	migrations, _ := fs.Sub(files, "migrations")
+//	m, err := tenancy.New(pool, &tenancy.Config{Migrations: migrations})
+//	if err != nil { ... }
+//	err = m.Setup(ctx)
 //
 // Tenant id 0b6f…e1 lives in schema Config.Prefix + "0b6f…e1" (32 lowercase
 // hex digits). Every function takes the uuid.UUID and derives the name, so
 // no caller-supplied identifier ever reaches SQL; ParseSchemaName and ParseID
 // refuse anything that is not exactly such a name or id.
 //
-// # The ledger
-//
 // Two tables in Config.LedgerSchema record every tenant and every migration
 // applied to it: tenancy_tenants (one row per tenant: version, last error)
 // and tenancy_migrations (version, name, checksum, duration). A fleet's
 // versions are therefore one query away: a no-op fleet migration, status and
 // Inspect each cost one round trip, however many tenants there are.
-// Manager.Setup creates the tables.
 //
 // # Creating and dropping
 //
@@ -28,14 +37,36 @@
 // transaction: the tenant exists completely or not at all, whatever crashes
 // when. Manager.Drop is the mirror image.
 //
-// # Migrations
+//	err := m.Create(ctx, id, func(ctx context.Context, tx pgx.Tx) error {
+//		// The application's registry row commits with the schema or not at all.
+//		_, err := tx.Exec(ctx, "INSERT INTO public.customers (id, name) VALUES ($1, $2)", id, name)
+//		return err
+//	})
 //
-// Tenant migrations are tern-format files (NNN_name.sql), loaded with tern
-// and rendered once; their SQL is unqualified and runs with search_path set
-// to the tenant's schema. The package runs them itself rather than through
-// tern's Migrator, which takes one global advisory lock for every migrator
-// (so tenants would migrate one at a time) and issues RESET ALL after each
-// migration (which would send the next one to the wrong schema).
+// # Working inside a tenant
+//
+// Manager.InTenant runs a function in a transaction whose search_path is the
+// tenant's, set locally (set_config) in the same round trip as BEGIN: no
+// extra round trip, and nothing survives the transaction into the pool.
+//
+//	err := m.InTenant(ctx, id, func(tx pgx.Tx) error {
+//		// Unqualified names resolve in the tenant's schema only.
+//		_, err := tx.Exec(ctx, "INSERT INTO notes (body) VALUES ($1)", body)
+//		return err
+//	})
+//
+// Manager.InTenantBatch also sends the transaction's first schema-qualified
+// queries (a registry check) with BEGIN, and a read-only one with its
+// COMMIT: one round trip.
+//
+// # Migrating the fleet
+//
+// Tenant migrations are loaded with tern and rendered once; their SQL is
+// unqualified and runs with search_path set to the tenant's schema. The
+// package runs them itself rather than through tern's Migrator, which takes
+// one global advisory lock for every migrator (so tenants would migrate one
+// at a time) and issues RESET ALL after each migration (which would send the
+// next one to the wrong schema).
 //
 // Manager.Migrate migrates a fleet: each tenant in its own transaction, under
 // the row lock of its ledger row (not an advisory lock, so it works behind
@@ -45,17 +76,50 @@
 // record, COMMIT. A failing tenant rolls back and the rest go on; a rerun
 // resumes. Only forward migrations run.
 //
-// # Working inside a tenant
+//	results, err := m.Migrate(ctx, tenancy.MigrateOptions{MaxFailures: 10})
+//	for _, r := range results {
+//		if r.Outcome == tenancy.OutcomeFailed {
+//			log.Printf("%s stays at version %d: %v", r.Schema, r.From, r.Err)
+//		}
+//	}
+//	var fe *tenancy.FleetError
+//	if errors.As(err, &fe) { ... } // some tenants failed or were skipped
 //
-// Manager.InTenant runs a function in a transaction whose search_path is the
-// tenant's, set locally (set_config) in the same round trip as BEGIN: no
-// extra round trip, and nothing survives the transaction into the pool.
-// Manager.InTenantBatch also sends the transaction's first schema-qualified
-// queries (a registry check) with BEGIN, and a read-only one with its
-// COMMIT: one round trip. Middleware puts the tenant of an HTTP request in
-// its context for Manager.InContextTenant.
+// # Inspecting
+//
+// Manager.Inspect joins the ledger to the catalog in one query and reports
+// each tenant's version, applied migrations and Problems: a schema without a
+// ledger row, a ledger row without a schema, a tenant behind or ahead of the
+// known migrations, an edited migration file, a failed last attempt.
+//
+//	statuses, err := m.Inspect(ctx)
+//	for _, st := range statuses {
+//		if !st.OK() {
+//			log.Printf("%s at version %d: %v", st.Schema, st.Version, st.Problems)
+//		}
+//	}
+//
+// # HTTP requests
+//
+// Package tenancyhttp resolves the tenant of an HTTP request (a path value,
+// a header or a subdomain, through the application's resolver) and hands it
+// to the handler in the request's context.
+//
+//	tenant := tenancyhttp.Middleware(tenancyhttp.Config{
+//		Key:     tenancyhttp.PathValue("tenant"),
+//		Resolve: registry.Lookup,
+//	})
+//	mux.Handle("GET /t/{tenant}/notes", tenant(notes))
 //
 // # Testing
 //
-// Package tenancytest hands out migrated tenants on a test database.
+// Package tenancytest hands out migrated tenants on a test database, each
+// test with a ledger and prefix of its own, and drops them afterwards.
+//
+//	func TestNotes(t *testing.T) {
+//		t.Parallel()
+//		m := tenancytest.NewManager(t, tenancytest.Pool(t), &tenancy.Config{Migrations: migrations})
+//		id := tenancytest.Tenant(t, m)
+//		err := m.InTenant(t.Context(), id, func(tx pgx.Tx) error { ... })
+//	}
 package tenancy

@@ -20,10 +20,6 @@ var (
 	// schema already exists.
 	ErrTenantExists = errors.New("tenancy: tenant already exists")
 
-	// ErrNoTenant is returned by InTenant when the context carries no
-	// tenant (see NewContext and Middleware).
-	ErrNoTenant = errors.New("tenancy: no tenant in context")
-
 	// ErrUnknownVersion is returned for a target version the Manager has no
 	// migration for.
 	ErrUnknownVersion = errors.New("tenancy: unknown migration version")

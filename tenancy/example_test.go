@@ -2,6 +2,7 @@ package tenancy_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -110,10 +111,104 @@ func ExampleManager_Migrate() {
 		log.Fatal(err)
 	}
 	for _, r := range results {
-		fmt.Println(r.Outcome, r.From, "->", r.To, r.Pending)
+		fmt.Println(r.Outcome, r.From, "->", r.To, r.Migrations)
 	}
 	// Output:
 	// migrated 1 -> 2 [002_priority.sql]
 	// migrated 1 -> 2 [002_priority.sql]
 	// migrated 1 -> 2 [002_priority.sql]
+}
+
+// Check the application's registry and read the tenant's rows, the
+// registry's query travelling with BEGIN: a suspended customer costs one
+// round trip and never reaches its schema.
+func ExampleManager_InTenantBatch() {
+	ctx := context.Background()
+	m, pool, cfg, cleanup := exampleSetup(ctx, exampleMigrations)
+	defer cleanup()
+	// The application's registry (in the example's own schema, to be
+	// dropped with it; an application's would be public.customers).
+	customers := pgx.Identifier{cfg.LedgerSchema, "customers"}.Sanitize()
+	if _, err := pool.Exec(ctx, "CREATE TABLE "+customers+" (id uuid PRIMARY KEY, active bool NOT NULL)"); err != nil {
+		log.Fatal(err)
+	}
+	acme := uuid.New()
+	err := m.Create(ctx, acme, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "INSERT INTO "+customers+" (id, active) VALUES ($1, true)", acme)
+		return err
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	errSuspended := errors.New("customer suspended")
+	countNotes := func() (int, error) {
+		var n int
+		err := m.InTenantBatch(ctx, acme, pgx.TxOptions{AccessMode: pgx.ReadOnly},
+			func(b *pgx.Batch) {
+				// Queued queries name their schema: they are prepared
+				// before the tenant's search_path is set.
+				b.Queue("SELECT active FROM "+customers+" WHERE id = $1", acme).QueryRow(func(row pgx.Row) error {
+					var active bool
+					if err := row.Scan(&active); err != nil {
+						return err
+					}
+					if !active {
+						return errSuspended
+					}
+					return nil
+				})
+			},
+			func(tx pgx.Tx) error {
+				return tx.QueryRow(ctx, "SELECT count(*) FROM notes").Scan(&n)
+			})
+		return n, err
+	}
+
+	n, err := countNotes()
+	fmt.Println("notes:", n, err)
+	if _, err := pool.Exec(ctx, "UPDATE "+customers+" SET active = false WHERE id = $1", acme); err != nil {
+		log.Fatal(err)
+	}
+	_, err = countNotes()
+	fmt.Println("suspended:", errors.Is(err, errSuspended))
+	// Output:
+	// notes: 0 <nil>
+	// suspended: true
+}
+
+// Find what is wrong in a fleet: here a schema dropped by hand and one made
+// without the library.
+func ExampleManager_Inspect() {
+	ctx := context.Background()
+	m, pool, _, cleanup := exampleSetup(ctx, exampleMigrations)
+	defer cleanup()
+	healthy := uuid.MustParse("00000000-0000-0000-0000-000000000001")
+	lost := uuid.MustParse("00000000-0000-0000-0000-000000000002")
+	stray := uuid.MustParse("00000000-0000-0000-0000-000000000003")
+	for _, id := range []uuid.UUID{healthy, lost} {
+		if err := m.Create(ctx, id, nil); err != nil {
+			log.Fatal(err)
+		}
+	}
+	for _, sql := range []string{
+		"DROP SCHEMA " + pgx.Identifier{m.SchemaName(lost)}.Sanitize() + " CASCADE",
+		"CREATE SCHEMA " + pgx.Identifier{m.SchemaName(stray)}.Sanitize(),
+	} {
+		if _, err := pool.Exec(ctx, sql); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	statuses, err := m.Inspect(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, st := range statuses {
+		fmt.Println(st.TenantID, "version", st.Version, "ok", st.OK(), st.Problems)
+	}
+	// Output:
+	// 00000000-0000-0000-0000-000000000001 version 1 ok true []
+	// 00000000-0000-0000-0000-000000000002 version 1 ok false [missing-schema]
+	// 00000000-0000-0000-0000-000000000003 version 0 ok false [orphan-schema]
 }

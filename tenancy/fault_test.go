@@ -41,7 +41,7 @@ func TestFleetMigrateBackendTerminated(t *testing.T) {
 		}
 		fleet = n
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*testDeadline)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*testDeadline)
 	defer cancel()
 	pool := fleetPool(t, 4)
 	n := newFleetNames(t, pool, "fk")
@@ -118,11 +118,11 @@ CREATE INDEX items_priority_idx ON items (priority);
 	for _, r := range got.res {
 		switch {
 		case r.TenantID == victim:
-			if (r.Outcome != tenancy.Failed && r.Outcome != tenancy.Skipped) || r.From != 2 || r.To != 2 || r.Err == nil {
+			if (r.Outcome != tenancy.OutcomeFailed && r.Outcome != tenancy.OutcomeSkipped) || r.From != 2 || r.To != 2 || r.Err == nil {
 				t.Errorf("victim: %+v, want Failed (or Skipped) at 2 with an error", r)
 			}
 			t.Logf("victim's error: %v", r.Err)
-		case r.Outcome != tenancy.Migrated || r.To != 3:
+		case r.Outcome != tenancy.OutcomeMigrated || r.To != 3:
 			t.Errorf("tenant %s: %+v, want migrated to 3", r.Schema, r)
 		}
 	}
@@ -162,12 +162,12 @@ CREATE INDEX items_priority_idx ON items (priority);
 	}
 	migrated := 0
 	for _, r := range res {
-		if r.Outcome == tenancy.Migrated {
+		if r.Outcome == tenancy.OutcomeMigrated {
 			migrated++
 			if r.TenantID != victim || r.From != 2 || r.To != 3 {
 				t.Errorf("rerun migrated %+v, want the victim alone from 2 to 3", r)
 			}
-		} else if r.Outcome != tenancy.UpToDate {
+		} else if r.Outcome != tenancy.OutcomeUpToDate {
 			t.Errorf("rerun: %+v", r)
 		}
 	}

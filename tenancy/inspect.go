@@ -13,20 +13,20 @@ type Problem string
 
 // The problems Inspect reports.
 const (
-	// OrphanSchema: a schema with the Manager's naming has no ledger row.
-	OrphanSchema Problem = "orphan-schema"
-	// MissingSchema: a ledger row's schema does not exist.
-	MissingSchema Problem = "missing-schema"
-	// Behind: the tenant has migrations pending.
-	Behind Problem = "behind"
-	// Ahead: the tenant is at a version above every known migration (a
+	// ProblemOrphanSchema: a schema with the Manager's naming has no ledger row.
+	ProblemOrphanSchema Problem = "orphan-schema"
+	// ProblemMissingSchema: a ledger row's schema does not exist.
+	ProblemMissingSchema Problem = "missing-schema"
+	// ProblemBehind: the tenant has migrations pending.
+	ProblemBehind Problem = "behind"
+	// ProblemAhead: the tenant is at a version above every known migration (a
 	// newer binary migrated it, or files were removed).
-	Ahead Problem = "ahead"
-	// Drift: an applied migration's checksum differs from the file's now
+	ProblemAhead Problem = "ahead"
+	// ProblemDrift: an applied migration's checksum differs from the file's now
 	// (the file was edited after it ran).
-	Drift Problem = "drift"
-	// LastFailed: the tenant's last migration attempt failed.
-	LastFailed Problem = "last-failed"
+	ProblemDrift Problem = "drift"
+	// ProblemLastFailed: the tenant's last migration attempt failed.
+	ProblemLastFailed Problem = "last-failed"
 )
 
 // AppliedMigration is a ledger entry: one migration applied to one tenant.
@@ -124,17 +124,17 @@ func (m *Manager) diagnose(st *TenantStatus) {
 	// cannot fail; the id comes from the name either way.
 	st.TenantID, _ = m.ParseSchemaName(st.Schema)
 	if !st.InLedger {
-		st.Problems = append(st.Problems, OrphanSchema)
+		st.Problems = append(st.Problems, ProblemOrphanSchema)
 		return
 	}
 	if !st.SchemaExists {
-		st.Problems = append(st.Problems, MissingSchema)
+		st.Problems = append(st.Problems, ProblemMissingSchema)
 	}
 	switch latest := m.LatestVersion(); {
 	case st.Version < latest:
-		st.Problems = append(st.Problems, Behind)
+		st.Problems = append(st.Problems, ProblemBehind)
 	case st.Version > latest:
-		st.Problems = append(st.Problems, Ahead)
+		st.Problems = append(st.Problems, ProblemAhead)
 	}
 	for _, a := range st.Applied {
 		if int(a.Version) <= len(m.migrations) && m.migrations[a.Version-1].Checksum != a.Checksum {
@@ -142,9 +142,9 @@ func (m *Manager) diagnose(st *TenantStatus) {
 		}
 	}
 	if len(st.DriftedVersions) > 0 {
-		st.Problems = append(st.Problems, Drift)
+		st.Problems = append(st.Problems, ProblemDrift)
 	}
 	if st.LastError != "" {
-		st.Problems = append(st.Problems, LastFailed)
+		st.Problems = append(st.Problems, ProblemLastFailed)
 	}
 }

@@ -1,7 +1,6 @@
 package tenancy_test
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -23,7 +22,7 @@ import (
 // knows fewer migrations.
 func TestInspectProblems(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	pool := tenancytest.Pool(t)
 	n := newFleetNames(t, pool, "in")
 	current := n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 2)})
@@ -56,21 +55,21 @@ func TestInspectProblems(t *testing.T) {
 	}{
 		{"current", current, map[uuid.UUID]want{
 			healthy: none,
-			behind:  {problems: []tenancy.Problem{tenancy.Behind}},
-			missing: {problems: []tenancy.Problem{tenancy.MissingSchema}},
-			orphan:  {problems: []tenancy.Problem{tenancy.OrphanSchema}},
+			behind:  {problems: []tenancy.Problem{tenancy.ProblemBehind}},
+			missing: {problems: []tenancy.Problem{tenancy.ProblemMissingSchema}},
+			orphan:  {problems: []tenancy.Problem{tenancy.ProblemOrphanSchema}},
 		}},
 		{"edited", edited, map[uuid.UUID]want{
-			healthy: {problems: []tenancy.Problem{tenancy.Drift}, drifted: []int32{1}},
-			behind:  {problems: []tenancy.Problem{tenancy.Behind, tenancy.Drift}, drifted: []int32{1}},
-			missing: {problems: []tenancy.Problem{tenancy.MissingSchema, tenancy.Drift}, drifted: []int32{1}},
-			orphan:  {problems: []tenancy.Problem{tenancy.OrphanSchema}},
+			healthy: {problems: []tenancy.Problem{tenancy.ProblemDrift}, drifted: []int32{1}},
+			behind:  {problems: []tenancy.Problem{tenancy.ProblemBehind, tenancy.ProblemDrift}, drifted: []int32{1}},
+			missing: {problems: []tenancy.Problem{tenancy.ProblemMissingSchema, tenancy.ProblemDrift}, drifted: []int32{1}},
+			orphan:  {problems: []tenancy.Problem{tenancy.ProblemOrphanSchema}},
 		}},
 		{"older", older, map[uuid.UUID]want{
-			healthy: {problems: []tenancy.Problem{tenancy.Ahead}},
+			healthy: {problems: []tenancy.Problem{tenancy.ProblemAhead}},
 			behind:  none,
-			missing: {problems: []tenancy.Problem{tenancy.MissingSchema, tenancy.Ahead}},
-			orphan:  {problems: []tenancy.Problem{tenancy.OrphanSchema}},
+			missing: {problems: []tenancy.Problem{tenancy.ProblemMissingSchema, tenancy.ProblemAhead}},
+			orphan:  {problems: []tenancy.Problem{tenancy.ProblemOrphanSchema}},
 		}},
 	} {
 		st, err := c.m.Inspect(ctx)
@@ -126,7 +125,7 @@ func TestInspectProblems(t *testing.T) {
 
 	// An older build refuses to touch a tenant it cannot understand.
 	res, err := older.Migrate(ctx, tenancy.MigrateOptions{Tenants: []uuid.UUID{healthy}})
-	if len(res) != 1 || res[0].Outcome != tenancy.Failed || !errors.Is(res[0].Err, tenancy.ErrAhead) || err == nil {
+	if len(res) != 1 || res[0].Outcome != tenancy.OutcomeFailed || !errors.Is(res[0].Err, tenancy.ErrAhead) || err == nil {
 		t.Errorf("older build's Migrate of a newer tenant = %+v, %v; want Failed with ErrAhead", res, err)
 	}
 

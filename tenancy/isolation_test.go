@@ -1,6 +1,6 @@
 package tenancy_test
 
-// Invariant 2 of DESIGN.md: no query ever sees another tenant's rows. The
+// No query ever sees another tenant's rows. The
 // danger in schema-per-tenant is a search_path that outlives its request on
 // a pooled connection, or a cached prepared statement planned for another
 // tenant's table; these tests drive many tenants through very few
@@ -54,17 +54,11 @@ func sqlState(err error) string {
 // every pooled connection is back at the pool's empty search_path.
 func TestIsolationUnderPoolPressure(t *testing.T) {
 	t.Parallel()
-	cfg, err := pgxpool.ParseConfig(tenancytest.DatabaseURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
 	const maxConns = 4
-	cfg.MaxConns = maxConns
-	pool := tenancytest.PoolWithConfig(t, cfg)
+	m, pool := newManager(t, func(cfg *pgxpool.Config) { cfg.MaxConns = maxConns })
 	// A separate pool watches the server for the cancellation cases: the
 	// test pool may be saturated by the very transactions being watched.
 	monitor := tenancytest.Pool(t)
-	m := tenancytest.NewManager(t, pool, &tenancy.Config{Migrations: testMigrations})
 	// tenancytest pools run SET search_path TO '', which PostgreSQL shows
 	// as "" (an empty identifier).
 	isolationWorkload(t, m, pool, monitor, `""`)
@@ -82,7 +76,7 @@ func TestIsolationUnderPoolPressure(t *testing.T) {
 // outsidePath is the search_path pool's connections show outside InTenant.
 func isolationWorkload(t *testing.T, m *tenancy.Manager, pool, monitor *pgxpool.Pool, outsidePath string) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	const numTenants, workers, opsPerWorker = 50, 32, 40
 	tenants := make([]*isoTenant, numTenants)
 	var wg sync.WaitGroup
@@ -148,7 +142,7 @@ func isolationWorkload(t *testing.T, m *tenancy.Manager, pool, monitor *pgxpool.
 // asserts that none kept a tenant's search_path or an open transaction.
 func assertEveryConnClean(t *testing.T, pool *pgxpool.Pool) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	maxConns := int(pool.Config().MaxConns)
 	pids := map[uint32]bool{}
 	for i := range maxConns {
@@ -359,8 +353,8 @@ func isoOp(ctx context.Context, m *tenancy.Manager, pool, monitor *pgxpool.Pool,
 // the transaction's, and the tenant's search_path is set with them.
 func TestInTenantTxOptions(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	m := newManager(t)
+	ctx := t.Context()
+	m, _ := newManager(t, nil)
 	id := tenancytest.Tenant(t, m)
 
 	for _, opts := range []pgx.TxOptions{
@@ -414,9 +408,8 @@ func TestInTenantTxOptions(t *testing.T) {
 // the database (the pool is not even asked for a connection) nor fn.
 func TestInTenantTxRefusesBogusOptions(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	pool := tenancytest.Pool(t)
-	m := tenancytest.NewManager(t, pool, &tenancy.Config{Migrations: testMigrations})
+	ctx := t.Context()
+	m, pool := newManager(t, nil)
 	id := tenancytest.Tenant(t, m)
 
 	for name, opts := range map[string]pgx.TxOptions{
@@ -454,7 +447,7 @@ func TestInTenantTxRefusesBogusOptions(t *testing.T) {
 // one prefix is the start of the other.
 func TestManagersSharingALedger(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	pool := tenancytest.Pool(t)
 	n := newCreateNames(t, pool)
 	outer := n.Manager(t, pool, &tenancy.Config{Migrations: testMigrations})
@@ -491,7 +484,7 @@ func TestManagersSharingALedger(t *testing.T) {
 		got = got[:0]
 		for _, r := range res {
 			got = append(got, r.TenantID)
-			if r.Outcome != tenancy.UpToDate {
+			if r.Outcome != tenancy.OutcomeUpToDate {
 				t.Errorf("%s.Migrate: %s: %s %v", c.name, r.Schema, r.Outcome, r.Err)
 			}
 		}
@@ -506,7 +499,7 @@ func TestManagersSharingALedger(t *testing.T) {
 // not exist nor the deletion of the other Manager's ledger row.
 func TestManagersSharingALedgerTargeted(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	pool := tenancytest.Pool(t)
 	n := newCreateNames(t, pool)
 	mine := n.Manager(t, pool, &tenancy.Config{Migrations: testMigrations})
@@ -516,7 +509,7 @@ func TestManagersSharingALedgerTargeted(t *testing.T) {
 	id := tenancytest.Tenant(t, theirs)
 
 	res, err := mine.Migrate(ctx, tenancy.MigrateOptions{Tenants: []uuid.UUID{id}})
-	if len(res) != 1 || res[0].Outcome != tenancy.Failed || !errors.Is(res[0].Err, tenancy.ErrTenantNotFound) {
+	if len(res) != 1 || res[0].Outcome != tenancy.OutcomeFailed || !errors.Is(res[0].Err, tenancy.ErrTenantNotFound) {
 		t.Errorf("Migrate of another Manager's tenant = %+v, %v; want one Failed result with ErrTenantNotFound", res, err)
 	}
 	if err := mine.Drop(ctx, id, nil); !errors.Is(err, tenancy.ErrTenantNotFound) {

@@ -50,11 +50,13 @@ type Config struct {
 	// once. Defaults to the pool's MaxConns.
 	Concurrency int
 
-	// LockTimeout bounds how long a migration's DDL waits for a lock held
-	// by the application (a long transaction on a tenant table) before the
-	// tenant fails and is rolled back, instead of queueing every later
-	// query of that table behind it. Defaults to 0, the server's setting.
-	LockTimeout time.Duration
+	// MigrationLockTimeout bounds how long a migration's DDL waits for a
+	// lock held by the application (a long transaction on a tenant table)
+	// before the tenant fails and is rolled back, instead of queueing every
+	// later query of that table behind it. It applies to migrations only
+	// (Create and Migrate), never to InTenant. Defaults to 0, the server's
+	// lock_timeout.
+	MigrationLockTimeout time.Duration
 
 	// Logger receives one line per tenant migrated or failed. Defaults to
 	// discarding.
@@ -106,12 +108,12 @@ func New(pool *pgxpool.Pool, cfg *Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.LockTimeout < 0 {
-		return nil, fmt.Errorf("tenancy: LockTimeout %v is negative", cfg.LockTimeout)
+	if cfg.MigrationLockTimeout < 0 {
+		return nil, fmt.Errorf("tenancy: MigrationLockTimeout %v is negative", cfg.MigrationLockTimeout)
 	}
 	var lockTimeout string
-	if cfg.LockTimeout > 0 {
-		lockTimeout = strconv.FormatInt(max(1, cfg.LockTimeout.Milliseconds()), 10) + "ms"
+	if cfg.MigrationLockTimeout > 0 {
+		lockTimeout = strconv.FormatInt(max(1, cfg.MigrationLockTimeout.Milliseconds()), 10) + "ms"
 	}
 	logger := cfg.Logger
 	if logger == nil {

@@ -18,18 +18,18 @@ type Outcome string
 
 // The outcomes of a tenant in a fleet migration.
 const (
-	// Migrated: the pending migrations were applied and committed.
-	Migrated Outcome = "migrated"
-	// UpToDate: the tenant was already at the target; nothing ran.
-	UpToDate Outcome = "up-to-date"
-	// Planned: a dry run would apply Result.Pending.
-	Planned Outcome = "planned"
-	// Failed: nothing was committed; Result.Err says why. The tenant stays
+	// OutcomeMigrated: the pending migrations were applied and committed.
+	OutcomeMigrated Outcome = "migrated"
+	// OutcomeUpToDate: the tenant was already at the target; nothing ran.
+	OutcomeUpToDate Outcome = "up-to-date"
+	// OutcomePlanned: a dry run would apply Result.Migrations.
+	OutcomePlanned Outcome = "planned"
+	// OutcomeFailed: nothing was committed; Result.Err says why. The tenant stays
 	// intact at Result.From.
-	Failed Outcome = "failed"
-	// Skipped: not attempted (MaxFailures reached or context ended), or
+	OutcomeFailed Outcome = "failed"
+	// OutcomeSkipped: not attempted (MaxFailures reached or context ended), or
 	// interrupted by the context's end and rolled back; a rerun resumes it.
-	Skipped Outcome = "skipped"
+	OutcomeSkipped Outcome = "skipped"
 )
 
 // MigrateOptions selects and paces a fleet migration. The zero value
@@ -51,7 +51,7 @@ type MigrateOptions struct {
 	DryRun bool
 
 	// MaxFailures stops starting new tenants once this many have failed;
-	// the rest are reported Skipped. Defaults to 0, no limit.
+	// the rest are reported OutcomeSkipped. Defaults to 0, no limit.
 	MaxFailures int
 
 	// OnResult, if set, is called once per tenant as it finishes, with how
@@ -75,11 +75,12 @@ type Result struct {
 	// From is the version before; To the version after (From again when
 	// nothing was committed).
 	From, To int32
-	// Pending names the migrations applied (Migrated) or that would be
-	// (Planned).
-	Pending  []string
-	Duration time.Duration
-	Err      error
+	// Migrations names the migration files From to To: those applied
+	// (OutcomeMigrated) or, in a dry run, those that would be
+	// (OutcomePlanned). It is empty for every other outcome.
+	Migrations []string
+	Duration   time.Duration
+	Err        error
 }
 
 // Migrate brings tenants to a version, each in its own transaction under
@@ -114,13 +115,13 @@ func (m *Manager) Migrate(ctx context.Context, opts MigrateOptions) ([]Result, e
 		r = Result{TenantID: st.id, Schema: m.SchemaName(st.id), From: st.version, To: st.version}
 		switch {
 		case !st.found:
-			r.Outcome, r.Err = Failed, fmt.Errorf("tenancy: migrate %s: %w", r.Schema, ErrTenantNotFound)
+			r.Outcome, r.Err = OutcomeFailed, fmt.Errorf("tenancy: migrate %s: %w", r.Schema, ErrTenantNotFound)
 		case st.version > target:
-			r.Outcome, r.Err = Failed, fmt.Errorf("tenancy: migrate %s: at version %d, target %d: %w", r.Schema, st.version, target, ErrAhead)
+			r.Outcome, r.Err = OutcomeFailed, fmt.Errorf("tenancy: migrate %s: at version %d, target %d: %w", r.Schema, st.version, target, ErrAhead)
 		case st.version == target:
-			r.Outcome = UpToDate
+			r.Outcome = OutcomeUpToDate
 		case opts.DryRun:
-			r.Outcome, r.To, r.Pending = Planned, target, migrationNames(m.migrations[st.version:target])
+			r.Outcome, r.To, r.Migrations = OutcomePlanned, target, migrationNames(m.migrations[st.version:target])
 		default:
 			return r, true
 		}
@@ -138,9 +139,9 @@ func (m *Manager) Migrate(ctx context.Context, opts MigrateOptions) ([]Result, e
 		defer mu.Unlock()
 		done++
 		switch r.Outcome {
-		case Failed:
+		case OutcomeFailed:
 			failed++
-		case Skipped:
+		case OutcomeSkipped:
 			skipped++
 		}
 		if results != nil {
@@ -175,7 +176,7 @@ func (m *Manager) Migrate(ctx context.Context, opts MigrateOptions) ([]Result, e
 				mu.Unlock()
 				r := j.r
 				if stop || ctx.Err() != nil {
-					r.Outcome, r.Err = Skipped, fmt.Errorf("tenancy: migrate %s: %w", r.Schema, ErrSkipped)
+					r.Outcome, r.Err = OutcomeSkipped, fmt.Errorf("tenancy: migrate %s: %w", r.Schema, ErrSkipped)
 				} else {
 					r = m.migrateOne(ctx, r, target)
 				}
@@ -215,15 +216,15 @@ func (m *Manager) migrateOne(ctx context.Context, r Result, target int32) Result
 	case err != nil && ctx.Err() != nil:
 		// Interrupted, not failed: nothing is wrong with the tenant, so
 		// nothing goes into its ledger row, and a rerun picks it up.
-		r.Outcome, r.Err, r.To, r.Pending = Skipped, fmt.Errorf("tenancy: migrate %s: %w: %w", r.Schema, ErrSkipped, err), r.From, nil
+		r.Outcome, r.Err, r.To, r.Migrations = OutcomeSkipped, fmt.Errorf("tenancy: migrate %s: %w: %w", r.Schema, ErrSkipped, err), r.From, nil
 	case err != nil:
-		r.Outcome, r.Err, r.To, r.Pending = Failed, err, r.From, nil
+		r.Outcome, r.Err, r.To, r.Migrations = OutcomeFailed, err, r.From, nil
 		m.recordFailure(ctx, r)
 		m.log.Error("tenant migration failed", "schema", r.Schema, "version", r.From, "error", err)
 	case r.To == r.From:
-		r.Outcome = UpToDate
+		r.Outcome = OutcomeUpToDate
 	default:
-		r.Outcome = Migrated
+		r.Outcome = OutcomeMigrated
 		m.log.Info("tenant migrated", "schema", r.Schema, "from", r.From, "to", r.To, "duration", r.Duration)
 	}
 	return r
@@ -289,7 +290,7 @@ func (m *Manager) migrateTenant(ctx context.Context, r *Result, target int32) er
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("tenancy: migrate %s: commit: %w", r.Schema, err)
 	}
-	r.To, r.Pending = target, migrationNames(pending)
+	r.To, r.Migrations = target, migrationNames(pending)
 	return nil
 }
 

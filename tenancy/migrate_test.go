@@ -1,12 +1,13 @@
 package tenancy_test
 
-// Invariant 3 of DESIGN.md: every tenant schema is at a known migration
+// Every tenant schema is at a known migration
 // version; fleet migration is per-tenant atomic, resumable, concurrent, and
 // reports each tenant's result.
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -99,7 +101,7 @@ type ledgerRow struct {
 
 func (n fleetNames) ledger(tb testing.TB, pool *pgxpool.Pool) map[uuid.UUID]ledgerRow {
 	tb.Helper()
-	rows, err := pool.Query(context.Background(), `
+	rows, err := pool.Query(tb.Context(), `
 SELECT t.tenant_id, t.version, count(g.version), count(DISTINCT g.version), coalesce(t.last_error, '')
 FROM `+n.tenantsTable()+` t LEFT JOIN `+n.migrationsTable()+` g USING (tenant_id)
 GROUP BY t.tenant_id`)
@@ -122,12 +124,7 @@ GROUP BY t.tenant_id`)
 // fleetPool is a test pool of maxConns connections.
 func fleetPool(tb testing.TB, maxConns int32) *pgxpool.Pool {
 	tb.Helper()
-	cfg, err := pgxpool.ParseConfig(tenancytest.DatabaseURL(tb))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cfg.MaxConns = maxConns
-	return tenancytest.PoolWithConfig(tb, cfg)
+	return testPool(tb, func(cfg *pgxpool.Config) { cfg.MaxConns = maxConns })
 }
 
 // createFleet creates count tenants with m, workers at a time, and returns
@@ -149,7 +146,7 @@ func createFleet(tb testing.TB, m *tenancy.Manager, count, workers int) []uuid.U
 				if i >= count {
 					return
 				}
-				if err := m.Create(context.Background(), ids[i], nil); err != nil {
+				if err := m.Create(tb.Context(), ids[i], nil); err != nil {
 					once.Do(func() { firstErr = err })
 					return
 				}
@@ -186,7 +183,7 @@ func resultIDs(res []tenancy.Result) []uuid.UUID {
 // rerun migrates that tenant alone.
 func TestFleetMigrateIsolatesAFailingTenant(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	const fleet = 200
 	pool := fleetPool(t, 8)
 	n := newFleetNames(t, pool, "mf")
@@ -231,8 +228,8 @@ CREATE TABLE items_priority_idx (id int)`)
 	for _, r := range res {
 		if r.TenantID == victim {
 			var me *tenancy.MigrationError
-			if r.Outcome != tenancy.Failed || r.From != 2 || r.To != 2 || r.Pending != nil || !errors.As(r.Err, &me) {
-				t.Errorf("victim: %s %d→%d pending %v err %v; want Failed 2→2 with a *MigrationError", r.Outcome, r.From, r.To, r.Pending, r.Err)
+			if r.Outcome != tenancy.OutcomeFailed || r.From != 2 || r.To != 2 || r.Migrations != nil || !errors.As(r.Err, &me) {
+				t.Errorf("victim: %s %d→%d pending %v err %v; want Failed 2→2 with a *MigrationError", r.Outcome, r.From, r.To, r.Migrations, r.Err)
 				continue
 			}
 			if me.Migration != migration3Name || me.Schema != m.SchemaName(victim) {
@@ -244,8 +241,8 @@ CREATE TABLE items_priority_idx (id int)`)
 			}
 			continue
 		}
-		if r.Outcome != tenancy.Migrated || r.From != 2 || r.To != 3 || !slices.Equal(r.Pending, []string{migration3Name}) || r.Err != nil {
-			t.Errorf("%s: %s %d→%d pending %v err %v; want Migrated 2→3 applying %s", r.Schema, r.Outcome, r.From, r.To, r.Pending, r.Err, migration3Name)
+		if r.Outcome != tenancy.OutcomeMigrated || r.From != 2 || r.To != 3 || !slices.Equal(r.Migrations, []string{migration3Name}) || r.Err != nil {
+			t.Errorf("%s: %s %d→%d pending %v err %v; want Migrated 2→3 applying %s", r.Schema, r.Outcome, r.From, r.To, r.Migrations, r.Err, migration3Name)
 		}
 	}
 
@@ -322,7 +319,7 @@ SELECT
 	for _, s := range st {
 		want := []tenancy.Problem(nil)
 		if s.TenantID == victim {
-			want = []tenancy.Problem{tenancy.Behind, tenancy.LastFailed}
+			want = []tenancy.Problem{tenancy.ProblemBehind, tenancy.ProblemLastFailed}
 		}
 		if !slices.Equal(s.Problems, want) {
 			t.Errorf("Inspect %s: problems %v, want %v", s.Schema, s.Problems, want)
@@ -345,9 +342,9 @@ SELECT
 		t.Fatalf("rerun: %d results, want %d", len(res), fleet)
 	}
 	for _, r := range res {
-		want, from := tenancy.UpToDate, int32(3)
+		want, from := tenancy.OutcomeUpToDate, int32(3)
 		if r.TenantID == victim {
-			want, from = tenancy.Migrated, 2
+			want, from = tenancy.OutcomeMigrated, 2
 		}
 		if r.Outcome != want || r.From != from || r.To != 3 || r.Err != nil {
 			t.Errorf("rerun %s: %s %d→%d err %v; want %s %d→3", r.Schema, r.Outcome, r.From, r.To, r.Err, want, from)
@@ -409,22 +406,19 @@ func firstFew(sqls []string) []string { return sqls[:min(len(sqls), 4)] }
 // however many tenants it has, not one per tenant.
 func TestNoOpFleetIsOneQuery(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	const fleet = 100
-	cfg, err := pgxpool.ParseConfig(tenancytest.DatabaseURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
 	counter := &queryCounter{}
-	cfg.ConnConfig.Tracer = counter
-	cfg.MaxConns = 4
-	pool := tenancytest.PoolWithConfig(t, cfg)
-	m := tenancytest.NewManager(t, pool, &tenancy.Config{Migrations: testMigrations})
+	m, _ := newManager(t, func(cfg *pgxpool.Config) {
+		cfg.ConnConfig.Tracer = counter
+		cfg.MaxConns = 4
+	})
 	// Creating with as many workers as connections opens them all now, so
 	// that a connection's setup (its own SET search_path) cannot land in
 	// a measured window.
 	ids := createFleet(t, m, fleet, 4)
 
+	var err error
 	for _, c := range []struct {
 		name string
 		opts tenancy.MigrateOptions
@@ -442,7 +436,7 @@ func TestNoOpFleetIsOneQuery(t *testing.T) {
 			t.Fatalf("Migrate %s: %d results, want %d", c.name, len(res), fleet)
 		}
 		for _, r := range res {
-			if r.Outcome != tenancy.UpToDate {
+			if r.Outcome != tenancy.OutcomeUpToDate {
 				t.Fatalf("Migrate %s: %s is %s, want up-to-date", c.name, r.Schema, r.Outcome)
 			}
 		}
@@ -479,7 +473,7 @@ func TestMigrateOptions(t *testing.T) {
 	// forever, and the test would fail on its deadline).
 	t.Run("DryRun", func(t *testing.T) {
 		t.Parallel()
-		ctx := context.Background()
+		ctx := t.Context()
 		pool := fleetPool(t, 4)
 		n := newFleetNames(t, pool, "md")
 		ids := createFleet(t, n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 1)}), 3, 3)
@@ -508,8 +502,8 @@ func TestMigrateOptions(t *testing.T) {
 		}
 		wantPending := []string{"002_notes.sql", migration3Name}
 		for _, r := range res {
-			if r.Outcome != tenancy.Planned || r.From != 1 || r.To != 3 || !slices.Equal(r.Pending, wantPending) || r.Err != nil {
-				t.Errorf("dry run %s: %s %d→%d pending %v err %v; want Planned 1→3 pending %v", r.Schema, r.Outcome, r.From, r.To, r.Pending, r.Err, wantPending)
+			if r.Outcome != tenancy.OutcomePlanned || r.From != 1 || r.To != 3 || !slices.Equal(r.Migrations, wantPending) || r.Err != nil {
+				t.Errorf("dry run %s: %s %d→%d pending %v err %v; want Planned 1→3 pending %v", r.Schema, r.Outcome, r.From, r.To, r.Migrations, r.Err, wantPending)
 			}
 		}
 		after := n.ledger(t, pool)
@@ -533,7 +527,7 @@ func TestMigrateOptions(t *testing.T) {
 
 	t.Run("TargetVersion", func(t *testing.T) {
 		t.Parallel()
-		ctx := context.Background()
+		ctx := t.Context()
 		pool := fleetPool(t, 4)
 		n := newFleetNames(t, pool, "mv")
 		ids := createFleet(t, n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 1)}), 3, 3)
@@ -564,9 +558,9 @@ func TestMigrateOptions(t *testing.T) {
 				t.Fatalf("target %d: %d results, want %d", step.target, len(res), len(ids))
 			}
 			for _, r := range res {
-				if r.Outcome != tenancy.Migrated || r.From != step.from || r.To != step.to || !slices.Equal(r.Pending, []string{step.pending}) {
+				if r.Outcome != tenancy.OutcomeMigrated || r.From != step.from || r.To != step.to || !slices.Equal(r.Migrations, []string{step.pending}) {
 					t.Errorf("target %d: %s %s %d→%d pending %v; want Migrated %d→%d applying %s",
-						step.target, r.Schema, r.Outcome, r.From, r.To, r.Pending, step.from, step.to, step.pending)
+						step.target, r.Schema, r.Outcome, r.From, r.To, r.Migrations, step.from, step.to, step.pending)
 				}
 			}
 			for id, l := range n.ledger(t, pool) {
@@ -583,7 +577,7 @@ func TestMigrateOptions(t *testing.T) {
 			t.Errorf("target 2 from 3: error %v, want *FleetError with %d failed", err, len(ids))
 		}
 		for _, r := range res {
-			if r.Outcome != tenancy.Failed || !errors.Is(r.Err, tenancy.ErrAhead) || r.From != 3 || r.To != 3 {
+			if r.Outcome != tenancy.OutcomeFailed || !errors.Is(r.Err, tenancy.ErrAhead) || r.From != 3 || r.To != 3 {
 				t.Errorf("target 2 from 3: %s %s %d→%d err %v; want Failed with ErrAhead at 3", r.Schema, r.Outcome, r.From, r.To, r.Err)
 			}
 		}
@@ -598,7 +592,7 @@ func TestMigrateOptions(t *testing.T) {
 	// ledger does not know fails alone.
 	t.Run("Tenants", func(t *testing.T) {
 		t.Parallel()
-		ctx := context.Background()
+		ctx := t.Context()
 		pool := fleetPool(t, 4)
 		n := newFleetNames(t, pool, "ml")
 		ids := createFleet(t, n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 2)}), 4, 4)
@@ -616,12 +610,12 @@ func TestMigrateOptions(t *testing.T) {
 		}
 		for _, r := range res {
 			if r.TenantID == unknown {
-				if r.Outcome != tenancy.Failed || !errors.Is(r.Err, tenancy.ErrTenantNotFound) || r.Schema != m.SchemaName(unknown) {
+				if r.Outcome != tenancy.OutcomeFailed || !errors.Is(r.Err, tenancy.ErrTenantNotFound) || r.Schema != m.SchemaName(unknown) {
 					t.Errorf("unknown tenant: %s %s err %v; want Failed with ErrTenantNotFound", r.Schema, r.Outcome, r.Err)
 				}
 				continue
 			}
-			if r.Outcome != tenancy.Migrated || r.From != 2 || r.To != 3 || r.Err != nil {
+			if r.Outcome != tenancy.OutcomeMigrated || r.From != 2 || r.To != 3 || r.Err != nil {
 				t.Errorf("%s: %s %d→%d err %v; want Migrated 2→3", r.Schema, r.Outcome, r.From, r.To, r.Err)
 			}
 		}
@@ -644,7 +638,7 @@ func TestMigrateOptions(t *testing.T) {
 	// nothing more is started, whether it would have failed or not.
 	t.Run("MaxFailures", func(t *testing.T) {
 		t.Parallel()
-		ctx := context.Background()
+		ctx := t.Context()
 		pool := fleetPool(t, 4)
 		n := newFleetNames(t, pool, "mx")
 		old := n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 2)})
@@ -669,17 +663,17 @@ func TestMigrateOptions(t *testing.T) {
 		if !slices.Equal(resultIDs(res), ids) {
 			t.Fatalf("results for %v, want schema-name order %v", resultIDs(res), ids)
 		}
-		want := []tenancy.Outcome{tenancy.Migrated, tenancy.Failed, tenancy.Failed, tenancy.Skipped, tenancy.Skipped, tenancy.Skipped}
+		want := []tenancy.Outcome{tenancy.OutcomeMigrated, tenancy.OutcomeFailed, tenancy.OutcomeFailed, tenancy.OutcomeSkipped, tenancy.OutcomeSkipped, tenancy.OutcomeSkipped}
 		for i, r := range res {
 			if r.Outcome != want[i] {
 				t.Errorf("tenant %d (%s): %s err %v, want %s", i, r.Schema, r.Outcome, r.Err, want[i])
 			}
 			switch r.Outcome {
-			case tenancy.Skipped:
+			case tenancy.OutcomeSkipped:
 				if !errors.Is(r.Err, tenancy.ErrSkipped) || r.From != 2 || r.To != 2 {
 					t.Errorf("skipped %s: %d→%d err %v; want 2→2 with ErrSkipped", r.Schema, r.From, r.To, r.Err)
 				}
-			case tenancy.Failed:
+			case tenancy.OutcomeFailed:
 				var me *tenancy.MigrationError
 				if !errors.As(r.Err, &me) || me.Migration != migration3Name {
 					t.Errorf("failed %s: err %v, want a *MigrationError for %s", r.Schema, r.Err, migration3Name)
@@ -713,7 +707,7 @@ func TestMigrateOptions(t *testing.T) {
 // the ledger records every migration exactly once.
 func TestConcurrentMigrators(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	const fleet = 50
 	pool := fleetPool(t, 8)
 	n := newFleetNames(t, pool, "mc")
@@ -750,12 +744,12 @@ func TestConcurrentMigrators(t *testing.T) {
 		}
 		for _, r := range results[i] {
 			switch r.Outcome {
-			case tenancy.Migrated:
+			case tenancy.OutcomeMigrated:
 				migrated[r.TenantID]++
 				if r.From != 1 || r.To != 3 {
 					t.Errorf("migrator %d: %s migrated %d→%d, want 1→3", i, r.Schema, r.From, r.To)
 				}
-			case tenancy.UpToDate:
+			case tenancy.OutcomeUpToDate:
 				if r.From != 3 || r.To != 3 {
 					t.Errorf("migrator %d: %s up to date at %d→%d, want 3", i, r.Schema, r.From, r.To)
 				}
@@ -782,7 +776,7 @@ func TestConcurrentMigrators(t *testing.T) {
 // without it, and the error counts the failures.
 func TestMigrateDiscardResults(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	pool := fleetPool(t, 4)
 	n := newFleetNames(t, pool, "dr")
 	ids := createFleet(t, n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 1)}), 3, 3)
@@ -805,16 +799,41 @@ func TestMigrateDiscardResults(t *testing.T) {
 		t.Errorf("err %v, want a FleetError of 4 tenants, 1 failed", err)
 	}
 	for _, id := range ids {
-		if got[id] != tenancy.Migrated {
+		if got[id] != tenancy.OutcomeMigrated {
 			t.Errorf("%s: %s, want migrated", m.SchemaName(id), got[id])
 		}
 	}
-	if got[missing] != tenancy.Failed {
+	if got[missing] != tenancy.OutcomeFailed {
 		t.Errorf("the missing tenant: %s, want failed", got[missing])
 	}
 	for _, id := range ids {
 		if row := n.ledger(t, pool)[id]; row.Version != 2 {
 			t.Errorf("ledger of %s: version %d, want 2", m.SchemaName(id), row.Version)
 		}
+	}
+}
+
+// A failure's error is kept in the ledger cut to 4000 bytes between runes:
+// half a rune is not UTF-8, PostgreSQL would refuse the text, and the
+// failure would go unrecorded. The migration's message is chosen so that
+// byte 4000 of the error falls inside a 2-byte rune.
+func TestLongFailureIsRecordedWhole(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := tenancytest.Pool(t)
+	n := newFleetNames(t, pool, "lf")
+	old := n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 2)})
+	id := tenancytest.Tenant(t, old)
+	head := "tenancy: schema " + old.SchemaName(id) + ": migration 003_x.sql: ERROR: "
+	pad := (len(head) + 1) % 2 // 4000-len(head)-pad is odd: mid-rune
+	sql := fmt.Sprintf(`DO $$ BEGIN RAISE EXCEPTION '%%', repeat('x', %d) || repeat('é', 3000); END $$;`, pad)
+	m := n.Manager(t, pool, &tenancy.Config{Migrations: withExtra(t, "003_x.sql", sql)})
+	if _, err := m.Migrate(ctx, tenancy.MigrateOptions{}); err == nil {
+		t.Fatal("Migrate succeeded; want the migration's exception")
+	}
+	got := n.ledger(t, pool)[id].LastError
+	if !strings.HasPrefix(got, head) || !utf8.ValidString(got) || !strings.HasSuffix(got, "é…") || len(got) > 4000+len("…") {
+		t.Errorf("last_error (%d bytes) = %q…%q; want %q, then the message cut to 4000 bytes between runes and …",
+			len(got), got[:min(len(got), len(head))], got[max(0, len(got)-10):], head)
 	}
 }

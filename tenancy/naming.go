@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -81,9 +82,16 @@ func isLowerHex(s string) bool {
 	return true
 }
 
+// truncate shortens s to at most n bytes and marks the cut with "…", for
+// input quoted in an error and for the error kept in the ledger. It cuts
+// between runes: half a rune would show as \x escapes in a quoted name,
+// and PostgreSQL refuses text that is not valid UTF-8.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }

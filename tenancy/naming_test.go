@@ -1,17 +1,17 @@
 package tenancy_test
 
-// Invariant 4 of DESIGN.md for identifiers: a tenant key or schema name is
+// Identifiers: a tenant key or schema name is
 // either exactly what the Manager derives or refused with ErrInvalidName,
 // so nothing crafted reaches SQL; and the configured names that are quoted
 // into SQL are checked or quoted correctly.
 
 import (
-	"context"
 	"crypto/sha256"
 	"errors"
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -28,7 +28,7 @@ func offlineManager(tb testing.TB, cfg tenancy.Config) (*tenancy.Manager, error)
 	tb.Helper()
 	// Port 1 on loopback: nothing listens there, and pgxpool connects
 	// lazily, so no connection is ever attempted.
-	pool, err := pgxpool.New(context.Background(), "postgres://nobody@127.0.0.1:1/none?sslmode=disable")
+	pool, err := pgxpool.New(tb.Context(), "postgres://nobody@127.0.0.1:1/none?sslmode=disable")
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -164,6 +164,41 @@ func TestParseIDRefusesHostileKeys(t *testing.T) {
 	}
 }
 
+// A long key quoted in an error is cut between runes: the message quotes a
+// prefix of the key, valid UTF-8, never half a rune shown as \x escapes.
+// Each key's 80-byte cut falls at a different offset into its runes.
+func TestLongNamesAreCutBetweenRunes(t *testing.T) {
+	t.Parallel()
+	m, err := offlineManager(t, tenancy.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{
+		strings.Repeat("é", 50),       // 2 bytes a rune: the cut at 80 is a boundary
+		"x" + strings.Repeat("é", 50), // ... and here it is not
+		strings.Repeat("€", 40),       // 3 bytes
+		strings.Repeat("𝄞", 30),       // 4 bytes
+		"ab" + strings.Repeat("𝄞", 30),
+	} {
+		for name, parse := range map[string]func(string) error{
+			"ParseID":         func(s string) error { _, err := tenancy.ParseID(s); return err },
+			"ParseSchemaName": func(s string) error { _, err := m.ParseSchemaName(s); return err },
+		} {
+			err := parse(key)
+			if !errors.Is(err, tenancy.ErrInvalidName) {
+				t.Fatalf("%s(%q) = %v, want ErrInvalidName", name, key, err)
+			}
+			msg := err.Error()
+			_, quoted, _ := strings.Cut(msg, `"`)
+			quoted, ok := strings.CutSuffix(quoted[:strings.LastIndex(quoted, `"`)+1], `…"`)
+			if !ok || strings.Contains(msg, `\x`) || !utf8.ValidString(msg) ||
+				!strings.HasPrefix(key, quoted) || len(quoted) > 80 || len(quoted) <= 80-utf8.UTFMax {
+				t.Errorf("%s(%d-byte key of %q): %q; want the key's first whole runes within 80 bytes, then …", name, len(key), key[len(key)-4:], msg)
+			}
+		}
+	}
+}
+
 func TestNewRefusesBadNames(t *testing.T) {
 	t.Parallel()
 	for name, cfg := range map[string]tenancy.Config{
@@ -234,20 +269,14 @@ func cmpOr(a, b string) string {
 // Create, Inspect, Migrate and Drop all work, and public is untouched.
 func TestHostileLedgerSchemaIsQuoted(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	pool := tenancytest.Pool(t)
 	n := newCreateNames(t, pool) // for the random suffix and the cleanup of its prefix
 	// Double quotes are refused in LedgerSchema (TestNewRefusesBadNames);
 	// anything else must be quoted, or this would drop public.
 	ledger := "Ledger; DROP SCHEMA public; -- " + n.Prefix
 	t.Cleanup(func() { tenancytest.DropSchemas(t, pool, n.Prefix, ledger) })
-	m, err := tenancy.New(pool, &tenancy.Config{Migrations: testMigrations, Prefix: n.Prefix, LedgerSchema: ledger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Setup(ctx); err != nil {
-		t.Fatal(err)
-	}
+	m := tenancytest.Names{Prefix: n.Prefix, Ledger: ledger}.Manager(t, pool, &tenancy.Config{Migrations: testMigrations})
 	id := tenancytest.Tenant(t, m)
 	var tables []string
 	rows, err := pool.Query(ctx, "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1", ledger)
@@ -280,7 +309,7 @@ func TestHostileLedgerSchemaIsQuoted(t *testing.T) {
 // it.
 func TestInTenantSearchPath(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	pool := tenancytest.Pool(t)
 	for name, c := range map[string]struct {
 		extra []string

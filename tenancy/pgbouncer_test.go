@@ -1,12 +1,13 @@
 package tenancy_test
 
-// Invariants 2 and 3 of DESIGN.md behind PgBouncer in transaction pooling
-// mode (the one scripts/pg.sh starts for `make test`: a server pool of 3
-// per database, smaller than these tests' client pools). There a client's
-// consecutive transactions run on different server connections, and one
-// server connection serves many clients in turn: a tenant's search_path
-// that outlived its transaction, or a statement prepared on one server
-// connection and used on another, would show here.
+// Tenant isolation and per-tenant atomic migration behind PgBouncer in
+// transaction pooling mode (the one scripts/pg.sh starts for `make test`:
+// a server pool of 3 per database, smaller than these tests' client
+// pools). There a client's consecutive transactions run on different
+// server connections, and one server connection serves many clients in
+// turn: a tenant's search_path that outlived its transaction, or a
+// statement prepared on one server connection and used on another, would
+// show here.
 //
 // These tests are not parallel on purpose: they end by checking every
 // server connection PgBouncer holds for the test database, and run alone
@@ -39,7 +40,7 @@ func pgbouncerPool(t *testing.T) (*pgxpool.Pool, string) {
 	t.Helper()
 	url := pgbouncer.URL(t)
 	pool := pgbouncer.Pool(t, url, pgbClientConns)
-	ctx := context.Background()
+	ctx := t.Context()
 	c1, err := pool.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +117,7 @@ func TestIsolationBehindPgBouncer(t *testing.T) {
 func TestFleetMigrateBehindPgBouncer(t *testing.T) {
 	pool, url := pgbouncerPool(t)
 	direct := tenancytest.Pool(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	const fleet, concurrency = 60, 6
 
 	n := newFleetNames(t, direct, "pf")
@@ -146,12 +147,12 @@ func TestFleetMigrateBehindPgBouncer(t *testing.T) {
 		}
 		for _, res := range r.res {
 			switch res.Outcome {
-			case tenancy.Migrated:
+			case tenancy.OutcomeMigrated:
 				migratedBy[res.Schema]++
 				if res.From != 2 || res.To != 3 {
 					t.Errorf("%s: migrated from %d to %d, want 2 to 3", res.Schema, res.From, res.To)
 				}
-			case tenancy.UpToDate:
+			case tenancy.OutcomeUpToDate:
 			default:
 				t.Errorf("%s: %s %v", res.Schema, res.Outcome, res.Err)
 			}
@@ -186,7 +187,7 @@ func TestFleetMigrateBehindPgBouncer(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range res {
-		if r.Outcome != tenancy.UpToDate {
+		if r.Outcome != tenancy.OutcomeUpToDate {
 			t.Errorf("rerun: %s: %s %v", r.Schema, r.Outcome, r.Err)
 		}
 	}

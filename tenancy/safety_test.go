@@ -55,7 +55,7 @@ func TestMigrationsMayNotTouchSessionState(t *testing.T) {
 // Migrate leave that path on the connection afterwards.
 func TestCreateAndMigrateKeepTheCallersSearchPath(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	pool := tenancytest.Pool(t) // its connections start with search_path ''
 	n := tenancytest.NewNames(t, pool, "sp")
 	m := n.Manager(t, pool, &tenancy.Config{Migrations: testMigrations})
@@ -79,11 +79,11 @@ func TestCreateAndMigrateKeepTheCallersSearchPath(t *testing.T) {
 	assertEveryConnClean(t, pool)
 }
 
-// A migration whose DDL waits longer than LockTimeout for the application's
+// A migration whose DDL waits longer than MigrationLockTimeout for the application's
 // lock fails, rolled back, instead of queueing the tenant's traffic.
 func TestMigrationLockTimeout(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	pool := tenancytest.Pool(t)
 	n := tenancytest.NewNames(t, pool, "lt")
 	id := tenancytest.Tenant(t, n.Manager(t, pool, &tenancy.Config{Migrations: testMigrations}))
@@ -99,12 +99,12 @@ func TestMigrationLockTimeout(t *testing.T) {
 	}
 
 	m := n.Manager(t, pool, &tenancy.Config{
-		Migrations:  withExtra(t, "003_x.sql", "ALTER TABLE items ADD COLUMN extra text;"),
-		LockTimeout: 100 * time.Millisecond,
+		Migrations:           withExtra(t, "003_x.sql", "ALTER TABLE items ADD COLUMN extra text;"),
+		MigrationLockTimeout: 100 * time.Millisecond,
 	})
 	res, err := m.Migrate(ctx, tenancy.MigrateOptions{})
 	var pgErr *pgconn.PgError
-	if len(res) != 1 || res[0].Outcome != tenancy.Failed || !errors.As(res[0].Err, &pgErr) || pgErr.Code != "55P03" {
+	if len(res) != 1 || res[0].Outcome != tenancy.OutcomeFailed || !errors.As(res[0].Err, &pgErr) || pgErr.Code != "55P03" {
 		t.Fatalf("Migrate under a held lock = %+v, %v; want one Failed result with lock_not_available (55P03)", res, err)
 	}
 	if res[0].To != 2 {
@@ -122,15 +122,15 @@ func TestMigrateInterruptedIsSkipped(t *testing.T) {
 	tenancytest.Tenant(t, n.Manager(t, pool, &tenancy.Config{Migrations: testMigrations}))
 	m := n.Manager(t, pool, &tenancy.Config{Migrations: withExtra(t, "003_slow.sql", "SELECT pg_sleep(30);")})
 
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
 	res, err := m.Migrate(ctx, tenancy.MigrateOptions{})
 	var fe *tenancy.FleetError
-	if len(res) != 1 || res[0].Outcome != tenancy.Skipped || !errors.Is(res[0].Err, tenancy.ErrSkipped) ||
+	if len(res) != 1 || res[0].Outcome != tenancy.OutcomeSkipped || !errors.Is(res[0].Err, tenancy.ErrSkipped) ||
 		!errors.As(err, &fe) || fe.Skipped != 1 || fe.Failed != 0 {
 		t.Fatalf("interrupted Migrate = %+v, %v; want one Skipped result", res, err)
 	}
-	st, err := m.Inspect(context.Background())
+	st, err := m.Inspect(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

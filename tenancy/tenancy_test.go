@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/goleak"
 
 	"github.com/tenantctl/tenantctl/tenancy"
 	"github.com/tenantctl/tenantctl/tenancy/tenancytest"
@@ -16,15 +18,37 @@ import (
 // testMigrations are the tenant migrations the package's tests run.
 var testMigrations = os.DirFS("testdata/migrations")
 
-func newManager(t *testing.T) *tenancy.Manager {
-	t.Helper()
-	return tenancytest.NewManager(t, tenancytest.Pool(t), &tenancy.Config{Migrations: testMigrations})
+// TestMain fails the package if a test leaves a goroutine behind (a pool
+// not closed, a fleet migration's worker still running).
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// testPool returns a pool on the test database (see tenancytest.Pool), its
+// configuration changed by configure first unless that is nil.
+func testPool(tb testing.TB, configure func(*pgxpool.Config)) *pgxpool.Pool {
+	tb.Helper()
+	cfg, err := pgxpool.ParseConfig(tenancytest.DatabaseURL(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if configure != nil {
+		configure(cfg)
+	}
+	return tenancytest.PoolWithConfig(tb, cfg)
+}
+
+// newManager returns a set-up Manager of the test migrations, with a
+// ledger and prefix of its own, over a new testPool(tb, configure), and the
+// pool.
+func newManager(tb testing.TB, configure func(*pgxpool.Config)) (*tenancy.Manager, *pgxpool.Pool) {
+	tb.Helper()
+	pool := testPool(tb, configure)
+	return tenancytest.NewManager(tb, pool, &tenancy.Config{Migrations: testMigrations}), pool
 }
 
 func TestCreateMigratesAndDrop(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	m := newManager(t)
+	ctx := t.Context()
+	m, _ := newManager(t, nil)
 	id := uuid.New()
 	registered := false
 	if err := m.Create(ctx, id, func(ctx context.Context, tx pgx.Tx) error {

@@ -40,7 +40,8 @@ import (
 //
 // InTenant does not check that the tenant exists: a missing schema makes
 // fn's queries fail with "relation does not exist". Resolve tenants first
-// (see Middleware) when the id comes from outside.
+// (package tenancyhttp does it for HTTP requests) when the id comes from
+// outside.
 func (m *Manager) InTenant(ctx context.Context, id uuid.UUID, fn func(pgx.Tx) error) error {
 	return m.InTenantBatch(ctx, id, pgx.TxOptions{}, nil, fn)
 }
@@ -103,16 +104,6 @@ func (m *Manager) InTenantBatch(ctx context.Context, id uuid.UUID, opts pgx.TxOp
 	return tx.Commit(ctx)
 }
 
-// InContextTenant is InTenant for the tenant carried by ctx (see NewContext
-// and Middleware); it returns ErrNoTenant when there is none.
-func (m *Manager) InContextTenant(ctx context.Context, fn func(pgx.Tx) error) error {
-	id, ok := FromContext(ctx)
-	if !ok {
-		return ErrNoTenant
-	}
-	return m.InTenant(ctx, id, fn)
-}
-
 // checkTxOptions accepts only pgx's own constants: pgx renders the options
 // into the text of BEGIN, so nothing else may reach it.
 func checkTxOptions(opts pgx.TxOptions) error {
@@ -135,17 +126,4 @@ func checkTxOptions(opts pgx.TxOptions) error {
 		return fmt.Errorf("tenancy: unknown deferrable mode %q", opts.DeferrableMode)
 	}
 	return nil
-}
-
-type ctxKey struct{}
-
-// NewContext returns a copy of ctx carrying tenant id.
-func NewContext(ctx context.Context, id uuid.UUID) context.Context {
-	return context.WithValue(ctx, ctxKey{}, id)
-}
-
-// FromContext returns the tenant carried by ctx, if any.
-func FromContext(ctx context.Context) (uuid.UUID, bool) {
-	id, ok := ctx.Value(ctxKey{}).(uuid.UUID)
-	return id, ok
 }

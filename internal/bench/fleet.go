@@ -403,7 +403,7 @@ func migrateFleet(ctx context.Context, e *Env, m *tenancy.Manager, n, conc int) 
 	// no Result kept per tenant.
 	_, err := m.Migrate(ctx, tenancy.MigrateOptions{Concurrency: conc, DiscardResults: true, OnResult: func(done, total int, r tenancy.Result) {
 		reported++
-		if r.Outcome == tenancy.Migrated {
+		if r.Outcome == tenancy.OutcomeMigrated {
 			migrated++
 		}
 		if done%max(total/10, 1) == 0 {

@@ -127,7 +127,7 @@ func TestFloorTenantIsLibraryTenant(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, s := range statuses {
-			if !s.OK() && !(m == next && slices.Equal(s.Problems, []tenancy.Problem{tenancy.Behind})) {
+			if !s.OK() && !(m == next && slices.Equal(s.Problems, []tenancy.Problem{tenancy.ProblemBehind})) {
 				t.Errorf("Inspect: %s: %v", s.Schema, s.Problems)
 			}
 		}
@@ -152,7 +152,7 @@ func TestFloorMigrationIsLibraryMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res, err := next.Migrate(ctx, tenancy.MigrateOptions{Tenants: []uuid.UUID{lib}}); err != nil || res[0].Outcome != tenancy.Migrated {
+	if res, err := next.Migrate(ctx, tenancy.MigrateOptions{Tenants: []uuid.UUID{lib}}); err != nil || res[0].Outcome != tenancy.OutcomeMigrated {
 		t.Fatalf("library: %v %v", res, err)
 	}
 	pending := next.Migrations()[d.Tenancy.LatestVersion():]
@@ -309,7 +309,7 @@ func TestUndoBenchMigration(t *testing.T) {
 	migrate := func() {
 		t.Helper()
 		res, err := next.Migrate(ctx, tenancy.MigrateOptions{Tenants: []uuid.UUID{migrated}})
-		if err != nil || res[0].Outcome != tenancy.Migrated {
+		if err != nil || res[0].Outcome != tenancy.OutcomeMigrated {
 			t.Fatalf("migrate: %v %v", res, err)
 		}
 	}

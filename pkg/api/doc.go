@@ -55,7 +55,7 @@
 //
 // # The center cache
 //
-// The sample routes resolve {center_id} with tenancy.Middleware, accepting
+// The sample routes resolve {center_id} with tenancyhttp.Middleware, accepting
 // only an existing, active center. Active centers are cached for
 // Config.CenterCacheTTL; Listen evicts a center as soon as any process
 // changes it (a trigger on public.centers NOTIFYs CentersChannel) and

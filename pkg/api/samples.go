@@ -7,6 +7,7 @@ import (
 
 	"github.com/tenantctl/tenantctl/pkg/domain"
 	"github.com/tenantctl/tenantctl/tenancy"
+	"github.com/tenantctl/tenantctl/tenancy/tenancyhttp"
 )
 
 var (
@@ -19,7 +20,7 @@ var (
 // sampleCenter returns the request's center (resolved by the tenant
 // middleware) if the caller belongs to it (superusers belong everywhere).
 func sampleCenter(r *http.Request) (uuid.UUID, error) {
-	id, ok := tenancy.FromContext(r.Context())
+	id, ok := tenancyhttp.FromContext(r.Context())
 	if !ok || !seesCenter(caller(r), id) {
 		return uuid.Nil, errNotFound
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantctl/tenantctl/pkg/domain"
-	"github.com/tenantctl/tenantctl/tenancy"
+	"github.com/tenantctl/tenantctl/tenancy/tenancyhttp"
 )
 
 // Config configures a Server. Pool and Store are required.
@@ -130,8 +130,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.routes = s.routeTable(!cfg.DisableMetrics)
 	s.mux = http.NewServeMux()
-	tenant := tenancy.Middleware(tenancy.MiddlewareConfig{
-		Key:     tenancy.PathValue("center_id"),
+	tenant := tenancyhttp.Middleware(tenancyhttp.Config{
+		Key:     tenancyhttp.PathValue("center_id"),
 		Resolve: s.resolveCenter,
 		OnError: func(w http.ResponseWriter, r *http.Request, err error) { s.writeError(w, r, err) },
 	})

@@ -411,7 +411,7 @@ func TestMigrateBringsCentersUp(t *testing.T) {
 	if doc.Summary.Migrated != 1 || doc.Summary.UpToDate != 2 || doc.Summary.Total != 3 {
 		t.Errorf("summary %+v, want 1 migrated, 2 up to date", doc.Summary)
 	}
-	if got := doc.Tenants[1]; got.Center != ids[1] || got.Outcome != tenancy.Migrated || got.From != 0 || got.To != latest {
+	if got := doc.Tenants[1]; got.Center != ids[1] || got.Outcome != tenancy.OutcomeMigrated || got.From != 0 || got.To != latest {
 		t.Errorf("tenant result %+v, want %s migrated 0 -> %d", got, ids[1], latest)
 	}
 }
@@ -434,7 +434,7 @@ func TestCenterMigrateAll(t *testing.T) {
 		t.Errorf("summary %+v, want 3 migrated to %d", s, latest)
 	}
 	for i, tr := range doc.Tenants {
-		if tr.Center != ids[i] || tr.Schema != d.Tenancy.SchemaName(ids[i]) || tr.Outcome != tenancy.Migrated ||
+		if tr.Center != ids[i] || tr.Schema != d.Tenancy.SchemaName(ids[i]) || tr.Outcome != tenancy.OutcomeMigrated ||
 			tr.From != 0 || tr.To != latest || tr.Error != "" || !slices.Equal(tr.Migrations, latestNames) {
 			t.Errorf("tenant %d: %+v", i, tr)
 		}
@@ -531,7 +531,7 @@ func TestCenterMigrateConfirmation(t *testing.T) {
 	if s := doc.Summary; !s.DryRun || s.Planned != 2 || s.Migrated != 0 {
 		t.Errorf("dry run summary %+v", s)
 	}
-	if tr := doc.Tenants[0]; tr.Outcome != tenancy.Planned || tr.From != 0 || tr.To != latest || len(tr.Migrations) != int(latest) {
+	if tr := doc.Tenants[0]; tr.Outcome != tenancy.OutcomePlanned || tr.From != 0 || tr.To != latest || len(tr.Migrations) != int(latest) {
 		t.Errorf("dry run tenant %+v", tr)
 	}
 	if got := versions(t, d, ids); !slices.Equal(got, zero) {
@@ -579,7 +579,7 @@ func TestStagedRollout(t *testing.T) {
 	if s := doc.Summary; s.Migrated != 2 || s.Failed != 1 || s.Skipped != 3 || s.Total != 6 || s.Stopped != "max failures reached (1)" {
 		t.Errorf("summary %+v, want 2 migrated (the canary), 1 failed, 3 skipped", s)
 	}
-	wantOutcomes := []tenancy.Outcome{tenancy.Migrated, tenancy.Migrated, tenancy.Failed, tenancy.Skipped, tenancy.Skipped, tenancy.Skipped}
+	wantOutcomes := []tenancy.Outcome{tenancy.OutcomeMigrated, tenancy.OutcomeMigrated, tenancy.OutcomeFailed, tenancy.OutcomeSkipped, tenancy.OutcomeSkipped, tenancy.OutcomeSkipped}
 	for i, tr := range doc.Tenants {
 		if tr.Center != ids[i] || tr.Outcome != wantOutcomes[i] {
 			t.Errorf("tenant %d: %s %s, want %s %s", i, tr.Center, tr.Outcome, ids[i], wantOutcomes[i])
@@ -637,7 +637,7 @@ func TestCanaryFailureStopsRollout(t *testing.T) {
 		t.Errorf("summary %+v, want the canary's 1 failed and 1 migrated, the other 3 skipped", s)
 	}
 	for _, tr := range doc.Tenants[2:] {
-		if tr.Outcome != tenancy.Skipped || tr.Error != "not attempted: canary failed" {
+		if tr.Outcome != tenancy.OutcomeSkipped || tr.Error != "not attempted: canary failed" {
 			t.Errorf("tenant after the canary: %+v", tr)
 		}
 	}
@@ -692,14 +692,14 @@ func TestCenterStatusOrphan(t *testing.T) {
 	r = run(t, "--database-url", d.URL, "center", "status", "-o", "json")
 	r.wantCode(t, ExitFailure)
 	st := decodeJSON[statusDoc](t, r.stdout)
-	if st.Summary.Total != 3 || st.Summary.OK != 2 || st.Summary.Problems[tenancy.OrphanSchema] != 1 {
+	if st.Summary.Total != 3 || st.Summary.OK != 2 || st.Summary.Problems[tenancy.ProblemOrphanSchema] != 1 {
 		t.Errorf("summary %+v", st.Summary)
 	}
 	var found bool
 	for _, c := range st.Tenants {
 		if c.Schema == orphan {
 			found = true
-			if c.InLedger || !c.SchemaExists || !slices.Equal(c.Problems, []tenancy.Problem{tenancy.OrphanSchema}) {
+			if c.InLedger || !c.SchemaExists || !slices.Equal(c.Problems, []tenancy.Problem{tenancy.ProblemOrphanSchema}) {
 				t.Errorf("orphan status %+v", c)
 			}
 		}

@@ -181,10 +181,10 @@ func TestConcurrentCenterMigrateAll(t *testing.T) {
 		}
 		for _, tr := range doc.Tenants {
 			switch tr.Outcome {
-			case tenancy.Migrated:
+			case tenancy.OutcomeMigrated:
 				migratedBy[tr.Center]++
 				perRun[i]++
-			case tenancy.UpToDate:
+			case tenancy.OutcomeUpToDate:
 			default:
 				t.Errorf("invocation %d: %s %s", i, tr.Schema, tr.Outcome)
 			}

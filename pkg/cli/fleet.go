@@ -78,7 +78,7 @@ type tenantResult struct {
 func newTenantResult(r tenancy.Result) tenantResult {
 	t := tenantResult{
 		Center: r.TenantID, Schema: r.Schema, Outcome: r.Outcome, From: r.From, To: r.To,
-		Migrations: r.Pending, DurationMS: r.Duration.Milliseconds(),
+		Migrations: r.Migrations, DurationMS: r.Duration.Milliseconds(),
 	}
 	if r.Err != nil {
 		t.Error = r.Err.Error()
@@ -117,7 +117,7 @@ func (a *App) runRollout(ctx context.Context, m *tenancy.Manager, r rollout, con
 	for i, p := range plan {
 		results[i] = p
 		index[p.TenantID] = i
-		if p.Outcome == tenancy.Planned {
+		if p.Outcome == tenancy.OutcomePlanned {
 			work = append(work, p.TenantID)
 		}
 	}
@@ -160,7 +160,7 @@ func (a *App) runRollout(ctx context.Context, m *tenancy.Manager, r rollout, con
 			return nil, err
 		}
 		for _, res := range out {
-			if res.Outcome == tenancy.Failed {
+			if res.Outcome == tenancy.OutcomeFailed {
 				failed++
 			}
 			results[index[res.TenantID]] = res
@@ -179,7 +179,7 @@ func (a *App) runRollout(ctx context.Context, m *tenancy.Manager, r rollout, con
 			for _, rest := range stages[n+1:] {
 				for _, id := range rest {
 					res := &results[index[id]]
-					res.Outcome, res.Err, res.To, res.Pending = tenancy.Skipped, fmt.Errorf("not attempted: %s", stop), res.From, nil
+					res.Outcome, res.Err, res.To, res.Migrations = tenancy.OutcomeSkipped, fmt.Errorf("not attempted: %s", stop), res.From, nil
 				}
 			}
 			break
@@ -253,15 +253,15 @@ func (rep *fleetReport) fill(results []tenancy.Result) {
 	for i, r := range results {
 		rep.Tenants[i] = newTenantResult(r)
 		switch r.Outcome {
-		case tenancy.Migrated:
+		case tenancy.OutcomeMigrated:
 			s.Migrated++
-		case tenancy.UpToDate:
+		case tenancy.OutcomeUpToDate:
 			s.UpToDate++
-		case tenancy.Planned:
+		case tenancy.OutcomePlanned:
 			s.Planned++
-		case tenancy.Failed:
+		case tenancy.OutcomeFailed:
 			s.Failed++
-		case tenancy.Skipped:
+		case tenancy.OutcomeSkipped:
 			s.Skipped++
 		}
 	}
@@ -277,9 +277,9 @@ func (rep *fleetReport) err() error {
 	var failed, skipped []string
 	for _, t := range rep.Tenants {
 		switch t.Outcome {
-		case tenancy.Failed:
+		case tenancy.OutcomeFailed:
 			failed = append(failed, t.Schema)
-		case tenancy.Skipped:
+		case tenancy.OutcomeSkipped:
 			skipped = append(skipped, t.Schema)
 		}
 	}
@@ -320,8 +320,8 @@ func (rep *fleetReport) Tables() []Table {
 		outcome tenancy.Outcome
 		n       int
 	}{
-		{tenancy.Migrated, s.Migrated}, {tenancy.Planned, s.Planned}, {tenancy.UpToDate, s.UpToDate},
-		{tenancy.Failed, s.Failed}, {tenancy.Skipped, s.Skipped},
+		{tenancy.OutcomeMigrated, s.Migrated}, {tenancy.OutcomePlanned, s.Planned}, {tenancy.OutcomeUpToDate, s.UpToDate},
+		{tenancy.OutcomeFailed, s.Failed}, {tenancy.OutcomeSkipped, s.Skipped},
 	} {
 		if c.n > 0 {
 			counts.Rows = append(counts.Rows, []string{string(c.outcome), strconv.Itoa(c.n)})
@@ -336,9 +336,9 @@ func (rep *fleetReport) Tables() []Table {
 	detail := Table{Header: []string{"SCHEMA", "OUTCOME", "FROM", "TO", "DETAIL"}}
 	for _, t := range rep.Tenants {
 		switch t.Outcome {
-		case tenancy.Failed, tenancy.Skipped:
+		case tenancy.OutcomeFailed, tenancy.OutcomeSkipped:
 			detail.Rows = append(detail.Rows, []string{t.Schema, string(t.Outcome), itoa(t.From), itoa(t.To), t.Error})
-		case tenancy.Planned:
+		case tenancy.OutcomePlanned:
 			detail.Rows = append(detail.Rows, []string{t.Schema, string(t.Outcome), itoa(t.From), itoa(t.To), strings.Join(t.Migrations, ", ")})
 		}
 	}

@@ -11,7 +11,7 @@
 //		pool := tenancytest.Pool(t)
 //		m := tenancytest.NewManager(t, pool, &tenancy.Config{Migrations: migrations.Tenant})
 //		id := tenancytest.Tenant(t, m)
-//		err := m.InTenant(ctx, id, func(tx pgx.Tx) error { ... })
+//		err := m.InTenant(t.Context(), id, func(tx pgx.Tx) error { ... })
 //	}
 //
 // The database comes from TEST_DATABASE_URL; the test fails (it is not
@@ -76,8 +76,7 @@ func PoolWithConfig(tb testing.TB, cfg *pgxpool.Config) *pgxpool.Pool {
 		}
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	ctx := tb.Context()
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		tb.Fatalf("tenancytest: connect: %v", err)
@@ -124,9 +123,7 @@ func (n Names) Manager(tb testing.TB, pool *pgxpool.Pool, cfg *tenancy.Config) *
 	if err != nil {
 		tb.Fatalf("tenancytest: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := m.Setup(ctx); err != nil {
+	if err := m.Setup(tb.Context()); err != nil {
 		tb.Fatalf("tenancytest: %v", err)
 	}
 	return m
@@ -145,9 +142,7 @@ func NewManager(tb testing.TB, pool *pgxpool.Pool, cfg *tenancy.Config) *tenancy
 func Tenant(tb testing.TB, m *tenancy.Manager) uuid.UUID {
 	tb.Helper()
 	id := uuid.New()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := m.Create(ctx, id, nil); err != nil {
+	if err := m.Create(tb.Context(), id, nil); err != nil {
 		tb.Fatalf("tenancytest: %v", err)
 	}
 	return id
@@ -161,6 +156,7 @@ func Tenant(tb testing.TB, m *tenancy.Manager) uuid.UUID {
 // would exhaust the server's lock table.
 func DropSchemas(tb testing.TB, pool *pgxpool.Pool, prefix, ledger string) {
 	tb.Helper()
+	// Not tb.Context(): a cleanup runs after it is done.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	rows, err := pool.Query(ctx, "SELECT nspname::text FROM pg_namespace WHERE starts_with(nspname, $1) OR nspname = $2", prefix, ledger)

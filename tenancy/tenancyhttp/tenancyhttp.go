@@ -1,4 +1,22 @@
-package tenancy
+// Package tenancyhttp resolves the tenant of an HTTP request for handlers
+// built on package tenancy: Middleware takes a key from the request (a path
+// value, a header, a subdomain), maps it to a tenant id with the caller's
+// Resolver, and serves the handler with the id in the request's context,
+// where FromContext finds it.
+//
+//	tenant := tenancyhttp.Middleware(tenancyhttp.Config{
+//		Key:     tenancyhttp.PathValue("tenant"),
+//		Resolve: registry.Lookup, // the application's cached registry
+//	})
+//	mux.Handle("GET /t/{tenant}/notes", tenant(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+//		id, _ := tenancyhttp.FromContext(r.Context())
+//		err := m.InTenant(r.Context(), id, func(tx pgx.Tx) error { ... })
+//	})))
+//
+// An unknown tenant and a malformed key both answer 404, so a client can
+// neither probe which tenants exist nor tell the two apart; a resolver that
+// cannot reach its store answers 503.
+package tenancyhttp
 
 import (
 	"context"
@@ -8,6 +26,8 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+
+	"github.com/tenantctl/tenantctl/tenancy"
 )
 
 // KeyFunc extracts the tenant key (an id, a slug, a host name: whatever the
@@ -16,8 +36,9 @@ type KeyFunc func(r *http.Request) (string, error)
 
 // Resolver maps a tenant key to a tenant id. It is the caller's: typically
 // a cached lookup in the application's registry. It should return an error
-// wrapping ErrTenantNotFound for a key that names no (active) tenant, and
-// ErrInvalidName for a key that cannot name one.
+// wrapping tenancy.ErrTenantNotFound for a key that names no (active)
+// tenant, and tenancy.ErrInvalidName for a key that cannot name one
+// (tenancy.ParseID returns it for a key that is not a UUID).
 type Resolver func(ctx context.Context, key string) (uuid.UUID, error)
 
 // PathValue takes the key from the path wildcard name of the request's
@@ -39,7 +60,8 @@ func Header(name string) KeyFunc {
 
 // Subdomain takes the key from the leftmost label of the Host header under
 // base: "acme.example.com" under "example.com" gives "acme". Hosts outside
-// base, and base itself, have no key.
+// base, and base itself, have no key: tenancy.ErrInvalidName. The error
+// does not repeat the host, which OnError has in the request.
 func Subdomain(base string) KeyFunc {
 	suffix := "." + strings.ToLower(strings.Trim(base, "."))
 	return func(r *http.Request) (string, error) {
@@ -49,14 +71,14 @@ func Subdomain(base string) KeyFunc {
 		}
 		label, ok := strings.CutSuffix(host, suffix)
 		if !ok || label == "" || strings.Contains(label, ".") {
-			return "", fmt.Errorf("%w: host %q is not a single label under %q", ErrInvalidName, truncate(r.Host, 100), suffix[1:])
+			return "", fmt.Errorf("%w: host is not a single label under %q", tenancy.ErrInvalidName, suffix[1:])
 		}
 		return label, nil
 	}
 }
 
-// MiddlewareConfig configures Middleware.
-type MiddlewareConfig struct {
+// Config configures Middleware.
+type Config struct {
 	// Key extracts the tenant key. Required.
 	Key KeyFunc
 	// Resolve maps the key to a tenant. Required.
@@ -67,11 +89,12 @@ type MiddlewareConfig struct {
 }
 
 // Middleware resolves the request's tenant and serves next with it in the
-// request's context (see FromContext and Manager.InContextTenant). A missing
-// key or a resolver error ends the request through OnError.
-func Middleware(cfg MiddlewareConfig) func(http.Handler) http.Handler {
+// request's context, where FromContext finds it. A missing key or a
+// resolver error ends the request through OnError. It panics if cfg lacks
+// Key or Resolve: that is a programming error, found at start-up.
+func Middleware(cfg Config) func(http.Handler) http.Handler {
 	if cfg.Key == nil || cfg.Resolve == nil {
-		panic("tenancy: Middleware needs Key and Resolve")
+		panic("tenancyhttp: Middleware needs Key and Resolve")
 	}
 	onError := cfg.OnError
 	if onError == nil {
@@ -81,7 +104,7 @@ func Middleware(cfg MiddlewareConfig) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			key, err := cfg.Key(r)
 			if err == nil && key == "" {
-				err = fmt.Errorf("%w: no tenant in request", ErrTenantNotFound)
+				err = fmt.Errorf("%w: no tenant in request", tenancy.ErrTenantNotFound)
 			}
 			var id uuid.UUID
 			if err == nil {
@@ -101,9 +124,23 @@ func Middleware(cfg MiddlewareConfig) func(http.Handler) http.Handler {
 // 503 for anything else, which is the resolver failing to reach its store.
 func DefaultOnError(w http.ResponseWriter, _ *http.Request, err error) {
 	switch {
-	case errors.Is(err, ErrTenantNotFound), errors.Is(err, ErrInvalidName):
+	case errors.Is(err, tenancy.ErrTenantNotFound), errors.Is(err, tenancy.ErrInvalidName):
 		http.Error(w, "tenant not found", http.StatusNotFound)
 	default:
 		http.Error(w, "tenant lookup failed", http.StatusServiceUnavailable)
 	}
+}
+
+type ctxKey struct{}
+
+// NewContext returns a copy of ctx carrying tenant id, as Middleware passes
+// it to the handler.
+func NewContext(ctx context.Context, id uuid.UUID) context.Context {
+	return context.WithValue(ctx, ctxKey{}, id)
+}
+
+// FromContext returns the tenant carried by ctx, if any.
+func FromContext(ctx context.Context) (uuid.UUID, bool) {
+	id, ok := ctx.Value(ctxKey{}).(uuid.UUID)
+	return id, ok
 }

@@ -1,4 +1,4 @@
-package tenancy_test
+package tenancyhttp_test
 
 // The HTTP face of tenant resolution: each key source, the status a client
 // gets when the tenant cannot be resolved (404 for unknown and malformed
@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,10 +20,18 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/goleak"
 
 	"github.com/tenantctl/tenantctl/tenancy"
+	"github.com/tenantctl/tenantctl/tenancy/tenancyhttp"
 	"github.com/tenantctl/tenantctl/tenancy/tenancytest"
 )
+
+// testMigrations are package tenancy's test migrations: items(tenant_marker, name).
+var testMigrations = os.DirFS("../testdata/migrations")
+
+// TestMain fails the package if a test leaves a goroutine behind.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // mwFixture is a Manager with two tenants holding rows marked with their
 // ids, and a handler listing the rows of the request's tenant.
@@ -36,8 +45,9 @@ type mwFixture struct {
 
 func newMWFixture(t *testing.T) *mwFixture {
 	t.Helper()
-	ctx := context.Background()
-	f := &mwFixture{m: newManager(t), rows: map[uuid.UUID]int{}}
+	ctx := t.Context()
+	m := tenancytest.NewManager(t, tenancytest.Pool(t), &tenancy.Config{Migrations: testMigrations})
+	f := &mwFixture{m: m, rows: map[uuid.UUID]int{}}
 	f.a, f.b = tenancytest.Tenant(t, f.m), tenancytest.Tenant(t, f.m)
 	for id, n := range map[uuid.UUID]int{f.a: 3, f.b: 2} {
 		err := f.m.InTenant(ctx, id, func(tx pgx.Tx) error {
@@ -51,8 +61,13 @@ func newMWFixture(t *testing.T) *mwFixture {
 	}
 	f.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.served.Add(1)
+		id, ok := tenancyhttp.FromContext(r.Context())
+		if !ok {
+			http.Error(w, "no tenant in the request's context", http.StatusInternalServerError)
+			return
+		}
 		var markers []string
-		err := f.m.InContextTenant(r.Context(), func(tx pgx.Tx) error {
+		err := f.m.InTenant(r.Context(), id, func(tx pgx.Tx) error {
 			rows, err := tx.Query(r.Context(), "SELECT tenant_marker FROM items ORDER BY id")
 			if err != nil {
 				return err
@@ -123,7 +138,7 @@ func (f *mwFixture) check(t *testing.T, h http.Handler, req *http.Request, statu
 func TestMiddlewarePathValue(t *testing.T) {
 	t.Parallel()
 	f := newMWFixture(t)
-	mw := tenancy.Middleware(tenancy.MiddlewareConfig{Key: tenancy.PathValue("tenant"), Resolve: f.resolveID})
+	mw := tenancyhttp.Middleware(tenancyhttp.Config{Key: tenancyhttp.PathValue("tenant"), Resolve: f.resolveID})
 	mux := http.NewServeMux()
 	// The middleware wraps the handler, not the mux: path values exist
 	// only once the mux has matched the pattern.
@@ -159,7 +174,7 @@ func TestMiddlewarePathValue(t *testing.T) {
 func TestMiddlewareHeader(t *testing.T) {
 	t.Parallel()
 	f := newMWFixture(t)
-	h := tenancy.Middleware(tenancy.MiddlewareConfig{Key: tenancy.Header("X-Tenant-ID"), Resolve: f.resolveID})(f.handler)
+	h := tenancyhttp.Middleware(tenancyhttp.Config{Key: tenancyhttp.Header("X-Tenant-ID"), Resolve: f.resolveID})(f.handler)
 
 	req := func(key string) *http.Request {
 		r := httptest.NewRequest(http.MethodGet, "/items", nil)
@@ -210,7 +225,7 @@ func TestMiddlewareSubdomain(t *testing.T) {
 	t.Parallel()
 	f := newMWFixture(t)
 	// The base is normalized: case and surrounding dots do not matter.
-	h := tenancy.Middleware(tenancy.MiddlewareConfig{Key: tenancy.Subdomain(".Example.COM."), Resolve: f.resolveSlug})(f.handler)
+	h := tenancyhttp.Middleware(tenancyhttp.Config{Key: tenancyhttp.Subdomain(".Example.COM."), Resolve: f.resolveSlug})(f.handler)
 
 	req := func(host string) *http.Request {
 		r := httptest.NewRequest(http.MethodGet, "/items", nil)
@@ -245,7 +260,7 @@ func TestMiddlewareSubdomain(t *testing.T) {
 	}
 
 	// The key function itself refuses malformed hosts with ErrInvalidName.
-	key := tenancy.Subdomain("example.com")
+	key := tenancyhttp.Subdomain("example.com")
 	for _, host := range []string{"example.com", "a.b.example.com", "a.example.net"} {
 		if k, err := key(req(host)); !errors.Is(err, tenancy.ErrInvalidName) {
 			t.Errorf("Subdomain key of %q = %q, %v; want ErrInvalidName", host, k, err)
@@ -274,7 +289,7 @@ func TestMiddlewareResolverDown(t *testing.T) {
 		}
 		return id, nil
 	}
-	h := tenancy.Middleware(tenancy.MiddlewareConfig{Key: tenancy.Header("X-Tenant-ID"), Resolve: resolve})(f.handler)
+	h := tenancyhttp.Middleware(tenancyhttp.Config{Key: tenancyhttp.Header("X-Tenant-ID"), Resolve: resolve})(f.handler)
 	r := httptest.NewRequest(http.MethodGet, "/items", nil)
 	r.Header.Set("X-Tenant-ID", f.a.String())
 	f.check(t, h, r, http.StatusServiceUnavailable, uuid.Nil)
@@ -292,8 +307,8 @@ func TestMiddlewareOnError(t *testing.T) {
 	t.Parallel()
 	errDown := errors.New("down")
 	var got error
-	h := tenancy.Middleware(tenancy.MiddlewareConfig{
-		Key:     tenancy.Header("X-Tenant-ID"),
+	h := tenancyhttp.Middleware(tenancyhttp.Config{
+		Key:     tenancyhttp.Header("X-Tenant-ID"),
 		Resolve: func(context.Context, string) (uuid.UUID, error) { return uuid.Nil, errDown },
 		OnError: func(w http.ResponseWriter, _ *http.Request, err error) {
 			got = err
@@ -311,9 +326,9 @@ func TestMiddlewareOnError(t *testing.T) {
 
 func TestMiddlewareNeedsKeyAndResolve(t *testing.T) {
 	t.Parallel()
-	for name, cfg := range map[string]tenancy.MiddlewareConfig{
+	for name, cfg := range map[string]tenancyhttp.Config{
 		"no key":     {Resolve: func(context.Context, string) (uuid.UUID, error) { return uuid.Nil, nil }},
-		"no resolve": {Key: tenancy.Header("X")},
+		"no resolve": {Key: tenancyhttp.Header("X")},
 	} {
 		func() {
 			defer func() {
@@ -321,31 +336,20 @@ func TestMiddlewareNeedsKeyAndResolve(t *testing.T) {
 					t.Errorf("%s: Middleware did not panic", name)
 				}
 			}()
-			tenancy.Middleware(cfg)
+			tenancyhttp.Middleware(cfg)
 		}()
 	}
 }
 
-// Without a tenant in the context, InContextTenant refuses before touching
-// the database or calling fn; NewContext and FromContext round-trip.
-func TestInContextTenantWithoutTenant(t *testing.T) {
+// NewContext and FromContext round-trip, and a bare context has no tenant.
+func TestContext(t *testing.T) {
 	t.Parallel()
-	pool := tenancytest.Pool(t)
-	m := tenancytest.NewManager(t, pool, &tenancy.Config{Migrations: testMigrations})
-	ctx := context.Background()
-	before := pool.Stat().AcquireCount()
-	err := m.InContextTenant(ctx, func(pgx.Tx) error { t.Error("fn ran without a tenant"); return nil })
-	if !errors.Is(err, tenancy.ErrNoTenant) {
-		t.Errorf("InContextTenant = %v, want ErrNoTenant", err)
-	}
-	if after := pool.Stat().AcquireCount(); after != before {
-		t.Errorf("InContextTenant without a tenant acquired %d connections", after-before)
-	}
-	if _, ok := tenancy.FromContext(ctx); ok {
+	ctx := t.Context()
+	if _, ok := tenancyhttp.FromContext(ctx); ok {
 		t.Error("FromContext found a tenant in a bare context")
 	}
 	id := uuid.New()
-	if got, ok := tenancy.FromContext(tenancy.NewContext(ctx, id)); !ok || got != id {
+	if got, ok := tenancyhttp.FromContext(tenancyhttp.NewContext(ctx, id)); !ok || got != id {
 		t.Errorf("FromContext(NewContext(%v)) = %v, %v", id, got, ok)
 	}
 }

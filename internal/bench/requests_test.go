@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// TestPgbenchWindow: transactions are measured as the load generator
-// measures requests, begun after the warm-up and ended within the
-// duration, with their logged latencies.
+// TestPgbenchWindow: transactions are measured as wrk measures requests,
+// begun after the warm-up and ended within the duration, with their
+// logged latencies.
 func TestPgbenchWindow(t *testing.T) {
 	// Transactions of 2 ms, 4 ms and 3 ms, ending at t0+1s, t0+2.5s, t0+3.5s
 	// after a first one starting at t0 = 1000 s.
@@ -17,9 +17,9 @@ func TestPgbenchWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r = r.window(0, time.Second, 2*time.Second) // [1001 s, 1003 s]
-	if r.total != 3 || r.Requests != 1 || r.Latencies[0] != 4*time.Millisecond || r.Elapsed != 2*time.Second {
-		t.Errorf("window = %d of %d, latencies %v, elapsed %v; want the 4 ms one of 3 over 2 s", r.Requests, r.total, r.Latencies, r.Elapsed)
+	lat := r.window(0, time.Second, 2*time.Second) // [1001 s, 1003 s]
+	if m := fromLatencies(lat, 2*time.Second); len(r) != 3 || m.requests != 1 || lat[0] != 4*time.Millisecond || m.elapsed != 2*time.Second {
+		t.Errorf("window = %d of %d, latencies %v, elapsed %v; want the 4 ms one of 3 over 2 s", m.requests, len(r), lat, m.elapsed)
 	}
 	if _, err := (pgbenchRun{}).add("0 0 x 0 1 2\n"); err == nil {
 		t.Error("a malformed line was accepted")
@@ -33,9 +33,9 @@ func TestPgbenchWindow(t *testing.T) {
 	if r, err = (pgbenchRun{}).add(log); err != nil {
 		t.Fatal(err)
 	}
-	r = r.window(2, 0, 1500*time.Millisecond) // [1002 s, 1003.5 s]
-	if r.Requests != 3 || r.Latencies[0] != 5*time.Millisecond || r.Latencies[2] != 7*time.Millisecond {
-		t.Errorf("window after walks = %d, latencies %v; want the 5, 6 and 7 ms ones", r.Requests, r.Latencies)
+	lat = r.window(2, 0, 1500*time.Millisecond) // [1002 s, 1003.5 s]
+	if len(lat) != 3 || lat[0] != 5*time.Millisecond || lat[2] != 7*time.Millisecond {
+		t.Errorf("window after walks = %d, latencies %v; want the 5, 6 and 7 ms ones", len(lat), lat)
 	}
 }
 

@@ -19,10 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/tenantctl/tenantctl/pkg/api"
 	"github.com/tenantctl/tenantctl/pkg/db"
 	"github.com/tenantctl/tenantctl/pkg/domain"
@@ -211,15 +207,11 @@ func lastLine(s string) string {
 }
 
 // Serve is benchrun's hidden serve mode: the API server of cmd/apiserver
-// over TENANTCTL_DATABASE_URL, with its options, and with -plain serving
-// every center's samples from the plain table public.samples, with no
-// schema switch (domain.WithEnter), for the tenant-switch benchmark. Both
-// of its sides run this same code. -pprof serves net/http/pprof for
-// profiling the server under a benchmark's load.
+// over TENANTCTL_DATABASE_URL, with its options, and with -pprof serving
+// net/http/pprof for profiling the server under a benchmark's load.
 func Serve(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("benchrun serve", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8000", "address to listen on")
-	plain := fs.Bool("plain", false, "serve samples from public.samples, without switching schemas")
 	pprofAddr := fs.String("pprof", "", "address to serve net/http/pprof on")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -233,11 +225,7 @@ func Serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var opts []domain.Option
-	if *plain {
-		opts = append(opts, domain.WithEnter(plainEnter(pool)))
-	}
-	srv, err := api.New(api.Config{Pool: pool, Tenancy: m, Store: domain.New(pool, m, opts...)})
+	srv, err := api.New(api.Config{Pool: pool, Tenancy: m, Store: domain.New(pool, m)})
 	if err != nil {
 		return err
 	}
@@ -249,25 +237,4 @@ func Serve(ctx context.Context, args []string) error {
 		return err
 	}
 	return api.Serve(ctx, ln, srv.Handler(), api.ServeOptions{Background: srv.Listen})
-}
-
-// plainEnter is tenancy.Manager.InTenantBatch without the schema switch:
-// BEGIN and the queued queries in one round trip, then fn, then COMMIT.
-// The connection's own search_path ("$user", public) finds public.samples.
-func plainEnter(pool *pgxpool.Pool) domain.EnterFunc {
-	return func(ctx context.Context, _ uuid.UUID, opts pgx.TxOptions, queue func(*pgx.Batch), fn func(pgx.Tx) error) error {
-		var b pgx.Batch
-		b.BeginTx(opts)
-		queue(&b)
-		br := pool.SendBatch(ctx, &b)
-		tx := br.Tx()
-		defer tx.Rollback(ctx) // a no-op once committed
-		if err := br.Close(); err != nil {
-			return err
-		}
-		if err := fn(tx); err != nil {
-			return err
-		}
-		return tx.Commit(ctx)
-	}
 }

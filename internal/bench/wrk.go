@@ -1,0 +1,145 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// apiCall is one request of a load: its method, path, bearer token and
+// JSON body ("" for none).
+type apiCall struct{ method, path, token, body string }
+
+// wrkThreads is wrk's -t: one event loop per core of a 2-core machine.
+const wrkThreads = 2
+
+// wrkLua renders a load's calls (one a line of the file args[1]: method,
+// path, token and body separated by tabs) once, in init, and sends them
+// at random or, when args[2] is "once", thread t taking calls t,
+// t+threads, t+2·threads…, so that no call is sent twice (a transition
+// consumes its sample). No response function: wrk then skips parsing
+// bodies, and counts statuses above 399 as errors itself. done prints
+// the figures wrkLoad reads.
+const wrkLua = `
+local threads = {}
+function setup(thread)
+	table.insert(threads, thread)
+	thread:set("id", #threads - 1)
+end
+
+local calls, sent, once, nthreads = {}, 0, false, 1
+function init(args)
+	for line in io.lines(args[1]) do
+		local method, path, token, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
+		local headers = {Authorization = "Bearer " .. token}
+		if body == "" then body = nil else headers["Content-Type"] = "application/json" end
+		calls[#calls + 1] = wrk.format(method, path, headers, body)
+	end
+	once, nthreads = args[2] == "once", tonumber(args[3])
+	math.randomseed(id + 1)
+end
+
+function request()
+	if once then
+		sent = sent + 1
+		return calls[(id + nthreads * (sent - 1)) % #calls + 1]
+	end
+	return calls[math.random(#calls)]
+end
+
+function done(summary, latency)
+	local e = summary.errors
+	io.write(string.format("wrk-result %d %d %d %d %d %d\n", summary.requests, summary.duration,
+		latency:percentile(50), latency:percentile(99), e.status, e.connect + e.read + e.write + e.timeout))
+end
+`
+
+// wrkLoad sends calls to base from conns connections with wrk for d
+// (whole seconds, at least one), once each when once, else at random, and
+// returns what it measured, with wrk's own CPU time per request. A load
+// with a failed request is an error.
+func wrkLoad(ctx context.Context, base string, calls []apiCall, once bool, conns int, d time.Duration) (measured, error) {
+	if len(calls) == 0 {
+		return measured{}, fmt.Errorf("wrk: no requests to send")
+	}
+	dir, err := os.MkdirTemp("", "tenantctl-wrk-")
+	if err != nil {
+		return measured{}, fmt.Errorf("wrk: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	var data strings.Builder
+	for _, c := range calls {
+		fmt.Fprintf(&data, "%s\t%s\t%s\t%s\n", c.method, c.path, c.token, c.body)
+	}
+	script, callsFile := filepath.Join(dir, "load.lua"), filepath.Join(dir, "calls.tsv")
+	if err := os.WriteFile(script, []byte(wrkLua), 0o644); err == nil {
+		err = os.WriteFile(callsFile, []byte(data.String()), 0o644)
+	}
+	if err != nil {
+		return measured{}, fmt.Errorf("wrk: %w", err)
+	}
+	mode := "random"
+	if once {
+		mode = "once"
+	}
+	secs := max(1, int(math.Round(d.Seconds())))
+	cmd := exec.CommandContext(ctx, "wrk", "-t", strconv.Itoa(wrkThreads), "-c", strconv.Itoa(conns), "-d", fmt.Sprintf("%ds", secs),
+		"-s", script, base, "--", callsFile, mode, strconv.Itoa(wrkThreads))
+	out, err := cmd.Output()
+	if err != nil {
+		return measured{}, fmt.Errorf("wrk: %w: %s", err, exitMessage(err))
+	}
+	m, err := parseWrk(string(out))
+	if err != nil {
+		return measured{}, err
+	}
+	if once && m.requests+conns > len(calls) {
+		return measured{}, fmt.Errorf("wrk: %d requests of %d, each to be sent once: too few", m.requests, len(calls))
+	}
+	if m.requests > 0 {
+		ps := cmd.ProcessState
+		m.wrk = (ps.UserTime() + ps.SystemTime()) / time.Duration(m.requests)
+	}
+	return m, nil
+}
+
+// parseWrk reads wrkLua's done line: requests, duration (µs), p50 and p99
+// (µs), statuses above 399 and socket errors.
+func parseWrk(out string) (measured, error) {
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 7 || f[0] != "wrk-result" {
+			continue
+		}
+		var v [6]int64
+		for i := range v {
+			n, err := strconv.ParseInt(f[i+1], 10, 64)
+			if err != nil {
+				return measured{}, fmt.Errorf("wrk: result line %q: %w", sc.Text(), err)
+			}
+			v[i] = n
+		}
+		if v[4]+v[5] > 0 {
+			return measured{}, fmt.Errorf("wrk: %d of %d answers had an error status, %d socket errors or timeouts", v[4], v[0], v[5])
+		}
+		us := func(n int64) time.Duration { return time.Duration(n) * time.Microsecond }
+		return measured{requests: int(v[0]), elapsed: us(v[1]), p50: us(v[2]), p99: us(v[3])}, nil
+	}
+	return measured{}, fmt.Errorf("wrk printed no result: %s", lastLine(out))
+}
+
+// exitMessage is the last line a failed command wrote to stderr.
+func exitMessage(err error) string {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return lastLine(string(ee.Stderr))
+	}
+	return ""
+}

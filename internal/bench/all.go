@@ -9,6 +9,5 @@ func All() []Benchmark {
 		{Name: "switch", Run: switchBenchmark},
 		{Name: "profile", Run: profileBenchmark},
 		{Name: "scale", Run: scaleBenchmark},
-		{Name: "loadcost", Run: loadCostBenchmark},
 	}
 }

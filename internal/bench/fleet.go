@@ -74,7 +74,7 @@ func runFleet(ctx context.Context, e *Env) []Row {
 	}
 	// Not connected until the fleet's database is copied, which wants no
 	// connections to it.
-	pool, err := newPool(lib.url, sc.Concurrency)
+	pool, err := newPool(ctx, lib.url, sc.Concurrency, false)
 	if err != nil {
 		return fail(err, &nth, &mig, &mem)
 	}
@@ -102,7 +102,7 @@ func runFleet(ctx context.Context, e *Env) []Row {
 	if err != nil {
 		return fail(err, &nth, &mig, &mem)
 	}
-	firstPool, err := warmPool(ctx, firstURL, sc.Concurrency)
+	firstPool, err := newPool(ctx, firstURL, sc.Concurrency, true)
 	if err != nil {
 		return fail(err, &nth, &mig, &mem)
 	}
@@ -120,7 +120,7 @@ func runFleet(ctx context.Context, e *Env) []Row {
 		return fail(err, &mig, &mem)
 	}
 	e.Log.Info("fleets built", "tenants", sc.Fleet, "took", time.Since(start).Round(time.Millisecond))
-	if err := warm(ctx, pool); err != nil {
+	if err := warmUp(ctx, pool); err != nil {
 		return fail(err, &mig, &mem)
 	}
 
@@ -212,7 +212,7 @@ func runFleet(ctx context.Context, e *Env) []Row {
 // tenant took on each side and the row's note. Its connection to url is
 // closed when it returns.
 func (e *Env) lastVersusFirst(ctx context.Context, url string, last []uuid.UUID, first *tenancy.Manager) (lastFig, firstFig Figure, note string, err error) {
-	pool, err := warmPool(ctx, url, 1)
+	pool, err := newPool(ctx, url, 1, true)
 	if err != nil {
 		return lastFig, firstFig, "", err
 	}
@@ -290,36 +290,6 @@ func vacuum(ctx context.Context, url string) error {
 		return fmt.Errorf("vacuum: %w", err)
 	}
 	return nil
-}
-
-// copyDatabase (re)creates database to as a copy of database from, which
-// must have no connections, and returns its URL. The copy is file by file
-// (STRATEGY FILE_COPY, from PostgreSQL 15 on; before, the only way): a
-// fleet's database is copied in seconds, where building it again takes
-// minutes.
-func (e *Env) copyDatabase(ctx context.Context, from, to string) (string, error) {
-	conn, err := pgx.Connect(ctx, e.AdminURL)
-	if err != nil {
-		return "", fmt.Errorf("copy database: connect: %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	var version int
-	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
-		return "", fmt.Errorf("copy database: %w", err)
-	}
-	strategy := ""
-	if version >= 150000 {
-		strategy = " STRATEGY FILE_COPY"
-	}
-	ident := pgx.Identifier{to}.Sanitize()
-	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
-		return "", fmt.Errorf("copy database: drop %s: %w", to, err)
-	}
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+ident+" TEMPLATE "+pgx.Identifier{from}.Sanitize()+strategy); err != nil {
-		return "", fmt.Errorf("copy database %s to %s: %w", from, to, err)
-	}
-	cfg := conn.Config().Config
-	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, to), nil
 }
 
 // resetLedger puts every tenant of pool's ledger back at version, as if

@@ -2,15 +2,10 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantctl/tenantctl/pkg/db"
 	"github.com/tenantctl/tenantctl/tenancy"
@@ -43,7 +38,7 @@ func runProvision(ctx context.Context, e *Env) []Row {
 	if err != nil {
 		return fail(err)
 	}
-	pool, err := warmPool(ctx, libURL, sc.Concurrency)
+	pool, err := newPool(ctx, libURL, sc.Concurrency, true)
 	if err != nil {
 		return fail(err)
 	}
@@ -116,91 +111,12 @@ func measurePair(ctx context.Context, e *Env, n int, lib, floor func(n int) (tim
 	return libTime, floorTime, nil
 }
 
-// checkpoint writes out every dirty buffer of the cluster before a
-// measured phase. Creating tenants dirties many catalog pages and new
-// files; without it, the checkpoint that one phase's writes call for
-// lands in whichever phase comes next, and the side measured second pays
-// for the first.
-func (e *Env) checkpoint(ctx context.Context) error {
-	conn, err := pgx.Connect(ctx, e.AdminURL)
-	if err != nil {
-		return fmt.Errorf("checkpoint: connect: %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	return nil
-}
-
-// warmPool returns newPool(url, conns), warmed.
-func warmPool(ctx context.Context, url string, conns int) (*pgxpool.Pool, error) {
-	pool, err := newPool(url, conns)
-	if err != nil {
-		return nil, err
-	}
-	if err := warm(ctx, pool); err != nil {
-		pool.Close()
-		return nil, err
-	}
-	return pool, nil
-}
-
-// newPool returns a pool of at most conns connections to url, configured
-// as the product configures its own (db.ConfigurePool). It connects when
-// first used.
-func newPool(url string, conns int) (*pgxpool.Pool, error) {
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		return nil, fmt.Errorf("pool: %w", err)
-	}
-	cfg.MaxConns = int32(conns)
-	db.ConfigurePool(cfg)
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		return nil, fmt.Errorf("pool: %w", err)
-	}
-	return pool, nil
-}
-
-// warm opens every connection pool may hold, so that no measurement pays
-// for connecting.
-func warm(ctx context.Context, pool *pgxpool.Pool) error {
-	held := make([]*pgxpool.Conn, 0, pool.Config().MaxConns)
-	defer func() {
-		for _, c := range held {
-			c.Release()
-		}
-	}()
-	for range cap(held) {
-		c, err := pool.Acquire(ctx)
-		if err != nil {
-			return fmt.Errorf("pool: connect: %w", err)
-		}
-		held = append(held, c)
-	}
-	return nil
-}
-
 // createTenants creates ids through m, conc at a time, and returns the
 // wall time.
 func createTenants(ctx context.Context, m *tenancy.Manager, ids []uuid.UUID, conc int) (time.Duration, error) {
-	var next atomic.Int64
-	errs := make([]error, conc)
-	var wg sync.WaitGroup
 	start := time.Now()
-	for w := range conc {
-		wg.Go(func() {
-			for i := int(next.Add(1)) - 1; i < len(ids); i = int(next.Add(1)) - 1 {
-				if err := m.Create(ctx, ids[i], nil); err != nil {
-					errs[w] = err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return time.Since(start), errors.Join(errs...)
+	err := concurrently(ctx, conc, len(ids), func(i int) error { return m.Create(ctx, ids[i], nil) })
+	return time.Since(start), err
 }
 
 // newIDs returns n new tenant ids.

@@ -66,12 +66,10 @@ type Env struct {
 	Log    *slog.Logger
 }
 
-// Bin returns the path of PostgreSQL program name (psql, pgbench).
-func (e *Env) Bin(name string) string { return filepath.Join(e.BinDir, name) }
-
-// Command returns an exec.Cmd running PostgreSQL program name.
+// Command returns an exec.Cmd running PostgreSQL program name (psql,
+// pgbench).
 func (e *Env) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
-	return exec.CommandContext(ctx, e.Bin(name), args...)
+	return exec.CommandContext(ctx, filepath.Join(e.BinDir, name), args...)
 }
 
 // NewDatabase (re)creates database name with tenantctl's public schema

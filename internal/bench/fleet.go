@@ -241,14 +241,6 @@ func (e *Env) lastVersusFirst(ctx context.Context, url string, last []uuid.UUID,
 	note = fmt.Sprintf("Both columns are the library's (Manager.Create, one connection): ours = the fleet's last %d tenants, "+
 		"each after the ones before it (built by psql, then vacuumed), floor = as many into an empty database. The two alternate "+
 		"tenant by tenant, so a slow moment of the machine falls on both. Near 1: the cost does not grow with the number of schemas.", len(last))
-	switch shared, err := sharedFunctionNames(ctx, pool); {
-	case err != nil:
-		note += " " + err.Error()
-	case shared != "":
-		note += " Where it grows: every tenant schema defines " + shared + ", and PostgreSQL resolves a function's name by listing " +
-			"every function of that name and arguments in the database (FuncnameGetCandidates: plpgsql's validation at CREATE FUNCTION, " +
-			"CREATE TRIGGER's lookup), one per tenant (seen with perf on a fleet of 10,000)."
-	}
 	return perTenant(lastTime, len(last)), perTenant(firstTime, len(last)), note, nil
 }
 
@@ -308,26 +300,6 @@ func resetLedger(ctx context.Context, pool *pgxpool.Pool, version int32) error {
 	return nil
 }
 
-// sharedFunctionNames lists the functions whose name and arguments are
-// the same in many tenant schemas, e.g. "set_updated_at() (10200
-// schemas)", or "" when there are none.
-func sharedFunctionNames(ctx context.Context, pool *pgxpool.Pool) (string, error) {
-	rows, err := pool.Query(ctx, `
-SELECT format('%s(%s) (%s schemas)', p.proname, pg_get_function_identity_arguments(min(p.oid)), count(*))
-FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE starts_with(n.nspname, $1)
-GROUP BY p.proname, p.proargtypes HAVING count(*) > 1
-ORDER BY count(*) DESC, p.proname`, db.SchemaPrefix)
-	if err != nil {
-		return "", fmt.Errorf("list the tenants' functions: %w", err)
-	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return "", fmt.Errorf("list the tenants' functions: %w", err)
-	}
-	return strings.Join(names, ", "), nil
-}
-
 // withBenchMigration returns a Manager over pool like the product's (its
 // prefix, its ledger) that knows one migration more: benchMigrationSQL,
 // numbered after the product's last, in an fs.FS laid over
@@ -366,7 +338,7 @@ func withBenchMigration(pool *pgxpool.Pool) (*tenancy.Manager, error) {
 // heap meanwhile.
 func migrateFleet(ctx context.Context, e *Env, m *tenancy.Manager, n, conc int) (time.Duration, uint64, error) {
 	runtime.GC() // so that the sampling starts from what is live, not the garbage of building the fleet
-	heap := sampleLiveHeap(heapSampleEvery)
+	peakHeap := sampleLiveMemory()
 	reported, migrated := 0, 0
 	start := time.Now()
 	// DiscardResults: a fleet of any size, with progress (OnResult) and
@@ -381,7 +353,7 @@ func migrateFleet(ctx context.Context, e *Env, m *tenancy.Manager, n, conc int) 
 		}
 	}})
 	took := time.Since(start)
-	peak := heap.stop()
+	peak := peakHeap()
 	switch {
 	case err != nil:
 		return 0, 0, err
@@ -394,36 +366,25 @@ func migrateFleet(ctx context.Context, e *Env, m *tenancy.Manager, n, conc int) 
 // heapSampleEvery is how often migrateFleet samples the heap.
 const heapSampleEvery = 50 * time.Millisecond
 
-// heapSampler samples liveMemory until stopped and keeps the peak.
-type heapSampler struct {
-	done chan struct{}
-	peak chan uint64
-}
-
-// sampleLiveHeap starts sampling liveMemory every interval.
-func sampleLiveHeap(interval time.Duration) *heapSampler {
-	h := &heapSampler{done: make(chan struct{}), peak: make(chan uint64)}
+// sampleLiveMemory samples liveMemory every heapSampleEvery until the
+// function it returns is called, which returns the peak.
+func sampleLiveMemory() (peak func() uint64) {
+	done, peakc := make(chan struct{}), make(chan uint64)
 	go func() {
-		t := time.NewTicker(interval)
+		t := time.NewTicker(heapSampleEvery)
 		defer t.Stop()
 		var peak uint64
 		for {
 			peak = max(peak, liveMemory())
 			select {
-			case <-h.done:
-				h.peak <- peak
+			case <-done:
+				peakc <- peak
 				return
 			case <-t.C:
 			}
 		}
 	}()
-	return h
-}
-
-// stop ends the sampling and returns the peak.
-func (h *heapSampler) stop() uint64 {
-	close(h.done)
-	return <-h.peak
+	return func() uint64 { close(done); return <-peakc }
 }
 
 // liveMemory is the Go memory the process holds: the heap the last GC

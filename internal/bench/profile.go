@@ -43,12 +43,9 @@ func profileBenchmark(ctx context.Context, e *Env) []Row {
 	defer srv.stop()
 
 	secs := max(1, int(e.Scale.Duration.Seconds()))
-	type got struct {
-		shares []share
-		total  time.Duration
-		err    error
-	}
-	prof := make(chan got, 1)
+	var shares []share
+	var total time.Duration
+	fetched := make(chan error, 1)
 	go func() {
 		// The profile covers the measured part of the load, after its
 		// warm-up.
@@ -56,16 +53,16 @@ func profileBenchmark(ctx context.Context, e *Env) []Row {
 		case <-time.After(e.Scale.Warmup):
 		case <-ctx.Done():
 		}
-		shares, total, err := fetchProfile(ctx, "http://"+pprofAddr+"/debug/pprof/profile?seconds="+strconv.Itoa(secs))
-		prof <- got{shares, total, err}
+		var err error
+		shares, total, err = fetchProfile(ctx, "http://"+pprofAddr+"/debug/pprof/profile?seconds="+strconv.Itoa(secs))
+		fetched <- err
 	}()
 	m := f.loadAPI(ctx, e, srv, requests[0], spread)
-	p := <-prof
-	if err := errors.Join(m.err, p.err); err != nil {
+	if err := errors.Join(m.err, <-fetched); err != nil {
 		return fail(err)
 	}
-	parts := make([]string, len(p.shares))
-	for i, s := range p.shares {
+	parts := make([]string, len(shares))
+	for i, s := range shares {
 		parts[i] = fmt.Sprintf("%s %.0f%%", s.what, s.percent)
 	}
 	return []Row{{Group: group,
@@ -73,7 +70,7 @@ func profileBenchmark(ctx context.Context, e *Env) []Row {
 		Ours: Figure{m.cpu.Seconds() * 1e6, "µs CPU/request"},
 		Note: fmt.Sprintf("%.1f s of CPU sampled; by what spent it (a sample counts for the first function up its stack past the runtime and small helpers, a system call wherever it is): %s. Load: %s. "+
 			"Each list request is an HTTP exchange, the authentication statement, one batch (BEGIN, the schema switch, the center check), the list query and COMMIT: four round trips to PostgreSQL, each a write and a read, plus the response and the access log line.",
-			p.total.Seconds(), strings.Join(parts, ", "), m.String())}}
+			total.Seconds(), strings.Join(parts, ", "), m.String())}}
 }
 
 func freeAddr() (string, error) {

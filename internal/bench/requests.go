@@ -253,18 +253,13 @@ func (f *fixture) loadAPI(ctx context.Context, e *Env, srv *server, req request,
 	return m
 }
 
-// loadPgbench runs req's floor, spread as loadAPI's.
-func (f *fixture) loadPgbench(ctx context.Context, e *Env, req request, spread int) measured {
-	return f.runFloor(ctx, e, req, pgbenchLoad{script: req.script}, spread)
-}
-
-// loadPgbenchWalk runs the list's floor with each client first walking
-// every center of the spread (walkScript's script), in about walkTime.
-func (f *fixture) loadPgbenchWalk(ctx context.Context, e *Env, script string, spread int, walkTime time.Duration) measured {
-	return f.runFloor(ctx, e, requests[0], pgbenchLoad{script: script, walk: spread, walkTime: walkTime}, spread)
-}
-
-func (f *fixture) runFloor(ctx context.Context, e *Env, req request, load pgbenchLoad, spread int) measured {
+// loadPgbench runs req's floor, spread as loadAPI's; the list's with
+// walk set starts each client with a walk over every center of the spread
+// (walkScript), given about walkTime.
+func (f *fixture) loadPgbench(ctx context.Context, e *Env, req request, spread int, load pgbenchLoad) measured {
+	if load.script == "" {
+		load.script = req.script
+	}
 	if err := f.resetStatements(ctx); err != nil {
 		return measured{err: err}
 	}
@@ -328,7 +323,7 @@ func requestsBenchmark(ctx context.Context, e *Env) []Row {
 	var rows []Row
 	for _, req := range requests {
 		ours := f.loadAPI(ctx, e, srv, req, spread)
-		floor := f.loadPgbench(ctx, e, req, spread)
+		floor := f.loadPgbench(ctx, e, req, spread, pgbenchLoad{})
 		where := fmt.Sprintf("%d tenants", spread)
 		if req.write {
 			where = fmt.Sprintf("%d tenants", len(f.writes))

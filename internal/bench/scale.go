@@ -85,7 +85,7 @@ func switchBenchmark(ctx context.Context, e *Env) []Row {
 			return fail(err)
 		}
 	}
-	const rounds = 4
+	const rounds = 8
 	for round := range rounds {
 		for k := range sides {
 			i := (k + round) % 2
@@ -170,7 +170,7 @@ func scaleBenchmark(ctx context.Context, e *Env) []Row {
 		// backend's caches the first time the backend meets it, and keeps
 		// them for the connection's life.
 		first := f.loadAPI(ctx, e, srv, list, n)
-		firstFloor := f.loadPgbench(ctx, e, list, n)
+		firstFloor := f.loadPgbench(ctx, e, list, n, pgbenchLoad{})
 		walked, err := walkScript(list.script)
 		if err = errors.Join(first.err, firstFloor.err, err, f.walkAPI(ctx, srv, n, e.Scale.Conns)); err != nil {
 			return append(rows, Row{Group: group, What: fmt.Sprintf("list spread over %d tenants", n), Err: err})
@@ -186,7 +186,7 @@ func scaleBenchmark(ctx context.Context, e *Env) []Row {
 		// measured run; it is given half again the time a walk took at the
 		// cold run's rate, and a second more.
 		walkTime := time.Second + time.Duration(1.5*float64(n*e.Scale.Conns)/max(firstFloor.rps(), 1)*float64(time.Second))
-		floor := f.loadPgbenchWalk(ctx, e, walked, n, walkTime)
+		floor := f.loadPgbench(ctx, e, list, n, pgbenchLoad{script: walked, walk: n, walkTime: walkTime})
 		p50 = append(p50, float64(ours.p50)/1e6)
 		floorP50 = append(floorP50, float64(floor.p50)/1e6)
 		rows = append(rows, Row{Group: group, What: fmt.Sprintf("list spread over %d tenants, every center visited: p50", n),

@@ -66,15 +66,13 @@ func runFleet(ctx context.Context, e *Env) []Row {
 	// the provisioning row.
 	ids := newIDs(sc.Fleet)
 	built, last := ids[:sc.Fleet-sc.Serial], ids[sc.Fleet-sc.Serial:]
-	floor := &fleetSide{name: "floor", ids: ids}
-	lib := &fleetSide{name: "library", ids: ids}
-	var err error
-	if lib.url, err = e.NewDatabase(ctx, "bench_fleet"); err != nil {
+	libURL, err := e.NewDatabase(ctx, "bench_fleet")
+	if err != nil {
 		return fail(err, &nth, &mig, &mem)
 	}
 	// Not connected until the fleet's database is copied, which wants no
 	// connections to it.
-	pool, err := newPool(ctx, lib.url, sc.Concurrency, false)
+	pool, err := newPool(ctx, libURL, sc.Concurrency, false)
 	if err != nil {
 		return fail(err, &nth, &mig, &mem)
 	}
@@ -88,13 +86,13 @@ func runFleet(ctx context.Context, e *Env) []Row {
 		return fail(err, &nth, &mig, &mem)
 	}
 	start := time.Now()
-	if _, err := e.psqlRun(ctx, lib.url, sc.Concurrency, built, createTx(product)); err != nil {
+	if _, err := e.psqlRun(ctx, libURL, sc.Concurrency, built, createTx(product)); err != nil {
 		return fail(fmt.Errorf("build the fleet: %w", err), &nth, &mig, &mem)
 	}
 	// As a fleet in service would be: the catalogs' and the ledger's
 	// statistics current, no autovacuum of the build's rows due in the
 	// middle of a measurement.
-	if err := vacuum(ctx, lib.url); err != nil {
+	if err := vacuum(ctx, libURL); err != nil {
 		return fail(err, &nth, &mig, &mem)
 	}
 
@@ -111,12 +109,13 @@ func runFleet(ctx context.Context, e *Env) []Row {
 	if err != nil {
 		return fail(err, &nth, &mig, &mem)
 	}
-	nth.Ours, nth.Floor, nth.Note, err = e.lastVersusFirst(ctx, lib.url, last, first)
+	nth.Ours, nth.Floor, nth.Note, err = e.lastVersusFirst(ctx, libURL, last, first)
 	if err != nil {
 		return fail(err, &nth, &mig, &mem)
 	}
 
-	if floor.url, err = e.copyDatabase(ctx, "bench_fleet", "bench_fleet_floor"); err != nil {
+	floorURL, err := e.copyDatabase(ctx, "bench_fleet", "bench_fleet_floor")
+	if err != nil {
 		return fail(err, &mig, &mem)
 	}
 	e.Log.Info("fleets built", "tenants", sc.Fleet, "took", time.Since(start).Round(time.Millisecond))
@@ -125,53 +124,40 @@ func runFleet(ctx context.Context, e *Env) []Row {
 	}
 
 	pending := next.Migrations()[product.LatestVersion():]
-	floor.migrate = func() (time.Duration, error) {
-		return e.psqlRun(ctx, floor.url, sc.Concurrency, floor.ids, migrateTx(next, pending))
+	down := []tenancy.Migration{{SQL: benchMigrationDownSQL}}
+	// undo takes a fleet back to the product's version before the second
+	// round: the down SQL in every schema, the ledger's rows of the
+	// benchmark's migration (the floor keeps none), a vacuum.
+	undo := func(url string, ledger bool) func(round int) error {
+		return func(round int) error {
+			if round == 0 {
+				return nil
+			}
+			if _, err := e.psqlRun(ctx, url, sc.Concurrency, ids, migrateTx(next, down)); err != nil {
+				return fmt.Errorf("undo the migration: %w", err)
+			}
+			if ledger {
+				if err := resetLedger(ctx, pool, product.LatestVersion()); err != nil {
+					return err
+				}
+			}
+			return vacuum(ctx, url)
+		}
 	}
+	floor := &side{name: "floor", before: undo(floorURL, false), run: func(int) (time.Duration, error) {
+		return e.psqlRun(ctx, floorURL, sc.Concurrency, ids, migrateTx(next, pending))
+	}}
 	var libPeak uint64
-	lib.migrate = func() (time.Duration, error) {
+	lib := &side{name: "library", before: undo(libURL, true), run: func(int) (time.Duration, error) {
 		took, peak, err := migrateFleet(ctx, e, next, sc.Fleet, sc.Concurrency)
 		libPeak = max(libPeak, peak)
 		return took, err
-	}
-	// undo takes a fleet back to the product's version for the second
-	// round: the down SQL in every schema, the ledger's rows of the
-	// benchmark's migration (the floor keeps none), a vacuum.
-	undo := func(s *fleetSide) error {
-		down := []tenancy.Migration{{SQL: benchMigrationDownSQL}}
-		if _, err := e.psqlRun(ctx, s.url, sc.Concurrency, s.ids, migrateTx(next, down)); err != nil {
-			return fmt.Errorf("undo the %s's migration: %w", s.name, err)
-		}
-		if s == lib {
-			if err := resetLedger(ctx, pool, product.LatestVersion()); err != nil {
-				return err
-			}
-		}
-		return vacuum(ctx, s.url)
-	}
-
+	}}
 	// Each side migrates its fleet twice, in the order floor, library,
 	// library, floor, so that a slow spell of a shared machine, or a
 	// phase's aftermath, falls on both sides.
-	for round, order := range [][]*fleetSide{{floor, lib}, {lib, floor}} {
-		for _, s := range order {
-			if round > 0 {
-				if err := undo(s); err != nil {
-					return fail(err, &mig, &mem)
-				}
-			}
-		}
-		for _, s := range order {
-			if err := e.checkpoint(ctx); err != nil {
-				return fail(err, &mig, &mem)
-			}
-			d, err := s.migrate()
-			if err != nil {
-				return fail(fmt.Errorf("%s: %w", s.name, err), &mig, &mem)
-			}
-			s.took += d
-			e.Log.Info("fleet migrated", "side", s.name, "round", round+1, "took", d.Round(time.Millisecond))
-		}
+	if err := e.alternate(ctx, 2, floor, lib); err != nil {
+		return fail(err, &mig, &mem)
 	}
 	mig.Ours, mig.Floor = perTenant(lib.took, 2*sc.Fleet), perTenant(floor.took, 2*sc.Fleet)
 	mig.Note = fmt.Sprintf("Library: Manager.Migrate, Concurrency %d; progress reported: OnResult called once per tenant (%d calls, every tenant migrated: checked). "+
@@ -242,16 +228,6 @@ func (e *Env) lastVersusFirst(ctx context.Context, url string, last []uuid.UUID,
 		"each after the ones before it (built by psql, then vacuumed), floor = as many into an empty database. The two alternate "+
 		"tenant by tenant, so a slow moment of the machine falls on both. Near 1: the cost does not grow with the number of schemas.", len(last))
 	return perTenant(lastTime, len(last)), perTenant(firstTime, len(last)), note, nil
-}
-
-// fleetSide is one side of the fleet migration: its database, its
-// tenants, how it migrates them and the time it took in all.
-type fleetSide struct {
-	name    string
-	url     string
-	ids     []uuid.UUID
-	migrate func() (time.Duration, error)
-	took    time.Duration
 }
 
 // vacuum runs VACUUM (ANALYZE) on the catalogs and the public schema of

@@ -83,32 +83,58 @@ const pairRounds = 4
 var pairNote = fmt.Sprintf("Each side on a database of its own, in %d rounds alternating which side goes first, each round after a CHECKPOINT.", pairRounds)
 
 // measurePair measures n tenants of work on each side of a row in
-// pairRounds rounds, alternating which side goes first (library, floor,
-// floor, library, …), each after a checkpoint, and sums each side's
-// times. On a shared machine a slow spell then falls on both sides,
-// instead of on whichever happened to run during it. lib and floor do n
-// tenants of work and return its time.
+// pairRounds rounds (alternate), each round a share of the n. lib and
+// floor do n tenants of work and return its time.
 func measurePair(ctx context.Context, e *Env, n int, lib, floor func(n int) (time.Duration, error)) (libTime, floorTime time.Duration, err error) {
-	sides := []struct {
-		name string
-		run  func(int) (time.Duration, error)
-		sum  *time.Duration
-	}{{"library", lib, &libTime}, {"floor", floor, &floorTime}}
-	for round := range pairRounds {
-		share := n*(round+1)/pairRounds - n*round/pairRounds
-		for i := range sides {
-			s := sides[(i+round)%2]
+	share := func(run func(int) (time.Duration, error)) func(int) (time.Duration, error) {
+		return func(round int) (time.Duration, error) { return run(n*(round+1)/pairRounds - n*round/pairRounds) }
+	}
+	l, f := &side{name: "library", run: share(lib)}, &side{name: "floor", run: share(floor)}
+	err = e.alternate(ctx, pairRounds, l, f)
+	return l.took, f.took, err
+}
+
+// side is one side of a row measured in rounds: before readies round r
+// (untimed; nil for nothing to do), run does its work and returns its
+// time; took sums them.
+type side struct {
+	name   string
+	before func(round int) error
+	run    func(round int) (time.Duration, error)
+	took   time.Duration
+}
+
+// alternate measures a and b in rounds, alternating which goes first (a,
+// b, b, a, …): in each round both sides' before, then each side's run
+// after a checkpoint. On a shared machine a slow spell then falls on both
+// sides, instead of on whichever happened to run during it.
+func (e *Env) alternate(ctx context.Context, rounds int, a, b *side) error {
+	for round := range rounds {
+		order := []*side{a, b}
+		if round%2 == 1 {
+			order = []*side{b, a}
+		}
+		for _, s := range order {
+			if s.before == nil {
+				continue
+			}
+			if err := s.before(round); err != nil {
+				return fmt.Errorf("%s: %w", s.name, err)
+			}
+		}
+		for _, s := range order {
 			if err := e.checkpoint(ctx); err != nil {
-				return 0, 0, err
+				return err
 			}
-			d, err := s.run(share)
+			d, err := s.run(round)
 			if err != nil {
-				return 0, 0, fmt.Errorf("%s: %w", s.name, err)
+				return fmt.Errorf("%s: %w", s.name, err)
 			}
-			*s.sum += d
+			s.took += d
+			e.Log.Info("measured", "side", s.name, "round", round+1, "took", d.Round(time.Millisecond))
 		}
 	}
-	return libTime, floorTime, nil
+	return nil
 }
 
 // createTenants creates ids through m, conc at a time, and returns the

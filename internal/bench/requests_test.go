@@ -1,7 +1,14 @@
 package bench
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -55,5 +62,61 @@ func TestServerProcessFigures(t *testing.T) {
 	}
 	if cpu, err := s.cpuTime(); err != nil || cpu < 0 {
 		t.Errorf("cpuTime() = %v, %v", cpu, err)
+	}
+}
+
+// TestParseWrk reads the line wrkLua's done prints among wrk's own
+// report, and refuses a load with failed requests.
+func TestParseWrk(t *testing.T) {
+	m, err := parseWrk("Running 2s test @ http://127.0.0.1:1\n  2 threads and 16 connections\nwrk-result 3000 2000500 8760 28150 0 0\nRequests/sec: 1499.63\n")
+	if err != nil || m.requests != 3000 || m.elapsed != 2000500*time.Microsecond || m.p50 != 8760*time.Microsecond || m.p99 != 28150*time.Microsecond {
+		t.Errorf("parseWrk = %+v, %v", m, err)
+	}
+	for _, bad := range []string{"wrk-result 3000 2000500 8760 28150 2 0\n", "wrk-result 3000 2000500 8760 28150 0 1\n", "unable to connect\n"} {
+		if _, err := parseWrk(bad); err == nil {
+			t.Errorf("parseWrk(%q): no error", bad)
+		}
+	}
+}
+
+// TestWrkLoad drives wrk through wrkLua against a test server: each call
+// of a once load is sent at most once, with its token and body, and an
+// error status fails the load.
+func TestWrkLoad(t *testing.T) {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		t.Skip("wrk is not installed (make bench needs it; the tests do not):", err)
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen[r.Method+" "+r.URL.Path+" "+r.Header.Get("Authorization")+" "+string(body)]++
+		mu.Unlock()
+		if r.URL.Path == "/fail/" {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	defer srv.Close()
+	var calls []apiCall
+	for i := range 100000 {
+		calls = append(calls, apiCall{"POST", fmt.Sprintf("/k/%d/", i), "tok", `{"k": 1}`})
+	}
+	m, err := wrkLoad(context.Background(), srv.URL, calls, true, 4, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if m.requests == 0 || m.requests > len(seen) || m.p50 <= 0 || m.p99 < m.p50 {
+		t.Errorf("wrk measured %+v, the server saw %d distinct requests", m, len(seen))
+	}
+	for k, n := range seen {
+		if n > 1 || !strings.HasSuffix(k, ` Bearer tok {"k": 1}`) {
+			t.Errorf("%q sent %d times", k, n)
+		}
+	}
+	mu.Unlock()
+	if m, err := wrkLoad(context.Background(), srv.URL, []apiCall{{"GET", "/fail/", "tok", ""}}, false, 2, time.Second); err == nil {
+		t.Errorf("a load answered 500 was not an error: %+v", m)
 	}
 }

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"math"
@@ -113,25 +112,16 @@ func wrkLoad(ctx context.Context, base string, calls []apiCall, once bool, conns
 // parseWrk reads wrkLua's done line: requests, duration (µs), p50 and p99
 // (µs), statuses above 399 and socket errors.
 func parseWrk(out string) (measured, error) {
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) != 7 || f[0] != "wrk-result" {
+	for line := range strings.Lines(out) {
+		var n, dur, p50, p99, status, socket int64
+		if _, err := fmt.Sscanf(line, "wrk-result %d %d %d %d %d %d", &n, &dur, &p50, &p99, &status, &socket); err != nil {
 			continue
 		}
-		var v [6]int64
-		for i := range v {
-			n, err := strconv.ParseInt(f[i+1], 10, 64)
-			if err != nil {
-				return measured{}, fmt.Errorf("wrk: result line %q: %w", sc.Text(), err)
-			}
-			v[i] = n
-		}
-		if v[4]+v[5] > 0 {
-			return measured{}, fmt.Errorf("wrk: %d of %d answers had an error status, %d socket errors or timeouts", v[4], v[0], v[5])
+		if n == 0 || status+socket > 0 {
+			return measured{}, fmt.Errorf("wrk: %d answers, %d of them with an error status; %d socket errors or timeouts", n, status, socket)
 		}
 		us := func(n int64) time.Duration { return time.Duration(n) * time.Microsecond }
-		return measured{requests: int(v[0]), elapsed: us(v[1]), p50: us(v[2]), p99: us(v[3])}, nil
+		return measured{requests: int(n), elapsed: us(dur), p50: us(p50), p99: us(p99)}, nil
 	}
 	return measured{}, fmt.Errorf("wrk printed no result: %s", lastLine(out))
 }

@@ -15,9 +15,10 @@ import (
 	"github.com/tenantctl/tenantctl/tenancy"
 )
 
-// Scale sizes a run. Full is the performance issue's scale; Small keeps
-// the whole run under two minutes on a 2-core machine, with the same
-// benchmarks at smaller sizes.
+// Scale sizes a run. Full is the scale the targets are set for (a fleet
+// of 10,000 tenants); Small keeps the whole run under a few minutes on a
+// 2-core machine, with the same benchmarks at smaller sizes. Duration and
+// Warmup are whole seconds, as wrk's -d takes them.
 type Scale struct {
 	Name string
 	// Serial is how many tenants each side creates one after another.

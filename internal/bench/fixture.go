@@ -35,7 +35,7 @@ const (
 	fixtureConns = 8
 )
 
-// benchCenter is a center as both load generators know it.
+// benchCenter is a center as wrk's calls and pgbench's tables know it.
 type benchCenter struct {
 	id      uuid.UUID
 	schema  string

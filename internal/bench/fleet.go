@@ -22,8 +22,8 @@ import (
 
 const fleetGroup = "Fleet migration"
 
-// benchMigrationSQL is the fleet benchmark's migration, the issue's
-// example of one rolled out to every tenant.
+// benchMigrationSQL is the fleet benchmark's migration, a typical one
+// rolled out to every tenant.
 const benchMigrationSQL = `-- make bench's fleet migration (internal/bench/fleet.go), never a product migration.
 ALTER TABLE samples ADD COLUMN bench_priority integer;
 CREATE INDEX samples_bench_priority_idx ON samples (bench_priority);

@@ -166,7 +166,7 @@ func pgbenchVars(spread, conns, pending int) map[string]string {
 
 // measured is one side of a comparison: what a load measured, its SQL
 // statements per request (pg_stat_statements) and, for the API, the
-// server's and the load generator's CPU time per request.
+// server's and wrk's CPU time per request.
 type measured struct {
 	requests int
 	elapsed  time.Duration
@@ -299,9 +299,9 @@ WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 	return float64(calls) / float64(n), nil
 }
 
-// requestsBenchmark is item 4 of the performance issue: each request
-// against cmd/apiserver, spread over the smallest spread's centers,
-// beside pgbench sending the same SQL.
+// requestsBenchmark loads cmd/apiserver with each kind of request,
+// spread over the smallest spread's centers, beside pgbench sending the
+// same SQL.
 func requestsBenchmark(ctx context.Context, e *Env) []Row {
 	const group = "Tenant-scoped requests"
 	spread := e.Scale.Spreads[0]

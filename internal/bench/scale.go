@@ -139,9 +139,9 @@ func closedLoop(conns int, d time.Duration, fn func() error) ([]time.Duration, e
 	return slices.Concat(lat...), errors.Join(errs...)
 }
 
-// scaleBenchmark is item 5 of the performance issue: the list spread
-// uniformly over each of the scale's spreads of centers, against one
-// cmd/apiserver, beside pgbench; and the server's memory meanwhile.
+// scaleBenchmark is the list spread uniformly over each of the scale's
+// spreads of centers, against one cmd/apiserver, beside pgbench; and the
+// server's memory meanwhile.
 func scaleBenchmark(ctx context.Context, e *Env) []Row {
 	const group = "Scale in tenants"
 	fail := func(err error) []Row { return []Row{{Group: group, What: "scale", Err: err}} }

@@ -171,7 +171,6 @@ type measured struct {
 	requests int
 	elapsed  time.Duration
 	p50, p99 time.Duration
-	errors   string // what failed, when some requests did
 	stmts    float64
 	cpu, wrk time.Duration
 	err      error

@@ -78,7 +78,8 @@ func wrkLoad(ctx context.Context, base string, calls []apiCall, once bool, conns
 		fmt.Fprintf(&data, "%s\t%s\t%s\t%s\n", c.method, c.path, c.token, c.body)
 	}
 	script, callsFile := filepath.Join(dir, "load.lua"), filepath.Join(dir, "calls.tsv")
-	if err := os.WriteFile(script, []byte(wrkLua), 0o644); err == nil {
+	err = os.WriteFile(script, []byte(wrkLua), 0o644)
+	if err == nil {
 		err = os.WriteFile(callsFile, []byte(data.String()), 0o644)
 	}
 	if err != nil {

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -92,9 +93,11 @@ func wrkLoad(ctx context.Context, base string, calls []apiCall, once bool, conns
 	secs := max(1, int(math.Round(d.Seconds())))
 	cmd := exec.CommandContext(ctx, "wrk", "-t", strconv.Itoa(wrkThreads), "-c", strconv.Itoa(conns), "-d", fmt.Sprintf("%ds", secs),
 		"-s", script, base, "--", callsFile, mode, strconv.Itoa(wrkThreads))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return measured{}, fmt.Errorf("wrk: %w: %s", err, exitMessage(err))
+		return measured{}, fmt.Errorf("wrk: %w: %s", err, lastLine(cmp.Or(stderr.String(), string(out))))
 	}
 	m, err := parseWrk(string(out))
 	if err != nil {
@@ -125,12 +128,4 @@ func parseWrk(out string) (measured, error) {
 		return measured{requests: int(n), elapsed: us(dur), p50: us(p50), p99: us(p99)}, nil
 	}
 	return measured{}, fmt.Errorf("wrk printed no result: %s", lastLine(out))
-}
-
-// exitMessage is the last line a failed command wrote to stderr.
-func exitMessage(err error) string {
-	if ee, ok := err.(*exec.ExitError); ok {
-		return lastLine(string(ee.Stderr))
-	}
-	return ""
 }

@@ -34,7 +34,9 @@ function setup(thread)
 	thread:set("id", #threads - 1)
 end
 
-local calls, sent, once, nthreads = {}, 0, false, 1
+-- sent is a global, for done to read with thread:get.
+local calls, once, nthreads = {}, false, 1
+sent = 0
 function init(args)
 	for line in io.lines(args[1]) do
 		local method, path, token, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
@@ -55,9 +57,12 @@ function request()
 end
 
 function done(summary, latency)
-	local e = summary.errors
-	io.write(string.format("wrk-result %d %d %d %d %d %d\n", summary.requests, summary.duration,
-		latency:percentile(50), latency:percentile(99), e.status, e.connect + e.read + e.write + e.timeout))
+	local e, most = summary.errors, 0
+	for _, t in ipairs(threads) do
+		most = math.max(most, t:get("sent"))
+	end
+	io.write(string.format("wrk-result %d %d %d %d %d %d %d\n", summary.requests, summary.duration,
+		latency:percentile(50), latency:percentile(99), e.status, e.connect + e.read + e.write + e.timeout, most))
 end
 `
 
@@ -99,12 +104,13 @@ func wrkLoad(ctx context.Context, base string, calls []apiCall, once bool, conns
 	if err != nil {
 		return measured{}, fmt.Errorf("wrk: %w: %s", err, lastLine(cmp.Or(stderr.String(), string(out))))
 	}
-	m, err := parseWrk(string(out))
+	m, most, err := parseWrk(string(out))
 	if err != nil {
 		return measured{}, err
 	}
-	if once && m.requests+conns > len(calls) {
-		return measured{}, fmt.Errorf("wrk: %d requests of %d, each to be sent once: too few", m.requests, len(calls))
+	// A thread that ran out of its share of the calls started over.
+	if once && most*wrkThreads > len(calls) {
+		return measured{}, fmt.Errorf("wrk: a thread sent %d requests, more than its share of the %d to be sent once", most, len(calls))
 	}
 	if m.requests > 0 {
 		ps := cmd.ProcessState
@@ -114,18 +120,19 @@ func wrkLoad(ctx context.Context, base string, calls []apiCall, once bool, conns
 }
 
 // parseWrk reads wrkLua's done line: requests, duration (µs), p50 and p99
-// (µs), statuses above 399 and socket errors.
-func parseWrk(out string) (measured, error) {
+// (µs), statuses above 399, socket errors, and the most requests one
+// thread sent.
+func parseWrk(out string) (m measured, most int, err error) {
 	for line := range strings.Lines(out) {
 		var n, dur, p50, p99, status, socket int64
-		if _, err := fmt.Sscanf(line, "wrk-result %d %d %d %d %d %d", &n, &dur, &p50, &p99, &status, &socket); err != nil {
+		if _, err := fmt.Sscanf(line, "wrk-result %d %d %d %d %d %d %d", &n, &dur, &p50, &p99, &status, &socket, &most); err != nil {
 			continue
 		}
 		if n == 0 || status+socket > 0 {
-			return measured{}, fmt.Errorf("wrk: %d answers, %d of them with an error status; %d socket errors or timeouts", n, status, socket)
+			return m, 0, fmt.Errorf("wrk: %d answers, %d of them with an error status; %d socket errors or timeouts", n, status, socket)
 		}
 		us := func(n int64) time.Duration { return time.Duration(n) * time.Microsecond }
-		return measured{requests: int(n), elapsed: us(dur), p50: us(p50), p99: us(p99)}, nil
+		return measured{requests: int(n), elapsed: us(dur), p50: us(p50), p99: us(p99)}, most, nil
 	}
-	return measured{}, fmt.Errorf("wrk printed no result: %s", lastLine(out))
+	return m, 0, fmt.Errorf("wrk printed no result: %s", lastLine(out))
 }

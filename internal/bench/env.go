@@ -15,9 +15,10 @@ import (
 	"github.com/tenantctl/tenantctl/tenancy"
 )
 
-// Scale sizes a run. Full is the performance issue's scale; Small keeps
-// the whole run under two minutes on a 2-core machine, with the same
-// benchmarks at smaller sizes.
+// Scale sizes a run. Full is the scale the targets are set for (a fleet
+// of 10,000 tenants); Small keeps the whole run under a few minutes on a
+// 2-core machine, with the same benchmarks at smaller sizes. Duration and
+// Warmup are whole seconds, as wrk's -d takes them.
 type Scale struct {
 	Name string
 	// Serial is how many tenants each side creates one after another.
@@ -41,7 +42,7 @@ type Scale struct {
 // The scales of BENCH_SCALE.
 var (
 	Full  = Scale{Name: "full", Serial: 200, Bulk: 1000, Fleet: 10000, Concurrency: 4, Spreads: []int{10, 1000, 10000}, Conns: 16, Duration: 10 * time.Second, Warmup: 2 * time.Second}
-	Small = Scale{Name: "small", Serial: 30, Bulk: 200, Fleet: 500, Concurrency: 4, Spreads: []int{10, 100, 500}, Conns: 16, Duration: 1500 * time.Millisecond, Warmup: 500 * time.Millisecond}
+	Small = Scale{Name: "small", Serial: 30, Bulk: 200, Fleet: 500, Concurrency: 4, Spreads: []int{10, 100, 500}, Conns: 16, Duration: 2 * time.Second, Warmup: time.Second}
 )
 
 // ScaleNamed returns the scale called name.
@@ -66,32 +67,20 @@ type Env struct {
 	Log    *slog.Logger
 }
 
-// Bin returns the path of PostgreSQL program name (psql, pgbench).
-func (e *Env) Bin(name string) string { return filepath.Join(e.BinDir, name) }
-
-// Command returns an exec.Cmd running PostgreSQL program name.
+// Command returns an exec.Cmd running PostgreSQL program name (psql,
+// pgbench).
 func (e *Env) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
-	return exec.CommandContext(ctx, e.Bin(name), args...)
+	return exec.CommandContext(ctx, filepath.Join(e.BinDir, name), args...)
 }
 
 // NewDatabase (re)creates database name with tenantctl's public schema
 // migrated into it and returns its URL. The database is left behind for
 // inspection; the cluster goes away with the run.
 func (e *Env) NewDatabase(ctx context.Context, name string) (string, error) {
-	conn, err := pgx.Connect(ctx, e.AdminURL)
+	url, err := e.createDatabase(ctx, name, "template0 ENCODING 'UTF8'")
 	if err != nil {
-		return "", fmt.Errorf("bench: connect: %w", err)
+		return "", err
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	ident := pgx.Identifier{name}.Sanitize()
-	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
-		return "", fmt.Errorf("bench: drop database %s: %w", name, err)
-	}
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+ident+" TEMPLATE template0 ENCODING 'UTF8'"); err != nil {
-		return "", fmt.Errorf("bench: create database %s: %w", name, err)
-	}
-	cfg := conn.Config().Config
-	url := fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name)
 	pool, err := pgxpool.New(ctx, url)
 	if err != nil {
 		return "", fmt.Errorf("bench: connect to %s: %w", name, err)
@@ -105,6 +94,93 @@ func (e *Env) NewDatabase(ctx context.Context, name string) (string, error) {
 		return "", fmt.Errorf("bench: migrate %s: %w", name, err)
 	}
 	return url, nil
+}
+
+// copyDatabase (re)creates database to as a copy of database from, which
+// must have no connections, and returns its URL. The copy is file by file
+// (STRATEGY FILE_COPY, PostgreSQL 15 and later): a fleet's database is
+// copied in seconds, where building it again takes minutes and the
+// default strategy writes it all to the WAL.
+func (e *Env) copyDatabase(ctx context.Context, from, to string) (string, error) {
+	return e.createDatabase(ctx, to, pgx.Identifier{from}.Sanitize()+" STRATEGY FILE_COPY")
+}
+
+// createDatabase (re)creates database name from template (and the options
+// after it) and returns its URL.
+func (e *Env) createDatabase(ctx context.Context, name, template string) (string, error) {
+	ident := pgx.Identifier{name}.Sanitize()
+	if err := e.admin(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)", "CREATE DATABASE "+ident+" TEMPLATE "+template); err != nil {
+		return "", err
+	}
+	cfg, err := pgx.ParseConfig(e.AdminURL)
+	if err != nil {
+		return "", fmt.Errorf("bench: %w", err)
+	}
+	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name), nil
+}
+
+// admin runs statements one after another on a connection of its own to
+// the cluster's maintenance database.
+func (e *Env) admin(ctx context.Context, statements ...string) error {
+	conn, err := pgx.Connect(ctx, e.AdminURL)
+	if err != nil {
+		return fmt.Errorf("bench: connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	for _, sql := range statements {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			return fmt.Errorf("bench: %s: %w", sql, err)
+		}
+	}
+	return nil
+}
+
+// checkpoint writes out every dirty buffer of the cluster before a
+// measured phase. Creating tenants dirties many catalog pages and new
+// files; without it, the checkpoint that one phase's writes call for
+// lands in whichever phase comes next, and the side measured second pays
+// for the first.
+func (e *Env) checkpoint(ctx context.Context) error { return e.admin(ctx, "CHECKPOINT") }
+
+// newPool returns a pool of at most conns connections to url, configured
+// as the product configures its own (db.ConfigurePool), with every
+// connection opened when warm, so that no measurement pays for connecting.
+func newPool(ctx context.Context, url string, conns int, warm bool) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("pool: %w", err)
+	}
+	cfg.MaxConns = int32(conns)
+	db.ConfigurePool(cfg)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("pool: %w", err)
+	}
+	if warm {
+		if err := warmUp(ctx, pool); err != nil {
+			pool.Close()
+			return nil, err
+		}
+	}
+	return pool, nil
+}
+
+// warmUp opens every connection pool may hold.
+func warmUp(ctx context.Context, pool *pgxpool.Pool) error {
+	held := make([]*pgxpool.Conn, 0, pool.Config().MaxConns)
+	defer func() {
+		for _, c := range held {
+			c.Release()
+		}
+	}()
+	for range cap(held) {
+		c, err := pool.Acquire(ctx)
+		if err != nil {
+			return fmt.Errorf("pool: connect: %w", err)
+		}
+		held = append(held, c)
+	}
+	return nil
 }
 
 // A Benchmark measures one group of rows. It returns what it measured

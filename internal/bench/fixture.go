@@ -31,9 +31,11 @@ const (
 	// on a small machine: each side gets that many pending samples per
 	// second of load, since each transition consumes one.
 	pendingRate = 6000
+	// fixtureConns is the fixture's pool, which seeds it.
+	fixtureConns = 8
 )
 
-// benchCenter is a center as both load generators know it.
+// benchCenter is a center as wrk's calls and pgbench's tables know it.
 type benchCenter struct {
 	id      uuid.UUID
 	schema  string
@@ -95,15 +97,9 @@ func newFixture(ctx context.Context, e *Env) (*fixture, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := pgxpool.ParseConfig(url)
+	pool, err := newPool(ctx, url, fixtureConns, false)
 	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
-	}
-	db.ConfigurePool(cfg)
-	cfg.MaxConns = 8
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("bench: connect: %w", err)
+		return nil, err
 	}
 	m, err := db.NewTenancy(pool, tenancy.Config{})
 	if err != nil {
@@ -129,7 +125,7 @@ func (f *fixture) seedWrites(ctx context.Context, perSide int) error {
 		return nil
 	}
 	writes := make([]benchCenter, writeCenters)
-	err := f.concurrently(ctx, writeCenters, func(i int) error {
+	err := concurrently(ctx, writeCenters, writeCenters, func(i int) error {
 		c, err := f.createCenter(ctx, fmt.Sprintf("Write center %02d", i), writeKeyBase+i)
 		writes[i] = c
 		return err
@@ -144,7 +140,7 @@ func (f *fixture) seedWrites(ctx context.Context, perSide int) error {
 			pending[side][k] = uuid.New()
 		}
 	}
-	err = f.concurrently(ctx, writeCenters, func(w int) error {
+	err = concurrently(ctx, writeCenters, writeCenters, func(w int) error {
 		var ids []uuid.UUID
 		var ks []int
 		for side := range pending {
@@ -175,7 +171,7 @@ SELECT k - $3, $1, s FROM unnest($2::int[], $4::uuid[]) AS t(k, s) WHERE k >= $3
 func (f *fixture) seedReads(ctx context.Context, n int) error {
 	from := len(f.reads)
 	reads := append(f.reads, make([]benchCenter, n-from)...)
-	err := f.concurrently(ctx, n-from, func(i int) error {
+	err := concurrently(ctx, fixtureConns, n-from, func(i int) error {
 		i += from
 		c, err := f.createCenter(ctx, fmt.Sprintf("Read center %05d", i), i)
 		if err != nil {
@@ -242,14 +238,14 @@ FROM unnest($1::uuid[]) WITH ORDINALITY AS t(id, s)`, ids, c.id, prefix)
 	return err
 }
 
-// concurrently runs fn(0..n-1) on the pool's connections, stopping at the
-// first error.
-func (f *fixture) concurrently(ctx context.Context, n int, fn func(i int) error) error {
+// concurrently runs fn(0..n-1) from conc goroutines, each taking the next
+// i, until the first error, which it returns.
+func concurrently(ctx context.Context, conc, n int, fn func(i int) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(n, int(f.pool.Config().MaxConns)) {
+	for range min(n, conc) {
 		wg.Go(func() {
 			for i := int(next.Add(1)) - 1; i < n && ctx.Err() == nil; i = int(next.Add(1)) - 1 {
 				if err := fn(i); err != nil {

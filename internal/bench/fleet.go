@@ -22,8 +22,8 @@ import (
 
 const fleetGroup = "Fleet migration"
 
-// benchMigrationSQL is the fleet benchmark's migration, the issue's
-// example of one rolled out to every tenant.
+// benchMigrationSQL is the fleet benchmark's migration, a typical one
+// rolled out to every tenant.
 const benchMigrationSQL = `-- make bench's fleet migration (internal/bench/fleet.go), never a product migration.
 ALTER TABLE samples ADD COLUMN bench_priority integer;
 CREATE INDEX samples_bench_priority_idx ON samples (bench_priority);
@@ -66,15 +66,13 @@ func runFleet(ctx context.Context, e *Env) []Row {
 	// the provisioning row.
 	ids := newIDs(sc.Fleet)
 	built, last := ids[:sc.Fleet-sc.Serial], ids[sc.Fleet-sc.Serial:]
-	floor := &fleetSide{name: "floor", ids: ids}
-	lib := &fleetSide{name: "library", ids: ids}
-	var err error
-	if lib.url, err = e.NewDatabase(ctx, "bench_fleet"); err != nil {
+	libURL, err := e.NewDatabase(ctx, "bench_fleet")
+	if err != nil {
 		return fail(err, &nth, &mig, &mem)
 	}
 	// Not connected until the fleet's database is copied, which wants no
 	// connections to it.
-	pool, err := newPool(lib.url, sc.Concurrency)
+	pool, err := newPool(ctx, libURL, sc.Concurrency, false)
 	if err != nil {
 		return fail(err, &nth, &mig, &mem)
 	}
@@ -88,13 +86,13 @@ func runFleet(ctx context.Context, e *Env) []Row {
 		return fail(err, &nth, &mig, &mem)
 	}
 	start := time.Now()
-	if _, err := e.psqlRun(ctx, lib.url, sc.Concurrency, built, createTx(product)); err != nil {
+	if _, err := e.psqlRun(ctx, libURL, sc.Concurrency, built, createTx(product)); err != nil {
 		return fail(fmt.Errorf("build the fleet: %w", err), &nth, &mig, &mem)
 	}
 	// As a fleet in service would be: the catalogs' and the ledger's
 	// statistics current, no autovacuum of the build's rows due in the
 	// middle of a measurement.
-	if err := vacuum(ctx, lib.url); err != nil {
+	if err := vacuum(ctx, libURL); err != nil {
 		return fail(err, &nth, &mig, &mem)
 	}
 
@@ -102,7 +100,7 @@ func runFleet(ctx context.Context, e *Env) []Row {
 	if err != nil {
 		return fail(err, &nth, &mig, &mem)
 	}
-	firstPool, err := warmPool(ctx, firstURL, sc.Concurrency)
+	firstPool, err := newPool(ctx, firstURL, sc.Concurrency, true)
 	if err != nil {
 		return fail(err, &nth, &mig, &mem)
 	}
@@ -111,67 +109,55 @@ func runFleet(ctx context.Context, e *Env) []Row {
 	if err != nil {
 		return fail(err, &nth, &mig, &mem)
 	}
-	nth.Ours, nth.Floor, nth.Note, err = e.lastVersusFirst(ctx, lib.url, last, first)
+	nth.Ours, nth.Floor, nth.Note, err = e.lastVersusFirst(ctx, libURL, last, first)
 	if err != nil {
 		return fail(err, &nth, &mig, &mem)
 	}
 
-	if floor.url, err = e.copyDatabase(ctx, "bench_fleet", "bench_fleet_floor"); err != nil {
+	floorURL, err := e.copyDatabase(ctx, "bench_fleet", "bench_fleet_floor")
+	if err != nil {
 		return fail(err, &mig, &mem)
 	}
 	e.Log.Info("fleets built", "tenants", sc.Fleet, "took", time.Since(start).Round(time.Millisecond))
-	if err := warm(ctx, pool); err != nil {
+	if err := warmUp(ctx, pool); err != nil {
 		return fail(err, &mig, &mem)
 	}
 
 	pending := next.Migrations()[product.LatestVersion():]
-	floor.migrate = func() (time.Duration, error) {
-		return e.psqlRun(ctx, floor.url, sc.Concurrency, floor.ids, migrateTx(next, pending))
+	down := []tenancy.Migration{{SQL: benchMigrationDownSQL}}
+	// undo takes a fleet back to the product's version before the second
+	// round: the down SQL in every schema, the ledger's rows of the
+	// benchmark's migration (the floor keeps none), a vacuum.
+	undo := func(url string, ledger bool) func(round int) error {
+		return func(round int) error {
+			if round == 0 {
+				return nil
+			}
+			if _, err := e.psqlRun(ctx, url, sc.Concurrency, ids, migrateTx(next, down)); err != nil {
+				return fmt.Errorf("undo the migration: %w", err)
+			}
+			if ledger {
+				if err := resetLedger(ctx, pool, product.LatestVersion()); err != nil {
+					return err
+				}
+			}
+			return vacuum(ctx, url)
+		}
 	}
+	floor := &side{name: "floor", before: undo(floorURL, false), run: func(int) (time.Duration, error) {
+		return e.psqlRun(ctx, floorURL, sc.Concurrency, ids, migrateTx(next, pending))
+	}}
 	var libPeak uint64
-	lib.migrate = func() (time.Duration, error) {
+	lib := &side{name: "library", before: undo(libURL, true), run: func(int) (time.Duration, error) {
 		took, peak, err := migrateFleet(ctx, e, next, sc.Fleet, sc.Concurrency)
 		libPeak = max(libPeak, peak)
 		return took, err
-	}
-	// undo takes a fleet back to the product's version for the second
-	// round: the down SQL in every schema, the ledger's rows of the
-	// benchmark's migration (the floor keeps none), a vacuum.
-	undo := func(s *fleetSide) error {
-		down := []tenancy.Migration{{SQL: benchMigrationDownSQL}}
-		if _, err := e.psqlRun(ctx, s.url, sc.Concurrency, s.ids, migrateTx(next, down)); err != nil {
-			return fmt.Errorf("undo the %s's migration: %w", s.name, err)
-		}
-		if s == lib {
-			if err := resetLedger(ctx, pool, product.LatestVersion()); err != nil {
-				return err
-			}
-		}
-		return vacuum(ctx, s.url)
-	}
-
+	}}
 	// Each side migrates its fleet twice, in the order floor, library,
 	// library, floor, so that a slow spell of a shared machine, or a
 	// phase's aftermath, falls on both sides.
-	for round, order := range [][]*fleetSide{{floor, lib}, {lib, floor}} {
-		for _, s := range order {
-			if round > 0 {
-				if err := undo(s); err != nil {
-					return fail(err, &mig, &mem)
-				}
-			}
-		}
-		for _, s := range order {
-			if err := e.checkpoint(ctx); err != nil {
-				return fail(err, &mig, &mem)
-			}
-			d, err := s.migrate()
-			if err != nil {
-				return fail(fmt.Errorf("%s: %w", s.name, err), &mig, &mem)
-			}
-			s.took += d
-			e.Log.Info("fleet migrated", "side", s.name, "round", round+1, "took", d.Round(time.Millisecond))
-		}
+	if err := e.alternate(ctx, 2, floor, lib); err != nil {
+		return fail(err, &mig, &mem)
 	}
 	mig.Ours, mig.Floor = perTenant(lib.took, 2*sc.Fleet), perTenant(floor.took, 2*sc.Fleet)
 	mig.Note = fmt.Sprintf("Library: Manager.Migrate, Concurrency %d; progress reported: OnResult called once per tenant (%d calls, every tenant migrated: checked). "+
@@ -212,7 +198,7 @@ func runFleet(ctx context.Context, e *Env) []Row {
 // tenant took on each side and the row's note. Its connection to url is
 // closed when it returns.
 func (e *Env) lastVersusFirst(ctx context.Context, url string, last []uuid.UUID, first *tenancy.Manager) (lastFig, firstFig Figure, note string, err error) {
-	pool, err := warmPool(ctx, url, 1)
+	pool, err := newPool(ctx, url, 1, true)
 	if err != nil {
 		return lastFig, firstFig, "", err
 	}
@@ -225,41 +211,24 @@ func (e *Env) lastVersusFirst(ctx context.Context, url string, last []uuid.UUID,
 		return lastFig, firstFig, "", err
 	}
 	var lastTime, firstTime time.Duration
+	create := func(m *tenancy.Manager, id uuid.UUID, took *time.Duration) error {
+		start := time.Now()
+		err := m.Create(ctx, id, nil)
+		*took += time.Since(start)
+		return err
+	}
 	for _, id := range last {
-		for _, side := range []struct {
-			m    *tenancy.Manager
-			id   uuid.UUID
-			took *time.Duration
-		}{{fleet, id, &lastTime}, {first, uuid.New(), &firstTime}} {
-			start := time.Now()
-			if err := side.m.Create(ctx, side.id, nil); err != nil {
-				return lastFig, firstFig, "", err
-			}
-			*side.took += time.Since(start)
+		if err := create(fleet, id, &lastTime); err != nil {
+			return lastFig, firstFig, "", err
+		}
+		if err := create(first, uuid.New(), &firstTime); err != nil {
+			return lastFig, firstFig, "", err
 		}
 	}
 	note = fmt.Sprintf("Both columns are the library's (Manager.Create, one connection): ours = the fleet's last %d tenants, "+
 		"each after the ones before it (built by psql, then vacuumed), floor = as many into an empty database. The two alternate "+
 		"tenant by tenant, so a slow moment of the machine falls on both. Near 1: the cost does not grow with the number of schemas.", len(last))
-	switch shared, err := sharedFunctionNames(ctx, pool); {
-	case err != nil:
-		note += " " + err.Error()
-	case shared != "":
-		note += " Where it grows: every tenant schema defines " + shared + ", and PostgreSQL resolves a function's name by listing " +
-			"every function of that name and arguments in the database (FuncnameGetCandidates: plpgsql's validation at CREATE FUNCTION, " +
-			"CREATE TRIGGER's lookup), one per tenant (seen with perf on a fleet of 10,000)."
-	}
 	return perTenant(lastTime, len(last)), perTenant(firstTime, len(last)), note, nil
-}
-
-// fleetSide is one side of the fleet migration: its database, its
-// tenants, how it migrates them and the time it took in all.
-type fleetSide struct {
-	name    string
-	url     string
-	ids     []uuid.UUID
-	migrate func() (time.Duration, error)
-	took    time.Duration
 }
 
 // vacuum runs VACUUM (ANALYZE) on the catalogs and the public schema of
@@ -292,36 +261,6 @@ func vacuum(ctx context.Context, url string) error {
 	return nil
 }
 
-// copyDatabase (re)creates database to as a copy of database from, which
-// must have no connections, and returns its URL. The copy is file by file
-// (STRATEGY FILE_COPY, from PostgreSQL 15 on; before, the only way): a
-// fleet's database is copied in seconds, where building it again takes
-// minutes.
-func (e *Env) copyDatabase(ctx context.Context, from, to string) (string, error) {
-	conn, err := pgx.Connect(ctx, e.AdminURL)
-	if err != nil {
-		return "", fmt.Errorf("copy database: connect: %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	var version int
-	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
-		return "", fmt.Errorf("copy database: %w", err)
-	}
-	strategy := ""
-	if version >= 150000 {
-		strategy = " STRATEGY FILE_COPY"
-	}
-	ident := pgx.Identifier{to}.Sanitize()
-	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
-		return "", fmt.Errorf("copy database: drop %s: %w", to, err)
-	}
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+ident+" TEMPLATE "+pgx.Identifier{from}.Sanitize()+strategy); err != nil {
-		return "", fmt.Errorf("copy database %s to %s: %w", from, to, err)
-	}
-	cfg := conn.Config().Config
-	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, to), nil
-}
-
 // resetLedger puts every tenant of pool's ledger back at version, as if
 // the migrations after it had never run.
 func resetLedger(ctx context.Context, pool *pgxpool.Pool, version int32) error {
@@ -336,26 +275,6 @@ func resetLedger(ctx context.Context, pool *pgxpool.Pool, version int32) error {
 		return fmt.Errorf("reset the ledger to version %d: %w", version, err)
 	}
 	return nil
-}
-
-// sharedFunctionNames lists the functions whose name and arguments are
-// the same in many tenant schemas, e.g. "set_updated_at() (10200
-// schemas)", or "" when there are none.
-func sharedFunctionNames(ctx context.Context, pool *pgxpool.Pool) (string, error) {
-	rows, err := pool.Query(ctx, `
-SELECT format('%s(%s) (%s schemas)', p.proname, pg_get_function_identity_arguments(min(p.oid)), count(*))
-FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE starts_with(n.nspname, $1)
-GROUP BY p.proname, p.proargtypes HAVING count(*) > 1
-ORDER BY count(*) DESC, p.proname`, db.SchemaPrefix)
-	if err != nil {
-		return "", fmt.Errorf("list the tenants' functions: %w", err)
-	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return "", fmt.Errorf("list the tenants' functions: %w", err)
-	}
-	return strings.Join(names, ", "), nil
 }
 
 // withBenchMigration returns a Manager over pool like the product's (its
@@ -396,7 +315,7 @@ func withBenchMigration(pool *pgxpool.Pool) (*tenancy.Manager, error) {
 // heap meanwhile.
 func migrateFleet(ctx context.Context, e *Env, m *tenancy.Manager, n, conc int) (time.Duration, uint64, error) {
 	runtime.GC() // so that the sampling starts from what is live, not the garbage of building the fleet
-	heap := sampleLiveHeap(heapSampleEvery)
+	peakHeap := sampleLiveMemory()
 	reported, migrated := 0, 0
 	start := time.Now()
 	// DiscardResults: a fleet of any size, with progress (OnResult) and
@@ -411,7 +330,7 @@ func migrateFleet(ctx context.Context, e *Env, m *tenancy.Manager, n, conc int) 
 		}
 	}})
 	took := time.Since(start)
-	peak := heap.stop()
+	peak := peakHeap()
 	switch {
 	case err != nil:
 		return 0, 0, err
@@ -424,36 +343,25 @@ func migrateFleet(ctx context.Context, e *Env, m *tenancy.Manager, n, conc int) 
 // heapSampleEvery is how often migrateFleet samples the heap.
 const heapSampleEvery = 50 * time.Millisecond
 
-// heapSampler samples liveMemory until stopped and keeps the peak.
-type heapSampler struct {
-	done chan struct{}
-	peak chan uint64
-}
-
-// sampleLiveHeap starts sampling liveMemory every interval.
-func sampleLiveHeap(interval time.Duration) *heapSampler {
-	h := &heapSampler{done: make(chan struct{}), peak: make(chan uint64)}
+// sampleLiveMemory samples liveMemory every heapSampleEvery until the
+// function it returns is called, which returns the peak.
+func sampleLiveMemory() (peak func() uint64) {
+	done, peakc := make(chan struct{}), make(chan uint64)
 	go func() {
-		t := time.NewTicker(interval)
+		t := time.NewTicker(heapSampleEvery)
 		defer t.Stop()
 		var peak uint64
 		for {
 			peak = max(peak, liveMemory())
 			select {
-			case <-h.done:
-				h.peak <- peak
+			case <-done:
+				peakc <- peak
 				return
 			case <-t.C:
 			}
 		}
 	}()
-	return h
-}
-
-// stop ends the sampling and returns the peak.
-func (h *heapSampler) stop() uint64 {
-	close(h.done)
-	return <-h.peak
+	return func() uint64 { close(done); return <-peakc }
 }
 
 // liveMemory is the Go memory the process holds: the heap the last GC

@@ -12,8 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/tenantctl/tenantctl/internal/loadgen"
 )
 
 // pgbenchLoad is a floor: script run by pgbench with conns clients, each
@@ -42,13 +40,8 @@ func walkScript(script string) (string, error) {
 		"\\endif\n\\set i :i + 1\n" + rest, nil
 }
 
-// pgbenchRun is what a pgbench load measured, in the load generator's
-// terms, and how many transactions it ran in all, warm-up included.
-type pgbenchRun struct {
-	loadgen.Result
-	total int
-	txs   []pgbenchTx
-}
+// pgbenchRun is a pgbench load's transactions, from its logs.
+type pgbenchRun []pgbenchTx
 
 type pgbenchTx struct {
 	client, no int // the client, and the transaction's number in its sequence
@@ -56,18 +49,19 @@ type pgbenchTx struct {
 }
 
 // runPgbench runs load against dbURL in prepared mode for the scale's
-// warm-up and duration, and measures like the load generator: the
-// transactions begun after the warm-up and ended within the duration,
-// with each one's latency from pgbench's per-transaction log.
-func (e *Env) runPgbench(ctx context.Context, dbURL string, load pgbenchLoad) (pgbenchRun, error) {
+// warm-up and duration, and measures as wrkLoad does: the transactions
+// begun after the warm-up and ended within the duration, with each one's
+// latency from pgbench's per-transaction log. total counts every
+// transaction, warm-up included.
+func (e *Env) runPgbench(ctx context.Context, dbURL string, load pgbenchLoad) (m measured, total int, err error) {
 	dir, err := os.MkdirTemp("", "tenantctl-pgbench-")
 	if err != nil {
-		return pgbenchRun{}, fmt.Errorf("bench: %w", err)
+		return m, 0, fmt.Errorf("bench: %w", err)
 	}
 	defer os.RemoveAll(dir)
 	script := filepath.Join(dir, "script.sql")
 	if err := os.WriteFile(script, []byte(load.script), 0o644); err != nil {
-		return pgbenchRun{}, fmt.Errorf("bench: %w", err)
+		return m, 0, fmt.Errorf("bench: %w", err)
 	}
 	sc := e.Scale
 	secs := int(math.Ceil((load.walkTime + sc.Warmup + sc.Duration).Seconds()))
@@ -78,27 +72,27 @@ func (e *Env) runPgbench(ctx context.Context, dbURL string, load pgbenchLoad) (p
 	}
 	out, err := e.Command(ctx, "pgbench", append(args, dbURL)...).CombinedOutput()
 	if err != nil {
-		return pgbenchRun{}, fmt.Errorf("pgbench: %w: %s", err, lastLine(string(out)))
+		return m, 0, fmt.Errorf("pgbench: %w: %s", err, lastLine(string(out)))
 	}
 	logs, err := filepath.Glob(filepath.Join(dir, "log.*"))
 	if err != nil || len(logs) == 0 {
-		return pgbenchRun{}, fmt.Errorf("pgbench wrote no transaction log: %s", lastLine(string(out)))
+		return m, 0, fmt.Errorf("pgbench wrote no transaction log: %s", lastLine(string(out)))
 	}
 	var r pgbenchRun
 	for _, name := range logs {
 		b, err := os.ReadFile(name)
 		if err != nil {
-			return pgbenchRun{}, fmt.Errorf("bench: %w", err)
+			return m, 0, fmt.Errorf("bench: %w", err)
 		}
 		if r, err = r.add(string(b)); err != nil {
-			return pgbenchRun{}, err
+			return m, 0, err
 		}
 	}
-	r = r.window(load.walk, sc.Warmup, sc.Duration)
-	if r.Requests == 0 {
-		return pgbenchRun{}, fmt.Errorf("pgbench: no transaction in the measured window (walk of %d per client expected to take %s)", load.walk, load.walkTime)
+	lat := r.window(load.walk, sc.Warmup, sc.Duration)
+	if len(lat) == 0 {
+		return m, 0, fmt.Errorf("pgbench: no transaction in the measured window (walk of %d per client expected to take %s)", load.walk, load.walkTime)
 	}
-	return r, nil
+	return fromLatencies(lat, sc.Duration), len(r), nil
 }
 
 // add reads a pgbench per-transaction log into r, each line
@@ -119,22 +113,21 @@ func (r pgbenchRun) add(log string) (pgbenchRun, error) {
 			return r, fmt.Errorf("pgbench log: unexpected line %q", strings.TrimSpace(line))
 		}
 		end := time.Unix(sec, usec*1000)
-		r.txs = append(r.txs, pgbenchTx{client, no, end.Add(-time.Duration(lat) * time.Microsecond), end})
+		r = append(r, pgbenchTx{client, no, end.Add(-time.Duration(lat) * time.Microsecond), end})
 	}
-	r.total = len(r.txs)
 	return r, nil
 }
 
-// window measures as the load generator does: the transactions begun
-// after warmup and ended within duration, counted from the first one's
-// start, or, when each client first walks walk transactions, from the end
-// of the last walk, walks left out.
-func (r pgbenchRun) window(walk int, warmup, duration time.Duration) pgbenchRun {
-	if len(r.txs) == 0 {
-		return r
+// window returns the latencies of the transactions begun after warmup and
+// ended within duration, counted from the first one's start, or, when
+// each client first walks walk transactions, from the end of the last
+// walk, walks left out; sorted.
+func (r pgbenchRun) window(walk int, warmup, duration time.Duration) []time.Duration {
+	if len(r) == 0 {
+		return nil
 	}
-	first := r.txs[0].start
-	for _, t := range r.txs {
+	first := r[0].start
+	for _, t := range r {
 		if walk == 0 && t.start.Before(first) {
 			first = t.start
 		}
@@ -144,14 +137,12 @@ func (r pgbenchRun) window(walk int, warmup, duration time.Duration) pgbenchRun 
 	}
 	from := first.Add(warmup)
 	to := from.Add(duration)
-	r.Latencies = nil
-	for _, t := range r.txs {
+	var lat []time.Duration
+	for _, t := range r {
 		if t.no >= walk && !t.start.Before(from) && !t.end.After(to) {
-			r.Latencies = append(r.Latencies, t.end.Sub(t.start))
+			lat = append(lat, t.end.Sub(t.start))
 		}
 	}
-	slices.Sort(r.Latencies)
-	r.Requests = len(r.Latencies)
-	r.Elapsed = duration
-	return r
+	slices.Sort(lat)
+	return lat
 }

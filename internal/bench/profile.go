@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,16 +9,16 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/google/pprof/profile"
 )
 
 // profileBenchmark says where the server's time goes under the list load:
-// the same server code as the switch benchmark's (benchrun serve) with
-// net/http/pprof on, a CPU profile taken over the measured part of the
+// cmd/apiserver's code (benchrun serve) with net/http/pprof on, a CPU profile taken over the measured part of the
 // load, and its samples summed by what spends them.
 func profileBenchmark(ctx context.Context, e *Env) []Row {
 	const group = "Where the time goes"
@@ -44,11 +43,9 @@ func profileBenchmark(ctx context.Context, e *Env) []Row {
 	defer srv.stop()
 
 	secs := max(1, int(e.Scale.Duration.Seconds()))
-	type got struct {
-		path string
-		err  error
-	}
-	prof := make(chan got, 1)
+	var shares []share
+	var total time.Duration
+	fetched := make(chan error, 1)
 	go func() {
 		// The profile covers the measured part of the load, after its
 		// warm-up.
@@ -56,17 +53,12 @@ func profileBenchmark(ctx context.Context, e *Env) []Row {
 		case <-time.After(e.Scale.Warmup):
 		case <-ctx.Done():
 		}
-		path, err := fetchProfile(ctx, "http://"+pprofAddr+"/debug/pprof/profile?seconds="+strconv.Itoa(secs))
-		prof <- got{path, err}
+		var err error
+		shares, total, err = fetchProfile(ctx, "http://"+pprofAddr+"/debug/pprof/profile?seconds="+strconv.Itoa(secs))
+		fetched <- err
 	}()
 	m := f.loadAPI(ctx, e, srv, requests[0], spread)
-	p := <-prof
-	if err := errors.Join(m.err, p.err); err != nil {
-		return fail(err)
-	}
-	defer os.Remove(p.path)
-	shares, total, err := profileShares(ctx, p.path)
-	if err != nil {
+	if err := errors.Join(m.err, <-fetched); err != nil {
 		return fail(err)
 	}
 	parts := make([]string, len(shares))
@@ -90,30 +82,21 @@ func freeAddr() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// fetchProfile saves the CPU profile at url to a temporary file.
-func fetchProfile(ctx context.Context, url string) (string, error) {
+// fetchProfile reads the CPU profile at url and sums it (profileShares).
+func fetchProfile(ctx context.Context, url string) ([]share, time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return "", err
+		return nil, 0, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("bench: fetch the CPU profile: %w", err)
+		return nil, 0, fmt.Errorf("bench: fetch the CPU profile: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("bench: fetch the CPU profile: status %s", resp.Status)
+		return nil, 0, fmt.Errorf("bench: fetch the CPU profile: status %s", resp.Status)
 	}
-	out, err := os.CreateTemp("", "tenantctl-cpu-*.pb.gz")
-	if err != nil {
-		return "", err
-	}
-	defer out.Close()
-	if _, err := io.Copy(out, resp.Body); err != nil {
-		os.Remove(out.Name())
-		return "", fmt.Errorf("bench: fetch the CPU profile: %w", err)
-	}
-	return out.Name(), nil
+	return profileShares(resp.Body)
 }
 
 // share is a part of a profile's samples.
@@ -147,50 +130,37 @@ var profileKinds = []struct{ what, prefix string }{
 var passedOver = []string{"runtime.", "internal/", "sync.", "bytes.", "strings.", "strconv.", "unicode/", "reflect.",
 	"encoding/hex.", "encoding/base64.", "slices.", "maps.", "sort.", "math/", "time.", "fmt.", "errors.", "github.com/google/uuid."}
 
-// profileShares sums a CPU profile's samples by profileKinds, largest
-// first, with the profile's total.
-func profileShares(ctx context.Context, path string) ([]share, time.Duration, error) {
-	out, err := exec.CommandContext(ctx, cmp.Or(os.Getenv("GO"), "go"), "tool", "pprof", "-traces", path).Output()
+// profileShares reads a CPU profile (pprof's protocol buffer, gzipped or
+// not) and sums its samples by profileKinds, largest first, with the
+// profile's total.
+func profileShares(r io.Reader) ([]share, time.Duration, error) {
+	p, err := profile.Parse(r)
 	if err != nil {
-		return nil, 0, fmt.Errorf("bench: go tool pprof: %w", err)
+		return nil, 0, fmt.Errorf("bench: read the CPU profile: %w", err)
 	}
-	return parseTraces(string(out))
-}
-
-// parseTraces reads `go tool pprof -traces` output: stacks separated by
-// "-----------+---…" lines, each starting with its samples' time and the
-// leaf function, its callers one per line below.
-func parseTraces(traces string) ([]share, time.Duration, error) {
+	cpu := slices.IndexFunc(p.SampleType, func(t *profile.ValueType) bool { return t.Type == "cpu" && t.Unit == "nanoseconds" })
+	if cpu < 0 {
+		return nil, 0, errors.New("bench: not a CPU profile")
+	}
 	var total time.Duration
 	sums := map[string]time.Duration{}
-	for i, block := range strings.Split(traces, "-----------+") {
-		if i == 0 {
-			continue // the header
-		}
+	for _, s := range p.Sample {
+		// Leaf first; a location's lines are its inlined calls, callee first.
 		var frames []string
-		var spent time.Duration
-		for j, line := range strings.Split(block, "\n")[1:] {
-			fs := strings.Fields(line)
-			if len(fs) == 0 {
-				continue
+		for _, loc := range s.Location {
+			for _, l := range loc.Line {
+				frames = append(frames, l.Function.Name)
 			}
-			if j == 0 {
-				d, err := time.ParseDuration(fs[0])
-				if err != nil || len(fs) < 2 {
-					return nil, 0, fmt.Errorf("bench: pprof trace line %q", strings.TrimSpace(line))
-				}
-				spent, fs = d, fs[1:]
-			}
-			frames = append(frames, fs[0])
 		}
 		if len(frames) == 0 {
 			continue
 		}
+		spent := time.Duration(s.Value[cpu])
 		total += spent
 		sums[kindOf(frames)] += spent
 	}
 	if total == 0 {
-		return nil, 0, errors.New("bench: pprof printed no samples")
+		return nil, 0, errors.New("bench: the CPU profile has no samples")
 	}
 	var shares []share
 	for what, d := range sums {

@@ -2,15 +2,10 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantctl/tenantctl/pkg/db"
 	"github.com/tenantctl/tenantctl/tenancy"
@@ -43,7 +38,7 @@ func runProvision(ctx context.Context, e *Env) []Row {
 	if err != nil {
 		return fail(err)
 	}
-	pool, err := warmPool(ctx, libURL, sc.Concurrency)
+	pool, err := newPool(ctx, libURL, sc.Concurrency, true)
 	if err != nil {
 		return fail(err)
 	}
@@ -88,96 +83,56 @@ const pairRounds = 4
 var pairNote = fmt.Sprintf("Each side on a database of its own, in %d rounds alternating which side goes first, each round after a CHECKPOINT.", pairRounds)
 
 // measurePair measures n tenants of work on each side of a row in
-// pairRounds rounds, alternating which side goes first (library, floor,
-// floor, library, …), each after a checkpoint, and sums each side's
-// times. On a shared machine a slow spell then falls on both sides,
-// instead of on whichever happened to run during it. lib and floor do n
-// tenants of work and return its time.
+// pairRounds rounds (alternate), each round a share of the n. lib and
+// floor do n tenants of work and return its time.
 func measurePair(ctx context.Context, e *Env, n int, lib, floor func(n int) (time.Duration, error)) (libTime, floorTime time.Duration, err error) {
-	sides := []struct {
-		name string
-		run  func(int) (time.Duration, error)
-		sum  *time.Duration
-	}{{"library", lib, &libTime}, {"floor", floor, &floorTime}}
-	for round := range pairRounds {
-		share := n*(round+1)/pairRounds - n*round/pairRounds
-		for i := range sides {
-			s := sides[(i+round)%2]
+	share := func(run func(int) (time.Duration, error)) func(int) (time.Duration, error) {
+		return func(round int) (time.Duration, error) { return run(n*(round+1)/pairRounds - n*round/pairRounds) }
+	}
+	l, f := &side{name: "library", run: share(lib)}, &side{name: "floor", run: share(floor)}
+	err = e.alternate(ctx, pairRounds, l, f)
+	return l.took, f.took, err
+}
+
+// side is one side of a row measured in rounds: before readies round r
+// (untimed; nil for nothing to do), run does its work and returns its
+// time; took sums them.
+type side struct {
+	name   string
+	before func(round int) error
+	run    func(round int) (time.Duration, error)
+	took   time.Duration
+}
+
+// alternate measures a and b in rounds, alternating which goes first (a,
+// b, b, a, …): in each round both sides' before, then each side's run
+// after a checkpoint. On a shared machine a slow spell then falls on both
+// sides, instead of on whichever happened to run during it.
+func (e *Env) alternate(ctx context.Context, rounds int, a, b *side) error {
+	for round := range rounds {
+		order := []*side{a, b}
+		if round%2 == 1 {
+			order = []*side{b, a}
+		}
+		for _, s := range order {
+			if s.before == nil {
+				continue
+			}
+			if err := s.before(round); err != nil {
+				return fmt.Errorf("%s: %w", s.name, err)
+			}
+		}
+		for _, s := range order {
 			if err := e.checkpoint(ctx); err != nil {
-				return 0, 0, err
+				return err
 			}
-			d, err := s.run(share)
+			d, err := s.run(round)
 			if err != nil {
-				return 0, 0, fmt.Errorf("%s: %w", s.name, err)
+				return fmt.Errorf("%s: %w", s.name, err)
 			}
-			*s.sum += d
+			s.took += d
+			e.Log.Info("measured", "side", s.name, "round", round+1, "took", d.Round(time.Millisecond))
 		}
-	}
-	return libTime, floorTime, nil
-}
-
-// checkpoint writes out every dirty buffer of the cluster before a
-// measured phase. Creating tenants dirties many catalog pages and new
-// files; without it, the checkpoint that one phase's writes call for
-// lands in whichever phase comes next, and the side measured second pays
-// for the first.
-func (e *Env) checkpoint(ctx context.Context) error {
-	conn, err := pgx.Connect(ctx, e.AdminURL)
-	if err != nil {
-		return fmt.Errorf("checkpoint: connect: %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	return nil
-}
-
-// warmPool returns newPool(url, conns), warmed.
-func warmPool(ctx context.Context, url string, conns int) (*pgxpool.Pool, error) {
-	pool, err := newPool(url, conns)
-	if err != nil {
-		return nil, err
-	}
-	if err := warm(ctx, pool); err != nil {
-		pool.Close()
-		return nil, err
-	}
-	return pool, nil
-}
-
-// newPool returns a pool of at most conns connections to url, configured
-// as the product configures its own (db.ConfigurePool). It connects when
-// first used.
-func newPool(url string, conns int) (*pgxpool.Pool, error) {
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		return nil, fmt.Errorf("pool: %w", err)
-	}
-	cfg.MaxConns = int32(conns)
-	db.ConfigurePool(cfg)
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		return nil, fmt.Errorf("pool: %w", err)
-	}
-	return pool, nil
-}
-
-// warm opens every connection pool may hold, so that no measurement pays
-// for connecting.
-func warm(ctx context.Context, pool *pgxpool.Pool) error {
-	held := make([]*pgxpool.Conn, 0, pool.Config().MaxConns)
-	defer func() {
-		for _, c := range held {
-			c.Release()
-		}
-	}()
-	for range cap(held) {
-		c, err := pool.Acquire(ctx)
-		if err != nil {
-			return fmt.Errorf("pool: connect: %w", err)
-		}
-		held = append(held, c)
 	}
 	return nil
 }
@@ -185,22 +140,9 @@ func warm(ctx context.Context, pool *pgxpool.Pool) error {
 // createTenants creates ids through m, conc at a time, and returns the
 // wall time.
 func createTenants(ctx context.Context, m *tenancy.Manager, ids []uuid.UUID, conc int) (time.Duration, error) {
-	var next atomic.Int64
-	errs := make([]error, conc)
-	var wg sync.WaitGroup
 	start := time.Now()
-	for w := range conc {
-		wg.Go(func() {
-			for i := int(next.Add(1)) - 1; i < len(ids); i = int(next.Add(1)) - 1 {
-				if err := m.Create(ctx, ids[i], nil); err != nil {
-					errs[w] = err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return time.Since(start), errors.Join(errs...)
+	err := concurrently(ctx, conc, len(ids), func(i int) error { return m.Create(ctx, ids[i], nil) })
+	return time.Since(start), err
 }
 
 // newIDs returns n new tenant ids.

@@ -1,9 +1,9 @@
 // Package bench is the harness behind `make bench`. Every benchmark
 // measures tenantctl and, side by side in the same run on the same
 // cluster, PostgreSQL's own floor for the same work (psql -f for DDL,
-// pgbench for requests), and reports the ratio against the target of the
-// performance issue. A ratio measured in one run is stable on a noisy
-// machine where absolute times are not.
+// pgbench for requests), and reports the ratio against its target. A
+// ratio measured in one run is stable on a noisy machine where absolute
+// times are not.
 //
 // Benchmarks report; they never fail the run: a benchmark that errs is a
 // row saying so, and the others go on.

@@ -4,28 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net/http"
+	"math"
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
-	"sync/atomic"
 	"time"
-
-	"github.com/tenantctl/tenantctl/internal/loadgen"
 )
 
-// request is a kind of tenant-scoped request: how the load generator asks
-// the API for it, and the pgbench script that sends PostgreSQL the same
-// SQL statements in the same round trips, one transaction per request.
+// request is a kind of tenant-scoped request: the API calls of its load
+// (see wrkLoad), and the pgbench script that sends PostgreSQL the same SQL
+// statements in the same round trips, one transaction per request.
 type request struct {
 	name, what string
-	write      bool // creates or consumes rows: runs on the write centers
-	status     int  // the answer expected
-	// next returns the load generator's request maker for a load spread
-	// over f's first spread read centers.
-	next   func(f *fixture, base string, spread, conns int) func(w int) (*http.Request, error)
+	// write: the request creates or consumes rows, on the write centers;
+	// its calls k = from..to-1 are each sent once, so that the warm-up and
+	// the measured load each have their own. A read's calls cover f's first
+	// spread read centers and are sent at random.
+	write  bool
+	calls  func(f *fixture, spread, from, to int) []apiCall
 	script string
 }
 
@@ -37,8 +33,10 @@ type request struct {
 // batch pgbench sends in one pipeline.
 const (
 	sampleCols = "id, name, description, sample_type, status, barcode, user_id, metadata, is_active, created_at, updated_at, created_by, updated_by"
-	centerSQL  = "SELECT is_active, settings FROM public.centers WHERE id = :center;\n"
-	commitSQL  = "COMMIT;\n"
+	// centerCheck and listPage end where their parameters start.
+	centerCheck = "SELECT is_active, settings FROM public.centers WHERE id = "
+	listPage    = "SELECT " + sampleCols + ", count(*) OVER () FROM samples WHERE true AND is_active ORDER BY created_at DESC, id DESC LIMIT "
+	commitSQL   = "COMMIT;\n"
 )
 
 // pgAuth is domain.Tokens.Authenticate's statement, the token hash taken
@@ -72,7 +70,7 @@ func pgEnter(readOnly bool) string {
 	if readOnly {
 		begin += " READ ONLY"
 	}
-	return "\\startpipeline\n" + begin + ";\nSELECT set_config('search_path', :schema, true);\n" + centerSQL + "\\endpipeline\n"
+	return "\\startpipeline\n" + begin + ";\nSELECT set_config('search_path', :schema, true);\n" + centerCheck + ":center;\n\\endpipeline\n"
 }
 
 // pgbench's choice of center and sample, and their rows.
@@ -83,46 +81,55 @@ var (
 	pickSample  = pickRead + fmt.Sprintf("\\set s random(0, %d)\n", samplesPerCenter-1)
 )
 
+// samplesPath is the path of c's samples, with rest after it.
+func samplesPath(c benchCenter, rest string) string {
+	return "/api/centers/" + c.id.String() + "/samples/" + rest
+}
+
+// eachSample makes a read's calls: path(c, i) of every sample i of each
+// of f's first spread read centers.
+func eachSample(path func(c benchCenter, i int) string) func(f *fixture, spread, _, _ int) []apiCall {
+	return func(f *fixture, spread, _, _ int) []apiCall {
+		var calls []apiCall
+		for _, c := range f.reads[:spread] {
+			for i := range c.samples {
+				calls = append(calls, apiCall{"GET", path(c, i), c.token, ""})
+			}
+		}
+		return calls
+	}
+}
+
 var requests = []request{{
-	name: "list", what: "list: GET …/samples/?limit=20 (20 of 100 rows)", status: http.StatusOK,
-	next: func(f *fixture, base string, spread, conns int) func(int) (*http.Request, error) {
-		return perWorker(conns, func(rng *rand.Rand) (*http.Request, error) {
-			c := f.reads[rng.IntN(spread)]
-			return apiRequest("GET", base+"/api/centers/"+c.id.String()+"/samples/?limit=20", c.token, "")
-		})
+	name: "list", what: "list: GET …/samples/?limit=20 (20 of 100 rows)",
+	calls: func(f *fixture, spread, _, _ int) []apiCall {
+		calls := make([]apiCall, spread)
+		for i, c := range f.reads[:spread] {
+			calls[i] = apiCall{"GET", samplesPath(c, "?limit=20"), c.token, ""}
+		}
+		return calls
 	},
-	script: pickRead + pgAuth(keyOfRead) + pgEnter(true) +
-		"SELECT " + sampleCols + ", count(*) OVER () FROM samples WHERE true AND is_active ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset;\n" +
-		commitSQL,
+	script: pickRead + pgAuth(keyOfRead) + pgEnter(true) + listPage + ":limit OFFSET :offset;\n" + commitSQL,
 }, {
-	name: "get", what: "get by id: GET …/samples/{id}/", status: http.StatusOK,
-	next: func(f *fixture, base string, spread, conns int) func(int) (*http.Request, error) {
-		return perWorker(conns, func(rng *rand.Rand) (*http.Request, error) {
-			c := f.reads[rng.IntN(spread)]
-			return apiRequest("GET", base+"/api/centers/"+c.id.String()+"/samples/"+c.samples[rng.IntN(len(c.samples))].String()+"/", c.token, "")
-		})
-	},
+	name: "get", what: "get by id: GET …/samples/{id}/",
+	calls: eachSample(func(c benchCenter, i int) string { return samplesPath(c, c.samples[i].String()+"/") }),
 	script: pickSample + pgAuth(keyOfSample) + pgEnter(true) +
 		"SELECT " + sampleCols + " FROM samples WHERE id = :sample;\n" + commitSQL,
 }, {
-	name: "barcode", what: "get by barcode: GET …/samples/by_barcode/{barcode}/", status: http.StatusOK,
-	next: func(f *fixture, base string, spread, conns int) func(int) (*http.Request, error) {
-		return perWorker(conns, func(rng *rand.Rand) (*http.Request, error) {
-			c := f.reads[rng.IntN(spread)]
-			return apiRequest("GET", base+"/api/centers/"+c.id.String()+"/samples/by_barcode/"+barcodeOf(rng.IntN(len(c.samples)))+"/", c.token, "")
-		})
-	},
+	name: "barcode", what: "get by barcode: GET …/samples/by_barcode/{barcode}/",
+	calls: eachSample(func(c benchCenter, i int) string { return samplesPath(c, "by_barcode/"+barcodeOf(i)+"/") }),
 	script: pickSample + pgAuth(keyOfSample) + pgEnter(true) +
 		"SELECT " + sampleCols + " FROM samples WHERE barcode = :barcode;\n" + commitSQL,
 }, {
-	name: "create", what: "create: POST …/samples/", write: true, status: http.StatusCreated,
-	next: func(f *fixture, base string, _, conns int) func(int) (*http.Request, error) {
-		var seq atomic.Int64
-		return perWorker(conns, func(rng *rand.Rand) (*http.Request, error) {
-			c := f.writes[rng.IntN(len(f.writes))]
-			body := `{"name": "bench", "description": "", "sample_type": "blood", "barcode": "api-` + strconv.FormatInt(seq.Add(1), 10) + `", "metadata": {}}`
-			return apiRequest("POST", base+"/api/centers/"+c.id.String()+"/samples/", c.token, body)
-		})
+	name: "create", what: "create: POST …/samples/", write: true,
+	calls: func(f *fixture, _, from, to int) []apiCall {
+		var calls []apiCall
+		for k := from; k < to; k++ {
+			c := f.writes[k%len(f.writes)]
+			body := `{"name": "bench", "description": "", "sample_type": "blood", "barcode": "api-` + strconv.Itoa(k) + `", "metadata": {}}`
+			calls = append(calls, apiCall{"POST", samplesPath(c, ""), c.token, body})
+		}
+		return calls
 	},
 	script: fmt.Sprintf("\\set n %d + random(0, %d)\n\\set barcode (:client_id + 1) * 1000000000 + :i\n\\set i :i + 1\n", writeKeyBase, writeCenters-1) +
 		pgAuth(keyOfRead) + pgEnter(false) +
@@ -130,52 +137,21 @@ var requests = []request{{
 		"INSERT INTO samples (name, description, sample_type, barcode, user_id, metadata, created_by, updated_by)\n" +
 		"VALUES (:name, '', :type, :barcode, :user_id, :meta, :user_id, :user_id)\nRETURNING " + sampleCols + ";\n" + commitSQL,
 }, {
-	name: "transition", what: "transition: POST …/samples/{id}/process/ (pending→processing)", write: true, status: http.StatusOK,
-	next: func(f *fixture, base string, _, conns int) func(int) (*http.Request, error) {
-		// Worker w takes pending samples w, w+conns, w+2·conns…, as
-		// pgbench's client w does its own.
-		taken := make([]int, conns)
-		pending := f.pending[0]
-		return func(w int) (*http.Request, error) {
-			k := (w + conns*taken[w]) % len(pending)
-			taken[w]++
-			c := f.writes[k%len(f.writes)]
-			return apiRequest("POST", base+"/api/centers/"+c.id.String()+"/samples/"+pending[k].String()+"/process/", c.token, "")
+	name: "transition", what: "transition: POST …/samples/{id}/process/ (pending→processing)", write: true,
+	// Pending sample k is in write center k % writeCenters (seedWrites).
+	calls: func(f *fixture, _, from, to int) []apiCall {
+		var calls []apiCall
+		for k, id := range f.pending[0][from:min(to, len(f.pending[0]))] {
+			c := f.writes[(from+k)%len(f.writes)]
+			calls = append(calls, apiCall{"POST", samplesPath(c, id.String()+"/process/"), c.token, ""})
 		}
+		return calls
 	},
 	script: "\\set k (:client_id + :clients * :i) % :pending\n\\set i :i + 1\n" +
 		pgAuth("SELECT k.*, p.sample FROM bench_pending p JOIN bench_keys k USING (n) WHERE p.k = :k") +
 		pgEnter(false) + "UPDATE samples SET status = :to, updated_by = :user_id WHERE id = :sample AND status = ANY(:from) AND (is_active OR NOT :active_only) RETURNING " + sampleCols + ";\n" +
 		commitSQL,
 }}
-
-// perWorker makes a request maker with a random source of its own per
-// worker (Next is called by one worker's goroutine at a time).
-func perWorker(conns int, next func(rng *rand.Rand) (*http.Request, error)) func(int) (*http.Request, error) {
-	rngs := make([]*rand.Rand, conns)
-	for w := range rngs {
-		rngs[w] = rand.New(rand.NewPCG(uint64(w), 1))
-	}
-	return func(w int) (*http.Request, error) { return next(rngs[w]) }
-}
-
-func apiRequest(method, url, token, body string) (*http.Request, error) {
-	var req *http.Request
-	var err error
-	if body == "" {
-		req, err = http.NewRequest(method, url, nil)
-	} else {
-		req, err = http.NewRequest(method, url, strings.NewReader(body))
-		if err == nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	return req, nil
-}
 
 // pgbenchVars are the variables of every script: the list's page, the
 // created sample's fields, the transition's statuses, the pending
@@ -188,54 +164,72 @@ func pgbenchVars(spread, conns, pending int) map[string]string {
 	}
 }
 
-// measured is one side of a comparison: a load's result, its SQL
+// measured is one side of a comparison: what a load measured, its SQL
 // statements per request (pg_stat_statements) and, for the API, the
-// server's CPU time per request.
+// server's and wrk's CPU time per request.
 type measured struct {
-	r     loadgen.Result
-	stmts float64
-	cpu   time.Duration
-	err   error
+	requests int
+	elapsed  time.Duration
+	p50, p99 time.Duration
+	stmts    float64
+	cpu, wrk time.Duration
+	err      error
+}
+
+// fromLatencies measures the requests of latencies, answered in elapsed.
+func fromLatencies(latencies []time.Duration, elapsed time.Duration) measured {
+	slices.Sort(latencies)
+	// nearest rank
+	pct := func(p float64) time.Duration {
+		if len(latencies) == 0 {
+			return 0
+		}
+		return latencies[min(int(math.Ceil(p*float64(len(latencies))))-1, len(latencies)-1)]
+	}
+	return measured{requests: len(latencies), elapsed: elapsed, p50: pct(0.5), p99: pct(0.99)}
+}
+
+// rps is the requests answered per second.
+func (m measured) rps() float64 {
+	if m.elapsed <= 0 {
+		return 0
+	}
+	return float64(m.requests) / m.elapsed.Seconds()
 }
 
 func (m measured) String() string {
 	if m.err != nil {
 		return "error: " + m.err.Error()
 	}
-	s := fmt.Sprintf("%.0f/s, p50 %s, p99 %s", m.r.RPS(), fmtMS(m.r.Percentile(0.5)), fmtMS(m.r.Percentile(0.99)))
+	s := fmt.Sprintf("%.0f/s, p50 %s, p99 %s", m.rps(), fmtMS(m.p50), fmtMS(m.p99))
 	if m.stmts > 0 {
 		s += fmt.Sprintf(", %.1f statements/request besides BEGIN and COMMIT", m.stmts)
 	}
 	if m.cpu > 0 {
 		s += fmt.Sprintf(", server CPU %d µs/request", m.cpu.Microseconds())
 	}
-	if m.r.Errors > 0 {
-		s += fmt.Sprintf(", %d errors (first: %v)", m.r.Errors, m.r.FirstError)
+	if m.wrk > 0 {
+		s += fmt.Sprintf(", wrk CPU %d µs/request", m.wrk.Microseconds())
 	}
 	return s
-}
-
-// merge pools two loads of one side: their requests, latencies and
-// time, and their server CPU per request weighted by requests.
-func (m measured) merge(o measured) measured {
-	if n := m.r.Requests + o.r.Requests; n > 0 {
-		m.cpu = (m.cpu*time.Duration(m.r.Requests) + o.cpu*time.Duration(o.r.Requests)) / time.Duration(n)
-	}
-	m.r.Requests += o.r.Requests
-	m.r.Errors += o.r.Errors
-	m.r.Elapsed += o.r.Elapsed
-	m.r.Latencies = append(m.r.Latencies, o.r.Latencies...)
-	slices.Sort(m.r.Latencies)
-	return m
 }
 
 func fmtMS(d time.Duration) string {
 	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
 }
 
-// loadAPI runs req's load against srv, spread over spread read centers,
-// and counts the SQL statements and the server CPU time it caused.
+// msFigure is d in milliseconds.
+func msFigure(d time.Duration) Figure { return Figure{float64(d) / 1e6, "ms"} }
+
+// loadAPI runs req's load against srv with wrk, spread over spread read
+// centers, after a warm-up, and counts the SQL statements and the server's
+// CPU time of the measured part.
 func (f *fixture) loadAPI(ctx context.Context, e *Env, srv *server, req request, spread int) measured {
+	sc := e.Scale
+	warm, end := int(pendingRate*sc.Warmup.Seconds()), int(pendingRate*(sc.Warmup+sc.Duration).Seconds())
+	if _, err := wrkLoad(ctx, srv.base, req.calls(f, spread, 0, warm), req.write, sc.Conns, sc.Warmup); err != nil {
+		return measured{err: fmt.Errorf("warm-up: %w", err)}
+	}
 	if err := f.resetStatements(ctx); err != nil {
 		return measured{err: err}
 	}
@@ -243,18 +237,7 @@ func (f *fixture) loadAPI(ctx context.Context, e *Env, srv *server, req request,
 	if err != nil {
 		return measured{err: err}
 	}
-	var answered atomic.Int64
-	r, err := loadgen.Run(ctx, loadgen.Options{
-		Conns: e.Scale.Conns, Warmup: e.Scale.Warmup, Duration: e.Scale.Duration,
-		Next: req.next(f, srv.base, spread, e.Scale.Conns),
-		Check: func(resp *http.Response, body []byte) error {
-			answered.Add(1)
-			if resp.StatusCode != req.status {
-				return fmt.Errorf("status %d, want %d: %.200s", resp.StatusCode, req.status, body)
-			}
-			return nil
-		},
-	})
+	m, err := wrkLoad(ctx, srv.base, req.calls(f, spread, warm, end), req.write, sc.Conns, sc.Duration)
 	if err != nil {
 		return measured{err: err}
 	}
@@ -262,38 +245,31 @@ func (f *fixture) loadAPI(ctx context.Context, e *Env, srv *server, req request,
 	if err != nil {
 		return measured{err: err}
 	}
-	m := measured{r: r}
-	if n := answered.Load(); n > 0 {
-		m.cpu = (cpu1 - cpu0) / time.Duration(n)
+	if m.requests > 0 {
+		m.cpu = (cpu1 - cpu0) / time.Duration(m.requests)
 	}
-	m.stmts, m.err = f.statementsPer(ctx, answered.Load())
+	m.stmts, m.err = f.statementsPer(ctx, int64(m.requests))
 	return m
 }
 
-// loadPgbench runs req's floor, spread as loadAPI's.
-func (f *fixture) loadPgbench(ctx context.Context, e *Env, req request, spread int) measured {
-	return f.runFloor(ctx, e, req, pgbenchLoad{script: req.script}, spread)
-}
-
-// loadPgbenchWalk runs the list's floor with each client first walking
-// every center of the spread (walkScript's script), in about walkTime.
-func (f *fixture) loadPgbenchWalk(ctx context.Context, e *Env, script string, spread int, walkTime time.Duration) measured {
-	return f.runFloor(ctx, e, requests[0], pgbenchLoad{script: script, walk: spread, walkTime: walkTime}, spread)
-}
-
-func (f *fixture) runFloor(ctx context.Context, e *Env, req request, load pgbenchLoad, spread int) measured {
+// loadPgbench runs req's floor, spread as loadAPI's; the list's with
+// walk set starts each client with a walk over every center of the spread
+// (walkScript), given about walkTime.
+func (f *fixture) loadPgbench(ctx context.Context, e *Env, req request, spread int, load pgbenchLoad) measured {
+	if load.script == "" {
+		load.script = req.script
+	}
 	if err := f.resetStatements(ctx); err != nil {
 		return measured{err: err}
 	}
 	load.vars = pgbenchVars(spread, e.Scale.Conns, len(f.pending[1]))
-	run, err := e.runPgbench(ctx, f.url, load)
+	m, total, err := e.runPgbench(ctx, f.url, load)
 	if err != nil {
 		return measured{err: err}
 	}
-	m := measured{r: run.Result}
-	m.stmts, m.err = f.statementsPer(ctx, int64(run.total))
-	if req.name == "transition" && run.total > len(f.pending[1]) {
-		m.err = fmt.Errorf("pgbench ran %d transitions, more than the %d pending samples", run.total, len(f.pending[1]))
+	m.stmts, m.err = f.statementsPer(ctx, int64(total))
+	if req.name == "transition" && total > len(f.pending[1]) {
+		m.err = fmt.Errorf("pgbench ran %d transitions, more than the %d pending samples", total, len(f.pending[1]))
 	}
 	return m
 }
@@ -322,9 +298,9 @@ WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 	return float64(calls) / float64(n), nil
 }
 
-// requestsBenchmark is item 4 of the performance issue: each request
-// against cmd/apiserver, spread over the smallest spread's centers,
-// beside pgbench sending the same SQL.
+// requestsBenchmark loads cmd/apiserver with each kind of request,
+// spread over the smallest spread's centers, beside pgbench sending the
+// same SQL.
 func requestsBenchmark(ctx context.Context, e *Env) []Row {
 	const group = "Tenant-scoped requests"
 	spread := e.Scale.Spreads[0]
@@ -346,26 +322,23 @@ func requestsBenchmark(ctx context.Context, e *Env) []Row {
 	var rows []Row
 	for _, req := range requests {
 		ours := f.loadAPI(ctx, e, srv, req, spread)
-		floor := f.loadPgbench(ctx, e, req, spread)
+		floor := f.loadPgbench(ctx, e, req, spread, pgbenchLoad{})
 		where := fmt.Sprintf("%d tenants", spread)
 		if req.write {
 			where = fmt.Sprintf("%d tenants", len(f.writes))
 		}
 		row := Row{Group: group, What: fmt.Sprintf("%s; %d connections, %s", req.what, e.Scale.Conns, where),
-			Ours: Figure{ours.r.RPS(), "req/s"}, Floor: Figure{floor.r.RPS(), "tx/s"},
-			Note: "ours " + ours.String() + "; pgbench " + floor.String()}
-		if req.name == "list" {
-			row.Target = RatioAtLeast(0.4)
+			Ours: Figure{ours.rps(), "req/s"}, Floor: Figure{floor.rps(), "tx/s"},
+			Note: "ours " + ours.String() + "; pgbench " + floor.String(), Err: errors.Join(ours.err, floor.err)}
+		if req.name != "list" {
+			rows = append(rows, row)
+			continue
 		}
-		row.Err = errors.Join(ours.err, floor.err)
-		rows = append(rows, row)
-		if req.name == "list" {
-			rows = append(rows, Row{Group: group, What: fmt.Sprintf("list p99; %d connections", e.Scale.Conns),
-				Ours: Figure{float64(ours.r.Percentile(0.99)) / 1e6, "ms"}, Floor: Figure{float64(floor.r.Percentile(0.99)) / 1e6, "ms"},
-				Target: AtMost(5, "ms"), Err: ours.err,
-				Note: fmt.Sprintf("the floor is pgbench's own p99 for the same SQL: %d closed-loop clients on %d cores share the CPUs with PostgreSQL (and, on our side, the server and the load generator), so a request's latency is mostly its turn: about connections / throughput",
-					e.Scale.Conns, runtime.NumCPU())})
-		}
+		row.Target = RatioAtLeast(0.4)
+		rows = append(rows, row, Row{Group: group, What: fmt.Sprintf("list p99; %d connections", e.Scale.Conns),
+			Ours: msFigure(ours.p99), Floor: msFigure(floor.p99), Target: AtMost(5, "ms"), Err: ours.err,
+			Note: fmt.Sprintf("the floor is pgbench's own p99 for the same SQL: %d closed-loop clients on %d cores share the CPUs with PostgreSQL (and, on our side, the server and wrk), so a request's latency is mostly its turn: about connections / throughput",
+				e.Scale.Conns, runtime.NumCPU())})
 	}
 	return rows
 }

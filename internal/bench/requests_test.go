@@ -1,14 +1,21 @@
 package bench
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
-// TestPgbenchWindow: transactions are measured as the load generator
-// measures requests, begun after the warm-up and ended within the
-// duration, with their logged latencies.
+// TestPgbenchWindow: transactions are measured as wrk measures requests,
+// begun after the warm-up and ended within the duration, with their
+// logged latencies.
 func TestPgbenchWindow(t *testing.T) {
 	// Transactions of 2 ms, 4 ms and 3 ms, ending at t0+1s, t0+2.5s, t0+3.5s
 	// after a first one starting at t0 = 1000 s.
@@ -17,9 +24,9 @@ func TestPgbenchWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r = r.window(0, time.Second, 2*time.Second) // [1001 s, 1003 s]
-	if r.total != 3 || r.Requests != 1 || r.Latencies[0] != 4*time.Millisecond || r.Elapsed != 2*time.Second {
-		t.Errorf("window = %d of %d, latencies %v, elapsed %v; want the 4 ms one of 3 over 2 s", r.Requests, r.total, r.Latencies, r.Elapsed)
+	lat := r.window(0, time.Second, 2*time.Second) // [1001 s, 1003 s]
+	if m := fromLatencies(lat, 2*time.Second); len(r) != 3 || m.requests != 1 || lat[0] != 4*time.Millisecond || m.elapsed != 2*time.Second {
+		t.Errorf("window = %d of %d, latencies %v, elapsed %v; want the 4 ms one of 3 over 2 s", m.requests, len(r), lat, m.elapsed)
 	}
 	if _, err := (pgbenchRun{}).add("0 0 x 0 1 2\n"); err == nil {
 		t.Error("a malformed line was accepted")
@@ -33,9 +40,9 @@ func TestPgbenchWindow(t *testing.T) {
 	if r, err = (pgbenchRun{}).add(log); err != nil {
 		t.Fatal(err)
 	}
-	r = r.window(2, 0, 1500*time.Millisecond) // [1002 s, 1003.5 s]
-	if r.Requests != 3 || r.Latencies[0] != 5*time.Millisecond || r.Latencies[2] != 7*time.Millisecond {
-		t.Errorf("window after walks = %d, latencies %v; want the 5, 6 and 7 ms ones", r.Requests, r.Latencies)
+	lat = r.window(2, 0, 1500*time.Millisecond) // [1002 s, 1003.5 s]
+	if len(lat) != 3 || lat[0] != 5*time.Millisecond || lat[2] != 7*time.Millisecond {
+		t.Errorf("window after walks = %d, latencies %v; want the 5, 6 and 7 ms ones", len(lat), lat)
 	}
 }
 
@@ -55,5 +62,65 @@ func TestServerProcessFigures(t *testing.T) {
 	}
 	if cpu, err := s.cpuTime(); err != nil || cpu < 0 {
 		t.Errorf("cpuTime() = %v, %v", cpu, err)
+	}
+}
+
+// TestParseWrk reads the line wrkLua's done prints among wrk's own
+// report, and refuses a load with failed requests.
+func TestParseWrk(t *testing.T) {
+	m, most, err := parseWrk("Running 2s test @ http://127.0.0.1:1\n  2 threads and 16 connections\nwrk-result 3000 2000500 8760 28150 0 0 1510\nRequests/sec: 1499.63\n")
+	if err != nil || most != 1510 || m.requests != 3000 || m.elapsed != 2000500*time.Microsecond || m.p50 != 8760*time.Microsecond || m.p99 != 28150*time.Microsecond {
+		t.Errorf("parseWrk = %+v, %v", m, err)
+	}
+	for _, bad := range []string{"wrk-result 3000 2000500 8760 28150 2 0 1510\n", "wrk-result 3000 2000500 8760 28150 0 1 1510\n", "unable to connect\n"} {
+		if _, _, err := parseWrk(bad); err == nil {
+			t.Errorf("parseWrk(%q): no error", bad)
+		}
+	}
+}
+
+// TestWrkLoad drives wrk through wrkLua against a test server: each call
+// of a once load is sent at most once, with its token and body, and an
+// error status fails the load.
+func TestWrkLoad(t *testing.T) {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		t.Skip("wrk is not installed (make bench needs it; the tests do not):", err)
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen[r.Method+" "+r.URL.Path+" "+r.Header.Get("Authorization")+" "+string(body)]++
+		mu.Unlock()
+		if r.URL.Path == "/fail/" {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+		time.Sleep(time.Millisecond)
+	}))
+	defer srv.Close()
+	var calls []apiCall
+	for i := range 20000 {
+		calls = append(calls, apiCall{"POST", fmt.Sprintf("/k/%d/", i), "tok", `{"k": 1}`})
+	}
+	m, err := wrkLoad(context.Background(), srv.URL, calls, true, 4, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if m.requests == 0 || m.requests > len(seen) || m.p50 <= 0 || m.p99 < m.p50 {
+		t.Errorf("wrk measured %+v, the server saw %d distinct requests", m, len(seen))
+	}
+	for k, n := range seen {
+		if n > 1 || !strings.HasSuffix(k, ` Bearer tok {"k": 1}`) {
+			t.Errorf("%q sent %d times", k, n)
+		}
+	}
+	mu.Unlock()
+	if m, err := wrkLoad(context.Background(), srv.URL, calls[:100], true, 4, time.Second); err == nil {
+		t.Errorf("a once load of 100 calls for a second was not an error: %+v", m)
+	}
+	if m, err := wrkLoad(context.Background(), srv.URL, []apiCall{{"GET", "/fail/", "tok", ""}}, false, 2, time.Second); err == nil {
+		t.Errorf("a load answered 500 was not an error: %+v", m)
 	}
 }

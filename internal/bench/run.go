@@ -2,8 +2,10 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"regexp"
 	"runtime"
 	"strings"
@@ -17,6 +19,9 @@ import (
 // error is an error of the whole run (the cluster unreachable); a failing
 // benchmark is a row.
 func Run(ctx context.Context, e *Env, only *regexp.Regexp) (*Report, error) {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		return nil, errors.New("wrk not found on PATH: the API's loads are sent by wrk (apt-get install wrk)")
+	}
 	server, settings, err := describeServer(ctx, e.AdminURL)
 	if err != nil {
 		return nil, err

@@ -19,12 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/tenantctl/tenantctl/pkg/apiserver"
-	"github.com/tenantctl/tenantctl/pkg/domain"
 )
 
 // server is an API server under load: a child process, so that the load
@@ -209,25 +204,16 @@ func lastLine(s string) string {
 }
 
 // Serve is benchrun's hidden serve mode: the API server of cmd/apiserver
-// over TENANTCTL_DATABASE_URL, with its options, and with -plain serving
-// every center's samples from the plain table public.samples, with no
-// schema switch (domain.WithEnter), for the tenant-switch benchmark. Both
-// of its sides run this same code. -pprof serves net/http/pprof for
-// profiling the server under a benchmark's load.
+// over TENANTCTL_DATABASE_URL, with its options, and with -pprof serving
+// net/http/pprof for profiling the server under a benchmark's load.
 func Serve(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("benchrun serve", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8000", "address to listen on")
-	plain := fs.Bool("plain", false, "serve samples from public.samples, without switching schemas")
 	pprofAddr := fs.String("pprof", "", "address to serve net/http/pprof on")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	cfg := apiserver.Config{DatabaseURL: os.Getenv("TENANTCTL_DATABASE_URL")}
-	if *plain {
-		cfg.StoreOptions = func(pool *pgxpool.Pool) []domain.Option {
-			return []domain.Option{domain.WithEnter(plainEnter(pool))}
-		}
-	}
 	if *pprofAddr != "" {
 		go func() { _ = http.ListenAndServe(*pprofAddr, nil) }()
 	}
@@ -236,25 +222,4 @@ func Serve(ctx context.Context, args []string) error {
 		return err
 	}
 	return apiserver.Serve(ctx, ln, cfg)
-}
-
-// plainEnter is tenancy.Manager.InTenantBatch without the schema switch:
-// BEGIN and the queued queries in one round trip, then fn, then COMMIT.
-// The connection's own search_path ("$user", public) finds public.samples.
-func plainEnter(pool *pgxpool.Pool) domain.EnterFunc {
-	return func(ctx context.Context, _ uuid.UUID, opts pgx.TxOptions, queue func(*pgx.Batch), fn func(pgx.Tx) error) error {
-		var b pgx.Batch
-		b.BeginTx(opts)
-		queue(&b)
-		br := pool.SendBatch(ctx, &b)
-		tx := br.Tx()
-		defer tx.Rollback(ctx) // a no-op once committed
-		if err := br.Close(); err != nil {
-			return err
-		}
-		if err := fn(tx); err != nil {
-			return err
-		}
-		return tx.Commit(ctx)
-	}
 }

@@ -152,9 +152,6 @@ type Config struct {
 	DatabaseURL string
 	// API configures the Server. Serve sets its Pool and Store.
 	API api.Config
-	// StoreOptions, if set, gives the options of the domain over the pool:
-	// the benchmarks' plain-table mode.
-	StoreOptions func(*pgxpool.Pool) []domain.Option
 }
 
 // Serve opens the database of cfg and serves the API on ln until ctx ends,
@@ -183,11 +180,7 @@ func open(ctx context.Context, cfg Config) (*api.Server, *pgxpool.Pool, error) {
 		pool.Close()
 		return nil, nil, err
 	}
-	var opts []domain.Option
-	if cfg.StoreOptions != nil {
-		opts = cfg.StoreOptions(pool)
-	}
-	cfg.API.Pool, cfg.API.Store = pool, domain.New(pool, m, opts...)
+	cfg.API.Pool, cfg.API.Store = pool, domain.New(pool, m)
 	srv, err := api.New(cfg.API)
 	if err != nil {
 		pool.Close()

@@ -174,7 +174,7 @@ func scanSample(row pgx.Row, extra ...any) (Sample, error) {
 	return s, err
 }
 
-// inCenter runs fn in center id's schema (the Store's EnterFunc), after
+// inCenter runs fn in center id's schema (Manager.InTenantBatch), after
 // checking in the same transaction that the center exists and is active:
 // a soft-deleted center's samples are ErrNotFound. fn gets the center's
 // settings. The check travels with BEGIN and the schema switch, in one
@@ -185,7 +185,7 @@ func (s *Store) inCenter(ctx context.Context, id uuid.UUID, readOnly bool, fn fu
 		opts.AccessMode = pgx.ReadOnly
 	}
 	var settings json.RawMessage
-	return s.enter(ctx, id, opts, func(b *pgx.Batch) {
+	return s.m.InTenantBatch(ctx, id, opts, func(b *pgx.Batch) {
 		b.Queue("SELECT is_active, settings FROM public.centers WHERE id = $1", id).QueryRow(func(row pgx.Row) error {
 			var active bool
 			err := row.Scan(&active, &settings)

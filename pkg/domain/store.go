@@ -1,12 +1,10 @@
 package domain
 
 import (
-	"context"
 	"sync"
 
 	"github.com/alexedwards/argon2id"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantctl/tenantctl/tenancy"
@@ -15,9 +13,8 @@ import (
 // Store is the domain over a pool and a tenancy.Manager. It is safe for
 // concurrent use; its zero value is not usable, call New.
 type Store struct {
-	pool  *pgxpool.Pool
-	m     *tenancy.Manager
-	enter EnterFunc
+	pool *pgxpool.Pool
+	m    *tenancy.Manager
 
 	Centers *Centers
 	Users   *Users
@@ -33,36 +30,14 @@ type Store struct {
 
 // New returns a Store over pool, entering tenant schemas through m (which
 // must name schemas as public.centers.schema_name does: pkg/db.NewTenancy).
-func New(pool *pgxpool.Pool, m *tenancy.Manager, opts ...Option) *Store {
-	s := &Store{pool: pool, m: m, enter: m.InTenantBatch, params: DefaultPasswordParams}
-	for _, o := range opts {
-		o(s)
-	}
+func New(pool *pgxpool.Pool, m *tenancy.Manager) *Store {
+	s := &Store{pool: pool, m: m, params: DefaultPasswordParams}
 	s.Centers = &Centers{s}
 	s.Users = &Users{s}
 	s.Samples = &Samples{s}
 	s.Tokens = &Tokens{s}
 	return s
 }
-
-// EnterFunc opens a transaction with options opts in which the unqualified
-// table names of a center's schema (samples) resolve to center id's
-// tables, sends the queries queue queues (schema-qualified ones: they may
-// be prepared before the schema is entered) in the same round trip, runs
-// fn, and commits if nothing failed: tenancy.Manager.InTenantBatch.
-type EnterFunc func(ctx context.Context, id uuid.UUID, opts pgx.TxOptions, queue func(*pgx.Batch), fn func(pgx.Tx) error) error
-
-// Option configures a Store.
-type Option func(*Store)
-
-// WithEnter makes the Store enter centers through enter instead of the
-// Manager's InTenantBatch. It exists for the request benchmarks (package
-// internal/bench), which serve one center's samples from a plain table in
-// public, without switching schemas, to measure what the switch costs with
-// every other line of the server unchanged. Only the sample operations
-// use it; statistics, which measure the schema itself, and creation and
-// deletion of centers still go through the Manager.
-func WithEnter(enter EnterFunc) Option { return func(s *Store) { s.enter = enter } }
 
 // DefaultPasswordParams are the argon2id parameters of new password hashes:
 // OWASP's recommendation (19 MiB, 2 passes, 1 lane). Existing hashes carry

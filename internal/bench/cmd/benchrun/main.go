@@ -30,7 +30,7 @@ func main() {
 	}
 	url := flag.String("url", "", "superuser URL of the throwaway cluster's postgres database (required)")
 	binDir := flag.String("bindir", "", "directory of the cluster's psql and pgbench (required)")
-	scale := flag.String("scale", "full", "small (under two minutes) or full (the issue's scale)")
+	scale := flag.String("scale", "full", "small (under two minutes) or full (10,000 tenants)")
 	only := flag.String("only", "", "run only the benchmarks whose name matches this regular expression")
 	out := flag.String("out", "BENCHMARKS.md", "file to write the report to")
 	flag.Parse()

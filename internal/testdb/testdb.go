@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tenantctl/tenantctl/internal/pgcluster"
 	"github.com/tenantctl/tenantctl/pkg/db"
 	"github.com/tenantctl/tenantctl/tenancy"
 	"github.com/tenantctl/tenantctl/tenancy/tenancytest"
@@ -67,7 +67,7 @@ func New(tb testing.TB) *DB {
 		}
 	})
 
-	dbURL, err := withDatabase(base, name)
+	dbURL, err := pgcluster.WithDatabase(base, name)
 	if err != nil {
 		tb.Fatalf("testdb: %v", err)
 	}
@@ -87,16 +87,3 @@ func New(tb testing.TB) *DB {
 	return &DB{URL: dbURL, Pool: pool, Tenancy: m}
 }
 
-// withDatabase returns the connection string base with its database
-// replaced, for URLs and key=value DSNs alike.
-func withDatabase(base, name string) (string, error) {
-	if strings.HasPrefix(base, "postgres://") || strings.HasPrefix(base, "postgresql://") {
-		u, err := url.Parse(base)
-		if err != nil {
-			return "", fmt.Errorf("parse %s: %w", tenancytest.EnvDatabaseURL, err)
-		}
-		u.Path = "/" + name
-		return u.String(), nil
-	}
-	return base + " dbname=" + name, nil
-}

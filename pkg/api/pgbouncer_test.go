@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantctl/tenantctl/internal/pgbouncer"
+	"github.com/tenantctl/tenantctl/internal/pgcluster"
 	"github.com/tenantctl/tenantctl/pkg/api"
 	"github.com/tenantctl/tenantctl/pkg/db"
 	"github.com/tenantctl/tenantctl/pkg/domain"
@@ -41,7 +42,7 @@ func setupBehindPgBouncer(t *testing.T, configure ...func(*api.Config)) (*env, s
 	e := setup(t, append([]func(*api.Config){func(cfg *api.Config) {
 		direct := cfg.Pool.Config()
 		var err error
-		if url, err = pgbouncer.WithDatabase(base, direct.ConnConfig.Database); err != nil {
+		if url, err = pgcluster.WithDatabase(base, direct.ConnConfig.Database); err != nil {
 			t.Fatal(err)
 		}
 		// More clients than PgBouncer's 3 server connections.

@@ -8,6 +8,8 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -87,3 +89,18 @@ func New(tb testing.TB) *DB {
 	return &DB{URL: dbURL, Pool: pool, Tenancy: m}
 }
 
+// Size returns the integer in environment variable name, one of the sizes
+// `make soak` raises (RELIABILITY.md lists them), or def when it is unset.
+// It fails tb unless the value is an integer of at least least.
+func Size(tb testing.TB, name string, def, least int) int {
+	tb.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < least {
+		tb.Fatalf("%s=%q: want an integer of at least %d", name, v, least)
+	}
+	return n
+}

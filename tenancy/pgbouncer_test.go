@@ -1,7 +1,7 @@
 package tenancy_test
 
 // Invariants 2 and 3 of DESIGN.md behind PgBouncer in transaction pooling
-// mode (the one scripts/pg.sh starts for `make test`: a server pool of 3
+// mode (the one pgenv starts for `make test`: a server pool of 3
 // per database, smaller than these tests' client pools). There a client's
 // consecutive transactions run on different server connections, and one
 // server connection serves many clients in turn: a tenant's search_path

@@ -456,9 +456,10 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// URL connects to database db as postgres.
+// URL connects to database db as postgres, giving up after 5 s on a
+// server that does not answer (a test's cluster may be down on purpose).
 func (c *Cluster) URL(db string) string {
-	return LocalURL(c.Port, db)
+	return LocalURL(c.Port, db) + "&connect_timeout=5"
 }
 
 // LocalURL connects to database db as postgres on 127.0.0.1:port.

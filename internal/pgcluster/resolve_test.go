@@ -84,7 +84,7 @@ func TestResolveSystemServer(t *testing.T) {
 		t.Fatalf("started a cluster of its own in %s", r.Cluster.Dir)
 	}
 	db := query(t, r.URL, "SELECT current_database()")[0]
-	if !strings.HasPrefix(db, "tenantctl_test_") || r.URL != c.URL(db) {
+	if !strings.HasPrefix(db, "tenantctl_test_") || r.URL != pgcluster.LocalURL(c.Port, db) {
 		t.Fatalf("database %s at %s, want tenantctl_test_* on port %d", db, r.URL, c.Port)
 	}
 	admin := c.URL("postgres")
@@ -100,8 +100,8 @@ func TestResolveSystemServer(t *testing.T) {
 	o.Mode = pgcluster.Demo
 	r = resolve(t, o)
 	r.Close()
-	if r.URL != c.URL("tenantctl_demo") {
-		t.Errorf("demo URL %s, want %s", r.URL, c.URL("tenantctl_demo"))
+	if want := pgcluster.LocalURL(c.Port, "tenantctl_demo"); r.URL != want {
+		t.Errorf("demo URL %s, want %s", r.URL, want)
 	}
 	if got := query(t, admin, "SELECT datname FROM pg_database WHERE datname = 'tenantctl_demo'"); len(got) != 1 {
 		t.Errorf("tenantctl_demo gone after Close")

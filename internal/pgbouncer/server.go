@@ -230,7 +230,7 @@ admin_users = %s
 			if strings.Contains(string(text), "Address already in use") || strings.Contains(string(text), "bind") {
 				return true, errors.New("port taken")
 			}
-			return false, fmt.Errorf("PgBouncer did not start (config in %s); last lines of its log:\n%s", s.Dir, lastLines(text, 20))
+			return false, fmt.Errorf("PgBouncer did not start (config in %s); last lines of its log:\n%s", s.Dir, pgcluster.Tail(text, 20))
 		case <-time.After(50 * time.Millisecond):
 		}
 		if pgcluster.PortInUse(port) {
@@ -255,9 +255,4 @@ func (s *Server) Stop() {
 		s.cmd = nil
 	}
 	os.RemoveAll(s.Dir)
-}
-
-func lastLines(b []byte, n int) string {
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

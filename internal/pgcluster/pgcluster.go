@@ -306,7 +306,7 @@ func (c *Cluster) init(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("cluster in %s: %w", c.Dir, err)
 		}
-		ver, err := c.Major(ctx)
+		ver, err := c.major(ctx)
 		if err != nil {
 			return err
 		}
@@ -335,7 +335,7 @@ func (c *Cluster) init(ctx context.Context) error {
 		args = append(args, "--no-sync")
 	}
 	if out, err := c.run(ctx, "initdb", args...); err != nil {
-		return fmt.Errorf("initdb %s: %w\n%s", c.data(), err, tail(out, 20))
+		return fmt.Errorf("initdb %s: %w\n%s", c.data(), err, Tail(out, 20))
 	}
 	// Settings that change from start to start (the port) are written to
 	// an included file on every start rather than passed with pg_ctl -o,
@@ -348,8 +348,8 @@ func (c *Cluster) init(ctx context.Context) error {
 	return os.WriteFile(marker, nil, 0o644)
 }
 
-// Major returns the major version of the cluster's binaries ("15").
-func (c *Cluster) Major(ctx context.Context) (string, error) {
+// major returns the major version of the cluster's binaries ("15").
+func (c *Cluster) major(ctx context.Context) (string, error) {
 	out, err := exec.CommandContext(ctx, filepath.Join(c.BinDir, "postgres"), "-V").Output()
 	if err != nil {
 		return "", fmt.Errorf("postgres -V: %w", err)
@@ -432,17 +432,18 @@ func (c *Cluster) startFrom(ctx context.Context) error {
 		if err := c.writeConf(port); err != nil {
 			return err
 		}
-		off := fileSize(c.logFile())
+		off := len(c.Log())
 		c.Port = port
 		err := c.start(ctx)
 		if err == nil {
 			return os.WriteFile(portFile, []byte(strconv.Itoa(port)+"\n"), 0o644)
 		}
-		log := c.logSince(off)
+		log := c.Log()
+		log = log[min(off, len(log)):]
 		if strings.Contains(log, "could not bind") || strings.Contains(log, "could not create any TCP/IP sockets") {
 			continue
 		}
-		return fmt.Errorf("start PostgreSQL in %s: %w\nlast lines of %s:\n%s", c.Dir, err, c.logFile(), tail([]byte(log), 20))
+		return fmt.Errorf("start PostgreSQL in %s: %w\nlast lines of %s:\n%s", c.Dir, err, c.logFile(), Tail([]byte(log), 20))
 	}
 	return fmt.Errorf("no free TCP port on 127.0.0.1 in %d..%d", first, first+portTries-1)
 }
@@ -517,14 +518,6 @@ func (c *Cluster) Log() string {
 	return string(b)
 }
 
-func (c *Cluster) logSince(off int64) string {
-	log := c.Log()
-	if off > int64(len(log)) {
-		return log
-	}
-	return log[off:]
-}
-
 // run runs one of the server's programs as the server's account.
 func (c *Cluster) run(ctx context.Context, prog string, args ...string) ([]byte, error) {
 	cmd := c.acct.Command(ctx, filepath.Join(c.BinDir, prog), args...)
@@ -579,16 +572,8 @@ func appendFile(name, text string) error {
 	return f.Close()
 }
 
-func fileSize(name string) int64 {
-	fi, err := os.Stat(name)
-	if err != nil {
-		return 0
-	}
-	return fi.Size()
-}
-
-// tail returns the last n lines of out.
-func tail(out []byte, n int) string {
+// Tail returns the last n lines of out, for an error message.
+func Tail(out []byte, n int) string {
 	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

@@ -131,6 +131,8 @@ func TestResolvePrivateClusters(t *testing.T) {
 	if ids[0] == ids[1] {
 		t.Errorf("TEST_DATABASE_URL and TEST_DATABASE_URL_2 are the same cluster (%s)", ids[0])
 	}
+	// Base's folder outside Root (root's fallback in /var/tmp) goes too.
+	t.Cleanup(func() { os.Remove(filepath.Dir(r.Cluster.Dir)) })
 	dirs, _ := filepath.Glob(filepath.Join(filepath.Dir(r.Cluster.Dir), "test-*"))
 	if len(dirs) != 2 {
 		t.Errorf("cluster folders %q, want 2", dirs)

@@ -1,6 +1,6 @@
-# Every target that needs a database goes through scripts/pg.sh, which finds
-# or starts a PostgreSQL server (see the script's header). `make` alone lists
-# the targets.
+# Every target that needs a database goes through pgenv
+# (internal/pgcluster/cmd/pgenv), which finds or starts a PostgreSQL server
+# (README, "Databases"). `make` alone lists the targets.
 
 GO          ?= go
 # Extra flags for go test, e.g. make test GOTESTFLAGS='-run TestCreate -v'
@@ -12,7 +12,13 @@ BENCH       ?=
 # small: a quick run (< 2 minutes); full: the issue's scale (slow)
 BENCH_SCALE ?= full
 
+# Flags of pgenv, e.g. make test PGENVFLAGS=--no-system (a private cluster
+# even where a server runs on 5432)
+PGENVFLAGS  ?=
+
 RACEFLAG := $(if $(filter 1,$(RACE)),-race,)
+# Built, not `go run`: go run would turn the command's exit status into 1.
+PGENV = $(GO) build -o bin/pgenv ./internal/pgcluster/cmd/pgenv && bin/pgenv $(PGENVFLAGS)
 
 .DEFAULT_GOAL := help
 
@@ -23,19 +29,20 @@ help: ## Show this help
 
 .PHONY: test
 test: lint ## Run every test against a real PostgreSQL, then fuzz each target briefly
-	scripts/pg.sh test -- sh -c '$(GO) test -count=1 $(RACEFLAG) -timeout 20m $(GOTESTFLAGS) ./... && \
+	$(PGENV) test -- sh -c '$(GO) test -count=1 $(RACEFLAG) -timeout 20m $(GOTESTFLAGS) ./... && \
 		$(if $(GOTESTFLAGS),true,$(call fuzz_loop,$(FUZZTIME_BRIEF)))'
 
 
 .PHONY: lint
-lint: ## Check formatting (gofmt) and go vet
+lint: ## Check formatting (gofmt), go vet and staticcheck
 	@unformatted=$$(gofmt -l .); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 .PHONY: bench
 bench: ## Benchmarks vs PostgreSQL's floor on a throwaway fsync-on cluster, into BENCHMARKS.md (BENCH_SCALE=small: < 2 min)
-	BENCH_SCALE='$(BENCH_SCALE)' BENCH='$(BENCH)' GO='$(GO)' scripts/bench.sh
+	$(GO) run ./internal/bench/cmd/benchrun -scale '$(BENCH_SCALE)' -only '$(filter-out .,$(BENCH))' -out BENCHMARKS.md
 
 # Duration of each fuzz target in `make fuzz`, and in `make test`'s brief
 # pass (skipped when GOTESTFLAGS narrows the run).
@@ -52,24 +59,24 @@ fuzz_loop = for t in $(FUZZ_TARGETS); do echo "== fuzz $$t $(1)"; \
 
 .PHONY: fuzz
 fuzz: ## Fuzz every target for FUZZTIME each (go fuzzes one target per run)
-	scripts/pg.sh test -- sh -c '$(call fuzz_loop,$(FUZZTIME))'
+	$(PGENV) test -- sh -c '$(call fuzz_loop,$(FUZZTIME))'
 
 .PHONY: soak
 soak: ## Long reliability runs: 1,000,000 API requests, 20 restarts, bigger races (see RELIABILITY.md)
 	TENANTCTL_LOAD_REQUESTS=1000000 TENANTCTL_LOAD_TENANTS=1000 \
 	TENANTCTL_RESTART_CYCLES=20 TENANTCTL_FAULT_FLEET=200 \
 	TENANTCTL_RACE_ROUNDS=200 TENANTCTL_MIGRATE_CENTERS=500 \
-	scripts/pg.sh test -- $(GO) test -count=1 -timeout 3h -v \
+	$(PGENV) test -- $(GO) test -count=1 -timeout 3h -v \
 		-run 'TestIsolationUnderLoad|TestPostgresRestartUnderLoad|TestFleetMigrateBackendTerminated|TestCenterCreateRace|TestConcurrentCenterMigrateAll|TestClusterRestarts' \
 		./internal/... ./tenancy/... ./pkg/domain/... ./pkg/cli/...
 
 .PHONY: demo
 demo: ## Database up, migrated, seeded, API served on 127.0.0.1:8000
-	scripts/pg.sh demo -- scripts/demo.sh
+	$(PGENV) demo -- scripts/demo.sh
 
 .PHONY: example
 example: ## Run examples/library against a throwaway database
-	scripts/pg.sh test -- $(GO) run ./examples/library
+	$(PGENV) test -- $(GO) run ./examples/library
 
 .PHONY: build
 build: ## Compile every package
@@ -81,5 +88,5 @@ tidy: ## Tidy go.mod and go.sum
 
 .PHONY: clean
 clean: ## Stop the demo cluster, remove .pg and bin
-	-scripts/pg.sh stop demo
+	-$(PGENV) stop demo
 	rm -rf .pg bin

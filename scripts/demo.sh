@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# demo.sh — run by `make demo` under scripts/pg.sh, which sets DATABASE_URL:
+# demo.sh — run by `make demo` under pgenv, which sets DATABASE_URL:
 # migrate, seed, print a token per demo user and curl commands that work as
 # printed, then serve the API in the foreground until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-: "${DATABASE_URL:?demo.sh runs under scripts/pg.sh demo, which sets DATABASE_URL}"
+: "${DATABASE_URL:?demo.sh runs under pgenv demo (make demo), which sets DATABASE_URL}"
 ADDR=${ADDR:-127.0.0.1:8000}
 
 go build -o bin/tenantctl ./cmd/tenantctl

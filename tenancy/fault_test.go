@@ -9,14 +9,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"os"
-	"strconv"
 	"testing"
 	"testing/fstest"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tenantctl/tenantctl/internal/testdb"
 	"github.com/tenantctl/tenantctl/tenancy"
 )
 
@@ -33,14 +32,7 @@ import (
 // Knob: TENANTCTL_FAULT_FLEET (20 tenants).
 func TestFleetMigrateBackendTerminated(t *testing.T) {
 	t.Parallel()
-	fleet := 20
-	if v := os.Getenv("TENANTCTL_FAULT_FLEET"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 2 {
-			t.Fatalf("TENANTCTL_FAULT_FLEET=%q: want an integer of at least 2", v)
-		}
-		fleet = n
-	}
+	fleet := testdb.Size(t, "TENANTCTL_FAULT_FLEET", 20, 2)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*testDeadline)
 	defer cancel()
 	pool := fleetPool(t, 4)

@@ -1,13 +1,12 @@
 package tenancy_test
 
 // Tenant isolation and per-tenant atomic migration behind PgBouncer in
-// transaction pooling mode (the one scripts/pg.sh starts for `make test`:
-// a server pool of 3 per database, smaller than these tests' client
-// pools). There a client's consecutive transactions run on different
-// server connections, and one server connection serves many clients in
-// turn: a tenant's search_path that outlived its transaction, or a
-// statement prepared on one server connection and used on another, would
-// show here.
+// transaction pooling mode (the one pgenv starts for `make test`: a server
+// pool of 3 per database, smaller than these tests' client pools). There a
+// client's consecutive transactions run on different server connections,
+// and one server connection serves many clients in turn: a tenant's
+// search_path that outlived its transaction, or a statement prepared on one
+// server connection and used on another, would show here.
 //
 // These tests are not parallel on purpose: they end by checking every
 // server connection PgBouncer holds for the test database, and run alone

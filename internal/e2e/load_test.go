@@ -90,13 +90,11 @@ var reachable = map[domain.Action][]domain.Status{
 // pool: fewer connections than clients, so connections are reused across
 // tenants all the time).
 func TestIsolationUnderLoad(t *testing.T) {
-	nTenants := envInt(t, "TENANTCTL_LOAD_TENANTS", 500)
-	if nTenants < 2 {
-		t.Fatal("TENANTCTL_LOAD_TENANTS: at least 2, so that there is another tenant to probe")
-	}
-	nClients := envInt(t, "TENANTCTL_LOAD_CLIENTS", 32)
-	nRequests := envInt(t, "TENANTCTL_LOAD_REQUESTS", 20000)
-	poolSize := envInt(t, "TENANTCTL_LOAD_POOL", 12)
+	// At least 2, so that there is another tenant to probe.
+	nTenants := testdb.Size(t, "TENANTCTL_LOAD_TENANTS", 500, 2)
+	nClients := testdb.Size(t, "TENANTCTL_LOAD_CLIENTS", 32, 1)
+	nRequests := testdb.Size(t, "TENANTCTL_LOAD_REQUESTS", 20000, 1)
+	poolSize := testdb.Size(t, "TENANTCTL_LOAD_POOL", 12, 1)
 	const seedsPerTenant = 2
 	// A liveness bound, not a performance assertion: far above what the
 	// default run needs (about 30 s on 2 busy cores), scaled for soak runs

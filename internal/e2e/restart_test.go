@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantctl/tenantctl/internal/pgcluster"
+	"github.com/tenantctl/tenantctl/internal/testdb"
 	"github.com/tenantctl/tenantctl/pkg/api"
 	"github.com/tenantctl/tenantctl/pkg/db"
 	"github.com/tenantctl/tenantctl/pkg/domain"
@@ -37,8 +38,8 @@ import (
 //
 // Knobs: TENANTCTL_RESTART_CYCLES (2), TENANTCTL_RESTART_CLIENTS (8).
 func TestPostgresRestartUnderLoad(t *testing.T) {
-	cycles := envInt(t, "TENANTCTL_RESTART_CYCLES", 2)
-	nClients := envInt(t, "TENANTCTL_RESTART_CLIENTS", 8)
+	cycles := testdb.Size(t, "TENANTCTL_RESTART_CYCLES", 2, 1)
+	nClients := testdb.Size(t, "TENANTCTL_RESTART_CLIENTS", 8, 1)
 	const nTenants = 3
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute+time.Duration(cycles)*time.Minute)
 	defer cancel()

@@ -1,19 +1,18 @@
-// Package pgbouncer helps tests run tenantctl's code through the PgBouncer
-// that scripts/pg.sh starts for `make test` (pool_mode = transaction, a
-// server pool smaller than the tests' client count), and check afterwards
-// that no server connection kept a tenant's session state.
+// Package pgbouncer runs the PgBouncer of `make test` (Start: pool_mode =
+// transaction, a server pool smaller than the tests' client count; pgenv
+// exports it as TEST_PGBOUNCER_URL), helps tests run tenantctl's code
+// through it, and checks afterwards that no server connection kept a
+// tenant's session state.
 //
 // Its tests fail, rather than skip, when TEST_PGBOUNCER_URL is unset:
-// invariant 2 of DESIGN.md holds "also behind PgBouncer in transaction
-// pooling mode", and a run that quietly left PgBouncer out would not show it.
+// tenants must stay apart also behind PgBouncer in transaction pooling
+// mode, and a run that quietly left PgBouncer out would not show it.
 package pgbouncer
 
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,25 +35,9 @@ func URL(tb testing.TB) string {
 	tb.Helper()
 	u := os.Getenv(EnvURL)
 	if u == "" {
-		tb.Fatalf("pgbouncer: %s is not set; run the tests with `make test` (scripts/pg.sh test -- go test ./...), which starts PgBouncer in front of the test database", EnvURL)
+		tb.Fatalf("pgbouncer: %s is not set; run the tests with `make test`, which starts PgBouncer in front of the test database", EnvURL)
 	}
 	return u
-}
-
-// WithDatabase returns connection string base with its database replaced by
-// name, for URLs and key=value DSNs alike. PgBouncer forwards every database
-// name (scripts/pg.sh configures "*"), so a database a test made for itself
-// is reachable through it too.
-func WithDatabase(base, name string) (string, error) {
-	if strings.HasPrefix(base, "postgres://") || strings.HasPrefix(base, "postgresql://") {
-		u, err := url.Parse(base)
-		if err != nil {
-			return "", fmt.Errorf("parse %s: %w", EnvURL, err)
-		}
-		u.Path = "/" + name
-		return u.String(), nil
-	}
-	return base + " dbname=" + name, nil
 }
 
 // PoolConfig parses connString for a pool of maxConns connections through

@@ -8,7 +8,8 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tenantctl/tenantctl/internal/pgcluster"
 	"github.com/tenantctl/tenantctl/pkg/db"
 	"github.com/tenantctl/tenantctl/tenancy"
 	"github.com/tenantctl/tenantctl/tenancy/tenancytest"
@@ -67,7 +69,7 @@ func New(tb testing.TB) *DB {
 		}
 	})
 
-	dbURL, err := withDatabase(base, name)
+	dbURL, err := pgcluster.WithDatabase(base, name)
 	if err != nil {
 		tb.Fatalf("testdb: %v", err)
 	}
@@ -87,16 +89,18 @@ func New(tb testing.TB) *DB {
 	return &DB{URL: dbURL, Pool: pool, Tenancy: m}
 }
 
-// withDatabase returns the connection string base with its database
-// replaced, for URLs and key=value DSNs alike.
-func withDatabase(base, name string) (string, error) {
-	if strings.HasPrefix(base, "postgres://") || strings.HasPrefix(base, "postgresql://") {
-		u, err := url.Parse(base)
-		if err != nil {
-			return "", fmt.Errorf("parse %s: %w", tenancytest.EnvDatabaseURL, err)
-		}
-		u.Path = "/" + name
-		return u.String(), nil
+// Size returns the integer in environment variable name, one of the sizes
+// `make soak` raises (RELIABILITY.md lists them), or def when it is unset.
+// It fails tb unless the value is an integer of at least least.
+func Size(tb testing.TB, name string, def, least int) int {
+	tb.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
 	}
-	return base + " dbname=" + name, nil
+	n, err := strconv.Atoi(v)
+	if err != nil || n < least {
+		tb.Fatalf("%s=%q: want an integer of at least %d", name, v, least)
+	}
+	return n
 }

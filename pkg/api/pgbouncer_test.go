@@ -1,7 +1,7 @@
 package api_test
 
 // Invariant 2 of DESIGN.md through the API, with the API's pool behind
-// PgBouncer in transaction pooling mode (scripts/pg.sh starts it for `make
+// PgBouncer in transaction pooling mode (pgenv starts it for `make
 // test`, 3 server connections per database, fewer than the API's pool and
 // the test's concurrent clients). The fixtures (seed, tokens, the "other
 // process" that soft-deletes) use the test database directly; only the
@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantctl/tenantctl/internal/pgbouncer"
+	"github.com/tenantctl/tenantctl/internal/pgcluster"
 	"github.com/tenantctl/tenantctl/pkg/api"
 	"github.com/tenantctl/tenantctl/pkg/db"
 	"github.com/tenantctl/tenantctl/pkg/domain"
@@ -41,7 +42,7 @@ func setupBehindPgBouncer(t *testing.T, configure ...func(*api.Config)) (*env, s
 	e := setup(t, append([]func(*api.Config){func(cfg *api.Config) {
 		direct := cfg.Pool.Config()
 		var err error
-		if url, err = pgbouncer.WithDatabase(base, direct.ConnConfig.Database); err != nil {
+		if url, err = pgcluster.WithDatabase(base, direct.ConnConfig.Database); err != nil {
 			t.Fatal(err)
 		}
 		// More clients than PgBouncer's 3 server connections.

@@ -3,8 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -15,20 +13,6 @@ import (
 	"github.com/tenantctl/tenantctl/internal/testdb"
 	"github.com/tenantctl/tenantctl/tenancy"
 )
-
-// knob reads a size knob for `make soak`, def in `make test`.
-func knob(t *testing.T, name string, def int) int {
-	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		t.Fatalf("%s=%q: want a positive integer", name, v)
-	}
-	return n
-}
 
 // runQuiet is run without logging the whole output: these tests run many
 // invocations and report what matters themselves.
@@ -50,7 +34,7 @@ func runQuiet(args ...string) result {
 func TestCenterCreateRaceCLI(t *testing.T) {
 	t.Parallel()
 	d := testdb.New(t)
-	rounds := knob(t, "TENANTCTL_RACE_ROUNDS", 20)
+	rounds := testdb.Size(t, "TENANTCTL_RACE_ROUNDS", 20, 1)
 	for round := range rounds {
 		names := [2]string{fmt.Sprintf("CLI race %d", round), fmt.Sprintf("cli RACE %d", round)}
 		var res [2]result
@@ -125,7 +109,7 @@ func TestConcurrentCenterMigrateAll(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	d := testdb.New(t)
-	n := knob(t, "TENANTCTL_MIGRATE_CENTERS", 50)
+	n := testdb.Size(t, "TENANTCTL_MIGRATE_CENTERS", 50, 1)
 	ids := createTenants(t, d, n)
 	for _, id := range ids {
 		rewind(t, d, id, true)

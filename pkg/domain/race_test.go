@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
 	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tenantctl/tenantctl/internal/testdb"
 	"github.com/tenantctl/tenantctl/pkg/db"
 	"github.com/tenantctl/tenantctl/pkg/domain"
 	"github.com/tenantctl/tenantctl/tenancy"
@@ -28,14 +27,7 @@ import (
 // Knob: TENANTCTL_RACE_ROUNDS (20).
 func TestCenterCreateRaceSeparatePools(t *testing.T) {
 	b := setup(t)
-	rounds := 20
-	if v := os.Getenv("TENANTCTL_RACE_ROUNDS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			t.Fatalf("TENANTCTL_RACE_ROUNDS=%q: want a positive integer", v)
-		}
-		rounds = n
-	}
+	rounds := testdb.Size(t, "TENANTCTL_RACE_ROUNDS", 20, 1)
 	var stores [2]*domain.Store
 	for i := range stores {
 		pool, err := pgxpool.New(b.ctx, b.db.URL)

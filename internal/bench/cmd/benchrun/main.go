@@ -1,6 +1,15 @@
 // Command benchrun runs tenantctl's benchmarks (package bench) against a
-// throwaway PostgreSQL cluster and writes BENCHMARKS.md. scripts/bench.sh
-// starts the cluster and runs it; `make bench` runs that.
+// throwaway PostgreSQL cluster and writes BENCHMARKS.md; `make bench` runs
+// it. Without -url it starts that cluster itself (internal/pgcluster),
+// never the test or shared server, with production durability (fsync,
+// synchronous_commit and full_page_writes on), room for the request
+// benchmarks' connections (16 clients of pgbench, or the apiserver's pool,
+// plus the harness's own) and pg_stat_statements, and deletes it
+// afterwards.
+//
+// Benchmarks report, they do not fail: a benchmark that errs is a row of
+// BENCHMARKS.md saying why. benchrun fails only when the cluster cannot be
+// had or the harness cannot run at all.
 package main
 
 import (
@@ -14,6 +23,7 @@ import (
 	"syscall"
 
 	"github.com/tenantctl/tenantctl/internal/bench"
+	"github.com/tenantctl/tenantctl/internal/pgcluster"
 )
 
 func main() {
@@ -28,14 +38,14 @@ func main() {
 		}
 		return
 	}
-	url := flag.String("url", "", "superuser URL of the throwaway cluster's postgres database (required)")
-	binDir := flag.String("bindir", "", "directory of the cluster's psql and pgbench (required)")
+	url := flag.String("url", "", "superuser URL of a throwaway cluster's postgres database (default: a cluster of benchrun's own)")
+	binDir := flag.String("bindir", "", "directory of the cluster's psql and pgbench (required with -url)")
 	scale := flag.String("scale", "full", "small (under two minutes) or full (10,000 tenants)")
 	only := flag.String("only", "", "run only the benchmarks whose name matches this regular expression")
 	out := flag.String("out", "BENCHMARKS.md", "file to write the report to")
 	flag.Parse()
-	if *url == "" || *binDir == "" || flag.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "usage: benchrun -url URL -bindir DIR [-scale small|full] [-only REGEXP] [-out FILE]")
+	if (*url != "" && *binDir == "") || flag.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "usage: benchrun [-url URL -bindir DIR] [-scale small|full] [-only REGEXP] [-out FILE]")
 		os.Exit(2)
 	}
 	sc, err := bench.ScaleNamed(*scale)
@@ -50,8 +60,21 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	var cluster *pgcluster.Cluster
+	if *url == "" {
+		if cluster, err = startCluster(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "benchrun:", err)
+			os.Exit(1)
+		}
+		*url, *binDir = cluster.URL("postgres"), cluster.BinDir
+	}
 	env := &bench.Env{AdminURL: *url, BinDir: *binDir, Scale: sc, Log: slog.New(slog.NewTextHandler(os.Stderr, nil))}
 	rep, err := bench.Run(ctx, env, pattern)
+	if cluster != nil {
+		if err := cluster.Remove(); err != nil {
+			fmt.Fprintln(os.Stderr, "benchrun:", err)
+		}
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchrun:", err)
 		os.Exit(1)
@@ -69,4 +92,27 @@ func main() {
 		fmt.Fprintln(os.Stderr, "benchrun: write report:", err)
 		os.Exit(1)
 	}
+}
+
+// startCluster starts the benchmarks' own cluster (see the package
+// comment), installing PostgreSQL as root when its binaries are missing.
+func startCluster(ctx context.Context) (*pgcluster.Cluster, error) {
+	bin, err := pgcluster.FindBinDir()
+	if err != nil && pgcluster.CanInstall() {
+		fmt.Fprintln(os.Stderr, "benchrun: no PostgreSQL found; installing it with apt-get")
+		if err := pgcluster.AptInstall(ctx, "postgresql"); err != nil {
+			return nil, err
+		}
+		bin, err = pgcluster.FindBinDir()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return pgcluster.Open(ctx, pgcluster.Options{
+		BinDir:     bin,
+		FirstPort:  57432,
+		Durability: pgcluster.Durable,
+		Settings:   []string{"max_connections = 200", "shared_preload_libraries = 'pg_stat_statements'"},
+		Log:        func(msg string) { fmt.Fprintln(os.Stderr, "benchrun:", msg) },
+	})
 }

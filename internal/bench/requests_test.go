@@ -83,8 +83,8 @@ func TestParseWrk(t *testing.T) {
 // of a once load is sent at most once, with its token and body, and an
 // error status fails the load.
 func TestWrkLoad(t *testing.T) {
-	if _, err := exec.LookPath("wrk"); err != nil {
-		t.Skip("wrk is not installed (make bench needs it; the tests do not):", err)
+	if err := ensureWrk(t.Context(), t.Logf); err != nil {
+		t.Fatal(err)
 	}
 	var mu sync.Mutex
 	seen := map[string]int{}

@@ -12,15 +12,34 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantctl/tenantctl/internal/pgcluster"
 )
+
+// ensureWrk finds wrk, which sends the API's loads, and installs it with
+// apt-get when it is missing and we are root (as pgenv does PostgreSQL's
+// packages); otherwise its error says what to install.
+func ensureWrk(ctx context.Context, logf func(string, ...any)) error {
+	if _, err := exec.LookPath("wrk"); err == nil {
+		return nil
+	}
+	if !pgcluster.CanInstall() {
+		return errors.New("wrk not found on PATH: the API's loads are sent by wrk (apt-get install wrk)")
+	}
+	logf("wrk not found; installing it with apt-get")
+	if err := pgcluster.AptInstall(ctx, "wrk"); err != nil {
+		return fmt.Errorf("install wrk: %w", err)
+	}
+	return nil
+}
 
 // Run runs the benchmarks of All whose name matches only, in order, and
 // returns their report, headed by the machine and server they ran on. Its
 // error is an error of the whole run (the cluster unreachable); a failing
 // benchmark is a row.
 func Run(ctx context.Context, e *Env, only *regexp.Regexp) (*Report, error) {
-	if _, err := exec.LookPath("wrk"); err != nil {
-		return nil, errors.New("wrk not found on PATH: the API's loads are sent by wrk (apt-get install wrk)")
+	if err := ensureWrk(ctx, e.Log.Info); err != nil {
+		return nil, err
 	}
 	server, settings, err := describeServer(ctx, e.AdminURL)
 	if err != nil {

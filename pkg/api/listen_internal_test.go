@@ -19,7 +19,7 @@ import (
 func newTestServer(t *testing.T) (*Server, *testdb.DB, context.Context) {
 	t.Helper()
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	t.Cleanup(cancel)
 	db := testdb.New(t)
 	s, err := New(Config{Pool: db.Pool, Store: domain.New(db.Pool, db.Tenancy), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})

@@ -118,7 +118,7 @@ func (p *tcpProxy) restore() {
 // LISTEN connection, which evicts a changed center again.
 func TestDatabaseOutage(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	t.Cleanup(cancel)
 	tdb := testdb.New(t)
 

@@ -14,10 +14,15 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.uber.org/goleak"
 
 	"github.com/tenantctl/tenantctl/pkg/api"
 	"github.com/tenantctl/tenantctl/pkg/domain"
 )
+
+// TestMain fails the package if a test leaves a goroutine behind: the
+// served API, a load generator's client, a child process's output copier.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // serve runs s on a loopback listener the way cmd/apiserver does (api.Serve
 // with its timeouts, Listen beside it) until the test ends, and returns
@@ -28,7 +33,7 @@ func serve(t *testing.T, s *api.Server) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, stop := context.WithCancel(context.Background())
+	ctx, stop := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
 		done <- api.Serve(ctx, ln, s.Handler(), api.ServeOptions{Background: s.Listen, Logger: quietLogger()})

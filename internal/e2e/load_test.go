@@ -100,7 +100,7 @@ func TestIsolationUnderLoad(t *testing.T) {
 	// default run needs (about 30 s on 2 busy cores), scaled for soak runs
 	// (3 ms a request is 4x the slowest rate measured).
 	deadline := 10*time.Minute + time.Duration(nRequests)*3*time.Millisecond
-	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	ctx, cancel := context.WithTimeout(t.Context(), deadline)
 	defer cancel()
 
 	tdb := testdb.New(t)

@@ -41,7 +41,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	cycles := testdb.Size(t, "TENANTCTL_RESTART_CYCLES", 2, 1)
 	nClients := testdb.Size(t, "TENANTCTL_RESTART_CLIENTS", 8, 1)
 	const nTenants = 3
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute+time.Duration(cycles)*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute+time.Duration(cycles)*time.Minute)
 	defer cancel()
 
 	c := pgcluster.Start(t)

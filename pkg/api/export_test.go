@@ -25,6 +25,12 @@ func offlineServer(t *testing.T) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return quietServer(t, pool, m)
+}
+
+// quietServer is a Server over pool and m that logs nothing.
+func quietServer(t *testing.T, pool *pgxpool.Pool, m *tenancy.Manager) *Server {
+	t.Helper()
 	s, err := New(Config{Pool: pool, Store: domain.New(pool, m), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

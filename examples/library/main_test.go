@@ -2,20 +2,25 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"regexp"
 	"strings"
 	"testing"
 
+	"go.uber.org/goleak"
+
 	"github.com/tenantctl/tenantctl/tenancy/tenancytest"
 )
+
+// TestMain fails the package if the example returns without closing its
+// pool.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // The example is documentation that runs: this keeps it running, and keeps
 // what it claims true.
 func TestExampleRuns(t *testing.T) {
 	t.Setenv("DATABASE_URL", tenancytest.DatabaseURL(t))
 	var out bytes.Buffer
-	if err := run(context.Background(), &out); err != nil {
+	if err := run(t.Context(), &out); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	got := out.String()

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,12 +11,17 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/goleak"
 
 	"github.com/tenantctl/tenantctl/internal/pgcluster"
 	"github.com/tenantctl/tenantctl/internal/testdb"
 	"github.com/tenantctl/tenantctl/pkg/db"
 	"github.com/tenantctl/tenantctl/tenancy"
 )
+
+// TestMain fails the package if a measurement leaves a goroutine behind
+// (a pool, a load generator's worker, a test server).
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestQuoteLiteral(t *testing.T) {
 	for in, want := range map[string]string{
@@ -50,7 +54,7 @@ func TestParseClocks(t *testing.T) {
 // own search_path, every file closed even when it ends in a comment.
 func TestCreateTxText(t *testing.T) {
 	// New only reads the migrations: the pool never connects.
-	pool, err := pgxpool.New(context.Background(), "postgres://127.0.0.1:1/unused")
+	pool, err := pgxpool.New(t.Context(), "postgres://127.0.0.1:1/unused")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +110,7 @@ func TestFloorTenantIsLibraryTenant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
+	ctx := t.Context()
 	for _, m := range []*tenancy.Manager{d.Tenancy, next, quoted} {
 		lib, floor := uuid.New(), uuid.New()
 		if err := m.Create(ctx, lib, nil); err != nil {
@@ -141,7 +145,7 @@ func TestFloorMigrationIsLibraryMigration(t *testing.T) {
 	t.Parallel()
 	d := testdb.New(t)
 	e := testEnv(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	lib, floor := uuid.New(), uuid.New()
 	for _, id := range []uuid.UUID{lib, floor} {
 		if err := d.Tenancy.Create(ctx, id, nil); err != nil {
@@ -188,10 +192,10 @@ func TestPsqlRunReportsFailure(t *testing.T) {
 	d := testdb.New(t)
 	e := testEnv(t)
 	id := uuid.New()
-	if err := d.Tenancy.Create(context.Background(), id, nil); err != nil {
+	if err := d.Tenancy.Create(t.Context(), id, nil); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.psqlRun(context.Background(), d.URL, 2, []uuid.UUID{uuid.New(), id}, createTx(d.Tenancy))
+	_, err := e.psqlRun(t.Context(), d.URL, 2, []uuid.UUID{uuid.New(), id}, createTx(d.Tenancy))
 	if err == nil || !strings.Contains(err.Error(), "duplicate key") {
 		t.Fatalf("creating an existing tenant: %v, want a duplicate key error", err)
 	}
@@ -229,7 +233,7 @@ func sameSchema(t *testing.T, d *testdb.DB, a, b string) {
 // object, with the schema's name replaced by "<schema>".
 func describeSchema(t *testing.T, d *testdb.DB, schema string) []string {
 	t.Helper()
-	rows, err := d.Pool.Query(context.Background(), `
+	rows, err := d.Pool.Query(t.Context(), `
 SELECT 'relation ' || c.relname || ' ' || c.relkind::text
 	FROM pg_class c WHERE c.relnamespace = $1::regnamespace
 UNION ALL
@@ -268,7 +272,7 @@ ORDER BY 1`, pgx.Identifier{schema}.Sanitize())
 // any two tenants: ids, times and the measured durations.
 func ledgerRows(t *testing.T, d *testdb.DB, id uuid.UUID) []string {
 	t.Helper()
-	rows, err := d.Pool.Query(context.Background(), `
+	rows, err := d.Pool.Query(t.Context(), `
 SELECT format('tenant version=%s migrated=%s last_error=%s last_error_at=%s', version, migrated_at IS NOT NULL, last_error, last_error_at)
 	FROM public.tenancy_tenants WHERE tenant_id = $1
 UNION ALL
@@ -295,7 +299,7 @@ func TestUndoBenchMigration(t *testing.T) {
 	t.Parallel()
 	d := testdb.New(t)
 	e := testEnv(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	migrated, untouched := uuid.New(), uuid.New()
 	for _, id := range []uuid.UUID{migrated, untouched} {
 		if err := d.Tenancy.Create(ctx, id, nil); err != nil {

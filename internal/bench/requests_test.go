@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -103,7 +102,7 @@ func TestWrkLoad(t *testing.T) {
 	for i := range 20000 {
 		calls = append(calls, apiCall{"POST", fmt.Sprintf("/k/%d/", i), "tok", `{"k": 1}`})
 	}
-	m, err := wrkLoad(context.Background(), srv.URL, calls, true, 4, time.Second)
+	m, err := wrkLoad(t.Context(), srv.URL, calls, true, 4, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,10 +116,10 @@ func TestWrkLoad(t *testing.T) {
 		}
 	}
 	mu.Unlock()
-	if m, err := wrkLoad(context.Background(), srv.URL, calls[:100], true, 4, time.Second); err == nil {
+	if m, err := wrkLoad(t.Context(), srv.URL, calls[:100], true, 4, time.Second); err == nil {
 		t.Errorf("a once load of 100 calls for a second was not an error: %+v", m)
 	}
-	if m, err := wrkLoad(context.Background(), srv.URL, []apiCall{{"GET", "/fail/", "tok", ""}}, false, 2, time.Second); err == nil {
+	if m, err := wrkLoad(t.Context(), srv.URL, []apiCall{{"GET", "/fail/", "tok", ""}}, false, 2, time.Second); err == nil {
 		t.Errorf("a load answered 500 was not an error: %+v", m)
 	}
 }

@@ -14,21 +14,34 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/goleak"
 
 	"github.com/tenantctl/tenantctl/pkg/api"
 	"github.com/tenantctl/tenantctl/pkg/domain"
+	"github.com/tenantctl/tenantctl/tenancy"
 )
 
-// serve runs s on a loopback listener the way cmd/apiserver does (api.Serve
-// with its timeouts, Listen beside it) until the test ends, and returns
-// its base URL.
-func serve(t *testing.T, s *api.Server) string {
+// TestMain fails the package if a test leaves a goroutine behind: the
+// served API, a load generator's client, a child process's output copier.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// serve runs an API server over pool and m, answering within
+// requestTimeout, on a loopback listener the way cmd/apiserver does
+// (api.Serve with its timeouts, Listen beside it) until the test ends. It
+// returns the server's base URL and the counter of the errors it logs.
+func serve(t *testing.T, pool *pgxpool.Pool, m *tenancy.Manager, requestTimeout time.Duration) (string, *errorCounter) {
 	t.Helper()
+	errs := &errorCounter{}
+	s, err := api.New(api.Config{Pool: pool, Store: domain.New(pool, m), Logger: slog.New(errs), RequestTimeout: requestTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, stop := context.WithCancel(context.Background())
+	ctx, stop := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
 		done <- api.Serve(ctx, ln, s.Handler(), api.ServeOptions{Background: s.Listen, Logger: quietLogger()})
@@ -39,7 +52,7 @@ func serve(t *testing.T, s *api.Server) string {
 			t.Errorf("api.Serve: %v", err)
 		}
 	})
-	return "http://" + ln.Addr().String()
+	return "http://" + ln.Addr().String(), errs
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

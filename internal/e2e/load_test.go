@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -21,7 +20,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantctl/tenantctl/internal/testdb"
-	"github.com/tenantctl/tenantctl/pkg/api"
 	"github.com/tenantctl/tenantctl/pkg/db"
 	"github.com/tenantctl/tenantctl/pkg/domain"
 	"github.com/tenantctl/tenantctl/tenancy"
@@ -100,7 +98,7 @@ func TestIsolationUnderLoad(t *testing.T) {
 	// default run needs (about 30 s on 2 busy cores), scaled for soak runs
 	// (3 ms a request is 4x the slowest rate measured).
 	deadline := 10*time.Minute + time.Duration(nRequests)*3*time.Millisecond
-	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	ctx, cancel := context.WithTimeout(t.Context(), deadline)
 	defer cancel()
 
 	tdb := testdb.New(t)
@@ -146,12 +144,7 @@ func TestIsolationUnderLoad(t *testing.T) {
 	}
 	setupDur := time.Since(setupStart)
 
-	errs := &errorCounter{}
-	s, err := api.New(api.Config{Pool: pool, Store: domain.New(pool, m), Logger: slog.New(errs), RequestTimeout: 30 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := serve(t, s)
+	base, errs := serve(t, pool, m, 30*time.Second)
 	httpc := newHTTPClient(nClients, time.Minute)
 
 	var (

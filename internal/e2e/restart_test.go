@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/tenantctl/tenantctl/internal/pgcluster"
 	"github.com/tenantctl/tenantctl/internal/testdb"
-	"github.com/tenantctl/tenantctl/pkg/api"
 	"github.com/tenantctl/tenantctl/pkg/db"
 	"github.com/tenantctl/tenantctl/pkg/domain"
 	"github.com/tenantctl/tenantctl/tenancy"
@@ -41,7 +39,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	cycles := testdb.Size(t, "TENANTCTL_RESTART_CYCLES", 2, 1)
 	nClients := testdb.Size(t, "TENANTCTL_RESTART_CLIENTS", 8, 1)
 	const nTenants = 3
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute+time.Duration(cycles)*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute+time.Duration(cycles)*time.Minute)
 	defer cancel()
 
 	c := pgcluster.Start(t)
@@ -70,15 +68,10 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 		}
 	}
 
-	errs := &errorCounter{}
 	// The request timeout is below the client's: a request stuck on the
 	// database is answered 503 by the server before the client gives up,
 	// so a client timeout can only mean the server itself hung.
-	s, err := api.New(api.Config{Pool: pool, Store: domain.New(pool, m), Logger: slog.New(errs), RequestTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := serve(t, s)
+	base, errs := serve(t, pool, m, 5*time.Second)
 	httpc := newHTTPClient(nClients, 20*time.Second)
 
 	var (

@@ -8,10 +8,15 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/goleak"
 
 	"github.com/tenantctl/tenantctl/internal/pgbouncer"
 	"github.com/tenantctl/tenantctl/internal/pgcluster"
 )
+
+// TestMain fails the package if a PgBouncer process's waiter or output
+// copier outlives Stop.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // Start's PgBouncer forwards every database name, a database made after
 // it started too, to the server it was given, pools in transaction mode
@@ -19,7 +24,7 @@ import (
 // folder.
 func TestStartForwards(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	c := pgcluster.Start(t)
 	s, err := pgbouncer.Start(ctx, c.URL("postgres"), func(msg string) { t.Log(msg) })

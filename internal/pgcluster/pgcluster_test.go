@@ -6,16 +6,21 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/goleak"
 
 	"github.com/tenantctl/tenantctl/internal/pgcluster"
 )
+
+// TestMain fails the package if starting or stopping a cluster leaves a
+// goroutine behind (a child process's waiter or output copier).
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // A committed row survives both a clean restart and a crash (immediate
 // stop), and the server is reachable again after each: what the fault
 // tests built on this package rely on.
 func TestClusterRestarts(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	c := pgcluster.Start(t)
 	exec := func(sql string) {

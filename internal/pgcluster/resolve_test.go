@@ -20,7 +20,7 @@ func noEnv(string) string { return "" }
 // query runs sql on url and returns the first column of every row.
 func query(t *testing.T, url, sql string, args ...any) []string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
@@ -40,7 +40,7 @@ func query(t *testing.T, url, sql string, args ...any) []string {
 
 func resolve(t *testing.T, o pgcluster.ResolveOptions) *pgcluster.Resolved {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	o.Log = func(msg string) { t.Log(msg) }
 	r, err := pgcluster.Resolve(ctx, o)
@@ -191,7 +191,7 @@ func TestResolveDemoCluster(t *testing.T) {
 func TestResolveNothing(t *testing.T) {
 	t.Parallel()
 	for mode, name := range map[pgcluster.Mode]string{pgcluster.Test: "TEST_DATABASE_URL", pgcluster.Demo: "DATABASE_URL"} {
-		_, err := pgcluster.Resolve(context.Background(), pgcluster.ResolveOptions{Mode: mode, Root: t.TempDir(), NoSystem: true,
+		_, err := pgcluster.Resolve(t.Context(), pgcluster.ResolveOptions{Mode: mode, Root: t.TempDir(), NoSystem: true,
 			NoInstall: true, Getenv: noEnv, BinDirs: []string{t.TempDir()}})
 		want := "no PostgreSQL found: set " + name + "=postgres://USER@HOST:PORT/DB or install PostgreSQL (apt-get install postgresql)"
 		if err == nil || err.Error() != want {

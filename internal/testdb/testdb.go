@@ -32,21 +32,43 @@ type DB struct {
 	Tenancy *tenancy.Manager
 }
 
-// New creates a fresh database, migrates the public schema and the tenancy
-// ledger into it, and drops it (forcibly) when tb ends. Its name starts with
-// the name of TEST_DATABASE_URL's database, so the test harness can sweep up
-// what a killed test run leaves behind.
+// New creates a fresh database (see Empty), migrates the public schema and
+// the tenancy ledger into it, and returns it with a pool on it.
 func New(tb testing.TB) *DB {
 	tb.Helper()
-	base := tenancytest.DatabaseURL(tb)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	dbURL := Empty(tb)
+	cfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		tb.Fatalf("testdb: %v", err)
+	}
+	db.ConfigurePool(cfg) // as the CLI and the API configure theirs
+	pool := tenancytest.PoolWithConfig(tb, cfg)
+	m, err := db.NewTenancy(pool, tenancy.Config{})
+	if err != nil {
+		tb.Fatalf("testdb: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(tb.Context(), time.Minute)
 	defer cancel()
+	if _, err := db.MigratePublic(ctx, pool, m); err != nil {
+		tb.Fatalf("testdb: %v", err)
+	}
+	return &DB{URL: dbURL, Pool: pool, Tenancy: m}
+}
 
+// Empty creates a database with nothing in it, drops it (forcibly) when tb
+// ends, and returns its URL. Its name starts with the name of
+// TEST_DATABASE_URL's database, so the test harness can sweep up what a
+// killed test run leaves behind.
+func Empty(tb testing.TB) string {
+	tb.Helper()
+	base := tenancytest.DatabaseURL(tb)
+	ctx, cancel := context.WithTimeout(tb.Context(), time.Minute)
+	defer cancel()
 	admin, err := pgx.Connect(ctx, base)
 	if err != nil {
 		tb.Fatalf("testdb: connect: %v", err)
 	}
-	defer admin.Close(context.Background())
+	defer admin.Close(ctx)
 	// PostgreSQL truncates names to 63 bytes: shorten the base, never the
 	// random part that keeps parallel tests apart.
 	dbName := admin.Config().Database
@@ -56,6 +78,7 @@ func New(tb testing.TB) *DB {
 		tb.Fatalf("testdb: create database: %v", err)
 	}
 	tb.Cleanup(func() {
+		// tb.Context() is done by now: the drop gets a context of its own.
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		conn, err := pgx.Connect(ctx, base)
@@ -68,25 +91,11 @@ func New(tb testing.TB) *DB {
 			tb.Errorf("testdb: drop database: %v", err)
 		}
 	})
-
 	dbURL, err := pgcluster.WithDatabase(base, name)
 	if err != nil {
 		tb.Fatalf("testdb: %v", err)
 	}
-	cfg, err := pgxpool.ParseConfig(dbURL)
-	if err != nil {
-		tb.Fatalf("testdb: %v", err)
-	}
-	db.ConfigurePool(cfg) // as the CLI and the API configure theirs
-	pool := tenancytest.PoolWithConfig(tb, cfg)
-	m, err := db.NewTenancy(pool, tenancy.Config{})
-	if err != nil {
-		tb.Fatalf("testdb: %v", err)
-	}
-	if _, err := db.MigratePublic(ctx, pool, m); err != nil {
-		tb.Fatalf("testdb: %v", err)
-	}
-	return &DB{URL: dbURL, Pool: pool, Tenancy: m}
+	return dbURL
 }
 
 // Size returns the integer in environment variable name, one of the sizes

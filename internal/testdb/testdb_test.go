@@ -1,16 +1,20 @@
 package testdb_test
 
 import (
-	"context"
 	"testing"
+
+	"go.uber.org/goleak"
 
 	"github.com/tenantctl/tenantctl/internal/testdb"
 )
 
+// TestMain fails the package if a test database's pool outlives its test.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
 func TestNewIsMigratedAndPrivate(t *testing.T) {
 	t.Parallel()
 	a, b := testdb.New(t), testdb.New(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	if _, err := a.Pool.Exec(ctx, "INSERT INTO public.centers (name) VALUES ('only in a')"); err != nil {
 		t.Fatalf("insert into a: %v", err)
 	}

@@ -49,7 +49,7 @@ const fuzzBarcode = "FZ/1%_x"
 
 func newFuzzEnv(f *testing.F) *fuzzEnv {
 	f.Helper()
-	ctx := context.Background()
+	ctx := f.Context()
 	db := testdb.New(f)
 	st := domain.New(db.Pool, db.Tenancy)
 	if _, err := st.Seed(ctx, domain.SeedOptions{}); err != nil {

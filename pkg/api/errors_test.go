@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -167,7 +166,7 @@ func TestDatabaseDown(t *testing.T) {
 			t.Errorf("%s with the database down: %d %s", path, w.Code, w.Body)
 		}
 	}
-	req, _ := http.NewRequestWithContext(context.Background(), "GET", "/healthz", nil)
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", "/healthz", nil)
 	if w := record(srv, req); w.Code != http.StatusOK {
 		t.Errorf("healthz: %d", w.Code)
 	}

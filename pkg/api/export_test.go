@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"testing"
@@ -17,7 +16,7 @@ import (
 // lazily): enough for what needs no database.
 func offlineServer(t *testing.T) *Server {
 	t.Helper()
-	pool, err := pgxpool.New(context.Background(), "postgres://nobody@127.0.0.1:1/none?connect_timeout=1")
+	pool, err := pgxpool.New(t.Context(), "postgres://nobody@127.0.0.1:1/none?connect_timeout=1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,6 +25,12 @@ func offlineServer(t *testing.T) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return quietServer(t, pool, m)
+}
+
+// quietServer is a Server over pool and m that logs nothing.
+func quietServer(t *testing.T, pool *pgxpool.Pool, m *tenancy.Manager) *Server {
+	t.Helper()
 	s, err := New(Config{Pool: pool, Store: domain.New(pool, m), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

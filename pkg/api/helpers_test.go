@@ -14,11 +14,17 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.uber.org/goleak"
 
 	"github.com/tenantctl/tenantctl/internal/testdb"
 	"github.com/tenantctl/tenantctl/pkg/api"
 	"github.com/tenantctl/tenantctl/pkg/domain"
 )
+
+// TestMain fails the package if a test leaves a goroutine behind: an
+// httptest server or pool not closed, a handler still running after its
+// request, a LISTEN loop or throttle that outlives its context.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // env is a test's server over a fresh database loaded with the demo data
 // (Store.Seed) and a token for each seeded user.
@@ -58,7 +64,7 @@ func (s *syncBuffer) String() string {
 func setup(t *testing.T, configure ...func(*api.Config)) *env {
 	t.Helper()
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	t.Cleanup(cancel)
 	db := testdb.New(t)
 	st := domain.New(db.Pool, db.Tenancy)

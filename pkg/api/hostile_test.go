@@ -379,7 +379,7 @@ func (e *env) serveReal(opts api.ServeOptions) string {
 	}
 	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	done := make(chan error, 1)
-	ctx, cancel := contextWithCancel(e)
+	ctx, cancel := context.WithCancel(e.ctx)
 	go func() { done <- api.Serve(ctx, ln, e.srv.Handler(), opts) }()
 	e.t.Cleanup(func() { cancel(); <-done })
 	return ln.Addr().String()
@@ -599,8 +599,4 @@ func TestLoginThrottle(t *testing.T) {
 		e.expect(e.do("POST", "/api/auth/token/", "", `{"username": "istanbul_viewer"}`), 400, "no password")
 	}
 	e.expect(login("istanbul_viewer", pw), 200, "viewer after malformed attempts")
-}
-
-func contextWithCancel(e *env) (context.Context, context.CancelFunc) {
-	return context.WithCancel(e.ctx)
 }

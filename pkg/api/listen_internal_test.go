@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -19,14 +18,10 @@ import (
 func newTestServer(t *testing.T) (*Server, *testdb.DB, context.Context) {
 	t.Helper()
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	t.Cleanup(cancel)
 	db := testdb.New(t)
-	s, err := New(Config{Pool: db.Pool, Store: domain.New(db.Pool, db.Tenancy), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, db, ctx
+	return quietServer(t, db.Pool, db.Tenancy), db, ctx
 }
 
 // eventually polls cond every 20 ms until it holds or within passes.

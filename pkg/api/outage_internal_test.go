@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -118,7 +117,7 @@ func (p *tcpProxy) restore() {
 // LISTEN connection, which evicts a changed center again.
 func TestDatabaseOutage(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	t.Cleanup(cancel)
 	tdb := testdb.New(t)
 
@@ -138,10 +137,7 @@ func TestDatabaseOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Pool: pool, Store: domain.New(pool, m), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := quietServer(t, pool, m)
 	lctx, stop := context.WithCancel(ctx)
 	listening := make(chan error)
 	go func() { listening <- s.Listen(lctx) }()

@@ -192,7 +192,7 @@ func TestTenantScopedBehindPgBouncer(t *testing.T) {
 
 	// What each schema holds, read directly: exactly the acknowledged
 	// creates, and none of the other center's.
-	ctx := context.Background()
+	ctx := t.Context()
 	for _, c := range centers {
 		var mine, theirs int64
 		err := e.db.Pool.QueryRow(ctx, "SELECT count(*) FILTER (WHERE name = $1), count(*) FILTER (WHERE name LIKE 'pb:%' AND name <> $1) FROM "+
@@ -278,7 +278,7 @@ func TestListenBehindPgBouncer(t *testing.T) {
 // with a lock that protects nothing.
 func TestMigratePublicRefusesPgBouncer(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	pgb := pgbouncer.Pool(t, pgbouncer.URL(t), 2)
 	m, err := db.NewTenancy(pgb, tenancy.Config{})
 	if err != nil {

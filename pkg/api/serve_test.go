@@ -47,7 +47,7 @@ func TestServeGraceful(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	bgEnded := make(chan struct{})
 	served := make(chan error, 1)
@@ -129,7 +129,7 @@ func TestServeSlowHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := api.OfflineServer(t).Handler()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	served := make(chan error, 1)
 	go func() {
 		served <- api.Serve(ctx, ln, h, api.ServeOptions{ReadHeaderTimeout: 200 * time.Millisecond, Logger: discard()})

@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -21,8 +20,8 @@ func TestRequestTimeout(t *testing.T) {
 	release := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		done <- e.db.Tenancy.InTenant(context.Background(), e.ist.ID, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(context.Background(), "SELECT 1 FROM samples WHERE id = $1 FOR UPDATE", s.ID); err != nil {
+		done <- e.db.Tenancy.InTenant(t.Context(), e.ist.ID, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(t.Context(), "SELECT 1 FROM samples WHERE id = $1 FOR UPDATE", s.ID); err != nil {
 				return err
 			}
 			close(locked)

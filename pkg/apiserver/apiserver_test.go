@@ -13,9 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/tenantctl/tenantctl/internal/testdb"
 	"github.com/tenantctl/tenantctl/pkg/apiserver"
 )
+
+// TestMain fails the package if Run returns while one of its goroutines
+// (the HTTP server, the pool, the LISTEN loop) still runs.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // syncBuffer is a bytes.Buffer the server's goroutines may write to while
 // the test reads it.
@@ -38,9 +44,9 @@ func (s *syncBuffer) String() string {
 
 // run runs apiserver with args and environment env to its end (no
 // database is reached) and returns its exit code and output.
-func run(args []string, env map[string]string) (code int, stdout, stderr string) {
+func run(t *testing.T, args []string, env map[string]string) (code int, stdout, stderr string) {
 	var out, errs bytes.Buffer
-	code = apiserver.Run(context.Background(), args, apiserver.Env{Stdout: &out, Stderr: &errs,
+	code = apiserver.Run(t.Context(), args, apiserver.Env{Stdout: &out, Stderr: &errs,
 		Getenv: func(k string) string { return env[k] }})
 	return code, out.String(), errs.String()
 }
@@ -63,7 +69,7 @@ func TestUsageErrors(t *testing.T) {
 		{nil, map[string]string{"TENANTCTL_REQUEST_TIMEOUT": "1 minute"}, `invalid TENANTCTL_REQUEST_TIMEOUT "1 minute"`},
 		{nil, map[string]string{"TENANTCTL_METRICS": "perhaps"}, `invalid TENANTCTL_METRICS "perhaps"`},
 	} {
-		code, stdout, stderr := run(tc.args, tc.env)
+		code, stdout, stderr := run(t, tc.args, tc.env)
 		lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
 		if code != apiserver.ExitUsage || stdout != "" || len(lines) != 2 ||
 			!strings.HasPrefix(lines[0], "apiserver: ") || !strings.Contains(lines[0], tc.want) ||
@@ -95,7 +101,7 @@ func TestUsageErrorClosesListener(t *testing.T) {
 func TestHelp(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{{"--help"}, {"-h"}} {
-		code, stdout, stderr := run(args, nil)
+		code, stdout, stderr := run(t, args, nil)
 		if code != apiserver.ExitOK || stderr != "" {
 			t.Errorf("%q: exit %d, stderr %q", args, code, stderr)
 		}
@@ -113,7 +119,7 @@ func TestHelp(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	t.Parallel()
-	code, stdout, _ := run([]string{"--version"}, nil)
+	code, stdout, _ := run(t, []string{"--version"}, nil)
 	if code != apiserver.ExitOK || !strings.HasPrefix(stdout, "apiserver ") || !strings.HasSuffix(stdout, runtime.Version()+"\n") {
 		t.Errorf("exit %d, stdout %q", code, stdout)
 	}
@@ -130,7 +136,7 @@ func TestNoDatabase(t *testing.T) {
 		{nil, "apiserver: no database URL: set --database-url, TENANTCTL_DATABASE_URL or DATABASE_URL\n"},
 		{map[string]string{"DATABASE_URL": "postgres://nobody@127.0.0.1:1/none?connect_timeout=1"}, "apiserver: connect to database"},
 	} {
-		code, _, stderr := run([]string{"--addr", "127.0.0.1:0"}, tc.env)
+		code, _, stderr := run(t, []string{"--addr", "127.0.0.1:0"}, tc.env)
 		if code != apiserver.ExitFailure || !strings.HasPrefix(stderr, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 1 and %q", tc.env, code, stderr, tc.want)
 		}

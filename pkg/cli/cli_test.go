@@ -3,10 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,12 +15,16 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
+	"go.uber.org/goleak"
 
 	"github.com/tenantctl/tenantctl/internal/testdb"
 	"github.com/tenantctl/tenantctl/migrations"
 	"github.com/tenantctl/tenantctl/tenancy"
-	"github.com/tenantctl/tenantctl/tenancy/tenancytest"
 )
+
+// TestMain fails the package if a command returns while a goroutine of
+// its own (a pool, a fleet migration's worker, a progress bar) still runs.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // latest is the version of the last embedded tenant migration, where every
 // center ends up; latestNames names the migrations up to it.
@@ -59,9 +61,16 @@ func run(t *testing.T, args ...string) result {
 
 func runWith(t *testing.T, inv invocation, args ...string) result {
 	t.Helper()
+	r := invoke(t, inv, args...)
+	t.Logf("tenantctl %s\nexit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	return r
+}
+
+// invoke runs tenantctl with args, within two minutes.
+func invoke(t *testing.T, inv invocation, args ...string) result {
 	var stdout, stderr bytes.Buffer
 	stdin := strings.NewReader(inv.stdin)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	code := Run(ctx, args, Env{
 		Stdin: stdin, Stdout: &stdout, Stderr: &stderr,
@@ -69,9 +78,7 @@ func runWith(t *testing.T, inv invocation, args ...string) result {
 			return (s == stdin && inv.stdinTerminal) || (s == &stderr && inv.stderrTerminal)
 		},
 	})
-	r := result{code: code, stdout: stdout.String(), stderr: stderr.String()}
-	t.Logf("tenantctl %s\nexit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
-	return r
+	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
 
 func (r result) wantCode(t *testing.T, code int) {
@@ -126,7 +133,7 @@ func createTenants(t *testing.T, d *testdb.DB, n int) []uuid.UUID {
 	ids := make([]uuid.UUID, n)
 	for i := range ids {
 		ids[i] = uuid.New()
-		if err := d.Tenancy.Create(context.Background(), ids[i], nil); err != nil {
+		if err := d.Tenancy.Create(t.Context(), ids[i], nil); err != nil {
 			t.Fatalf("create tenant: %v", err)
 		}
 	}
@@ -143,7 +150,7 @@ func createTenants(t *testing.T, d *testdb.DB, n int) []uuid.UUID {
 // them, as a migration fails on a tenant whose schema was changed by hand.
 func rewind(t *testing.T, d *testdb.DB, id uuid.UUID, dropObjects bool) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	schema := pgx.Identifier{d.Tenancy.SchemaName(id)}.Sanitize()
 	if dropObjects {
 		// The tenant's tables; its trigger function lives in public since
@@ -166,48 +173,12 @@ func versions(t *testing.T, d *testdb.DB, ids []uuid.UUID) []int32 {
 	t.Helper()
 	out := make([]int32, len(ids))
 	for i, id := range ids {
-		err := d.Pool.QueryRow(context.Background(), "SELECT version FROM public.tenancy_tenants WHERE tenant_id = $1", id).Scan(&out[i])
+		err := d.Pool.QueryRow(t.Context(), "SELECT version FROM public.tenancy_tenants WHERE tenant_id = $1", id).Scan(&out[i])
 		if err != nil {
 			t.Fatalf("version of %s: %v", id, err)
 		}
 	}
 	return out
-}
-
-// emptyDatabase creates a database with nothing in it (testdb's come
-// migrated) and drops it when the test ends. Its name starts with the test
-// database's, like testdb's, so the harness sweeps up leftovers.
-func emptyDatabase(t *testing.T) string {
-	t.Helper()
-	base := tenancytest.DatabaseURL(t)
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	name := fmt.Sprintf("%s_%s", admin.Config().Database, strings.ToLower(rand.Text()[:12]))
-	ident := pgx.Identifier{name}.Sanitize()
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+ident+" TEMPLATE template0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), base)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
-			t.Error(err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("TEST_DATABASE_URL must be a URL here: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
 }
 
 func TestUsageErrors(t *testing.T) {
@@ -369,7 +340,7 @@ type statusDoc struct {
 
 func TestMigrateFreshDatabaseThenStatus(t *testing.T) {
 	t.Parallel()
-	dbURL := emptyDatabase(t)
+	dbURL := testdb.Empty(t)
 
 	r := run(t, "--database-url", dbURL, "migrate", "-o", "json")
 	r.wantCode(t, ExitOK)
@@ -601,7 +572,7 @@ func TestStagedRollout(t *testing.T) {
 	}
 
 	// Once the schema is repaired, a rerun resumes: only the rest runs.
-	if _, err := d.Pool.Exec(context.Background(), "DROP TABLE "+brokenSchema+".samples"); err != nil {
+	if _, err := d.Pool.Exec(t.Context(), "DROP TABLE "+brokenSchema+".samples"); err != nil {
 		t.Fatal(err)
 	}
 	r = run(t, args...)
@@ -678,7 +649,7 @@ func TestCenterStatusOrphan(t *testing.T) {
 	d := testdb.New(t)
 	createTenants(t, d, 2)
 	orphan := d.Tenancy.SchemaName(uuid.New())
-	if _, err := d.Pool.Exec(context.Background(), "CREATE SCHEMA "+orphan); err != nil {
+	if _, err := d.Pool.Exec(t.Context(), "CREATE SCHEMA "+orphan); err != nil {
 		t.Fatal(err)
 	}
 

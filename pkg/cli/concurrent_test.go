@@ -16,13 +16,7 @@ import (
 
 // runQuiet is run without logging the whole output: these tests run many
 // invocations and report what matters themselves.
-func runQuiet(args ...string) result {
-	var stdout, stderr strings.Builder
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	code := Run(ctx, args, Env{Stdout: &stdout, Stderr: &stderr, IsTerminal: func(any) bool { return false }})
-	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
-}
+func runQuiet(t *testing.T, args ...string) result { return invoke(t, invocation{}, args...) }
 
 // TestCenterCreateRaceCLI: two `tenantctl center create` invocations (each
 // its own pool, as two processes) with the same name, differing in case,
@@ -43,7 +37,7 @@ func TestCenterCreateRaceCLI(t *testing.T) {
 		for i := range res {
 			wg.Go(func() {
 				<-start
-				res[i] = runQuiet("--database-url", d.URL, "center", "create", names[i], "-o", "json")
+				res[i] = runQuiet(t, "--database-url", d.URL, "center", "create", names[i], "-o", "json")
 			})
 		}
 		close(start)
@@ -69,7 +63,7 @@ func TestCenterCreateRaceCLI(t *testing.T) {
 		}
 	}
 	var orphans, centers int
-	err := d.Pool.QueryRow(context.Background(), `
+	err := d.Pool.QueryRow(t.Context(), `
 SELECT (SELECT count(*) FROM pg_namespace n WHERE n.nspname ~ '^center_[0-9a-f]{32}$'
 		AND NOT EXISTS (SELECT FROM public.centers c WHERE c.schema_name = n.nspname))
 	+ (SELECT count(*) FROM public.centers c WHERE NOT EXISTS (SELECT FROM pg_namespace n WHERE n.nspname = c.schema_name))
@@ -79,7 +73,7 @@ SELECT (SELECT count(*) FROM pg_namespace n WHERE n.nspname ~ '^center_[0-9a-f]{
 	if err != nil {
 		t.Fatal(err)
 	}
-	statuses, err := d.Tenancy.Inspect(context.Background())
+	statuses, err := d.Tenancy.Inspect(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +100,7 @@ SELECT (SELECT count(*) FROM pg_namespace n WHERE n.nspname ~ '^center_[0-9a-f]{
 // Knob: TENANTCTL_MIGRATE_CENTERS (50).
 func TestConcurrentCenterMigrateAll(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	d := testdb.New(t)
 	n := testdb.Size(t, "TENANTCTL_MIGRATE_CENTERS", 50, 1)
@@ -120,7 +114,7 @@ func TestConcurrentCenterMigrateAll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Rollback(context.Background())
+	defer tx.Rollback(t.Context())
 	if _, err := tx.Exec(ctx, "SELECT FROM public.tenancy_tenants WHERE tenant_id = $1 FOR UPDATE", ids[0]); err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +123,7 @@ func TestConcurrentCenterMigrateAll(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range res {
 		wg.Go(func() {
-			res[i] = runQuiet("--database-url", d.URL, "center", "migrate", "--all", "--yes", "--concurrency", "3", "-o", "json")
+			res[i] = runQuiet(t, "--database-url", d.URL, "center", "migrate", "--all", "--yes", "--concurrency", "3", "-o", "json")
 		})
 	}
 	deadline := time.Now().Add(2 * time.Minute) // liveness only

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -28,7 +27,7 @@ func newSeeded(t *testing.T) seededDB {
 	t.Helper()
 	d := testdb.New(t)
 	st := domain.New(d.Pool, d.Tenancy)
-	if _, err := st.Seed(context.Background(), domain.SeedOptions{}); err != nil {
+	if _, err := st.Seed(t.Context(), domain.SeedOptions{}); err != nil {
 		t.Fatalf("seed: %v", err)
 	}
 	return seededDB{d, st}
@@ -47,7 +46,7 @@ func (d seededDB) runWith(t *testing.T, inv invocation, args ...string) result {
 
 func (d seededDB) center(t *testing.T, ref string) domain.Center {
 	t.Helper()
-	c, err := d.st.Centers.Resolve(context.Background(), ref)
+	c, err := d.st.Centers.Resolve(t.Context(), ref)
 	if err != nil {
 		t.Fatalf("center %s: %v", ref, err)
 	}
@@ -56,7 +55,7 @@ func (d seededDB) center(t *testing.T, ref string) domain.Center {
 
 func (d seededDB) user(t *testing.T, ref string) domain.User {
 	t.Helper()
-	u, err := d.st.Users.Resolve(context.Background(), ref)
+	u, err := d.st.Users.Resolve(t.Context(), ref)
 	if err != nil {
 		t.Fatalf("user %s: %v", ref, err)
 	}
@@ -66,7 +65,7 @@ func (d seededDB) user(t *testing.T, ref string) domain.User {
 func (d seededDB) countCenters(t *testing.T) int {
 	t.Helper()
 	var n int
-	if err := d.Pool.QueryRow(context.Background(), "SELECT count(*) FROM public.centers").Scan(&n); err != nil {
+	if err := d.Pool.QueryRow(t.Context(), "SELECT count(*) FROM public.centers").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -75,7 +74,7 @@ func (d seededDB) countCenters(t *testing.T) int {
 func (d seededDB) schemaExists(t *testing.T, schema string) bool {
 	t.Helper()
 	var ok bool
-	err := d.Pool.QueryRow(context.Background(), "SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)", schema).Scan(&ok)
+	err := d.Pool.QueryRow(t.Context(), "SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)", schema).Scan(&ok)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +298,7 @@ func TestCenterDeleteRestoreHardDelete(t *testing.T) {
 	if d.countCenters(t) != 1 || d.schemaExists(t, ank.SchemaName) {
 		t.Error("center or schema still there after hard-delete")
 	}
-	if _, err := d.st.Users.GetByUsername(context.Background(), "ankara_admin"); !errors.Is(err, domain.ErrNotFound) {
+	if _, err := d.st.Users.GetByUsername(t.Context(), "ankara_admin"); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("member survived the hard delete: %v", err)
 	}
 	r = d.run(t, "center", "hard-delete", ankara, "--yes")
@@ -363,7 +362,7 @@ func TestCenterStats(t *testing.T) {
 	}
 
 	// A center whose figures cannot be read fails, the others are shown.
-	if _, err := d.Pool.Exec(context.Background(), "DROP TABLE "+ist.SchemaName+".samples"); err != nil {
+	if _, err := d.Pool.Exec(t.Context(), "DROP TABLE "+ist.SchemaName+".samples"); err != nil {
 		t.Fatal(err)
 	}
 	r = d.run(t, "center", "stats", "--all", "-o", "json")
@@ -432,7 +431,7 @@ func TestUserCreateGetUpdate(t *testing.T) {
 		!u.HasPassword || u.IsSuperuser || !u.IsActive {
 		t.Errorf("created user %+v", u)
 	}
-	if got, err := d.st.Users.Authenticate(context.Background(), "deniz", password); err != nil || got.ID != u.ID {
+	if got, err := d.st.Users.Authenticate(t.Context(), "deniz", password); err != nil || got.ID != u.ID {
 		t.Errorf("authenticate with the password read from stdin: %v", err)
 	}
 
@@ -443,7 +442,7 @@ func TestUserCreateGetUpdate(t *testing.T) {
 	if u := decodeJSON[userDoc](t, r.stdout); !u.IsSuperuser || u.CenterID != nil || u.Role != domain.RoleUser {
 		t.Errorf("superuser %+v", u)
 	}
-	if _, err := d.st.Users.Authenticate(context.Background(), "ops", "another long password"); err != nil {
+	if _, err := d.st.Users.Authenticate(t.Context(), "ops", "another long password"); err != nil {
 		t.Errorf("authenticate ops: %v", err)
 	}
 
@@ -468,7 +467,7 @@ func TestUserCreateGetUpdate(t *testing.T) {
 	r = d.runWith(t, invocation{stdin: "short\n"}, "user", "create", "x", "--email", "x@example.com", "--center", istanbul, "--password-stdin")
 	r.wantCode(t, ExitFailure)
 	r.wantOneLineError(t, false, "invalid input: password: ")
-	if _, err := d.st.Users.GetByUsername(context.Background(), "x"); !errors.Is(err, domain.ErrNotFound) {
+	if _, err := d.st.Users.GetByUsername(t.Context(), "x"); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("refused user x exists: %v", err)
 	}
 
@@ -499,10 +498,10 @@ func TestUserCreateGetUpdate(t *testing.T) {
 	if strings.Contains(r.stdout+r.stderr, newPassword) {
 		t.Fatal("the password was echoed")
 	}
-	if _, err := d.st.Users.Authenticate(context.Background(), "deniz", newPassword); err != nil {
+	if _, err := d.st.Users.Authenticate(t.Context(), "deniz", newPassword); err != nil {
 		t.Errorf("authenticate with the new password: %v", err)
 	}
-	if _, err := d.st.Users.Authenticate(context.Background(), "deniz", password); !errors.Is(err, domain.ErrInvalidCredentials) {
+	if _, err := d.st.Users.Authenticate(t.Context(), "deniz", password); !errors.Is(err, domain.ErrInvalidCredentials) {
 		t.Errorf("the old password still works: %v", err)
 	}
 	r = d.run(t, "user", "update", "deniz", "--email", "istanbul_admin@EXAMPLE.com")
@@ -679,7 +678,7 @@ func TestTokenCreate(t *testing.T) {
 	t.Parallel()
 	d := newSeeded(t)
 	admin := d.user(t, "istanbul_admin")
-	ctx := context.Background()
+	ctx := t.Context()
 
 	// Table: the token in the table, a warning on stderr.
 	r := d.run(t, "token", "create", "--user", "istanbul_admin")
@@ -760,7 +759,7 @@ func TestSeedIdempotent(t *testing.T) {
 	}
 
 	// Before 'tenantctl migrate' the command says so.
-	r = run(t, "--database-url", emptyDatabase(t), "seed")
+	r = run(t, "--database-url", testdb.Empty(t), "seed")
 	r.wantCode(t, ExitFailure)
 	r.wantOneLineError(t, false, "the database is not migrated", "run 'tenantctl migrate' first")
 }

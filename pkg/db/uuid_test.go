@@ -1,16 +1,19 @@
 package db_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/goleak"
 
 	"github.com/tenantctl/tenantctl/pkg/db"
 	"github.com/tenantctl/tenantctl/tenancy/tenancytest"
 )
+
+// TestMain fails the package if a test leaves a pool's goroutines behind.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // uuidPools returns a pool as pgx configures it and one as ConfigurePool
 // does, on the test server.
@@ -24,7 +27,7 @@ func uuidPools(tb testing.TB) map[string]*pgxpool.Pool {
 		if name == "configured" {
 			db.ConfigurePool(cfg)
 		}
-		pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+		pool, err := pgxpool.NewWithConfig(tb.Context(), cfg)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -38,7 +41,7 @@ func uuidPools(tb testing.TB) map[string]*pgxpool.Pool {
 // how ids travel, not what they are: every way tenantctl passes and scans
 // uuid.UUID and uuid.NullUUID gives the same answer as pgx's default path.
 func TestConfigurePoolKeepsUUIDSemantics(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	id, other := uuid.New(), uuid.New()
 	type answer struct {
 		Text   string
@@ -78,7 +81,7 @@ func TestConfigurePoolKeepsUUIDSemantics(t *testing.T) {
 // created_by, updated_by), through pgx's default path and through
 // ConfigurePool's.
 func BenchmarkUUID(b *testing.B) {
-	ctx := context.Background()
+	ctx := b.Context()
 	pools := uuidPools(b)
 	ids := make([]uuid.UUID, 20)
 	for i := range ids {

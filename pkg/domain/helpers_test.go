@@ -11,10 +11,15 @@ import (
 	"github.com/alexedwards/argon2id"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/goleak"
 
 	"github.com/tenantctl/tenantctl/internal/testdb"
 	"github.com/tenantctl/tenantctl/pkg/domain"
 )
+
+// TestMain fails the package if a test leaves a goroutine behind (a pool
+// not closed, a concurrent writer still running).
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 type bundle struct {
 	ctx context.Context
@@ -31,7 +36,7 @@ func setup(t *testing.T) *bundle {
 // newBundle is setup for benchmarks too.
 func newBundle(t testing.TB) *bundle {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	t.Cleanup(cancel)
 	db := testdb.New(t)
 	st := domain.New(db.Pool, db.Tenancy)

@@ -1,7 +1,6 @@
 package domain_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -77,7 +76,7 @@ func TestCenterCreateRaceSeparatePools(t *testing.T) {
 		wins[winner]++
 	}
 
-	statuses, err := b.db.Tenancy.Inspect(context.Background())
+	statuses, err := b.db.Tenancy.Inspect(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package domain
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"regexp"
 	"strings"
@@ -60,7 +59,7 @@ func FuzzCheckJSONObject(f *testing.F) {
 				t.Fatalf("%q accepted as %q, which validates to %q %v", in, out, again, back)
 			}
 			var ok bool
-			if err := pool.QueryRow(context.Background(), "SELECT jsonb_typeof($1::text::jsonb) = 'object'", string(out)).Scan(&ok); err != nil || !ok {
+			if err := pool.QueryRow(t.Context(), "SELECT jsonb_typeof($1::text::jsonb) = 'object'", string(out)).Scan(&ok); err != nil || !ok {
 				t.Fatalf("%q accepted as %q, which jsonb refuses: %v", in, out, err)
 			}
 		}
@@ -104,7 +103,7 @@ func FuzzCheckText(f *testing.F) {
 		fe.checkPassword(&p)
 		if okAny {
 			var back string
-			if err := pool.QueryRow(context.Background(), "SELECT $1::text", s).Scan(&back); err != nil || back != s {
+			if err := pool.QueryRow(t.Context(), "SELECT $1::text", s).Scan(&back); err != nil || back != s {
 				t.Fatalf("%q accepted but PostgreSQL stores %q: %v", s, back, err)
 			}
 		}
@@ -152,7 +151,7 @@ func FuzzEscapeLike(f *testing.F) {
 			return // refused by checkText before any query
 		}
 		var got bool
-		err := pool.QueryRow(context.Background(), `SELECT $2::text LIKE $1 ESCAPE '\'`,
+		err := pool.QueryRow(t.Context(), `SELECT $2::text LIKE $1 ESCAPE '\'`,
 			"%"+escapeLike(needle)+"%", hay).Scan(&got)
 		if err != nil {
 			t.Fatalf("needle %q: %v", needle, err)

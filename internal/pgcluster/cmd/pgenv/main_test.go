@@ -10,9 +10,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/goleak"
 
 	"github.com/tenantctl/tenantctl/internal/pgcluster"
 )
+
+// TestMain fails the package if pgenv returns while a goroutine of its
+// own (a cluster's or PgBouncer's process waiter) still runs.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // `pgenv --no-system --clusters 2 test -- CMD` runs CMD with the URLs of two
 // private clusters and of PgBouncer in front of the first, all usable
@@ -47,7 +52,7 @@ func TestRunPrivate(t *testing.T) {
 			t.Fatal("CMD did not run within 3 minutes")
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	var ports []int
 	for _, name := range []string{"TEST_DATABASE_URL", "TEST_DATABASE_URL_2", "TEST_PGBOUNCER_URL"} {

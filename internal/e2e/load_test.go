@@ -73,8 +73,8 @@ var reachable = map[domain.Action][]domain.Status{
 	domain.ActionArchive:  {domain.StatusArchived},
 }
 
-// TestIsolationUnderLoad is invariant 2 of DESIGN.md end to end: many
-// tenants, every sample marked with its tenant (metadata and barcode
+// TestIsolationUnderLoad proves end to end that no request ever sees
+// another tenant's rows: many tenants, every sample marked with its tenant (metadata and barcode
 // prefix), concurrent clients each acting as a member of one tenant with a
 // mix of reads, writes and attempts at other tenants' data, through the
 // HTTP API served as cmd/apiserver serves it. Every response is checked

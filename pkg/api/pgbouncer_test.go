@@ -1,6 +1,7 @@
 package api_test
 
-// Invariant 2 of DESIGN.md through the API, with the API's pool behind
+// No request sees another tenant's rows, and a change made by another
+// process reaches the server, through the API with the API's pool behind
 // PgBouncer in transaction pooling mode (pgenv starts it for `make
 // test`, 3 server connections per database, fewer than the API's pool and
 // the test's concurrent clients). The fixtures (seed, tokens, the "other

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,8 +16,8 @@ import (
 )
 
 // profileBenchmark says where the server's time goes under the list load:
-// cmd/apiserver's code (benchrun serve) with net/http/pprof on, a CPU profile taken over the measured part of the
-// load, and its samples summed by what spends them.
+// the API server (Serve) with net/http/pprof on, a CPU profile taken over
+// the measured part of the load, and its samples summed by what spends them.
 func profileBenchmark(ctx context.Context, e *Env) []Row {
 	const group = "Where the time goes"
 	fail := func(err error) []Row { return []Row{{Group: group, What: "apiserver CPU profile", Err: err}} }
@@ -28,15 +26,11 @@ func profileBenchmark(ctx context.Context, e *Env) []Row {
 	if err != nil {
 		return fail(err)
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return fail(err)
-	}
 	pprofAddr, err := freeAddr()
 	if err != nil {
 		return fail(err)
 	}
-	srv, err := startServer(ctx, f.url, self, "serve", "-pprof", pprofAddr)
+	srv, err := startServer(ctx, f.url, pprofAddr)
 	if err != nil {
 		return fail(err)
 	}
@@ -71,15 +65,6 @@ func profileBenchmark(ctx context.Context, e *Env) []Row {
 		Note: fmt.Sprintf("%.1f s of CPU sampled; by what spent it (a sample counts for the first function up its stack past the runtime and small helpers, a system call wherever it is): %s. Load: %s. "+
 			"Each list request is an HTTP exchange, the authentication statement, one batch (BEGIN, the schema switch, the center check), the list query and COMMIT: four round trips to PostgreSQL, each a write and a read, plus the response and the access log line.",
 			total.Seconds(), strings.Join(parts, ", "), m.String())}}
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 // fetchProfile reads the CPU profile at url and sums it (profileShares).

@@ -140,7 +140,7 @@ func closedLoop(conns int, d time.Duration, fn func() error) ([]time.Duration, e
 }
 
 // scaleBenchmark is the list spread uniformly over each of the scale's
-// spreads of centers, against one cmd/apiserver, beside pgbench; and the
+// spreads of centers, against one API server (Serve), beside pgbench; and the
 // server's memory meanwhile.
 func scaleBenchmark(ctx context.Context, e *Env) []Row {
 	const group = "Scale in tenants"
@@ -152,11 +152,11 @@ func scaleBenchmark(ctx context.Context, e *Env) []Row {
 		return fail(err)
 	}
 	seeded := time.Since(t)
-	srv, stop, err := startAPIServer(ctx, f.url)
+	srv, err := startServer(ctx, f.url, "")
 	if err != nil {
 		return fail(err)
 	}
-	defer stop()
+	defer srv.stop()
 
 	list := requests[0]
 	var rows []Row

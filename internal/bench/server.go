@@ -50,7 +50,8 @@ func startServer(ctx context.Context, dbURL, pprofAddr string) (*server, error) 
 		return nil, fmt.Errorf("bench: start the API server: %w", err)
 	}
 	go func() { _ = cmd.Wait(); close(s.exited) }()
-	deadline := time.Now().Add(30 * time.Second)
+	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	for {
 		resp, err := http.Get(s.base + "/healthz")
 		if err == nil {
@@ -62,14 +63,10 @@ func startServer(ctx context.Context, dbURL, pprofAddr string) (*server, error) 
 		select {
 		case <-s.exited:
 			return nil, fmt.Errorf("bench: the API server exited at start: %s", lastLine(s.stderr.String()))
-		case <-ctx.Done():
+		case <-wait.Done():
 			s.stop()
-			return nil, ctx.Err()
+			return nil, fmt.Errorf("bench: the API server did not answer /healthz within 30 s: %w", wait.Err())
 		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.stop()
-			return nil, errors.New("bench: the API server did not answer /healthz within 30 s")
 		}
 	}
 }

@@ -69,12 +69,12 @@ func TestServerProcessFigures(t *testing.T) {
 // TestParseWrk reads the line wrkLua's done prints among wrk's own
 // report, and refuses a load with failed requests.
 func TestParseWrk(t *testing.T) {
-	m, sent, err := parseWrk("Running 2s test @ http://127.0.0.1:1\n  2 threads and 16 connections\nwrk-result 3000 2000500 8760 28150 0 0 1510 1490\nRequests/sec: 1499.63\n")
+	m, sent, err := parseWrk("Running 2s test @ http://127.0.0.1:1\n  2 threads and 16 connections\nwrk-sent 1510\nwrk-sent 1490\nwrk-result 3000 2000500 8760 28150 0 0\nRequests/sec: 1499.63\n")
 	if err != nil || !slices.Equal(sent, []int{1510, 1490}) || m.requests != 3000 || m.elapsed != 2000500*time.Microsecond || m.p50 != 8760*time.Microsecond || m.p99 != 28150*time.Microsecond {
 		t.Errorf("parseWrk = %+v, %v", m, err)
 	}
-	for _, bad := range []string{"wrk-result 3000 2000500 8760 28150 2 0 1510 1490\n", "wrk-result 3000 2000500 8760 28150 0 1 1510 1490\n",
-		"wrk-result 3000 2000500 8760 28150 0 0 x\n", "wrk-result 3000 2000500 8760\n", "unable to connect\n"} {
+	for _, bad := range []string{"wrk-result 3000 2000500 8760 28150 2 0\n", "wrk-result 3000 2000500 8760 28150 0 1\n",
+		"wrk-result 3000 2000500 8760\n", "unable to connect\n"} {
 		if _, _, err := parseWrk(bad); err == nil {
 			t.Errorf("parseWrk(%q): no error", bad)
 		}

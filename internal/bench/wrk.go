@@ -57,12 +57,12 @@ function request()
 end
 
 function done(summary, latency)
-	local e, sent = summary.errors, {}
 	for _, t in ipairs(threads) do
-		sent[#sent + 1] = t:get("sent")
+		io.write(string.format("wrk-sent %d\n", t:get("sent")))
 	end
-	io.write(string.format("wrk-result %d %d %d %d %d %d %s\n", summary.requests, summary.duration,
-		latency:percentile(50), latency:percentile(99), e.status, e.connect + e.read + e.write + e.timeout, table.concat(sent, " ")))
+	local e = summary.errors
+	io.write(string.format("wrk-result %d %d %d %d %d %d\n", summary.requests, summary.duration,
+		latency:percentile(50), latency:percentile(99), e.status, e.connect + e.read + e.write + e.timeout))
 end
 `
 
@@ -135,32 +135,22 @@ func checkShares(sent []int, n int) error {
 	return nil
 }
 
-// parseWrk reads wrkLua's done line: requests, duration (µs), p50 and p99
-// (µs), statuses above 399, socket errors, and the requests each thread
-// sent, in the order of their ids.
+// parseWrk reads wrkLua's done lines: the requests each thread sent, in
+// the order of their ids, then requests, duration (µs), p50 and p99 (µs),
+// statuses above 399 and socket errors.
 func parseWrk(out string) (m measured, sent []int, err error) {
 	for line := range strings.Lines(out) {
-		fields, ok := strings.CutPrefix(strings.TrimSpace(line), "wrk-result ")
-		if !ok {
+		var k int
+		if _, err := fmt.Sscanf(line, "wrk-sent %d", &k); err == nil {
+			sent = append(sent, k)
 			continue
 		}
-		var ns []int64
-		for f := range strings.FieldsSeq(fields) {
-			n, err := strconv.ParseInt(f, 10, 64)
-			if err != nil {
-				return m, nil, fmt.Errorf("wrk: unexpected result line %q", line)
-			}
-			ns = append(ns, n)
+		var n, dur, p50, p99, status, socket int64
+		if _, err := fmt.Sscanf(line, "wrk-result %d %d %d %d %d %d", &n, &dur, &p50, &p99, &status, &socket); err != nil {
+			continue
 		}
-		if len(ns) < 6 {
-			return m, nil, fmt.Errorf("wrk: unexpected result line %q", line)
-		}
-		n, dur, p50, p99, status, socket := ns[0], ns[1], ns[2], ns[3], ns[4], ns[5]
 		if n == 0 || status+socket > 0 {
 			return m, nil, fmt.Errorf("wrk: %d answers, %d of them with an error status; %d socket errors or timeouts", n, status, socket)
-		}
-		for _, s := range ns[6:] {
-			sent = append(sent, int(s))
 		}
 		us := func(n int64) time.Duration { return time.Duration(n) * time.Microsecond }
 		return measured{requests: int(n), elapsed: us(dur), p50: us(p50), p99: us(p99)}, sent, nil

@@ -81,15 +81,11 @@ func (e *Env) NewDatabase(ctx context.Context, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	pool, err := pgxpool.New(ctx, url)
+	pool, m, err := newManager(ctx, url, 1, false)
 	if err != nil {
 		return "", fmt.Errorf("bench: connect to %s: %w", name, err)
 	}
 	defer pool.Close()
-	m, err := db.NewTenancy(pool, tenancy.Config{})
-	if err != nil {
-		return "", err
-	}
 	if _, err := db.MigratePublic(ctx, pool, m); err != nil {
 		return "", fmt.Errorf("bench: migrate %s: %w", name, err)
 	}
@@ -163,6 +159,20 @@ func newPool(ctx context.Context, url string, conns int, warm bool) (*pgxpool.Po
 		}
 	}
 	return pool, nil
+}
+
+// newManager returns tenantctl's Manager over a new pool (newPool).
+func newManager(ctx context.Context, url string, conns int, warm bool) (*pgxpool.Pool, *tenancy.Manager, error) {
+	pool, err := newPool(ctx, url, conns, warm)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := db.NewTenancy(pool, tenancy.Config{})
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	return pool, m, nil
 }
 
 // warmUp opens every connection pool may hold.

@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/tenantctl/tenantctl/pkg/db"
 	"github.com/tenantctl/tenantctl/pkg/domain"
 	"github.com/tenantctl/tenantctl/tenancy"
 )
@@ -97,11 +96,7 @@ func newFixture(ctx context.Context, e *Env) (*fixture, error) {
 	if err != nil {
 		return nil, err
 	}
-	pool, err := newPool(ctx, url, fixtureConns, false)
-	if err != nil {
-		return nil, err
-	}
-	m, err := db.NewTenancy(pool, tenancy.Config{})
+	pool, m, err := newManager(ctx, url, fixtureConns, false)
 	if err != nil {
 		return nil, err
 	}

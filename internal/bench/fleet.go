@@ -72,15 +72,11 @@ func runFleet(ctx context.Context, e *Env) []Row {
 	}
 	// Not connected until the fleet's database is copied, which wants no
 	// connections to it.
-	pool, err := newPool(ctx, libURL, sc.Concurrency, false)
+	pool, product, err := newManager(ctx, libURL, sc.Concurrency, false)
 	if err != nil {
 		return fail(err, &nth, &mig, &mem)
 	}
 	defer pool.Close()
-	product, err := db.NewTenancy(pool, tenancy.Config{})
-	if err != nil {
-		return fail(err, &nth, &mig, &mem)
-	}
 	next, err := withBenchMigration(pool)
 	if err != nil {
 		return fail(err, &nth, &mig, &mem)
@@ -100,15 +96,11 @@ func runFleet(ctx context.Context, e *Env) []Row {
 	if err != nil {
 		return fail(err, &nth, &mig, &mem)
 	}
-	firstPool, err := newPool(ctx, firstURL, sc.Concurrency, true)
+	firstPool, first, err := newManager(ctx, firstURL, sc.Concurrency, true)
 	if err != nil {
 		return fail(err, &nth, &mig, &mem)
 	}
 	defer firstPool.Close()
-	first, err := db.NewTenancy(firstPool, tenancy.Config{})
-	if err != nil {
-		return fail(err, &nth, &mig, &mem)
-	}
 	nth.Ours, nth.Floor, nth.Note, err = e.lastVersusFirst(ctx, libURL, last, first)
 	if err != nil {
 		return fail(err, &nth, &mig, &mem)
@@ -198,15 +190,11 @@ func runFleet(ctx context.Context, e *Env) []Row {
 // tenant took on each side and the row's note. Its connection to url is
 // closed when it returns.
 func (e *Env) lastVersusFirst(ctx context.Context, url string, last []uuid.UUID, first *tenancy.Manager) (lastFig, firstFig Figure, note string, err error) {
-	pool, err := newPool(ctx, url, 1, true)
+	pool, fleet, err := newManager(ctx, url, 1, true)
 	if err != nil {
 		return lastFig, firstFig, "", err
 	}
 	defer pool.Close()
-	fleet, err := db.NewTenancy(pool, tenancy.Config{})
-	if err != nil {
-		return lastFig, firstFig, "", err
-	}
 	if err := e.checkpoint(ctx); err != nil {
 		return lastFig, firstFig, "", err
 	}

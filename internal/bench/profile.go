@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,8 +16,8 @@ import (
 )
 
 // profileBenchmark says where the server's time goes under the list load:
-// cmd/apiserver's code (benchrun serve) with net/http/pprof on, a CPU profile taken over the measured part of the
-// load, and its samples summed by what spends them.
+// the API server (Serve) with net/http/pprof on, a CPU profile taken over
+// the measured part of the load, and its samples summed by what spends them.
 func profileBenchmark(ctx context.Context, e *Env) []Row {
 	const group = "Where the time goes"
 	fail := func(err error) []Row { return []Row{{Group: group, What: "apiserver CPU profile", Err: err}} }
@@ -28,15 +26,11 @@ func profileBenchmark(ctx context.Context, e *Env) []Row {
 	if err != nil {
 		return fail(err)
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return fail(err)
-	}
 	pprofAddr, err := freeAddr()
 	if err != nil {
 		return fail(err)
 	}
-	srv, err := startServer(ctx, f.url, self, "serve", "-pprof", pprofAddr)
+	srv, err := startServer(ctx, f.url, pprofAddr)
 	if err != nil {
 		return fail(err)
 	}
@@ -73,15 +67,6 @@ func profileBenchmark(ctx context.Context, e *Env) []Row {
 			total.Seconds(), strings.Join(parts, ", "), m.String())}}
 }
 
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
 // fetchProfile reads the CPU profile at url and sums it (profileShares).
 func fetchProfile(ctx context.Context, url string) ([]share, time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -106,14 +91,13 @@ type share struct {
 }
 
 // profileKinds names what spends a sample by the first function of its
-// stack, from the leaf up, whose name starts with a prefix here; the
-// system calls come first, so that a write is a system call whoever makes
-// it. Frames of the runtime and of small standard helpers are passed over
-// on the way up, so that an allocation counts for the code that asked for
-// it; a stack of nothing else is the runtime's own (GC, scheduling).
+// stack, from the leaf up, whose name starts with a prefix here; a system
+// call comes first wherever it is (syscallPrefixes), so that a write is a
+// system call whoever makes it. Frames of the runtime and of small
+// standard helpers are passed over on the way up, so that an allocation
+// counts for the code that asked for it; a stack of nothing else is the
+// runtime's own (GC, scheduling).
 var profileKinds = []struct{ what, prefix string }{
-	{"system calls (network reads and writes, the access log)", "syscall."},
-	{"system calls (network reads and writes, the access log)", "internal/runtime/syscall"},
 	{"JSON encoding", "encoding/json."},
 	{"pgx (PostgreSQL protocol, encoding and decoding)", "github.com/jackc/"},
 	{"logging and metrics", "log/slog."},
@@ -124,6 +108,11 @@ var profileKinds = []struct{ what, prefix string }{
 	{"net/http", "bufio."},
 	{"tenantctl's own code", "github.com/tenantctl/"},
 }
+
+// syscalls is the kind of a stack with a frame of syscallPrefixes.
+const syscalls = "system calls (network reads and writes, the access log)"
+
+var syscallPrefixes = []string{"syscall.", "internal/runtime/syscall"}
 
 // passedOver are the frames a stack is walked up past: the runtime, and
 // helpers whose time belongs to their caller.
@@ -177,12 +166,8 @@ func profileShares(r io.Reader) ([]share, time.Duration, error) {
 
 // kindOf classifies a stack, leaf first (see profileKinds).
 func kindOf(frames []string) string {
-	for _, f := range frames {
-		for _, k := range profileKinds[:2] {
-			if strings.HasPrefix(f, k.prefix) {
-				return k.what
-			}
-		}
+	if slices.ContainsFunc(frames, func(f string) bool { return hasPrefix(f, syscallPrefixes) }) {
+		return syscalls
 	}
 	for _, f := range frames {
 		for _, k := range profileKinds {
@@ -190,9 +175,13 @@ func kindOf(frames []string) string {
 				return k.what
 			}
 		}
-		if !slices.ContainsFunc(passedOver, func(p string) bool { return strings.HasPrefix(f, p) }) {
+		if !hasPrefix(f, passedOver) {
 			return "other"
 		}
 	}
 	return "the Go runtime (GC, scheduling)"
+}
+
+func hasPrefix(s string, prefixes []string) bool {
+	return slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(s, p) })
 }

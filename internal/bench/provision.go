@@ -7,7 +7,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/tenantctl/tenantctl/pkg/db"
 	"github.com/tenantctl/tenantctl/tenancy"
 )
 
@@ -38,15 +37,11 @@ func runProvision(ctx context.Context, e *Env) []Row {
 	if err != nil {
 		return fail(err)
 	}
-	pool, err := newPool(ctx, libURL, sc.Concurrency, true)
+	pool, m, err := newManager(ctx, libURL, sc.Concurrency, true)
 	if err != nil {
 		return fail(err)
 	}
 	defer pool.Close()
-	m, err := db.NewTenancy(pool, tenancy.Config{})
-	if err != nil {
-		return fail(err)
-	}
 	// The floor's scripts come from the same Manager: its names and
 	// migrations, run against the floor's database.
 	tx := createTx(m)

@@ -298,7 +298,7 @@ WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 	return float64(calls) / float64(n), nil
 }
 
-// requestsBenchmark loads cmd/apiserver with each kind of request,
+// requestsBenchmark loads the API server (Serve) with each kind of request,
 // spread over the smallest spread's centers, beside pgbench sending the
 // same SQL.
 func requestsBenchmark(ctx context.Context, e *Env) []Row {
@@ -313,11 +313,11 @@ func requestsBenchmark(ctx context.Context, e *Env) []Row {
 	if err := f.seedWrites(ctx, int(pendingRate*secs)); err != nil {
 		return fail(err)
 	}
-	srv, stop, err := startAPIServer(ctx, f.url)
+	srv, err := startServer(ctx, f.url, "")
 	if err != nil {
 		return fail(err)
 	}
-	defer stop()
+	defer srv.stop()
 
 	var rows []Row
 	for _, req := range requests {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -67,13 +68,32 @@ func TestServerProcessFigures(t *testing.T) {
 // TestParseWrk reads the line wrkLua's done prints among wrk's own
 // report, and refuses a load with failed requests.
 func TestParseWrk(t *testing.T) {
-	m, most, err := parseWrk("Running 2s test @ http://127.0.0.1:1\n  2 threads and 16 connections\nwrk-result 3000 2000500 8760 28150 0 0 1510\nRequests/sec: 1499.63\n")
-	if err != nil || most != 1510 || m.requests != 3000 || m.elapsed != 2000500*time.Microsecond || m.p50 != 8760*time.Microsecond || m.p99 != 28150*time.Microsecond {
+	m, sent, err := parseWrk("Running 2s test @ http://127.0.0.1:1\n  2 threads and 16 connections\nwrk-sent 1510\nwrk-sent 1490\nwrk-result 3000 2000500 8760 28150 0 0\nRequests/sec: 1499.63\n")
+	if err != nil || !slices.Equal(sent, []int{1510, 1490}) || m.requests != 3000 || m.elapsed != 2000500*time.Microsecond || m.p50 != 8760*time.Microsecond || m.p99 != 28150*time.Microsecond {
 		t.Errorf("parseWrk = %+v, %v", m, err)
 	}
-	for _, bad := range []string{"wrk-result 3000 2000500 8760 28150 2 0 1510\n", "wrk-result 3000 2000500 8760 28150 0 1 1510\n", "unable to connect\n"} {
+	for _, bad := range []string{"wrk-result 3000 2000500 8760 28150 2 0\n", "wrk-result 3000 2000500 8760 28150 0 1\n",
+		"wrk-result 3000 2000500 8760\n", "unable to connect\n"} {
 		if _, _, err := parseWrk(bad); err == nil {
 			t.Errorf("parseWrk(%q): no error", bad)
+		}
+	}
+}
+
+// TestCheckShares: with an odd number of calls thread 0's share is one
+// more than thread 1's, and a thread that sends exactly its share sent
+// no call twice.
+func TestCheckShares(t *testing.T) {
+	for _, c := range []struct {
+		sent []int
+		n    int
+		ok   bool
+	}{
+		{[]int{3, 2}, 5, true}, {[]int{2, 2}, 5, true}, {[]int{2, 2}, 4, true},
+		{[]int{4, 1}, 5, false}, {[]int{3, 3}, 5, false}, {[]int{3, 2}, 4, false}, {[]int{3}, 5, false},
+	} {
+		if err := checkShares(c.sent, c.n); (err == nil) != c.ok {
+			t.Errorf("checkShares(%v, %d) = %v, want ok %v", c.sent, c.n, err, c.ok)
 		}
 	}
 }
@@ -99,7 +119,7 @@ func TestWrkLoad(t *testing.T) {
 	}))
 	defer srv.Close()
 	var calls []apiCall
-	for i := range 20000 {
+	for i := range 20001 { // odd: thread 0's share is one more than thread 1's
 		calls = append(calls, apiCall{"POST", fmt.Sprintf("/k/%d/", i), "tok", `{"k": 1}`})
 	}
 	m, err := wrkLoad(t.Context(), srv.URL, calls, true, 4, time.Second)
@@ -116,8 +136,8 @@ func TestWrkLoad(t *testing.T) {
 		}
 	}
 	mu.Unlock()
-	if m, err := wrkLoad(t.Context(), srv.URL, calls[:100], true, 4, time.Second); err == nil {
-		t.Errorf("a once load of 100 calls for a second was not an error: %+v", m)
+	if m, err := wrkLoad(t.Context(), srv.URL, calls[:101], true, 4, time.Second); err == nil {
+		t.Errorf("a once load of 101 calls for a second was not an error: %+v", m)
 	}
 	if m, err := wrkLoad(t.Context(), srv.URL, []apiCall{{"GET", "/fail/", "tok", ""}}, false, 2, time.Second); err == nil {
 		t.Errorf("a load answered 500 was not an error: %+v", m)

@@ -12,9 +12,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/tenantctl/tenantctl/pkg/db"
-	"github.com/tenantctl/tenantctl/tenancy"
 )
 
 // switchBenchmark is what entering a tenant costs: the list of one
@@ -38,15 +35,11 @@ func switchBenchmark(ctx context.Context, e *Env) []Row {
 	if err != nil {
 		return fail(fmt.Errorf("bench: copy the samples into public: %w", err))
 	}
-	pool, err := newPool(ctx, f.url, e.Scale.Conns, true)
+	pool, m, err := newManager(ctx, f.url, e.Scale.Conns, true)
 	if err != nil {
 		return fail(err)
 	}
 	defer pool.Close()
-	m, err := db.NewTenancy(pool, tenancy.Config{})
-	if err != nil {
-		return fail(err)
-	}
 	check := func(b *pgx.Batch) {
 		b.Queue(centerCheck+"$1", c.id).QueryRow(func(row pgx.Row) error { return row.Scan(nil, nil) })
 	}
@@ -140,7 +133,7 @@ func closedLoop(conns int, d time.Duration, fn func() error) ([]time.Duration, e
 }
 
 // scaleBenchmark is the list spread uniformly over each of the scale's
-// spreads of centers, against one cmd/apiserver, beside pgbench; and the
+// spreads of centers, against one API server (Serve), beside pgbench; and the
 // server's memory meanwhile.
 func scaleBenchmark(ctx context.Context, e *Env) []Row {
 	const group = "Scale in tenants"
@@ -152,11 +145,11 @@ func scaleBenchmark(ctx context.Context, e *Env) []Row {
 		return fail(err)
 	}
 	seeded := time.Since(t)
-	srv, stop, err := startAPIServer(ctx, f.url)
+	srv, err := startServer(ctx, f.url, "")
 	if err != nil {
 		return fail(err)
 	}
-	defer stop()
+	defer srv.stop()
 
 	list := requests[0]
 	var rows []Row

@@ -3,17 +3,14 @@ package bench
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
-	_ "net/http/pprof" // the serve mode's -pprof listener
+	_ "net/http/pprof" // Serve's pprof listener
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,55 +28,30 @@ type server struct {
 	exited chan struct{}
 }
 
-// buildAPIServer builds ./cmd/apiserver into dir, as `go build` would for
-// a deployment (the go command of $GO, else of PATH).
-func buildAPIServer(ctx context.Context, dir string) (string, error) {
-	bin := filepath.Join(dir, "apiserver")
-	cmd := exec.CommandContext(ctx, cmp.Or(os.Getenv("GO"), "go"), "build", "-o", bin, "github.com/tenantctl/tenantctl/cmd/apiserver")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build apiserver: %w: %s", err, out)
-	}
-	return bin, nil
-}
-
-// startAPIServer builds cmd/apiserver into a temporary folder and starts
-// it over dbURL; stop ends it and removes the folder.
-func startAPIServer(ctx context.Context, dbURL string) (srv *server, stop func(), err error) {
-	dir, err := os.MkdirTemp("", "tenantctl-bench-")
+// startServer starts benchrun's serve mode (Serve) over database dbURL on
+// a free loopback port, with net/http/pprof on pprofAddr unless it is "",
+// and waits until it answers /healthz.
+func startServer(ctx context.Context, dbURL, pprofAddr string) (*server, error) {
+	self, err := os.Executable()
 	if err != nil {
-		return nil, nil, fmt.Errorf("bench: %w", err)
+		return nil, fmt.Errorf("bench: start the API server: %w", err)
 	}
-	bin, err := buildAPIServer(ctx, dir)
-	if err == nil {
-		srv, err = startServer(ctx, dbURL, bin)
-	}
+	addr, err := freeAddr()
 	if err != nil {
-		os.RemoveAll(dir)
-		return nil, nil, err
+		return nil, err
 	}
-	return srv, func() { srv.stop(); os.RemoveAll(dir) }, nil
-}
-
-// startServer runs argv (a server taking --addr) over database dbURL on a
-// free loopback port and waits until it answers /healthz.
-func startServer(ctx context.Context, dbURL string, argv ...string) (*server, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("find a free port: %w", err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(argv[0], append(argv[1:], "--addr", addr)...)
-	cmd.Env = append(os.Environ(), "TENANTCTL_DATABASE_URL="+dbURL)
+	cmd := exec.Command(self, "serve", "--addr", addr)
+	cmd.Env = append(os.Environ(), "TENANTCTL_DATABASE_URL="+dbURL, pprofEnv+"="+pprofAddr)
 	// Its request log goes nowhere: writing it is part of the server's
 	// cost, keeping it is not. Only the last lines are kept, for errors.
 	s := &server{cmd: cmd, base: "http://" + addr, stderr: &bytes.Buffer{}, exited: make(chan struct{})}
 	cmd.Stderr = &tailWriter{buf: s.stderr, max: 8 << 10}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", filepath.Base(argv[0]), err)
+		return nil, fmt.Errorf("bench: start the API server: %w", err)
 	}
 	go func() { _ = cmd.Wait(); close(s.exited) }()
-	deadline := time.Now().Add(30 * time.Second)
+	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	for {
 		resp, err := http.Get(s.base + "/healthz")
 		if err == nil {
@@ -90,15 +62,11 @@ func startServer(ctx context.Context, dbURL string, argv ...string) (*server, er
 		}
 		select {
 		case <-s.exited:
-			return nil, fmt.Errorf("%s exited at start: %s", filepath.Base(argv[0]), lastLine(s.stderr.String()))
-		case <-ctx.Done():
+			return nil, fmt.Errorf("bench: the API server exited at start: %s", lastLine(s.stderr.String()))
+		case <-wait.Done():
 			s.stop()
-			return nil, ctx.Err()
+			return nil, fmt.Errorf("bench: the API server did not answer /healthz within 30 s: %w", wait.Err())
 		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.stop()
-			return nil, fmt.Errorf("%s did not answer /healthz within 30 s", filepath.Base(argv[0]))
 		}
 	}
 }
@@ -203,23 +171,35 @@ func lastLine(s string) string {
 	return lines[len(lines)-1]
 }
 
-// Serve is benchrun's hidden serve mode: the API server of cmd/apiserver
-// over TENANTCTL_DATABASE_URL, with its options, and with -pprof serving
-// net/http/pprof for profiling the server under a benchmark's load.
-func Serve(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("benchrun serve", flag.ContinueOnError)
-	addr := fs.String("addr", "127.0.0.1:8000", "address to listen on")
-	pprofAddr := fs.String("pprof", "", "address to serve net/http/pprof on")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg := apiserver.Config{DatabaseURL: os.Getenv("TENANTCTL_DATABASE_URL")}
-	if *pprofAddr != "" {
-		go func() { _ = http.ListenAndServe(*pprofAddr, nil) }()
-	}
-	ln, err := net.Listen("tcp", *addr)
+// freeAddr returns a loopback address no one listens on now.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return err
+		return "", fmt.Errorf("bench: find a free port: %w", err)
 	}
-	return apiserver.Serve(ctx, ln, cfg)
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// pprofEnv names the environment variable of Serve's net/http/pprof
+// address: a variable rather than a flag, so that every argument is
+// apiserver's own.
+const pprofEnv = "BENCHRUN_PPROF_ADDR"
+
+// Serve is benchrun's hidden serve mode, the API server every request
+// benchmark loads as a child process (so that the load generator is
+// another process, as a client is): apiserver.Main with args, as
+// cmd/apiserver runs it, and net/http/pprof on $BENCHRUN_PPROF_ADDR when
+// set, for profiling the server under load without a profiling seam in
+// the product. It returns the exit code.
+func Serve(ctx context.Context, args []string) int {
+	if addr := os.Getenv(pprofEnv); addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "benchrun serve: pprof: %v\n", err)
+			return apiserver.ExitFailure
+		}
+		go func() { _ = http.Serve(ln, nil) }()
+	}
+	return apiserver.Main(ctx, args, os.Stdout, os.Stderr)
 }

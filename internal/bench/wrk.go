@@ -57,12 +57,12 @@ function request()
 end
 
 function done(summary, latency)
-	local e, most = summary.errors, 0
 	for _, t in ipairs(threads) do
-		most = math.max(most, t:get("sent"))
+		io.write(string.format("wrk-sent %d\n", t:get("sent")))
 	end
-	io.write(string.format("wrk-result %d %d %d %d %d %d %d\n", summary.requests, summary.duration,
-		latency:percentile(50), latency:percentile(99), e.status, e.connect + e.read + e.write + e.timeout, most))
+	local e = summary.errors
+	io.write(string.format("wrk-result %d %d %d %d %d %d\n", summary.requests, summary.duration,
+		latency:percentile(50), latency:percentile(99), e.status, e.connect + e.read + e.write + e.timeout))
 end
 `
 
@@ -104,13 +104,14 @@ func wrkLoad(ctx context.Context, base string, calls []apiCall, once bool, conns
 	if err != nil {
 		return measured{}, fmt.Errorf("wrk: %w: %s", err, lastLine(cmp.Or(stderr.String(), string(out))))
 	}
-	m, most, err := parseWrk(string(out))
+	m, sent, err := parseWrk(string(out))
 	if err != nil {
 		return measured{}, err
 	}
-	// A thread that ran out of its share of the calls started over.
-	if once && most*wrkThreads > len(calls) {
-		return measured{}, fmt.Errorf("wrk: a thread sent %d requests, more than its share of the %d to be sent once", most, len(calls))
+	if once {
+		if err := checkShares(sent, len(calls)); err != nil {
+			return measured{}, err
+		}
 	}
 	if m.requests > 0 {
 		ps := cmd.ProcessState
@@ -119,20 +120,40 @@ func wrkLoad(ctx context.Context, base string, calls []apiCall, once bool, conns
 	return m, nil
 }
 
-// parseWrk reads wrkLua's done line: requests, duration (µs), p50 and p99
-// (µs), statuses above 399, socket errors, and the most requests one
-// thread sent.
-func parseWrk(out string) (m measured, most int, err error) {
+// checkShares says whether each thread of a once load of n calls, thread
+// id having sent sent[id], kept to its share, the calls id, id+threads…:
+// one that sent more ran out of them and started over.
+func checkShares(sent []int, n int) error {
+	if len(sent) != wrkThreads {
+		return fmt.Errorf("wrk: %d threads reported what they sent, not %d", len(sent), wrkThreads)
+	}
+	for id, k := range sent {
+		if share := (n - id + wrkThreads - 1) / wrkThreads; k > share {
+			return fmt.Errorf("wrk: thread %d sent %d requests, more than its share (%d) of the %d to be sent once", id, k, share, n)
+		}
+	}
+	return nil
+}
+
+// parseWrk reads wrkLua's done lines: the requests each thread sent, in
+// the order of their ids, then requests, duration (µs), p50 and p99 (µs),
+// statuses above 399 and socket errors.
+func parseWrk(out string) (m measured, sent []int, err error) {
 	for line := range strings.Lines(out) {
+		var k int
+		if _, err := fmt.Sscanf(line, "wrk-sent %d", &k); err == nil {
+			sent = append(sent, k)
+			continue
+		}
 		var n, dur, p50, p99, status, socket int64
-		if _, err := fmt.Sscanf(line, "wrk-result %d %d %d %d %d %d %d", &n, &dur, &p50, &p99, &status, &socket, &most); err != nil {
+		if _, err := fmt.Sscanf(line, "wrk-result %d %d %d %d %d %d", &n, &dur, &p50, &p99, &status, &socket); err != nil {
 			continue
 		}
 		if n == 0 || status+socket > 0 {
-			return m, 0, fmt.Errorf("wrk: %d answers, %d of them with an error status; %d socket errors or timeouts", n, status, socket)
+			return m, nil, fmt.Errorf("wrk: %d answers, %d of them with an error status; %d socket errors or timeouts", n, status, socket)
 		}
 		us := func(n int64) time.Duration { return time.Duration(n) * time.Microsecond }
-		return measured{requests: int(n), elapsed: us(dur), p50: us(p50), p99: us(p99)}, most, nil
+		return measured{requests: int(n), elapsed: us(dur), p50: us(p50), p99: us(p99)}, sent, nil
 	}
-	return m, 0, fmt.Errorf("wrk printed no result: %s", lastLine(out))
+	return m, nil, fmt.Errorf("wrk printed no result: %s", lastLine(out))
 }

@@ -31,12 +31,9 @@ func main() {
 		// Hidden: the API server the request benchmarks start as a child
 		// (bench.Serve).
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		if err := bench.Serve(ctx, os.Args[2:]); err != nil {
-			fmt.Fprintln(os.Stderr, "benchrun serve:", err)
-			os.Exit(1)
-		}
-		return
+		code := bench.Serve(ctx, os.Args[2:])
+		stop()
+		os.Exit(code)
 	}
 	url := flag.String("url", "", "superuser URL of a throwaway cluster's postgres database (default: a cluster of benchrun's own)")
 	binDir := flag.String("bindir", "", "directory of the cluster's psql and pgbench (required with -url)")

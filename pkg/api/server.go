@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -232,10 +233,8 @@ func (s *Server) handle(mux *http.ServeMux, rt route, tenant func(http.Handler) 
 		err := rt.h(w, r)
 		switch {
 		case err == nil:
-		case info(r.Context()).status != 0:
-			// The response has begun, so err comes from writing its body:
-			// the client hung up or stopped reading. Not the database's
-			// fault, and a second header cannot be sent.
+		case errors.Is(err, errClientGone):
+			// Not the database's fault, and a second header cannot be sent.
 			s.log.LogAttrs(r.Context(), slog.LevelInfo, "client disconnected",
 				slog.String("request_id", requestID(r.Context())), slog.Any("error", err))
 		default:
@@ -308,20 +307,43 @@ func (h *headerRecorder) WriteHeader(code int) {
 	}
 }
 
-// writeJSON writes v with status.
+// errClientGone marks an error from writing a response body: the client
+// hung up or stopped reading. The status is already sent, so it cannot be
+// answered with a problem, and it is not the server's fault.
+var errClientGone = errors.New("writing the response")
+
+// writeJSON writes v with status. v is marshalled before the header is
+// sent, so that a value that cannot be encoded is still answered as a 500;
+// an error after that is the client's (errClientGone).
 func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := marshalJSON(v)
+	if err != nil {
+		return fmt.Errorf("api: encoding a %d response: %w", status, err)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	return encodeJSON(w, v)
+	return writeBody(w, b)
 }
 
-// encodeJSON writes v without HTML escaping: the API serves JSON, not HTML,
-// and escaped "&" in pagination links (\u0026) only puzzles people reading
-// them.
-func encodeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+// writeBody writes b, the body of a response whose header is sent.
+func writeBody(w io.Writer, b []byte) error {
+	if _, err := w.Write(b); err != nil {
+		return fmt.Errorf("%w: %w", errClientGone, err)
+	}
+	return nil
+}
+
+// marshalJSON encodes v without HTML escaping: the API serves JSON, not
+// HTML, and escaped "&" in pagination links (\u0026) only puzzles people
+// reading them.
+func marshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // ok writes v as a 200, or err.
@@ -329,8 +351,7 @@ func ok[T any](w http.ResponseWriter, v T, err error) error {
 	if err != nil {
 		return err
 	}
-	_ = writeJSON(w, http.StatusOK, v)
-	return nil
+	return writeJSON(w, http.StatusOK, v)
 }
 
 func noContent(w http.ResponseWriter, err error) error {

@@ -58,8 +58,7 @@ counting every match, not only this page.`,
 				Limit: opts.page.Limit, Offset: opts.page.Offset, IncludeInactive: opts.IncludeInactive,
 			}
 			if opts.Status != "" {
-				var err error
-				if flt.Status, err = domain.ParseStatus(opts.Status); err != nil {
+				if flt.Status = domain.Status(opts.Status); !flt.Status.Valid() {
 					return usagef(c, "invalid --status %q: want %s", opts.Status, sentence(values(domain.Statuses), "or"))
 				}
 			}

@@ -37,7 +37,7 @@ var LatestPublicVersion = func() int32 {
 }()
 
 // PublicVersion returns the public schema's current version. A database
-// never migrated is an error for which IsNotMigrated is true.
+// never migrated is an error for which NotMigrated is true.
 func PublicVersion(ctx context.Context, q interface {
 	QueryRow(context.Context, string, ...any) pgx.Row
 }) (int32, error) {

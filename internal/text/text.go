@@ -24,3 +24,14 @@ func Truncate(s string, n int) string {
 	}
 	return s[:cut] + "…"
 }
+
+// Strings converts a list of a string type (an enum's values: roles,
+// statuses, orderings) to plain strings, for joining into messages and
+// offering as flag values.
+func Strings[T ~string](vs []T) []string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = string(v)
+	}
+	return s
+}

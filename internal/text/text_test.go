@@ -34,3 +34,13 @@ func TestTruncate(t *testing.T) {
 		}
 	}
 }
+
+func TestStrings(t *testing.T) {
+	type role string
+	if got := Strings([]role{"a", "b"}); strings.Join(got, ",") != "a,b" {
+		t.Errorf("Strings = %q", got)
+	}
+	if got := Strings([]role(nil)); len(got) != 0 {
+		t.Errorf("Strings(nil) = %q", got)
+	}
+}

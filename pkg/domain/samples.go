@@ -46,7 +46,7 @@ func ParseStatus(s string) (Status, error) {
 
 func checkStatus(f *fieldErrors, s Status) {
 	if !s.Valid() {
-		f.add("status", fmt.Sprintf("%q is not a status (%s)", text.Truncate(string(s), 64), joinStatuses(Statuses)))
+		f.add("status", fmt.Sprintf("%q is not a status (%s)", text.Truncate(string(s), 64), strings.Join(text.Strings(Statuses), ", ")))
 	}
 }
 
@@ -84,14 +84,6 @@ func (a Action) Allows(from Status) (Status, bool) {
 		return "", false
 	}
 	return t.to, true
-}
-
-func joinStatuses(ss []Status) string {
-	parts := make([]string, len(ss))
-	for i, s := range ss {
-		parts[i] = string(s)
-	}
-	return strings.Join(parts, ", ")
 }
 
 // DefaultSampleTypes are the sample types of a center whose settings have

@@ -17,7 +17,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case err != nil:
 		writeProblem(w, Problem{Status: http.StatusServiceUnavailable, Detail: "database unreachable or not migrated"})
-	case version != db.LatestPublicVersion:
+	case version != db.LatestPublicVersion():
 		writeProblem(w, Problem{Status: http.StatusServiceUnavailable,
 			Detail: "public schema is not at the latest migration; run tenantctl migrate"})
 	default:

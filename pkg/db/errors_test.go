@@ -96,11 +96,11 @@ func TestPublicVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.To != db.LatestPublicVersion || db.LatestPublicVersion < 2 {
-		t.Errorf("MigratePublic to %d, LatestPublicVersion %d", v.To, db.LatestPublicVersion)
+	if v.To != db.LatestPublicVersion() || db.LatestPublicVersion() < 2 {
+		t.Errorf("MigratePublic to %d, LatestPublicVersion %d", v.To, db.LatestPublicVersion())
 	}
-	if got, err := db.PublicVersion(ctx, d.Pool); err != nil || got != db.LatestPublicVersion {
-		t.Errorf("PublicVersion = %d, %v; want %d", got, err, db.LatestPublicVersion)
+	if got, err := db.PublicVersion(ctx, d.Pool); err != nil || got != db.LatestPublicVersion() {
+		t.Errorf("PublicVersion = %d, %v; want %d", got, err, db.LatestPublicVersion())
 	}
 	if _, err := d.Pool.Exec(ctx, "DROP TABLE "+db.VersionTable); err != nil {
 		t.Fatal(err)

@@ -147,7 +147,7 @@ func TestIsolationUnderLoad(t *testing.T) {
 	setupDur := time.Since(setupStart)
 
 	errs := &errorCounter{}
-	s, err := api.New(api.Config{Pool: pool, Store: domain.New(pool, m), Logger: slog.New(errs), RequestTimeout: 30 * time.Second})
+	s, err := api.New(api.Config{Store: domain.New(pool, m), Logger: slog.New(errs), RequestTimeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

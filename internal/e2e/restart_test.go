@@ -74,7 +74,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	// The request timeout is below the client's: a request stuck on the
 	// database is answered 503 by the server before the client gives up,
 	// so a client timeout can only mean the server itself hung.
-	s, err := api.New(api.Config{Pool: pool, Store: domain.New(pool, m), Logger: slog.New(errs), RequestTimeout: 5 * time.Second})
+	s, err := api.New(api.Config{Store: domain.New(pool, m), Logger: slog.New(errs), RequestTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

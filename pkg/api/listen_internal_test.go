@@ -22,7 +22,7 @@ func newTestServer(t *testing.T) (*Server, *testdb.DB, context.Context) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	db := testdb.New(t)
-	s, err := New(Config{Pool: db.Pool, Store: domain.New(db.Pool, db.Tenancy), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s, err := New(Config{Store: domain.New(db.Pool, db.Tenancy), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,20 +14,16 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantctl/tenantctl/pkg/domain"
 	"github.com/tenantctl/tenantctl/tenancy/tenancyhttp"
 )
 
-// Config configures a Server. Pool and Store are required.
+// Config configures a Server. Store is required.
 type Config struct {
-	// Pool is the database: /readyz and the pool metrics read it, and
-	// Listen connects as it does unless ListenConnString says otherwise.
-	// Required.
-	Pool *pgxpool.Pool
-	// Store is the domain over Pool (domain.New with pkg/db.NewTenancy's
-	// manager). Required.
+	// Store is the domain (domain.New with pkg/db.NewTenancy's manager).
+	// Its pool is also what /readyz and the pool metrics read, and how
+	// Listen connects unless ListenConnString says otherwise. Required.
 	Store *domain.Store
 	// Logger receives request logs and errors. Defaults to slog.Default().
 	Logger *slog.Logger
@@ -44,8 +40,8 @@ type Config struct {
 	CenterCacheTTL time.Duration
 	// ListenConnString is where Listen opens its own connection (a
 	// postgres:// URL or key=value DSN) to LISTEN on CentersChannel.
-	// Defaults to Pool's connection settings. LISTEN belongs to a session:
-	// when Pool goes through PgBouncer in transaction pooling mode, set
+	// Defaults to Store's pool's connection settings. LISTEN belongs to a
+	// session: when that pool goes through PgBouncer in transaction pooling mode, set
 	// this to PostgreSQL directly, or notifications never arrive (Listen
 	// notices, logs that it needs a direct connection, and retries; the
 	// cache then only ages out after CenterCacheTTL).
@@ -63,13 +59,12 @@ type Config struct {
 // run Listen beside it (ServeOptions.Background) so that changes made by
 // other processes reach its cache.
 type Server struct {
-	pool     *pgxpool.Pool
 	st       *domain.Store
 	log      *slog.Logger
 	tokenTTL time.Duration
 	timeout  time.Duration
 	centers  *centerCache
-	listenCC *pgx.ConnConfig // Listen's connection: Config.ListenConnString, else Pool's
+	listenCC *pgx.ConnConfig // Listen's connection: Config.ListenConnString, else pool's
 	metrics  *metrics
 	login    *loginThrottle
 	routes   []route
@@ -102,23 +97,22 @@ const (
 
 // New returns a Server with every route registered.
 func New(cfg Config) (*Server, error) {
-	if cfg.Pool == nil || cfg.Store == nil {
-		return nil, errors.New("api: Config.Pool and Config.Store are required")
+	if cfg.Store == nil {
+		return nil, errors.New("api: Config.Store is required")
 	}
 	if cfg.TokenTTL < 0 || cfg.RequestTimeout < 0 || cfg.CenterCacheTTL < 0 {
 		return nil, errors.New("api: Config durations must not be negative")
 	}
 	s := &Server{
-		pool:     cfg.Pool,
 		st:       cfg.Store,
 		log:      cmp.Or(cfg.Logger, slog.Default()),
 		tokenTTL: cmp.Or(cfg.TokenTTL, 24*time.Hour),
 		timeout:  cmp.Or(cfg.RequestTimeout, 30*time.Second),
-		metrics:  newMetrics(cfg.Pool),
+		metrics:  newMetrics(cfg.Store.Pool()),
 		login:    newLoginThrottle(cfg.LoginThrottle),
 	}
 	s.centers = newCenterCache(cmp.Or(cfg.CenterCacheTTL, 5*time.Minute))
-	s.listenCC = cfg.Pool.Config().ConnConfig
+	s.listenCC = cfg.Store.Pool().Config().ConnConfig
 	if cfg.ListenConnString != "" {
 		// Parsed now, so that a bad setting fails at start, not in a log
 		// line of the listener's retry loop.

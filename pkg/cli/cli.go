@@ -18,11 +18,11 @@ import (
 	"github.com/tenantctl/tenantctl/tenancy"
 )
 
-// Exit codes of Main and Run.
+// Exit codes of Main and Run (internal/cmdline's, the same for both commands).
 const (
-	ExitOK      = 0
-	ExitFailure = 1
-	ExitUsage   = 2
+	ExitOK      = cmdline.ExitOK
+	ExitFailure = cmdline.ExitFailure
+	ExitUsage   = cmdline.ExitUsage
 )
 
 // Env is what one invocation runs against. Main fills it from the process;

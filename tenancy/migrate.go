@@ -11,6 +11,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/tenantctl/tenantctl/internal/text"
 )
 
 // Outcome is what a fleet migration did to one tenant.
@@ -301,7 +303,7 @@ func (m *Manager) recordFailure(ctx context.Context, r Result) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	_, err := m.pool.Exec(ctx, "UPDATE "+m.tenantsTbl+" SET last_error = $2, last_error_at = now() WHERE tenant_id = $1",
-		r.TenantID, truncate(r.Err.Error(), 4000))
+		r.TenantID, text.Truncate(r.Err.Error(), 4000))
 	if err != nil {
 		m.log.Warn("could not record tenant migration failure", "schema", r.Schema, "error", err)
 	}

@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/tenantctl/tenantctl/internal/text"
 )
 
 // DefaultPrefix is the schema prefix of a Manager whose Config leaves
@@ -48,7 +49,7 @@ func (m *Manager) ParseSchemaName(schema string) (uuid.UUID, error) {
 	hexPart, ok := strings.CutPrefix(schema, m.prefix)
 	if !ok || len(hexPart) != 32 || !isLowerHex(hexPart) {
 		return uuid.Nil, fmt.Errorf("%w: %q is not %s followed by 32 lowercase hex digits",
-			ErrInvalidName, truncate(schema, 80), m.prefix)
+			ErrInvalidName, text.Truncate(schema, 80), m.prefix)
 	}
 	var id uuid.UUID
 	if _, err := hex.Decode(id[:], []byte(hexPart)); err != nil {
@@ -63,7 +64,7 @@ func (m *Manager) ParseSchemaName(schema string) (uuid.UUID, error) {
 // digits; one spelling per tenant keeps caches and logs unambiguous.
 func ParseID(key string) (uuid.UUID, error) {
 	if len(key) != 36 {
-		return uuid.Nil, fmt.Errorf("%w: %q is not a UUID", ErrInvalidName, truncate(key, 80))
+		return uuid.Nil, fmt.Errorf("%w: %q is not a UUID", ErrInvalidName, text.Truncate(key, 80))
 	}
 	id, err := uuid.Parse(key)
 	if err != nil {
@@ -80,18 +81,4 @@ func isLowerHex(s string) bool {
 		}
 	}
 	return true
-}
-
-// truncate shortens s to at most n bytes and marks the cut with "…", for
-// input quoted in an error and for the error kept in the ledger. It cuts
-// between runes: half a rune would show as \x escapes in a quoted name,
-// and PostgreSQL refuses text that is not valid UTF-8.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

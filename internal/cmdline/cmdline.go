@@ -11,6 +11,14 @@ import (
 	"github.com/spf13/pflag"
 )
 
+// The exit codes of both commands. pkg/cli and pkg/apiserver re-export
+// them for callers of their Run outside this module.
+const (
+	ExitOK      = 0 // success
+	ExitFailure = 1 // the command ran and failed
+	ExitUsage   = 2 // the command line was wrong; nothing ran
+)
+
 // envKey is the flag annotation that holds a flag's environment variables.
 const envKey = "tenantctl_env"
 

@@ -33,7 +33,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func serve(t *testing.T, pool *pgxpool.Pool, m *tenancy.Manager, requestTimeout time.Duration) (string, *errorCounter) {
 	t.Helper()
 	errs := &errorCounter{}
-	s, err := api.New(api.Config{Pool: pool, Store: domain.New(pool, m), Logger: slog.New(errs), RequestTimeout: requestTimeout})
+	s, err := api.New(api.Config{Store: domain.New(pool, m), Logger: slog.New(errs), RequestTimeout: requestTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,7 +55,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	if _, err := st.Seed(ctx, domain.SeedOptions{}); err != nil {
 		f.Fatalf("seed: %v", err)
 	}
-	srv, err := api.New(api.Config{Pool: db.Pool, Store: st,
+	srv, err := api.New(api.Config{Store: st,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RequestTimeout: 10 * time.Second})
 	if err != nil {
 		f.Fatal(err)

@@ -10,11 +10,11 @@ import (
 	"mime"
 	"net/http"
 	"slices"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
 
+	"github.com/tenantctl/tenantctl/internal/text"
 	"github.com/tenantctl/tenantctl/tenancy"
 )
 
@@ -191,17 +191,10 @@ func (o *object) json(f string) *json.RawMessage {
 	return &raw
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
-}
-
 // invalidID is the message for an id a client sent in a field or a query
 // parameter that tenancy.ParseID, the one parser of ids, refuses.
 func invalidID(s string) string {
-	return fmt.Sprintf("%q is not a valid UUID", truncate(s, 64))
+	return fmt.Sprintf("%q is not a valid UUID", text.Truncate(s, 64))
 }
 
 // pathID parses the path wildcard name as an id; anything else is a 404

@@ -4,7 +4,7 @@
 // apiserver command is this package wired to flags by package apiserver;
 // its --help lists them.
 //
-//	srv, err := api.New(api.Config{Pool: pool, Store: domain.New(pool, m)})
+//	srv, err := api.New(api.Config{Store: domain.New(pool, m)})
 //	err = api.Serve(ctx, ln, srv.Handler(), api.ServeOptions{Background: srv.Listen})
 //
 // # Routes

@@ -122,6 +122,9 @@ func writeProblem(w http.ResponseWriter, p Problem) {
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	// A Problem is strings, ints and string lists: it always encodes.
+	b, _ := marshalJSON(p)
 	w.WriteHeader(p.Status)
-	_ = encodeJSON(w, p)
+	// A client gone before its problem arrives has nobody to tell.
+	_, _ = w.Write(b)
 }

@@ -153,7 +153,7 @@ func TestDatabaseDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := api.New(api.Config{Pool: pool, Store: domain.New(pool, e.db.Tenancy), Logger: discard()})
+	srv, err := api.New(api.Config{Store: domain.New(pool, e.db.Tenancy), Logger: discard()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,12 @@ func offlineServer(t *testing.T) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
+	return serverOn(t, pool)
+}
+
+// serverOn is a Server over pool, with tenantctl's tenancy and a silent log.
+func serverOn(t *testing.T, pool *pgxpool.Pool) *Server {
+	t.Helper()
 	m, err := db.NewTenancy(pool, tenancy.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -31,7 +37,7 @@ func offlineServer(t *testing.T) *Server {
 // quietServer is a Server over pool and m that logs nothing.
 func quietServer(t *testing.T, pool *pgxpool.Pool, m *tenancy.Manager) *Server {
 	t.Helper()
-	s, err := New(Config{Pool: pool, Store: domain.New(pool, m), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s, err := New(Config{Store: domain.New(pool, m), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

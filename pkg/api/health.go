@@ -13,11 +13,11 @@ import (
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	version, err := db.PublicVersion(ctx, s.pool)
+	version, err := db.PublicVersion(ctx, s.st.Pool())
 	switch {
 	case err != nil:
 		writeProblem(w, Problem{Status: http.StatusServiceUnavailable, Detail: "database unreachable or not migrated"})
-	case version != db.LatestPublicVersion:
+	case version != db.LatestPublicVersion():
 		writeProblem(w, Problem{Status: http.StatusServiceUnavailable,
 			Detail: "public schema is not at the latest migration; run tenantctl migrate"})
 	default:

@@ -72,7 +72,7 @@ func setup(t *testing.T, configure ...func(*api.Config)) *env {
 		t.Fatalf("seed: %v", err)
 	}
 	logs := &syncBuffer{}
-	cfg := api.Config{Pool: db.Pool, Store: st,
+	cfg := api.Config{Store: st,
 		Logger: slog.New(slog.NewJSONHandler(logs, nil))}
 	for _, c := range configure {
 		c(&cfg)

@@ -94,7 +94,7 @@ func TestMetrics(t *testing.T) {
 // TestMetricsDisabled: Config.DisableMetrics leaves /metrics out.
 func TestMetricsDisabled(t *testing.T) {
 	e := setup(t)
-	srv, err := api.New(api.Config{Pool: e.db.Pool, Store: e.st, Logger: discard(), DisableMetrics: true})
+	srv, err := api.New(api.Config{Store: e.st, Logger: discard(), DisableMetrics: true})
 	if err != nil {
 		t.Fatal(err)
 	}

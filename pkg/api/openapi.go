@@ -63,8 +63,7 @@ var pathParams = map[string]map[string]any{
 // openAPI serves the document, built once in New.
 func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/json")
-	_, err := w.Write(s.openapi)
-	return err
+	return writeBody(w, s.openapi)
 }
 
 // openAPIDocument builds the OpenAPI 3.1 document from the route table and

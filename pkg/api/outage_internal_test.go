@@ -14,9 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantctl/tenantctl/internal/testdb"
-	"github.com/tenantctl/tenantctl/pkg/db"
 	"github.com/tenantctl/tenantctl/pkg/domain"
-	"github.com/tenantctl/tenantctl/tenancy"
 )
 
 // tcpProxy forwards 127.0.0.1:<random port> to a target, and can cut every
@@ -133,11 +131,7 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	m, err := db.NewTenancy(pool, tenancy.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := quietServer(t, pool, m)
+	s := serverOn(t, pool)
 	lctx, stop := context.WithCancel(ctx)
 	listening := make(chan error)
 	go func() { listening <- s.Listen(lctx) }()

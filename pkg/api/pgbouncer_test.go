@@ -41,7 +41,7 @@ func setupBehindPgBouncer(t *testing.T, configure ...func(*api.Config)) (*env, s
 	base := pgbouncer.URL(t)
 	var url string
 	e := setup(t, append([]func(*api.Config){func(cfg *api.Config) {
-		direct := cfg.Pool.Config()
+		direct := cfg.Store.Pool().Config()
 		var err error
 		if url, err = pgcluster.WithDatabase(base, direct.ConnConfig.Database); err != nil {
 			t.Fatal(err)
@@ -52,7 +52,7 @@ func setupBehindPgBouncer(t *testing.T, configure ...func(*api.Config)) (*env, s
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg.Pool, cfg.Store = pool, domain.New(pool, m)
+		cfg.Store = domain.New(pool, m)
 		cfg.ListenConnString = direct.ConnString()
 	}}, configure...)...)
 	return e, url
@@ -253,7 +253,7 @@ func TestListenBehindPgBouncer(t *testing.T) {
 
 	// Misconfigured: LISTEN through PgBouncer is refused, loudly.
 	logs := &syncBuffer{}
-	bad, err := api.New(api.Config{Pool: e.db.Pool, Store: e.st, ListenConnString: url,
+	bad, err := api.New(api.Config{Store: e.st, ListenConnString: url,
 		Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)

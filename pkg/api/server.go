@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -13,20 +14,16 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantctl/tenantctl/pkg/domain"
 	"github.com/tenantctl/tenantctl/tenancy/tenancyhttp"
 )
 
-// Config configures a Server. Pool and Store are required.
+// Config configures a Server. Store is required.
 type Config struct {
-	// Pool is the database: /readyz and the pool metrics read it, and
-	// Listen connects as it does unless ListenConnString says otherwise.
-	// Required.
-	Pool *pgxpool.Pool
-	// Store is the domain over Pool (domain.New with pkg/db.NewTenancy's
-	// manager). Required.
+	// Store is the domain (domain.New with pkg/db.NewTenancy's manager).
+	// Its pool is also what /readyz and the pool metrics read, and how
+	// Listen connects unless ListenConnString says otherwise. Required.
 	Store *domain.Store
 	// Logger receives request logs and errors. Defaults to slog.Default().
 	Logger *slog.Logger
@@ -43,8 +40,8 @@ type Config struct {
 	CenterCacheTTL time.Duration
 	// ListenConnString is where Listen opens its own connection (a
 	// postgres:// URL or key=value DSN) to LISTEN on CentersChannel.
-	// Defaults to Pool's connection settings. LISTEN belongs to a session:
-	// when Pool goes through PgBouncer in transaction pooling mode, set
+	// Defaults to Store's pool's connection settings. LISTEN belongs to a
+	// session: when that pool goes through PgBouncer in transaction pooling mode, set
 	// this to PostgreSQL directly, or notifications never arrive (Listen
 	// notices, logs that it needs a direct connection, and retries; the
 	// cache then only ages out after CenterCacheTTL).
@@ -62,13 +59,12 @@ type Config struct {
 // run Listen beside it (ServeOptions.Background) so that changes made by
 // other processes reach its cache.
 type Server struct {
-	pool     *pgxpool.Pool
 	st       *domain.Store
 	log      *slog.Logger
 	tokenTTL time.Duration
 	timeout  time.Duration
 	centers  *centerCache
-	listenCC *pgx.ConnConfig // Listen's connection: Config.ListenConnString, else Pool's
+	listenCC *pgx.ConnConfig // Listen's connection: Config.ListenConnString, else pool's
 	metrics  *metrics
 	login    *loginThrottle
 	routes   []route
@@ -101,23 +97,22 @@ const (
 
 // New returns a Server with every route registered.
 func New(cfg Config) (*Server, error) {
-	if cfg.Pool == nil || cfg.Store == nil {
-		return nil, errors.New("api: Config.Pool and Config.Store are required")
+	if cfg.Store == nil {
+		return nil, errors.New("api: Config.Store is required")
 	}
 	if cfg.TokenTTL < 0 || cfg.RequestTimeout < 0 || cfg.CenterCacheTTL < 0 {
 		return nil, errors.New("api: Config durations must not be negative")
 	}
 	s := &Server{
-		pool:     cfg.Pool,
 		st:       cfg.Store,
 		log:      cmp.Or(cfg.Logger, slog.Default()),
 		tokenTTL: cmp.Or(cfg.TokenTTL, 24*time.Hour),
 		timeout:  cmp.Or(cfg.RequestTimeout, 30*time.Second),
-		metrics:  newMetrics(cfg.Pool),
+		metrics:  newMetrics(cfg.Store.Pool()),
 		login:    newLoginThrottle(cfg.LoginThrottle),
 	}
 	s.centers = newCenterCache(cmp.Or(cfg.CenterCacheTTL, 5*time.Minute))
-	s.listenCC = cfg.Pool.Config().ConnConfig
+	s.listenCC = cfg.Store.Pool().Config().ConnConfig
 	if cfg.ListenConnString != "" {
 		// Parsed now, so that a bad setting fails at start, not in a log
 		// line of the listener's retry loop.
@@ -232,10 +227,8 @@ func (s *Server) handle(mux *http.ServeMux, rt route, tenant func(http.Handler) 
 		err := rt.h(w, r)
 		switch {
 		case err == nil:
-		case info(r.Context()).status != 0:
-			// The response has begun, so err comes from writing its body:
-			// the client hung up or stopped reading. Not the database's
-			// fault, and a second header cannot be sent.
+		case errors.Is(err, errClientGone):
+			// Not the database's fault, and a second header cannot be sent.
 			s.log.LogAttrs(r.Context(), slog.LevelInfo, "client disconnected",
 				slog.String("request_id", requestID(r.Context())), slog.Any("error", err))
 		default:
@@ -308,20 +301,43 @@ func (h *headerRecorder) WriteHeader(code int) {
 	}
 }
 
-// writeJSON writes v with status.
+// errClientGone marks an error from writing a response body: the client
+// hung up or stopped reading. The status is already sent, so it cannot be
+// answered with a problem, and it is not the server's fault.
+var errClientGone = errors.New("writing the response")
+
+// writeJSON writes v with status. v is marshalled before the header is
+// sent, so that a value that cannot be encoded is still answered as a 500;
+// an error after that is the client's (errClientGone).
 func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := marshalJSON(v)
+	if err != nil {
+		return fmt.Errorf("api: encoding a %d response: %w", status, err)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	return encodeJSON(w, v)
+	return writeBody(w, b)
 }
 
-// encodeJSON writes v without HTML escaping: the API serves JSON, not HTML,
-// and escaped "&" in pagination links (\u0026) only puzzles people reading
-// them.
-func encodeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+// writeBody writes b, the body of a response whose header is sent.
+func writeBody(w io.Writer, b []byte) error {
+	if _, err := w.Write(b); err != nil {
+		return fmt.Errorf("%w: %w", errClientGone, err)
+	}
+	return nil
+}
+
+// marshalJSON encodes v without HTML escaping: the API serves JSON, not
+// HTML, and escaped "&" in pagination links (\u0026) only puzzles people
+// reading them.
+func marshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // ok writes v as a 200, or err.
@@ -329,8 +345,7 @@ func ok[T any](w http.ResponseWriter, v T, err error) error {
 	if err != nil {
 		return err
 	}
-	_ = writeJSON(w, http.StatusOK, v)
-	return nil
+	return writeJSON(w, http.StatusOK, v)
 }
 
 func noContent(w http.ResponseWriter, err error) error {

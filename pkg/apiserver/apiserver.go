@@ -25,11 +25,11 @@ import (
 	"github.com/tenantctl/tenantctl/tenancy"
 )
 
-// Exit codes of Main and Run, as tenantctl's.
+// Exit codes of Main and Run (internal/cmdline's, the same for both commands).
 const (
-	ExitOK      = 0
-	ExitFailure = 1
-	ExitUsage   = 2
+	ExitOK      = cmdline.ExitOK
+	ExitFailure = cmdline.ExitFailure
+	ExitUsage   = cmdline.ExitUsage
 )
 
 // Env is what one run serves with. Main fills it from the process; tests
@@ -150,7 +150,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 type Config struct {
 	// DatabaseURL is the database (db.Open).
 	DatabaseURL string
-	// API configures the Server. Serve sets its Pool and Store.
+	// API configures the Server. Serve sets its Store.
 	API api.Config
 }
 
@@ -180,7 +180,7 @@ func open(ctx context.Context, cfg Config) (*api.Server, *pgxpool.Pool, error) {
 		pool.Close()
 		return nil, nil, err
 	}
-	cfg.API.Pool, cfg.API.Store = pool, domain.New(pool, m)
+	cfg.API.Store = domain.New(pool, m)
 	srv, err := api.New(cfg.API)
 	if err != nil {
 		pool.Close()

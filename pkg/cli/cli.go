@@ -18,11 +18,11 @@ import (
 	"github.com/tenantctl/tenantctl/tenancy"
 )
 
-// Exit codes of Main and Run.
+// Exit codes of Main and Run (internal/cmdline's, the same for both commands).
 const (
-	ExitOK      = 0
-	ExitFailure = 1
-	ExitUsage   = 2
+	ExitOK      = cmdline.ExitOK
+	ExitFailure = cmdline.ExitFailure
+	ExitUsage   = cmdline.ExitUsage
 )
 
 // Env is what one invocation runs against. Main fills it from the process;
@@ -36,6 +36,10 @@ type Env struct {
 	// progress bar (Stderr). Defaults to golang.org/x/term's check of an
 	// *os.File, so buffers and pipes are never terminals.
 	IsTerminal func(stream any) bool
+
+	// Getenv reads the environment (TENANTCTL_DATABASE_URL and the other
+	// variables of the flags). Defaults to os.Getenv.
+	Getenv func(string) string
 }
 
 // Main runs tenantctl with args (without the program name) and returns the
@@ -57,6 +61,9 @@ func Run(ctx context.Context, args []string, env Env) int {
 	}
 	if env.IsTerminal == nil {
 		env.IsTerminal = isTerminal
+	}
+	if env.Getenv == nil {
+		env.Getenv = os.Getenv
 	}
 	if args == nil {
 		args = []string{} // cobra reads os.Args for a nil slice

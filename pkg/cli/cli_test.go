@@ -49,8 +49,9 @@ type result struct {
 // invocation configures run beyond the arguments.
 type invocation struct {
 	stdin          string
-	stdinTerminal  bool // stdin is a terminal: prompts are possible
-	stderrTerminal bool // stderr is a terminal: progress bars are drawn
+	stdinTerminal  bool              // stdin is a terminal: prompts are possible
+	stderrTerminal bool              // stderr is a terminal: progress bars are drawn
+	env            map[string]string // the whole environment tenantctl sees
 }
 
 // run runs tenantctl in-process with args, stdin not a terminal.
@@ -77,6 +78,7 @@ func invoke(t *testing.T, inv invocation, args ...string) result {
 		IsTerminal: func(s any) bool {
 			return (s == stdin && inv.stdinTerminal) || (s == &stderr && inv.stderrTerminal)
 		},
+		Getenv: func(k string) string { return inv.env[k] },
 	})
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
@@ -233,11 +235,8 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-// Tests that set environment variables cannot be parallel (t.Setenv).
-
 func TestMissingDatabaseURL(t *testing.T) {
-	t.Setenv("TENANTCTL_DATABASE_URL", "")
-	t.Setenv("DATABASE_URL", "")
+	t.Parallel()
 	for _, args := range [][]string{{"center", "status"}, {"migrate"}, {"center", "migrate", "--all", "--yes"}} {
 		r := run(t, args...)
 		r.wantCode(t, ExitFailure)
@@ -246,6 +245,7 @@ func TestMissingDatabaseURL(t *testing.T) {
 }
 
 func TestConfigPrecedence(t *testing.T) {
+	t.Parallel()
 	d := testdb.New(t)
 	bad := "postgres://nobody@127.0.0.1:1/nothing?sslmode=disable&connect_timeout=2"
 	file := filepath.Join(t.TempDir(), "tenantctl.yml")
@@ -258,9 +258,11 @@ func TestConfigPrecedence(t *testing.T) {
 	isYAML := func(s string) bool { return strings.HasPrefix(s, "summary:") }
 	isTable := func(s string) bool { return strings.HasPrefix(s, "SCHEMA") }
 
-	t.Setenv("TENANTCTL_DATABASE_URL", "")
-	t.Setenv("DATABASE_URL", "")
-	t.Setenv("TENANTCTL_OUTPUT", "")
+	env := map[string]string{}
+	run := func(t *testing.T, args ...string) result {
+		t.Helper()
+		return runWith(t, invocation{env: env}, args...)
+	}
 
 	// The file alone.
 	write("database-url: " + d.URL + "\noutput: yaml\n")
@@ -272,8 +274,8 @@ func TestConfigPrecedence(t *testing.T) {
 
 	// The environment over the file.
 	write("database-url: " + bad + "\noutput: yaml\n")
-	t.Setenv("DATABASE_URL", d.URL)
-	t.Setenv("TENANTCTL_OUTPUT", "json")
+	env["DATABASE_URL"] = d.URL
+	env["TENANTCTL_OUTPUT"] = "json"
 	r = run(t, "--config", file, "center", "status")
 	r.wantCode(t, ExitOK)
 	if !isJSON(r.stdout) {
@@ -281,7 +283,7 @@ func TestConfigPrecedence(t *testing.T) {
 	}
 
 	// TENANTCTL_DATABASE_URL over DATABASE_URL.
-	t.Setenv("TENANTCTL_DATABASE_URL", bad)
+	env["TENANTCTL_DATABASE_URL"] = bad
 	r = run(t, "--config", file, "center", "status")
 	r.wantCode(t, ExitFailure)
 	r.wantOneLineError(t, false, "connect to database nobody@127.0.0.1:1/nothing")
@@ -294,7 +296,7 @@ func TestConfigPrecedence(t *testing.T) {
 	}
 
 	// A bad value from the environment is caught like a bad flag.
-	t.Setenv("TENANTCTL_OUTPUT", "xml")
+	env["TENANTCTL_OUTPUT"] = "xml"
 	r = run(t, "--database-url", d.URL, "center", "status")
 	r.wantCode(t, ExitUsage)
 	r.wantOneLineError(t, true, `invalid output format "xml"`)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -65,7 +64,7 @@ func (a *App) addGlobalFlags(root *cobra.Command) {
 // and the config file, with a viper instance of this invocation alone.
 func (a *App) configure(c *cobra.Command) error {
 	flags := c.Root().PersistentFlags()
-	if err := cmdline.FromEnv(flags, os.Getenv); err != nil {
+	if err := cmdline.FromEnv(flags, a.env.Getenv); err != nil {
 		return usageErr(nil, err)
 	}
 	// A flag set by the command line or the environment is Changed, which

@@ -27,6 +27,9 @@ func errorMessage(err error) string {
 		ce *domain.ConflictError
 		te *domain.TransitionError
 	)
+	if detail, ok := db.NotMigrated(err); ok {
+		return "the database is not migrated (" + detail + "); run 'tenantctl migrate' first"
+	}
 	var inner error
 	var desc string
 	switch {
@@ -38,8 +41,6 @@ func errorMessage(err error) string {
 		inner, desc = ce, "conflict: "+ce.Error()
 	case errors.As(err, &te):
 		inner, desc = te, "conflict: "+te.Error()
-	case db.IsNotMigrated(err):
-		return "the database is not migrated; run 'tenantctl migrate' first"
 	default:
 		// NotFoundError, ErrActive, ErrInvalidCredentials and the rest say
 		// what they mean already.

@@ -761,7 +761,7 @@ func TestSeedIdempotent(t *testing.T) {
 	// Before 'tenantctl migrate' the command says so.
 	r = run(t, "--database-url", testdb.Empty(t), "seed")
 	r.wantCode(t, ExitFailure)
-	r.wantOneLineError(t, false, "the database is not migrated", "run 'tenantctl migrate' first")
+	r.wantOneLineError(t, false, `the database is not migrated (relation "public.`, "does not exist); run 'tenantctl migrate' first")
 }
 
 func TestActor(t *testing.T) {

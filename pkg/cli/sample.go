@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
+	"github.com/tenantctl/tenantctl/internal/text"
 	"github.com/tenantctl/tenantctl/pkg/domain"
 )
 
@@ -38,7 +39,7 @@ func newSampleListCmd(a *App) *cobra.Command {
 unless --ordering says otherwise: a comma-separated list of
 ` + sentence(domain.SampleOrderKeys, "and") + `, each with "-" for descending.
 
-Filters: --status (` + strings.Join(values(domain.Statuses), ", ") + `),
+Filters: --status (` + strings.Join(text.Strings(domain.Statuses), ", ") + `),
 --type, --user (id or username), --search (a substring of the name, barcode
 or description, case-insensitive). Soft-deleted samples are hidden unless
 --include-inactive.
@@ -58,9 +59,8 @@ counting every match, not only this page.`,
 				Limit: opts.page.Limit, Offset: opts.page.Offset, IncludeInactive: opts.IncludeInactive,
 			}
 			if opts.Status != "" {
-				var err error
-				if flt.Status, err = domain.ParseStatus(opts.Status); err != nil {
-					return usagef(c, "invalid --status %q: want %s", opts.Status, sentence(values(domain.Statuses), "or"))
+				if flt.Status = domain.Status(opts.Status); !flt.Status.Valid() {
+					return usagef(c, "invalid --status %q: want %s", opts.Status, sentence(text.Strings(domain.Statuses), "or"))
 				}
 			}
 			ctx := c.Context()
@@ -100,7 +100,7 @@ counting every match, not only this page.`,
 	f.BoolVar(&opts.IncludeInactive, "include-inactive", false, "include soft-deleted samples")
 	// Both flags are defined just above: registering cannot fail.
 	noFiles := cobra.ShellCompDirectiveNoFileComp
-	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions(values(domain.Statuses), noFiles))
+	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions(text.Strings(domain.Statuses), noFiles))
 	_ = cmd.RegisterFlagCompletionFunc("ordering", cobra.FixedCompletions(domain.SampleOrderings(), noFiles))
 	return cmd
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tenantctl/tenantctl/internal/text"
 	"github.com/tenantctl/tenantctl/pkg/domain"
 )
 
@@ -36,19 +37,9 @@ have none. A USER is a user id or a username.`,
 func roleFlag(c *cobra.Command, v string) (domain.Role, error) {
 	r := domain.Role(v)
 	if !r.Valid() {
-		return "", usagef(c, "invalid --role %q: want %s", v, sentence(values(domain.Roles), "or"))
+		return "", usagef(c, "invalid --role %q: want %s", v, sentence(text.Strings(domain.Roles), "or"))
 	}
 	return r, nil
-}
-
-// values are the values of a domain enum (domain.Roles, domain.Statuses)
-// as a flag takes them.
-func values[T ~string](vs []T) []string {
-	s := make([]string, len(vs))
-	for i, v := range vs {
-		s[i] = string(v)
-	}
-	return s
 }
 
 // printUsers prints users as a list document, with their centers' names.

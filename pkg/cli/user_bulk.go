@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tenantctl/tenantctl/internal/text"
 	"github.com/tenantctl/tenantctl/pkg/domain"
 )
 
@@ -81,7 +82,7 @@ The changed users are printed ({"count", "results"} with -o json).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			if role == "" {
-				return usagef(c, "--role is required: %s", sentence(values(domain.Roles), "or"))
+				return usagef(c, "--role is required: %s", sentence(text.Strings(domain.Roles), "or"))
 			}
 			r, err := roleFlag(c, role)
 			if err != nil {

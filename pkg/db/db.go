@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -28,16 +29,18 @@ const VersionTable = "public.schema_version"
 
 // LatestPublicVersion is the version MigratePublic brings the public schema
 // to: the number of public migrations this binary embeds.
-var LatestPublicVersion = func() int32 {
+func LatestPublicVersion() int32 { return latestPublicVersion() }
+
+var latestPublicVersion = sync.OnceValue(func() int32 {
 	files, err := migrate.FindMigrations(migrations.Public)
 	if err != nil {
 		panic("db: embedded public migrations: " + err.Error())
 	}
 	return int32(len(files))
-}()
+})
 
 // PublicVersion returns the public schema's current version. A database
-// never migrated is an error for which IsNotMigrated is true.
+// never migrated is an error for which NotMigrated is true.
 func PublicVersion(ctx context.Context, q interface {
 	QueryRow(context.Context, string, ...any) pgx.Row
 }) (int32, error) {
@@ -177,7 +180,11 @@ func MigratePublic(ctx context.Context, pool *pgxpool.Pool, m *tenancy.Manager) 
 	if err := tm.Migrate(ctx); err != nil {
 		return v, fmt.Errorf("migrate public schema: %w", err)
 	}
-	v.To = int32(len(tm.Migrations))
+	// What the version table now says: LatestPublicVersion stays the only
+	// count of the embedded migrations.
+	if v.To, err = tm.GetCurrentVersion(ctx); err != nil {
+		return v, fmt.Errorf("migrate public schema: %w", err)
+	}
 	if err := m.Setup(ctx); err != nil {
 		return v, fmt.Errorf("migrate public schema: %w", err)
 	}

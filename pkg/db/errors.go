@@ -44,10 +44,14 @@ func IsUnavailable(err error) bool {
 	return false
 }
 
-// IsNotMigrated reports whether err is PostgreSQL's undefined_table for a
+// NotMigrated reports whether err is PostgreSQL's undefined_table for a
 // table of the public schema: the database was never migrated (run
-// tenantctl migrate).
-func IsNotMigrated(err error) bool {
+// tenantctl migrate). detail is PostgreSQL's message, which names the
+// missing table (relation "public.centers" does not exist).
+func NotMigrated(err error) (detail string, ok bool) {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "42P01" && strings.Contains(pgErr.Message, `"public.`)
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" && strings.Contains(pgErr.Message, `"public.`) {
+		return pgErr.Message, true
+	}
+	return "", false
 }

@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,8 +59,8 @@ func TestClassify(t *testing.T) {
 		if got := db.IsUnavailable(tc.err); got != tc.unavailable {
 			t.Errorf("%s: IsUnavailable(%v) = %v", tc.name, tc.err, got)
 		}
-		if got := db.IsNotMigrated(tc.err); got != tc.notMigrated {
-			t.Errorf("%s: IsNotMigrated(%v) = %v", tc.name, tc.err, got)
+		if detail, got := db.NotMigrated(tc.err); got != tc.notMigrated || got && !strings.Contains(detail, "public.tenantctl_no_such_table") {
+			t.Errorf("%s: NotMigrated(%v) = %q, %v", tc.name, tc.err, detail, got)
 		}
 	}
 }
@@ -95,17 +96,17 @@ func TestPublicVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.To != db.LatestPublicVersion || db.LatestPublicVersion < 2 {
-		t.Errorf("MigratePublic to %d, LatestPublicVersion %d", v.To, db.LatestPublicVersion)
+	if v.To != db.LatestPublicVersion() || db.LatestPublicVersion() < 2 {
+		t.Errorf("MigratePublic to %d, LatestPublicVersion %d", v.To, db.LatestPublicVersion())
 	}
-	if got, err := db.PublicVersion(ctx, d.Pool); err != nil || got != db.LatestPublicVersion {
-		t.Errorf("PublicVersion = %d, %v; want %d", got, err, db.LatestPublicVersion)
+	if got, err := db.PublicVersion(ctx, d.Pool); err != nil || got != db.LatestPublicVersion() {
+		t.Errorf("PublicVersion = %d, %v; want %d", got, err, db.LatestPublicVersion())
 	}
 	if _, err := d.Pool.Exec(ctx, "DROP TABLE "+db.VersionTable); err != nil {
 		t.Fatal(err)
 	}
 	_, err = db.PublicVersion(ctx, d.Pool)
-	if !db.IsNotMigrated(err) {
+	if _, ok := db.NotMigrated(err); !ok {
 		t.Errorf("PublicVersion without its table: %v, want not migrated", err)
 	}
 }

@@ -2,6 +2,7 @@ package domain_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -9,8 +10,13 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tenantctl/tenantctl/internal/pgcluster"
+	"github.com/tenantctl/tenantctl/pkg/db"
 	"github.com/tenantctl/tenantctl/pkg/domain"
+	"github.com/tenantctl/tenantctl/tenancy"
+	"github.com/tenantctl/tenantctl/tenancy/tenancytest"
 )
 
 func TestCenterValidation(t *testing.T) {
@@ -326,5 +332,49 @@ INSERT INTO public.users (username, email, is_superuser)
 	_, err = b.st.Users.Resolve(b.ctx, "usr0042")
 	if !errors.As(err, &nf) || nf.Suggestion != "user0042" {
 		t.Fatalf("Resolve(usr0042) = %v, want a suggestion of user0042", err)
+	}
+}
+
+// TestSuggestionNonASCII: a typo of a name in non-ASCII capitals gets its
+// suggestion in a database whose locale is C, where PostgreSQL's lower()
+// folds only ASCII and Go's strings.ToLower folds more.
+func TestSuggestionNonASCII(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	admin := tenancytest.Pool(t)
+	name := admin.Config().ConnConfig.Database + "_c_" + strings.ToLower(rand.Text()[:8])
+	ident := pgx.Identifier{name}.Sanitize()
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+ident+" TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C'"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec(context.Background(), "DROP DATABASE "+ident+" WITH (FORCE)"); err != nil {
+			t.Error(err)
+		}
+	})
+	url, err := pgcluster.WithDatabase(tenancytest.DatabaseURL(t), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := tenancytest.PoolWithConfig(t, cfg)
+	m, err := db.NewTenancy(pool, tenancy.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.MigratePublic(ctx, pool, m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO public.centers (name) VALUES ('İZMİR'), ('ÜMRANİYE')`); err != nil {
+		t.Fatal(err)
+	}
+	st := domain.New(pool, m)
+	for key, want := range map[string]string{"İZMİRX": "İZMİR", "ÜMRANİYEX": "ÜMRANİYE", "ÜMRANİY": "ÜMRANİYE", "İSTANBUL": ""} {
+		if got, _, err := domain.SuggestCenter(ctx, st, key); err != nil || got != want {
+			t.Errorf("suggestion for %q = %q, %v; want %q", key, got, err, want)
+		}
 	}
 }

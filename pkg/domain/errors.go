@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/tenantctl/tenantctl/internal/text"
 )
 
 // Sentinel errors. Test for them with errors.Is; the package wraps them with
@@ -103,7 +105,7 @@ type TransitionError struct {
 
 func (e *TransitionError) Error() string {
 	return fmt.Sprintf("cannot %s a sample that is %s (allowed from: %s)",
-		e.Action, e.From, joinStatuses(transitions[e.Action].from))
+		e.Action, e.From, strings.Join(text.Strings(transitions[e.Action].from), ", "))
 }
 
 func (e *TransitionError) Unwrap() error { return ErrConflict }

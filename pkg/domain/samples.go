@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantctl/tenantctl/internal/text"
 )
 
 // Status is a sample's place in its lifecycle.
@@ -32,7 +34,8 @@ var Statuses = []Status{StatusPending, StatusProcessing, StatusCompleted, Status
 func (s Status) Valid() bool { return slices.Contains(Statuses, s) }
 
 // ParseStatus returns s as a Status, or a *ValidationError on field
-// "status" naming the statuses; at most 64 characters of s are echoed.
+// "status" naming the statuses; at most its first 64 bytes
+// are echoed.
 func ParseStatus(s string) (Status, error) {
 	var f fieldErrors
 	if checkStatus(&f, Status(s)); len(f) > 0 {
@@ -43,7 +46,7 @@ func ParseStatus(s string) (Status, error) {
 
 func checkStatus(f *fieldErrors, s Status) {
 	if !s.Valid() {
-		f.add("status", fmt.Sprintf("%.64q is not a status (%s)", string(s), joinStatuses(Statuses)))
+		f.add("status", fmt.Sprintf("%q is not a status (%s)", text.Truncate(string(s), 64), strings.Join(text.Strings(Statuses), ", ")))
 	}
 }
 
@@ -81,14 +84,6 @@ func (a Action) Allows(from Status) (Status, bool) {
 		return "", false
 	}
 	return t.to, true
-}
-
-func joinStatuses(ss []Status) string {
-	parts := make([]string, len(ss))
-	for i, s := range ss {
-		parts[i] = string(s)
-	}
-	return strings.Join(parts, ", ")
 }
 
 // DefaultSampleTypes are the sample types of a center whose settings have

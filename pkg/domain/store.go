@@ -28,6 +28,11 @@ type Store struct {
 	dummy     string
 }
 
+// Pool returns the pool the Store works over, for what reads the database
+// outside the domain (health checks, pool metrics, a LISTEN connection's
+// settings).
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
 // New returns a Store over pool, entering tenant schemas through m (which
 // must name schemas as public.centers.schema_name does: pkg/db.NewTenancy).
 func New(pool *pgxpool.Pool, m *tenancy.Manager) *Store {

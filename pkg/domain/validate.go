@@ -240,11 +240,16 @@ var (
 // share (equal, prefix, bigrams in common, length) and returns the best
 // SuggestionCandidates in rn's order. Invalid UTF-8 and NUL, which no name
 // holds, get no suggestion.
+//
+// The pieces and bigrams are cut from key as given and lowered in SQL, as
+// the names are: Go's strings.ToLower folds more than lower() does under
+// the C locale (only ASCII), and a piece lowered by one compared with a
+// name lowered by the other would miss.
 func (s *Store) suggestion(ctx context.Context, rn registryNames, key string) (string, int, error) {
 	if !utf8.ValidString(key) || strings.IndexByte(key, 0) >= 0 {
 		return "", 0, nil
 	}
-	k := []rune(strings.ToLower(key))
+	k := []rune(key)
 	pieces := make([]string, 3)
 	for i := range pieces {
 		pieces[i] = string(k[i*len(k)/3 : (i+1)*len(k)/3])
@@ -258,9 +263,9 @@ SELECT %[1]s FROM (
 	SELECT %[1]s, is_active FROM %[2]s
 	WHERE ($3 AND starts_with(lower(%[1]s), lower($1)))
 		OR (char_length(lower(%[1]s)) BETWEEN $2 - 2 AND $2 + 2
-			AND EXISTS (SELECT FROM unnest($4::text[]) p WHERE strpos(lower(%[1]s), p) > 0))
+			AND EXISTS (SELECT FROM unnest($4::text[]) p WHERE strpos(lower(%[1]s), lower(p)) > 0))
 	ORDER BY lower(%[1]s) = lower($1) DESC, ($3 AND starts_with(lower(%[1]s), lower($1))) DESC,
-		(SELECT count(*) FROM unnest($5::text[]) b WHERE strpos(lower(%[1]s), b) > 0) DESC,
+		(SELECT count(*) FROM unnest($5::text[]) b WHERE strpos(lower(%[1]s), lower(b)) > 0) DESC,
 		abs(char_length(lower(%[1]s)) - $2), %[3]s
 	LIMIT $6) c
 ORDER BY %[3]s`, rn.column, rn.table.Sanitize(), rn.order)

@@ -146,12 +146,18 @@ func Resolve(ctx context.Context, o ResolveOptions) (_ *Resolved, err error) {
 			return nil, err
 		}
 		if !ok {
-			if err := r.privateServer(ctx); err != nil {
-				if errors.Is(err, errNoBinaries) {
-					err = fmt.Errorf("no PostgreSQL found: set %s=postgres://USER@HOST:PORT/DB or install PostgreSQL (apt-get install postgresql)", name)
-				}
+			dir, db := "demo", demoDB
+			if o.Mode == Test {
+				dir, db = "test-"+strconv.Itoa(os.Getpid()), "tenantctl_test"
+			}
+			r.Cluster, r.URL, err = r.privateDB(ctx, dir, db)
+			if errors.Is(err, errNoBinaries) {
+				err = fmt.Errorf("no PostgreSQL found: set %s=postgres://USER@HOST:PORT/DB or install PostgreSQL (apt-get install postgresql)", name)
+			}
+			if err != nil {
 				return nil, err
 			}
+			o.logf("using a private cluster in %s: %s", r.Cluster.Dir, r.URL)
 		}
 	}
 	r.Env = append(r.Env, name+"="+r.URL)
@@ -162,13 +168,9 @@ func Resolve(ctx context.Context, o ResolveOptions) (_ *Resolved, err error) {
 			r.Env = append(r.Env, name+"="+u)
 			continue
 		}
-		c, err := r.ownCluster(ctx, "test-"+strconv.Itoa(os.Getpid())+"-"+strconv.Itoa(i))
+		c, u, err := r.privateDB(ctx, "test-"+strconv.Itoa(os.Getpid())+"-"+strconv.Itoa(i), "tenantctl_test")
 		if err != nil {
 			return nil, fmt.Errorf("%s needs a private cluster: %w", name, err)
-		}
-		u, err := r.createDB(ctx, c.Port, "tenantctl_test", false)
-		if err != nil {
-			return nil, err
 		}
 		o.logf("%s: a private cluster in %s: %s", name, c.Dir, u)
 		r.Env = append(r.Env, name+"="+u)
@@ -176,22 +178,14 @@ func Resolve(ctx context.Context, o ResolveOptions) (_ *Resolved, err error) {
 	return r, nil
 }
 
-// privateServer starts the first server as a private cluster.
-func (r *Resolved) privateServer(ctx context.Context) error {
-	dir, db := "demo", demoDB
-	if r.o.Mode == Test {
-		dir, db = "test-"+strconv.Itoa(os.Getpid()), "tenantctl_test"
-	}
+// privateDB opens the private cluster dir and makes database db in it.
+func (r *Resolved) privateDB(ctx context.Context, dir, db string) (*Cluster, string, error) {
 	c, err := r.ownCluster(ctx, dir)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
-	r.Cluster = c
-	if r.URL, err = r.createDB(ctx, c.Port, db, false); err != nil {
-		return err
-	}
-	r.o.logf("using a private cluster in %s: %s", c.Dir, r.URL)
-	return nil
+	u, err := r.createDB(ctx, c.Port, db, false)
+	return c, u, err
 }
 
 // systemServer uses the shared server if it answers and lets postgres in
@@ -434,40 +428,25 @@ func pidAlive(pid int) bool {
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
-// CanInstall reports whether AptInstall can work: we are root and
-// apt-get is on PATH.
-func CanInstall() bool {
-	_, err := exec.LookPath("apt-get")
-	return err == nil && os.Geteuid() == 0
-}
-
-// AptInstall installs Debian packages with apt-get, its output on stderr
-// (stdout belongs to the command we run).
-func AptInstall(ctx context.Context, pkgs ...string) error {
-	for _, args := range [][]string{{"update", "-qq"}, append([]string{"install", "-y", "-qq"}, pkgs...)} {
-		cmd := exec.CommandContext(ctx, "apt-get", args...)
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("apt-get %s %s: %w", args[0], strings.Join(pkgs, " "), err)
-		}
-	}
-	return nil
-}
-
-// FindOrInstall returns what find finds; when it finds nothing and
-// CanInstall, it installs the Debian package pkg first and asks find
+// FindOrInstall returns what find finds; when it finds nothing and we are
+// root with apt-get, it installs the Debian package pkg first (apt-get's
+// output on stderr: stdout belongs to the command we run) and asks find
 // again. log (nil: none) hears of the install.
 func FindOrInstall(ctx context.Context, pkg string, find func() (string, error), log func(msg string)) (string, error) {
 	found, err := find()
-	if err == nil || !CanInstall() {
+	if _, noApt := exec.LookPath("apt-get"); err == nil || noApt != nil || os.Geteuid() != 0 {
 		return found, err
 	}
 	if log != nil {
 		log(pkg + " not found; installing it with apt-get")
 	}
-	if err := AptInstall(ctx, pkg); err != nil {
-		return "", err
+	for _, args := range [][]string{{"update", "-qq"}, {"install", "-y", "-qq", pkg}} {
+		cmd := exec.CommandContext(ctx, "apt-get", args...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return "", fmt.Errorf("apt-get %s %s: %w", args[0], pkg, err)
+		}
 	}
 	return find()
 }

@@ -165,12 +165,12 @@ func serverAccount() (Account, error) {
 	if err != nil {
 		name = "tenantctl-pg"
 		if u, err = user.Lookup(name); err != nil {
-			out, err := exec.Command("useradd", "--system", "--user-group", "--no-create-home",
+			out, addErr := exec.Command("useradd", "--system", "--user-group", "--no-create-home",
 				"--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", name).CombinedOutput()
 			// Another process (a second test run) may have created it
 			// meanwhile: then useradd fails, and the user is there.
-			if u, _ = user.Lookup(name); u == nil {
-				return Account{}, fmt.Errorf("create system user %s to run PostgreSQL (it refuses to run as root): %w: %s; run as a non-root user or set the database URL", name, err, bytes.TrimSpace(out))
+			if u, err = user.Lookup(name); err != nil {
+				return Account{}, fmt.Errorf("create system user %s to run PostgreSQL (it refuses to run as root): %w: %s; run as a non-root user or set the database URL", name, errors.Join(addErr, err), bytes.TrimSpace(out))
 			}
 		}
 	}
@@ -209,12 +209,6 @@ func (a Account) Chown(paths ...string) error {
 		}
 	}
 	return nil
-}
-
-// CanTraverse reports whether a can reach dir (every folder on the way
-// searchable), as the server must to reach its data folder.
-func (a Account) CanTraverse(dir string) bool {
-	return a.Command(context.Background(), "test", "-x", dir).Run() == nil
 }
 
 // startMu serialises starts within this process: parallel starts could
@@ -337,8 +331,13 @@ func (c *Cluster) init(ctx context.Context) error {
 	// an included file on every start rather than passed with pg_ctl -o,
 	// which goes through /bin/sh and breaks on paths with spaces. The
 	// include is resolved relative to postgresql.conf.
-	if err := appendFile(filepath.Join(c.data(), "postgresql.conf"), "include_if_exists = 'tenantctl.conf'\n"); err != nil {
-		return err
+	conf := filepath.Join(c.data(), "postgresql.conf")
+	b, err := os.ReadFile(conf)
+	if err == nil {
+		err = os.WriteFile(conf, append(b, "include_if_exists = 'tenantctl.conf'\n"...), 0o600)
+	}
+	if err != nil {
+		return fmt.Errorf("include tenantctl.conf: %w", err)
 	}
 	// Written last: an initdb cut short leaves no marker.
 	return os.WriteFile(marker, nil, 0o644)
@@ -552,18 +551,6 @@ func WithDatabase(base, name string) (string, error) {
 		return u.String(), nil
 	}
 	return base + " dbname=" + name, nil
-}
-
-func appendFile(name, text string) error {
-	f, err := os.OpenFile(name, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		return fmt.Errorf("append to %s: %w", name, err)
-	}
-	if _, err := f.WriteString(text); err != nil {
-		f.Close()
-		return fmt.Errorf("append to %s: %w", name, err)
-	}
-	return f.Close()
 }
 
 // Tail returns the last n lines of out, for an error message.

@@ -382,7 +382,9 @@ func removeCluster(c *Cluster) {
 // /root), a folder of that checkout's own in /var/tmp/tenantctl-pg.
 func Base(root string, acct Account) (string, error) {
 	base := filepath.Join(root, ".pg")
-	if acct.Name != "" && !acct.CanTraverse(root) {
+	// The server must reach its data folder: every folder on the way
+	// searchable.
+	if acct.Name != "" && acct.Command(context.Background(), "test", "-x", root).Run() != nil {
 		base = filepath.Join("/var/tmp/tenantctl-pg", fmt.Sprintf("%08x", crc32.ChecksumIEEE([]byte(root))))
 	}
 	if err := os.MkdirAll(base, 0o755); err != nil {
@@ -414,18 +416,14 @@ func (s *site) sweepStale() {
 		if m == nil {
 			continue
 		}
-		if pid, _ := strconv.Atoi(m[1]); pidAlive(pid) {
-			continue
+		pid, _ := strconv.Atoi(m[1])
+		if err := syscall.Kill(pid, 0); err == nil || errors.Is(err, syscall.EPERM) {
+			continue // its run is alive
 		}
 		c := s.cluster(filepath.Base(d), Options{})
 		c.logf("removing stale test cluster %s", d)
 		removeCluster(c)
 	}
-}
-
-func pidAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // FindOrInstall returns what find finds; when it finds nothing and we are

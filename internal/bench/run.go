@@ -20,17 +20,13 @@ import (
 // apt-get when it is missing and we are root (as pgenv does PostgreSQL's
 // packages); otherwise its error says what to install.
 func ensureWrk(ctx context.Context, logf func(string, ...any)) error {
-	if _, err := exec.LookPath("wrk"); err == nil {
-		return nil
-	}
-	if !pgcluster.CanInstall() {
-		return errors.New("wrk not found on PATH: the API's loads are sent by wrk (apt-get install wrk)")
-	}
-	logf("wrk not found; installing it with apt-get")
-	if err := pgcluster.AptInstall(ctx, "wrk"); err != nil {
-		return fmt.Errorf("install wrk: %w", err)
-	}
-	return nil
+	_, err := pgcluster.FindOrInstall(ctx, "wrk", func() (string, error) {
+		if _, err := exec.LookPath("wrk"); err != nil {
+			return "", errors.New("wrk not found on PATH: the API's loads are sent by wrk (apt-get install wrk)")
+		}
+		return "wrk", nil
+	}, func(msg string) { logf(msg) })
+	return err
 }
 
 // Run runs the benchmarks of All whose name matches only, in order, and

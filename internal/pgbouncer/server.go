@@ -17,9 +17,6 @@ import (
 	"github.com/tenantctl/tenantctl/internal/pgcluster"
 )
 
-// FirstPort is where Start's search for a free port begins.
-const FirstPort = 56432
-
 // PoolSize is the server connections per (database, user) of the PgBouncer
 // Start runs: smaller than the client count of the tests that go through
 // it (32 goroutines, pools of 8 and more), so that server connections are
@@ -31,7 +28,8 @@ const PoolSize = 3
 type Server struct {
 	// URL is the database Start was given, through PgBouncer (with
 	// default_query_exec_mode=exec: see PoolConfig).
-	URL  string
+	URL string
+	// Port is PgBouncer's TCP port on 127.0.0.1.
 	Port int
 	// Dir holds its config, pid and log; Stop removes it.
 	Dir string
@@ -40,9 +38,9 @@ type Server struct {
 	done chan struct{} // closed when the process has exited
 }
 
-// Start runs a PgBouncer on the first free port from FirstPort in front of
-// the server of dbURL, forwarding every database name, each (database,
-// user) with a pool of PoolSize server connections. It is required by the
+// Start runs a PgBouncer on a free port in front of the server of dbURL,
+// forwarding every database name, each (database, user) with a pool of
+// PoolSize server connections. It is required by the
 // tests, not optional: they prove that tenants stay apart behind
 // transaction pooling, and a run that quietly left it out would prove
 // nothing. Missing, it is installed with apt-get as root. Stop it when
@@ -51,17 +49,10 @@ func Start(ctx context.Context, dbURL string, log func(string)) (*Server, error)
 	if log == nil {
 		log = func(string) {}
 	}
-	bin, err := findBinary()
-	if err != nil && pgcluster.CanInstall() {
-		log("pgbouncer not found; installing it with apt-get")
-		// Whether the package also starts a pgbouncer of its own on 6432
-		// depends on the image (policy-rc.d); ours runs from its own
-		// config either way.
-		if err := pgcluster.AptInstall(ctx, "pgbouncer"); err != nil {
-			return nil, err
-		}
-		bin, err = findBinary()
-	}
+	// Whether the package also starts a pgbouncer of its own on 6432
+	// depends on the image (policy-rc.d); ours runs from its own config
+	// either way.
+	bin, err := pgcluster.FindOrInstall(ctx, "pgbouncer", findBinary, log)
 	if err != nil {
 		return nil, err
 	}
@@ -88,9 +79,12 @@ func Start(ctx context.Context, dbURL string, log func(string)) (*Server, error)
 		// pid and log here.
 		err = acct.Chown(dir, userlist)
 	}
-	for p := FirstPort; err == nil && p < FirstPort+100; p++ {
-		if pgcluster.PortInUse(p) {
-			continue
+	// A port may be taken between FreePort and PgBouncer's bind: then
+	// another one.
+	for tries := 20; err == nil && tries > 0; tries-- {
+		var p int
+		if p, err = pgcluster.FreePort(); err != nil {
+			break
 		}
 		var bound bool
 		if bound, err = s.run(acct, bin, p, fmt.Sprintf("host=%s port=%d", host, port), user); err == nil {
@@ -106,7 +100,7 @@ func Start(ctx context.Context, dbURL string, log func(string)) (*Server, error)
 		}
 	}
 	if err == nil {
-		err = fmt.Errorf("no free TCP port for PgBouncer on 127.0.0.1 in %d..%d", FirstPort, FirstPort+99)
+		err = errors.New("start pgbouncer: 20 free ports on 127.0.0.1 were taken before it could bind them")
 	}
 	s.Stop()
 	return nil, err
@@ -124,6 +118,8 @@ func findBinary() (string, error) {
 	return "", errors.New("pgbouncer is required by the tests (" + EnvURL + ") but not installed: apt-get install pgbouncer (or set PGBOUNCER=/path/to/pgbouncer, or " + EnvURL + ")")
 }
 
+var plainName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
 // target asks the server of dbURL where PgBouncer must connect, so that a
 // URL in any syntax works alike. Over a Unix socket there is no server
 // address: its folder stands in.
@@ -131,6 +127,10 @@ func target(ctx context.Context, dbURL string) (host string, port int, db, user,
 	cfg, err := pgx.ParseConfig(dbURL)
 	if err != nil {
 		return "", 0, "", "", "", fmt.Errorf("pgbouncer: parse the database URL: %w", err)
+	}
+	if cfg.ConnectTimeout == 0 {
+		// Give up on a server that is half up rather than hang CI.
+		cfg.ConnectTimeout = 10 * time.Second
 	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
@@ -142,8 +142,7 @@ func target(ctx context.Context, dbURL string) (host string, port int, db, user,
 	if err != nil {
 		return "", 0, "", "", "", fmt.Errorf("pgbouncer: ask the test database where it listens: %w", err)
 	}
-	plain := regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
-	if !plain.MatchString(db) || !plain.MatchString(user) {
+	if !plainName.MatchString(db) || !plainName.MatchString(user) {
 		return "", 0, "", "", "", fmt.Errorf("pgbouncer: database %s / user %s: unusual names are not supported behind PgBouncer here; set %s", db, user, EnvURL)
 	}
 	// The URL's password, or PGPASSWORD's (pgx reads both); ours and the

@@ -1,9 +1,9 @@
 // Package pgcluster is tenantctl's one way to get a PostgreSQL server:
 // it finds the installed server binaries, runs initdb, picks a free port
 // and starts private clusters (Open, and Start for tests), and Resolve
-// gives a command a database the way `make` needs one (a given URL, else
-// the server on 127.0.0.1:5432, else a private cluster, else apt-get as
-// root). The command pgenv (cmd/pgenv) is the Makefile's face of it.
+// gives a command a database the way `make` needs one (its doc gives the
+// order it tries). The command pgenv (cmd/pgenv) is the Makefile's face
+// of it.
 //
 // Tests that stop, crash or restart a server use Start, never the shared
 // server of TEST_DATABASE_URL:
@@ -14,8 +14,8 @@
 //	c.Start()
 //
 // When the binaries are missing Start fails the test, it does not skip it:
-// `make test` guarantees them, so their absence is a broken setup, not a
-// reason to pass by running nothing.
+// their absence is a broken setup, not a reason to pass by running
+// nothing.
 //
 // PostgreSQL refuses to run as root; as root its programs run as the
 // postgres user, or as the system user tenantctl-pg, created when neither
@@ -51,30 +51,9 @@ const (
 	Immediate = "immediate"
 )
 
-// Durability says which of PostgreSQL's crash-safety settings a cluster
-// keeps.
-type Durability int
-
-const (
-	// Throwaway turns fsync, synchronous_commit and full_page_writes off:
-	// data that dies with the test run needs none of them.
-	Throwaway Durability = iota
-	// ServerCrashSafe turns fsync and full_page_writes off but keeps
-	// synchronous_commit on: an acknowledged commit survives a crash of
-	// the server's processes (not of the machine), which the restart
-	// tests check.
-	ServerCrashSafe
-	// Durable keeps PostgreSQL's defaults, all three on, as in
-	// production: for the demo's data and for benchmarks.
-	Durable
-)
-
-// DefaultFirstPort is where the search for a free port starts, away from
-// 5432 so that a private cluster never takes a system server's place.
-const DefaultFirstPort = 55432
-
-// portTries is how many ports from the first one a start tries.
-const portTries = 100
+// portTries is how many free ports a start tries: the probe and the
+// bind are not atomic, another process may take the port in between.
+const portTries = 20
 
 // Options describe a cluster for Open.
 type Options struct {
@@ -83,15 +62,11 @@ type Options struct {
 	// Dir is the cluster's folder (data/, log, port); "" means a fresh
 	// temporary one. A folder initialised earlier is reused.
 	Dir string
-	// FirstPort is the first port tried; 0 means the port of the
-	// folder's previous start, else DefaultFirstPort.
-	FirstPort int
-	// AnyPort takes a free port the kernel picks instead: a cluster that
-	// a test stops and starts again keeps a port that no other cluster
-	// takes meanwhile, as the first free one from FirstPort would be.
-	AnyPort bool
-	// Durability of commits; the zero value is Throwaway.
-	Durability Durability
+	// Durable keeps fsync, synchronous_commit and full_page_writes on,
+	// PostgreSQL's defaults, as in production: for the demo's data and
+	// for benchmarks. Otherwise all three are off: data that dies with
+	// the test run needs none of them.
+	Durable bool
 	// Settings are extra postgresql.conf lines, applied last, e.g.
 	// "shared_preload_libraries = 'pg_stat_statements'".
 	Settings []string
@@ -101,10 +76,13 @@ type Options struct {
 
 // Cluster is a private cluster, running or stopped.
 type Cluster struct {
+	// BinDir holds the server binaries the cluster runs.
 	BinDir string
 	// Dir holds data/, the server log and the last port; owned by the
 	// server's user.
-	Dir  string
+	Dir string
+	// Port is the TCP port on 127.0.0.1 the server listens on, or last
+	// listened on when stopped.
 	Port int
 	// Started is false when Open found the cluster already running (a
 	// demo cluster left up by `pgenv env demo`): its owner stops it.
@@ -113,6 +91,10 @@ type Cluster struct {
 	acct    Account
 	opts    Options
 	tempDir string // removed by Remove: Dir's parent when Open made it
+}
+
+func newCluster(bin string, acct Account, dir string, o Options) *Cluster {
+	return &Cluster{BinDir: bin, Dir: dir, acct: acct, opts: o}
 }
 
 // FindBinDir returns the directory of initdb, pg_ctl and postgres, looking
@@ -143,8 +125,12 @@ func FindBinDir(dirs ...string) (string, error) {
 	if len(dirs) > 0 {
 		where = strings.Join(dirs, ", ")
 	}
-	return "", fmt.Errorf("no PostgreSQL server binaries (initdb, pg_ctl, postgres) in %s: install them (apt-get install postgresql) or run the tests with `make test`", where)
+	return "", fmt.Errorf("%w (initdb, pg_ctl, postgres) in %s: install PostgreSQL (apt-get install postgresql)", errNoBinaries, where)
 }
+
+// errNoBinaries is FindBinDir's failure, for which Resolve says what to
+// set instead.
+var errNoBinaries = errors.New("no PostgreSQL server binaries")
 
 func majorOf(dir string) int {
 	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(dir)))
@@ -166,8 +152,11 @@ type Account struct {
 
 // ServerAccount returns the account to run the server as: ourselves, or
 // when we are root the postgres user, else the system user tenantctl-pg,
-// created with useradd if need be.
-func ServerAccount() (Account, error) {
+// created with useradd if need be. It is worked out once per process:
+// clusters started in parallel would otherwise race to create the user.
+var ServerAccount = sync.OnceValues(serverAccount)
+
+func serverAccount() (Account, error) {
 	if os.Geteuid() != 0 {
 		return Account{}, nil
 	}
@@ -176,13 +165,12 @@ func ServerAccount() (Account, error) {
 	if err != nil {
 		name = "tenantctl-pg"
 		if u, err = user.Lookup(name); err != nil {
-			out, err := exec.Command("useradd", "--system", "--user-group", "--no-create-home",
+			out, addErr := exec.Command("useradd", "--system", "--user-group", "--no-create-home",
 				"--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", name).CombinedOutput()
-			if err != nil {
-				return Account{}, fmt.Errorf("create system user %s to run PostgreSQL (it refuses to run as root): %w: %s; run as a non-root user or set the database URL", name, err, bytes.TrimSpace(out))
-			}
+			// Another process (a second test run) may have created it
+			// meanwhile: then useradd fails, and the user is there.
 			if u, err = user.Lookup(name); err != nil {
-				return Account{}, fmt.Errorf("look up user %s: %w", name, err)
+				return Account{}, fmt.Errorf("create system user %s to run PostgreSQL (it refuses to run as root): %w: %s; run as a non-root user or set the database URL", name, errors.Join(addErr, err), bytes.TrimSpace(out))
 			}
 		}
 	}
@@ -223,31 +211,28 @@ func (a Account) Chown(paths ...string) error {
 	return nil
 }
 
-// CanTraverse reports whether a can reach dir (every folder on the way
-// searchable), as the server must to reach its data folder.
-func (a Account) CanTraverse(dir string) bool {
-	return a.Command(context.Background(), "test", "-x", dir).Run() == nil
-}
-
-// startMu serialises starts within this process: parallel tests picking
-// ports would otherwise probe the same free port and all but one fail to
-// bind. Other processes are handled by moving on to the next port.
+// startMu serialises starts within this process: parallel starts could
+// otherwise be handed the same free port, and all but one fail to bind.
+// Other processes are handled by moving on to another port.
 var startMu sync.Mutex
 
 // Open initialises (unless Dir already holds a cluster) and starts a
-// cluster, on the first free port from Options.FirstPort; a cluster found
-// running is used as it is. Remove or Stop it when done.
+// cluster, on the port of the folder's previous start if it is free, else
+// on one the kernel picks; a cluster found running is used as it is.
+// Remove or Stop it when done.
 func Open(ctx context.Context, o Options) (*Cluster, error) {
-	c := &Cluster{opts: o, Dir: o.Dir}
-	var err error
-	if c.BinDir = o.BinDir; c.BinDir == "" {
-		if c.BinDir, err = FindBinDir(); err != nil {
+	bin := o.BinDir
+	if bin == "" {
+		var err error
+		if bin, err = FindBinDir(); err != nil {
 			return nil, err
 		}
 	}
-	if c.acct, err = ServerAccount(); err != nil {
+	acct, err := ServerAccount()
+	if err != nil {
 		return nil, err
 	}
+	c := newCluster(bin, acct, o.Dir, o)
 	if c.Dir == "" {
 		// Not t.TempDir-like 0700 parents: the server's user must reach it.
 		if c.tempDir, err = os.MkdirTemp("", "tenantctl-pg-"); err != nil {
@@ -259,11 +244,19 @@ func Open(ctx context.Context, o Options) (*Cluster, error) {
 			return nil, fmt.Errorf("cluster folder: %w", err)
 		}
 	}
-	if err := c.init(ctx); err != nil {
+	if err := c.open(ctx); err != nil {
 		if c.tempDir != "" {
 			c.Remove()
 		}
 		return nil, err
+	}
+	return c, nil
+}
+
+// open does Open's work on a cluster whose folder is chosen.
+func (c *Cluster) open(ctx context.Context) error {
+	if err := c.init(ctx); err != nil {
+		return err
 	}
 	if c.running(ctx) {
 		pid, _ := os.ReadFile(filepath.Join(c.data(), "postmaster.pid"))
@@ -272,19 +265,16 @@ func Open(ctx context.Context, o Options) (*Cluster, error) {
 			c.Port, _ = strconv.Atoi(strings.TrimSpace(lines[3]))
 		}
 		if c.Port == 0 {
-			return nil, fmt.Errorf("the cluster in %s runs, but its postmaster.pid names no port", c.Dir)
+			return fmt.Errorf("the cluster in %s runs, but its postmaster.pid names no port", c.Dir)
 		}
 		c.logf("the cluster in %s is already running", c.Dir)
-		return c, nil
+		return nil
 	}
-	if err := c.startFrom(ctx); err != nil {
-		if c.tempDir != "" {
-			c.Remove()
-		}
-		return nil, err
+	if err := c.startOnFreePort(ctx); err != nil {
+		return err
 	}
 	c.Started = true
-	return c, nil
+	return nil
 }
 
 func (c *Cluster) data() string    { return filepath.Join(c.Dir, "data") }
@@ -331,7 +321,7 @@ func (c *Cluster) init(ctx context.Context) error {
 	}
 	c.logf("initdb %s", c.data())
 	args := []string{"-D", c.data(), "--auth=trust", "--username=postgres", "-E", "UTF8", "--locale=C"}
-	if c.opts.Durability != Durable {
+	if !c.opts.Durable {
 		args = append(args, "--no-sync")
 	}
 	if out, err := c.run(ctx, "initdb", args...); err != nil {
@@ -341,12 +331,24 @@ func (c *Cluster) init(ctx context.Context) error {
 	// an included file on every start rather than passed with pg_ctl -o,
 	// which goes through /bin/sh and breaks on paths with spaces. The
 	// include is resolved relative to postgresql.conf.
-	if err := appendFile(filepath.Join(c.data(), "postgresql.conf"), "include_if_exists = 'tenantctl.conf'\n"); err != nil {
-		return err
+	conf := filepath.Join(c.data(), "postgresql.conf")
+	b, err := os.ReadFile(conf)
+	if err == nil {
+		err = os.WriteFile(conf, append(b, "include_if_exists = 'tenantctl.conf'\n"...), 0o600)
+	}
+	if err != nil {
+		return fmt.Errorf("include tenantctl.conf: %w", err)
 	}
 	// Written last: an initdb cut short leaves no marker.
 	return os.WriteFile(marker, nil, 0o644)
 }
+
+var (
+	versionRe = regexp.MustCompile(`[0-9]+`)
+	// socketDirRe matches the folders that are safe in
+	// unix_socket_directories' quoted value.
+	socketDirRe = regexp.MustCompile(`^[A-Za-z0-9/._+-]+$`)
+)
 
 // major returns the major version of the cluster's binaries ("15").
 func (c *Cluster) major(ctx context.Context) (string, error) {
@@ -354,7 +356,7 @@ func (c *Cluster) major(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("postgres -V: %w", err)
 	}
-	m := regexp.MustCompile(`[0-9]+`).Find(out)
+	m := versionRe.Find(out)
 	if m == nil {
 		return "", fmt.Errorf("postgres -V: no version in %q", out)
 	}
@@ -375,7 +377,7 @@ func (c *Cluster) writeConf(port int) error {
 	// (root's, or absent). A socket path is limited to ~107 bytes and the
 	// value is quoted; in an unsuitable folder TCP alone will do.
 	sockDir := c.Dir
-	if len(sockDir) > 90 || !regexp.MustCompile(`^[A-Za-z0-9/._+-]+$`).MatchString(sockDir) {
+	if len(sockDir) > 90 || !socketDirRe.MatchString(sockDir) {
 		sockDir = ""
 	}
 	lines := []string{
@@ -386,13 +388,10 @@ func (c *Cluster) writeConf(port int) error {
 		// Go tests run packages in parallel, each with its own pool.
 		"max_connections = 200",
 	}
-	switch c.opts.Durability {
-	case Throwaway:
-		lines = append(lines, "fsync = off", "synchronous_commit = off", "full_page_writes = off")
-	case ServerCrashSafe:
-		lines = append(lines, "fsync = off", "full_page_writes = off")
-	case Durable:
+	if c.opts.Durable {
 		lines = append(lines, "fsync = on", "synchronous_commit = on", "full_page_writes = on")
+	} else {
+		lines = append(lines, "fsync = off", "synchronous_commit = off", "full_page_writes = off")
 	}
 	lines = append(lines, c.opts.Settings...)
 	name := filepath.Join(c.data(), "tenantctl.conf")
@@ -402,32 +401,24 @@ func (c *Cluster) writeConf(port int) error {
 	return c.acct.Chown(name)
 }
 
-// startFrom starts the cluster on the first free port from FirstPort (or
-// the folder's last port). The probe and the bind are not atomic (another
-// process may take the port in between), so a failure to bind moves on to
-// the next port.
-func (c *Cluster) startFrom(ctx context.Context) error {
+// startOnFreePort starts the cluster on the port of its previous start if
+// that is free (a DATABASE_URL printed by `pgenv env demo` earlier stays
+// right), else on a free one the kernel picks. The probe and the bind
+// are not atomic (another process may take the port in between), so a
+// failure to bind moves on to another port.
+func (c *Cluster) startOnFreePort(ctx context.Context) error {
 	startMu.Lock()
 	defer startMu.Unlock()
 	portFile := filepath.Join(c.Dir, "port")
-	first := c.opts.FirstPort
-	if first == 0 {
-		// Same port as last time if free, so that a DATABASE_URL printed
-		// by `pgenv env demo` earlier stays right.
-		b, _ := os.ReadFile(portFile)
-		if first, _ = strconv.Atoi(strings.TrimSpace(string(b))); first == 0 {
-			first = DefaultFirstPort
-		}
-	}
-	for i := range portTries {
-		port := first + i
-		if c.opts.AnyPort {
+	b, _ := os.ReadFile(portFile)
+	last, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	for range portTries {
+		port := last
+		if last = 0; port == 0 || PortInUse(port) {
 			var err error
-			if port, err = freePort(); err != nil {
+			if port, err = FreePort(); err != nil {
 				return err
 			}
-		} else if PortInUse(port) {
-			continue
 		}
 		if err := c.writeConf(port); err != nil {
 			return err
@@ -445,10 +436,12 @@ func (c *Cluster) startFrom(ctx context.Context) error {
 		}
 		return fmt.Errorf("start PostgreSQL in %s: %w\nlast lines of %s:\n%s", c.Dir, err, c.logFile(), Tail([]byte(log), 20))
 	}
-	return fmt.Errorf("no free TCP port on 127.0.0.1 in %d..%d", first, first+portTries-1)
+	return fmt.Errorf("start PostgreSQL in %s: %d free ports on 127.0.0.1 were taken before it could bind them", c.Dir, portTries)
 }
 
-func freePort() (int, error) {
+// FreePort returns a TCP port on 127.0.0.1 that the kernel found free; it
+// may be taken again before the caller binds it.
+func FreePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("free port: %w", err)
@@ -558,18 +551,6 @@ func WithDatabase(base, name string) (string, error) {
 		return u.String(), nil
 	}
 	return base + " dbname=" + name, nil
-}
-
-func appendFile(name, text string) error {
-	f, err := os.OpenFile(name, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		return fmt.Errorf("append to %s: %w", name, err)
-	}
-	if _, err := f.WriteString(text); err != nil {
-		f.Close()
-		return fmt.Errorf("append to %s: %w", name, err)
-	}
-	return f.Close()
 }
 
 // Tail returns the last n lines of out, for an error message.

@@ -58,7 +58,8 @@ type ResolveOptions struct {
 	NoInstall bool
 	// Clusters is how many servers a test run gets (at least 1): the
 	// first as above, each further one a private cluster of its own,
-	// exported as TEST_DATABASE_URL_2 … TEST_DATABASE_URL_<n>.
+	// exported as TEST_DATABASE_URL_2 … TEST_DATABASE_URL_<n>. Only the
+	// test mode reads it: the demo has one database.
 	Clusters int
 	// KeepRunning leaves a demo cluster we start running after Close
 	// (`pgenv env demo`).
@@ -77,6 +78,8 @@ type Resolved struct {
 	// Cluster is the private cluster of URL, if it is one.
 	Cluster *Cluster
 
+	o    *ResolveOptions
+	site *site
 	undo []func()
 }
 
@@ -109,7 +112,7 @@ func (o *ResolveOptions) logf(format string, args ...any) {
 //  3. a private cluster started from the installed binaries under
 //     Root/.pg (a fresh one per test run, deleted by Close; the demo's
 //     reused, on the same port as last time);
-//  4. as root with apt-get: install postgresql, then 2 and 3 again;
+//  4. as root with apt-get: install postgresql, then 3;
 //  5. an error of one line saying what to set.
 //
 // On error nothing is left behind.
@@ -120,8 +123,7 @@ func Resolve(ctx context.Context, o ResolveOptions) (_ *Resolved, err error) {
 	if o.SystemPort == 0 {
 		o.SystemPort = SystemPort
 	}
-	o.Clusters = max(o.Clusters, 1)
-	r := &Resolved{}
+	r := &Resolved{o: &o}
 	defer func() {
 		if err != nil {
 			r.Close()
@@ -139,44 +141,36 @@ func Resolve(ctx context.Context, o ResolveOptions) (_ *Resolved, err error) {
 		r.URL = o.Getenv("DATABASE_URL")
 		o.logf("TEST_DATABASE_URL not set; using DATABASE_URL as set")
 	default:
-		ok, err := r.firstServer(ctx, &o)
+		ok, err := r.systemServer(ctx)
 		if err != nil {
 			return nil, err
 		}
-		if !ok && CanInstall() && !o.NoInstall {
-			o.logf("no PostgreSQL found; installing it with apt-get")
-			// Only the binaries matter. Whether the package also creates
-			// and starts a cluster on 5432 depends on the image
-			// (policy-rc.d); both cases work.
-			if err := AptInstall(ctx, "postgresql"); err != nil {
-				return nil, err
-			}
-			if ok, err = r.firstServer(ctx, &o); err != nil {
-				return nil, err
-			}
-		}
 		if !ok {
-			return nil, fmt.Errorf("no PostgreSQL found: set %s=postgres://USER@HOST:PORT/DB or install PostgreSQL (apt-get install postgresql)", name)
+			dir, db := "demo", demoDB
+			if o.Mode == Test {
+				dir, db = "test-"+strconv.Itoa(os.Getpid()), "tenantctl_test"
+			}
+			r.Cluster, r.URL, err = r.privateDB(ctx, dir, db)
+			if errors.Is(err, errNoBinaries) {
+				err = fmt.Errorf("no PostgreSQL found: set %s=postgres://USER@HOST:PORT/DB or install PostgreSQL (apt-get install postgresql)", name)
+			}
+			if err != nil {
+				return nil, err
+			}
+			o.logf("using a private cluster in %s: %s", r.Cluster.Dir, r.URL)
 		}
 	}
 	r.Env = append(r.Env, name+"="+r.URL)
-	for i := 2; i <= o.Clusters; i++ {
+	for i := 2; o.Mode == Test && i <= o.Clusters; i++ {
 		name := "TEST_DATABASE_URL_" + strconv.Itoa(i)
 		if u := o.Getenv(name); u != "" {
 			o.logf("using %s as set", name)
 			r.Env = append(r.Env, name+"="+u)
 			continue
 		}
-		c, err := r.ownCluster(ctx, &o, "test-"+strconv.Itoa(os.Getpid())+"-"+strconv.Itoa(i))
+		c, u, err := r.privateDB(ctx, "test-"+strconv.Itoa(os.Getpid())+"-"+strconv.Itoa(i), "tenantctl_test")
 		if err != nil {
-			if errors.Is(err, errNoBinaries) {
-				err = fmt.Errorf("%s needs a private cluster: %w", name, err)
-			}
-			return nil, err
-		}
-		u, err := r.createDB(ctx, &o, c.Port, "tenantctl_test", false)
-		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s needs a private cluster: %w", name, err)
 		}
 		o.logf("%s: a private cluster in %s: %s", name, c.Dir, u)
 		r.Env = append(r.Env, name+"="+u)
@@ -184,37 +178,20 @@ func Resolve(ctx context.Context, o ResolveOptions) (_ *Resolved, err error) {
 	return r, nil
 }
 
-// firstServer tries the shared server, then a private cluster.
-func (r *Resolved) firstServer(ctx context.Context, o *ResolveOptions) (bool, error) {
-	if ok, err := r.systemServer(ctx, o); ok || err != nil {
-		return ok, err
-	}
-	dir := "demo"
-	if o.Mode == Test {
-		dir = "test-" + strconv.Itoa(os.Getpid())
-	}
-	c, err := r.ownCluster(ctx, o, dir)
-	if errors.Is(err, errNoBinaries) {
-		return false, nil
-	}
+// privateDB opens the private cluster dir and makes database db in it.
+func (r *Resolved) privateDB(ctx context.Context, dir, db string) (*Cluster, string, error) {
+	c, err := r.ownCluster(ctx, dir)
 	if err != nil {
-		return false, err
+		return nil, "", err
 	}
-	r.Cluster = c
-	db := demoDB
-	if o.Mode == Test {
-		db = "tenantctl_test"
-	}
-	if r.URL, err = r.createDB(ctx, o, c.Port, db, false); err != nil {
-		return false, err
-	}
-	o.logf("using a private cluster in %s: %s", c.Dir, r.URL)
-	return true, nil
+	u, err := r.createDB(ctx, c.Port, db, false)
+	return c, u, err
 }
 
 // systemServer uses the shared server if it answers and lets postgres in
 // without a password.
-func (r *Resolved) systemServer(ctx context.Context, o *ResolveOptions) (bool, error) {
+func (r *Resolved) systemServer(ctx context.Context) (bool, error) {
+	o := r.o
 	if o.NoSystem {
 		return false, nil
 	}
@@ -236,7 +213,7 @@ func (r *Resolved) systemServer(ctx context.Context, o *ResolveOptions) (bool, e
 		// still runs.
 		db = fmt.Sprintf("tenantctl_test_%d_%s", os.Getpid(), strings.ToLower(rand.Text()[:8]))
 	}
-	u, err := r.createDB(ctx, o, port, db, o.Mode == Test)
+	u, err := r.createDB(ctx, port, db, o.Mode == Test)
 	if err != nil {
 		return false, err
 	}
@@ -257,11 +234,11 @@ func ping(ctx context.Context, url string) error {
 
 // createDB creates database db on 127.0.0.1:port unless it exists, and
 // returns its URL. drop: Close drops it, with its children.
-func (r *Resolved) createDB(ctx context.Context, o *ResolveOptions, port int, db string, drop bool) (string, error) {
+func (r *Resolved) createDB(ctx context.Context, port int, db string, drop bool) (string, error) {
 	admin := LocalURL(port, "postgres")
 	if drop {
 		// Before the CREATE: an interrupt during it still drops it.
-		r.undo = append(r.undo, func() { dropDatabases(o, admin, db) })
+		r.undo = append(r.undo, func() { dropDatabases(r.o, admin, db) })
 	}
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
@@ -311,39 +288,78 @@ func dropDatabases(o *ResolveOptions, adminURL, db string) {
 	}
 }
 
-var errNoBinaries = errors.New("no PostgreSQL server binaries")
+// site is what the private clusters of one checkout share: the server
+// binaries, the account they run as and the folder they live in.
+type site struct {
+	bin  string
+	acct Account
+	base string
+	log  func(string)
+}
 
-// ownCluster opens the private cluster in Base(Root)/dir: a throwaway
-// one for the tests (removed by Close), the demo's otherwise (stopped by
-// Close if we started it, unless KeepRunning).
-func (r *Resolved) ownCluster(ctx context.Context, o *ResolveOptions, dir string) (*Cluster, error) {
-	bin, err := FindBinDir(o.BinDirs...)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errNoBinaries, err)
-	}
+func newSite(root, bin string, log func(string)) (*site, error) {
 	acct, err := ServerAccount()
 	if err != nil {
 		return nil, err
 	}
-	base, err := Base(o.Root, acct)
+	base, err := Base(root, acct)
 	if err != nil {
 		return nil, err
 	}
-	opts := Options{BinDir: bin, Dir: filepath.Join(base, dir), Log: o.Log}
-	test := o.Mode == Test
-	if test {
-		sweepStale(base, o)
-		opts.FirstPort = DefaultFirstPort
-		// Before Open: an interrupt in the middle still removes it.
-		r.undo = append(r.undo, func() { removeCluster(&Cluster{Dir: opts.Dir, BinDir: bin, acct: acct, opts: opts}) })
+	return &site{bin: bin, acct: acct, base: base, log: log}, nil
+}
+
+// cluster is the cluster in the site's folder name.
+func (s *site) cluster(name string, o Options) *Cluster {
+	o.Log = s.log
+	return newCluster(s.bin, s.acct, filepath.Join(s.base, name), o)
+}
+
+// setup finds the server binaries (installing them as root unless
+// NoInstall) and the site, once per Resolve; test runs first sweep the
+// clusters of dead runs.
+func (r *Resolved) setup(ctx context.Context) (*site, error) {
+	if r.site != nil {
+		return r.site, nil
+	}
+	find := func() (string, error) { return FindBinDir(r.o.BinDirs...) }
+	var bin string
+	var err error
+	if r.o.NoInstall {
+		bin, err = find()
 	} else {
-		opts.Durability = Durable
+		bin, err = FindOrInstall(ctx, "postgresql", find, r.o.Log)
 	}
-	c, err := Open(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	if !test && c.Started && !o.KeepRunning {
+	if r.site, err = newSite(r.o.Root, bin, r.o.Log); err != nil {
+		return nil, err
+	}
+	if r.o.Mode == Test {
+		r.site.sweepStale()
+	}
+	return r.site, nil
+}
+
+// ownCluster opens the private cluster dir of the site: a throwaway one
+// for the tests (removed by Close), the demo's otherwise (stopped by
+// Close if we started it, unless KeepRunning).
+func (r *Resolved) ownCluster(ctx context.Context, dir string) (*Cluster, error) {
+	s, err := r.setup(ctx)
+	if err != nil {
+		return nil, err
+	}
+	test := r.o.Mode == Test
+	c := s.cluster(dir, Options{Durable: !test})
+	if test {
+		// Before open: an interrupt in the middle still removes it.
+		r.undo = append(r.undo, func() { removeCluster(c) })
+	}
+	if err := c.open(ctx); err != nil {
+		return nil, err
+	}
+	if !test && c.Started && !r.o.KeepRunning {
 		r.undo = append(r.undo, func() {
 			c.logf("stopping the cluster in %s", c.Dir)
 			if err := c.Stop(Fast); err != nil {
@@ -366,7 +382,9 @@ func removeCluster(c *Cluster) {
 // /root), a folder of that checkout's own in /var/tmp/tenantctl-pg.
 func Base(root string, acct Account) (string, error) {
 	base := filepath.Join(root, ".pg")
-	if acct.Name != "" && !acct.CanTraverse(root) {
+	// The server must reach its data folder: every folder on the way
+	// searchable.
+	if acct.Name != "" && acct.Command(context.Background(), "test", "-x", root).Run() != nil {
 		base = filepath.Join("/var/tmp/tenantctl-pg", fmt.Sprintf("%08x", crc32.ChecksumIEEE([]byte(root))))
 	}
 	if err := os.MkdirAll(base, 0o755); err != nil {
@@ -386,50 +404,49 @@ func Base(root string, acct Account) (string, error) {
 	return base, nil
 }
 
+var staleRe = regexp.MustCompile(`^test-([0-9]+)(-[0-9]+)?$`)
+
 // sweepStale removes the test clusters of runs that died without cleaning
 // up (SIGKILL, a power loss): their folders, and possibly postmasters,
 // would otherwise stay forever.
-func sweepStale(base string, o *ResolveOptions) {
-	dirs, _ := filepath.Glob(filepath.Join(base, "test-*"))
+func (s *site) sweepStale() {
+	dirs, _ := filepath.Glob(filepath.Join(s.base, "test-*"))
 	for _, d := range dirs {
-		m := regexp.MustCompile(`^test-([0-9]+)(-[0-9]+)?$`).FindStringSubmatch(filepath.Base(d))
+		m := staleRe.FindStringSubmatch(filepath.Base(d))
 		if m == nil {
 			continue
 		}
-		if pid, _ := strconv.Atoi(m[1]); pidAlive(pid) {
-			continue
+		pid, _ := strconv.Atoi(m[1])
+		if err := syscall.Kill(pid, 0); err == nil || errors.Is(err, syscall.EPERM) {
+			continue // its run is alive
 		}
-		o.logf("removing stale test cluster %s", d)
-		bin, _ := FindBinDir(o.BinDirs...)
-		acct, _ := ServerAccount()
-		removeCluster(&Cluster{Dir: d, BinDir: bin, acct: acct, opts: Options{Log: o.Log}})
+		c := s.cluster(filepath.Base(d), Options{})
+		c.logf("removing stale test cluster %s", d)
+		removeCluster(c)
 	}
 }
 
-func pidAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
-}
-
-// CanInstall reports whether AptInstall can work: we are root and
-// apt-get is on PATH.
-func CanInstall() bool {
-	_, err := exec.LookPath("apt-get")
-	return err == nil && os.Geteuid() == 0
-}
-
-// AptInstall installs Debian packages with apt-get, its output on stderr
-// (stdout belongs to the command we run).
-func AptInstall(ctx context.Context, pkgs ...string) error {
-	for _, args := range [][]string{{"update", "-qq"}, append([]string{"install", "-y", "-qq"}, pkgs...)} {
+// FindOrInstall returns what find finds; when it finds nothing and we are
+// root with apt-get, it installs the Debian package pkg first (apt-get's
+// output on stderr: stdout belongs to the command we run) and asks find
+// again. log (nil: none) hears of the install.
+func FindOrInstall(ctx context.Context, pkg string, find func() (string, error), log func(msg string)) (string, error) {
+	found, err := find()
+	if _, noApt := exec.LookPath("apt-get"); err == nil || noApt != nil || os.Geteuid() != 0 {
+		return found, err
+	}
+	if log != nil {
+		log(pkg + " not found; installing it with apt-get")
+	}
+	for _, args := range [][]string{{"update", "-qq"}, {"install", "-y", "-qq", pkg}} {
 		cmd := exec.CommandContext(ctx, "apt-get", args...)
 		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("apt-get %s %s: %w", args[0], strings.Join(pkgs, " "), err)
+			return "", fmt.Errorf("apt-get %s %s: %w", args[0], pkg, err)
 		}
 	}
-	return nil
+	return find()
 }
 
 // StopDemo stops the demo cluster of checkout root left running by
@@ -439,15 +456,11 @@ func StopDemo(root string, log func(string)) (running bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	acct, err := ServerAccount()
+	s, err := newSite(root, bin, log)
 	if err != nil {
 		return false, err
 	}
-	base, err := Base(root, acct)
-	if err != nil {
-		return false, err
-	}
-	c := &Cluster{Dir: filepath.Join(base, "demo"), BinDir: bin, acct: acct, opts: Options{Log: log}}
+	c := s.cluster("demo", Options{})
 	if !c.running(context.Background()) {
 		return false, nil
 	}

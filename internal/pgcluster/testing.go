@@ -10,7 +10,8 @@ import (
 // Start starts a private cluster for a test that stops, crashes or
 // restarts its server, failing tb if that is impossible; the cluster is
 // stopped (immediate) and deleted when tb ends. Its commits survive a
-// crash of the server's processes (ServerCrashSafe), which is what such
+// crash of the server's processes (not of the machine): fsync and
+// full_page_writes are off, synchronous_commit on, which is what such
 // tests check.
 func Start(tb testing.TB) *Cluster {
 	tb.Helper()
@@ -29,10 +30,8 @@ func StartN(tb testing.TB, n int) []*Cluster {
 	for i := range cs {
 		wg.Go(func() {
 			cs[i], errs[i] = Open(ctx, Options{
-				Durability: ServerCrashSafe,
-				AnyPort:    true,
 				// Small: a test may run several at once.
-				Settings: []string{"max_connections = 60", "shared_buffers = 32MB"},
+				Settings: []string{"synchronous_commit = on", "max_connections = 60", "shared_buffers = 32MB"},
 			})
 		})
 	}

@@ -94,22 +94,15 @@ func main() {
 // startCluster starts the benchmarks' own cluster (see the package
 // comment), installing PostgreSQL as root when its binaries are missing.
 func startCluster(ctx context.Context) (*pgcluster.Cluster, error) {
-	bin, err := pgcluster.FindBinDir()
-	if err != nil && pgcluster.CanInstall() {
-		fmt.Fprintln(os.Stderr, "benchrun: no PostgreSQL found; installing it with apt-get")
-		if err := pgcluster.AptInstall(ctx, "postgresql"); err != nil {
-			return nil, err
-		}
-		bin, err = pgcluster.FindBinDir()
-	}
+	log := func(msg string) { fmt.Fprintln(os.Stderr, "benchrun:", msg) }
+	bin, err := pgcluster.FindOrInstall(ctx, "postgresql", func() (string, error) { return pgcluster.FindBinDir() }, log)
 	if err != nil {
 		return nil, err
 	}
 	return pgcluster.Open(ctx, pgcluster.Options{
-		BinDir:     bin,
-		FirstPort:  57432,
-		Durability: pgcluster.Durable,
-		Settings:   []string{"max_connections = 200", "shared_preload_libraries = 'pg_stat_statements'"},
-		Log:        func(msg string) { fmt.Fprintln(os.Stderr, "benchrun:", msg) },
+		BinDir:   bin,
+		Durable:  true,
+		Settings: []string{"max_connections = 200", "shared_preload_libraries = 'pg_stat_statements'"},
+		Log:      log,
 	})
 }

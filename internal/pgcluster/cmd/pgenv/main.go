@@ -1,32 +1,24 @@
 // Command pgenv gives a command a real PostgreSQL database, wherever we
-// happen to run; every Makefile target that needs one goes through it:
-//
-//	pgenv [FLAGS] test -- CMD [ARGS...]  CMD gets TEST_DATABASE_URL, a throwaway database,
-//	                                     and TEST_PGBOUNCER_URL, the same through PgBouncer
-//	pgenv demo -- CMD [ARGS...]          CMD gets DATABASE_URL, the persistent demo database
-//	pgenv env demo                       print `export DATABASE_URL=...` (the demo cluster stays up)
-//	pgenv stop demo                      stop the demo cluster left running by `env demo`
-//
-// Flags (before the mode): --clusters N gives a test run N servers,
-// exported as TEST_DATABASE_URL and TEST_DATABASE_URL_2 … _N (the first as
-// below, each further one a private cluster); --no-system ignores the
-// server on 127.0.0.1:5432, to try the private-cluster path where one
-// runs.
-//
-// Where the database comes from is pgcluster.Resolve's order: a URL
-// already set, the server on 127.0.0.1:5432, a private cluster under .pg/,
-// apt-get as root, else one line saying what to set. A caller's
-// TEST_PGBOUNCER_URL is used as is; otherwise PgBouncer is required, and
-// installed as root when missing (see pgbouncer.Start).
+// happen to run; every Makefile target that needs one goes through it
+// (the usage below says how). Where the database comes from is
+// pgcluster.Resolve's order (its doc, and the README's "Databases"). A
+// caller's TEST_PGBOUNCER_URL is used as is; otherwise PgBouncer is
+// required, and installed as root when missing (see pgbouncer.Start).
 //
 // stdout belongs to CMD (and to the export line of `env`): our messages go
-// to stderr, prefixed "pgenv:". pgenv exits with CMD's status (128 + the
-// signal's number when a signal ended it) after cleaning up, also on
-// SIGINT, SIGTERM and SIGHUP; a second Ctrl-C does not cut the cleanup
-// short. CMD stays in our process group, the terminal's foreground one,
-// so it gets Ctrl-C itself; SIGTERM and SIGHUP sent to pgenv alone are
-// passed on to it. `go run` would turn CMD's status into 1, hence the
-// Makefile builds pgenv and runs the binary.
+// to stderr, prefixed "pgenv:". pgenv exits with CMD's status, or 128 +
+// the signal's number when SIGINT, SIGTERM or SIGHUP ended the run, after
+// ending every process of CMD and cleaning up; a second Ctrl-C does not
+// cut the cleanup short. `go run` would turn CMD's status into 1, hence
+// the Makefile builds pgenv and runs the binary.
+//
+// Without a terminal CMD runs in a process group of its own, to which
+// those signals are passed on: a signal to pgenv reaches every process of
+// CMD (`sh -c '… go test …'` included), and what CMD leaves running is
+// ended before its database goes. In a terminal CMD stays in our group,
+// the foreground one, so that Ctrl-C and a hangup reach all of it from the
+// terminal; a group of its own would have to be handed the terminal and
+// take it back, and a Ctrl-Z would leave us waiting for a stopped CMD.
 package main
 
 import (
@@ -41,6 +33,9 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
+
+	"golang.org/x/term"
 
 	"github.com/tenantctl/tenantctl/internal/pgbouncer"
 	"github.com/tenantctl/tenantctl/internal/pgcluster"
@@ -54,13 +49,21 @@ func logf(format string, args ...any) {
 
 func logLine(msg string) { logf("%s", msg) }
 
+func fail(err error) int {
+	logf("%v", err)
+	return 1
+}
+
 const usage = `usage: pgenv [--clusters N] [--no-system] test -- CMD [ARGS...]
                    run CMD with TEST_DATABASE_URL set to a throwaway database
-                   (and TEST_PGBOUNCER_URL to it through PgBouncer)
+                   (and TEST_PGBOUNCER_URL to it through PgBouncer); --clusters N
+                   adds TEST_DATABASE_URL_2 … _N, each a private cluster
        pgenv [--no-system] demo -- CMD [ARGS...]
                    run CMD with DATABASE_URL set to the persistent demo database
        pgenv env demo    print an export line for the demo database (leaves its cluster running)
        pgenv stop demo   stop the demo cluster started by ` + "`env demo`" + `
+--no-system ignores the server on 127.0.0.1:5432. Where the database comes
+from: the README, "Databases".
 `
 
 func main() {
@@ -76,31 +79,26 @@ func run(args []string) int {
 		return 2
 	}
 	args = fs.Args()
-	if len(args) == 0 || *clusters < 1 {
+	if len(args) == 0 || *clusters < 1 || (*clusters > 1 && args[0] != "test") {
 		fs.Usage()
 		return 2
 	}
 	mode, args := args[0], args[1:]
 	root, err := checkout()
 	if err != nil {
-		logf("%v", err)
-		return 1
+		return fail(err)
 	}
-	// Give up quickly on a server that is half up, rather than hang CI;
-	// CMD inherits it.
-	if os.Getenv("PGCONNECT_TIMEOUT") == "" {
-		os.Setenv("PGCONNECT_TIMEOUT", "10")
-	}
+	o := pgcluster.ResolveOptions{Mode: pgcluster.Mode(mode), Root: root, NoSystem: *noSystem, Clusters: *clusters, Log: logLine}
 	switch {
 	case (mode == "test" || mode == "demo") && len(args) > 1 && args[0] == "--":
-		return withDatabase(pgcluster.ResolveOptions{Mode: pgcluster.Mode(mode), Root: root, NoSystem: *noSystem, Clusters: *clusters, Log: logLine}, args[1:])
+		return withDatabase(o, args[1:])
 	case mode == "env" && len(args) == 1 && args[0] == "demo":
-		return printEnv(pgcluster.ResolveOptions{Mode: pgcluster.Demo, Root: root, NoSystem: *noSystem, KeepRunning: true, Log: logLine})
+		o.Mode, o.KeepRunning = pgcluster.Demo, true
+		return withDatabase(o, nil)
 	case mode == "stop" && len(args) == 1 && args[0] == "demo":
 		running, err := pgcluster.StopDemo(root, logLine)
 		if err != nil {
-			logf("%v", err)
-			return 1
+			return fail(err)
 		}
 		if !running {
 			logf("the demo cluster is not running")
@@ -131,13 +129,14 @@ func checkout() (string, error) {
 // signals turns SIGINT, SIGTERM and SIGHUP into a cancelled context (what
 // Resolve is doing stops, and the cleanup runs) and remembers the first,
 // for the exit status. They stay caught until the cleanup is over, so a
-// second Ctrl-C cannot cut it short. forward names the process to pass
-// SIGTERM and SIGHUP on to.
+// second Ctrl-C cannot cut it short. Once CMD runs they are passed on to
+// it (see the package doc).
 type signals struct {
-	ctx    context.Context
-	mu     sync.Mutex
-	first  os.Signal
-	target *os.Process
+	ctx   context.Context
+	mu    sync.Mutex
+	first os.Signal
+	// pass sends a signal on to CMD; nil until CMD runs.
+	pass func(syscall.Signal)
 }
 
 func catchSignals() (s *signals, stop func()) {
@@ -155,9 +154,8 @@ func catchSignals() (s *signals, stop func()) {
 			if s.first == nil {
 				s.first = sig
 			}
-			// SIGINT from the terminal reached CMD already.
-			if s.target != nil && sig != syscall.SIGINT {
-				_ = s.target.Signal(sig)
+			if s.pass != nil {
+				s.pass(sig.(syscall.Signal))
 			}
 			s.mu.Unlock()
 			cancel()
@@ -166,10 +164,15 @@ func catchSignals() (s *signals, stop func()) {
 	return s, stop
 }
 
-func (s *signals) forward(p *os.Process) {
+// passTo makes pass CMD's way of receiving signals, and passes on one
+// that came while CMD was starting.
+func (s *signals) passTo(pass func(syscall.Signal)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.target = p
+	s.pass = pass
+	if sig, ok := s.first.(syscall.Signal); ok {
+		pass(sig)
+	}
 }
 
 // status is the shell's exit status for an interrupted run: 128 + the
@@ -183,18 +186,32 @@ func (s *signals) status() int {
 	return 0
 }
 
+// fail is fail, except that an error caused by a signal is the signal's
+// status, without a word: the user asked for it.
+func (s *signals) fail(err error) int {
+	if st := s.status(); st != 0 {
+		return st
+	}
+	return fail(err)
+}
+
+// withDatabase runs CMD (cmdArgs) with the database Resolve finds for o,
+// or with cmdArgs nil prints an export line for it (`pgenv env demo`).
 func withDatabase(o pgcluster.ResolveOptions, cmdArgs []string) int {
 	sigs, stop := catchSignals()
 	defer stop()
 	r, err := pgcluster.Resolve(sigs.ctx, o)
 	if err != nil {
-		if st := sigs.status(); st != 0 {
-			return st
-		}
-		logf("%v", err)
-		return 1
+		return sigs.fail(err)
 	}
 	defer r.Close()
+	if cmdArgs == nil {
+		if r.Cluster != nil && r.Cluster.Started {
+			logf("the demo cluster stays running; stop it with: bin/pgenv stop demo")
+		}
+		fmt.Printf("export DATABASE_URL='%s'\n", strings.ReplaceAll(r.URL, "'", `'\''`))
+		return 0
+	}
 	env := r.Env
 	if o.Mode == pgcluster.Test {
 		if u := os.Getenv(pgbouncer.EnvURL); u != "" {
@@ -204,11 +221,7 @@ func withDatabase(o pgcluster.ResolveOptions, cmdArgs []string) int {
 			// connections to the databases dropped after it.
 			b, err := pgbouncer.Start(sigs.ctx, r.URL, logLine)
 			if err != nil {
-				if st := sigs.status(); st != 0 {
-					return st
-				}
-				logf("%v", err)
-				return 1
+				return sigs.fail(err)
 			}
 			defer b.Stop()
 			env = append(env, pgbouncer.EnvURL+"="+b.URL)
@@ -217,15 +230,50 @@ func withDatabase(o pgcluster.ResolveOptions, cmdArgs []string) int {
 	if st := sigs.status(); st != 0 {
 		return st
 	}
+	// Give up quickly on a server that is half up, rather than hang CI.
+	if os.Getenv("PGCONNECT_TIMEOUT") == "" {
+		env = append(env, "PGCONNECT_TIMEOUT=10")
+	}
+	code := runCmd(sigs, cmdArgs, env)
+	if st := sigs.status(); st != 0 {
+		return st
+	}
+	return code
+}
+
+// runCmd runs CMD with env added to ours, passes sigs on to it, and
+// returns its status once every process of it has ended.
+func runCmd(sigs *signals, cmdArgs, env []string) int {
 	cmd := exec.Command(cmdArgs[0], cmdArgs[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), env...)
+	tty := term.IsTerminal(int(os.Stdin.Fd()))
+	if !tty {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		// CMD's orphans are re-parented to us rather than to pid 1,
+		// which in a container may never reap them: a zombie would keep
+		// the group alive for endGroup. PR_SET_CHILD_SUBREAPER.
+		if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, 36, 1, 0); errno != 0 {
+			logf("warning: cannot become the subreaper of CMD's processes: %v", errno)
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		logf("%v", err)
 		return 127
 	}
-	sigs.forward(cmd.Process)
-	err = cmd.Wait()
+	pid := cmd.Process.Pid
+	sigs.passTo(func(sig syscall.Signal) {
+		switch {
+		case !tty:
+			_ = syscall.Kill(-pid, sig)
+		case sig != syscall.SIGINT: // Ctrl-C reached CMD from the terminal
+			_ = syscall.Kill(pid, sig)
+		}
+	})
+	err := cmd.Wait()
+	if !tty {
+		endGroup(pid)
+	}
 	var exit *exec.ExitError
 	switch {
 	case err == nil:
@@ -236,26 +284,29 @@ func withDatabase(o pgcluster.ResolveOptions, cmdArgs []string) int {
 		}
 		return exit.ExitCode()
 	default:
-		logf("%v", err)
-		return 1
+		return fail(err)
 	}
 }
 
-func printEnv(o pgcluster.ResolveOptions) int {
-	sigs, stop := catchSignals()
-	defer stop()
-	r, err := pgcluster.Resolve(sigs.ctx, o)
-	if err != nil {
-		if st := sigs.status(); st != 0 {
-			return st
+// endGroup returns once no process of group pgid is left, reaping those
+// re-parented to us: what CMD leaves behind must not outlive its
+// database. Stragglers get 5 s, then SIGTERM, then SIGKILL.
+func endGroup(pgid int) {
+	for _, sig := range []syscall.Signal{0, syscall.SIGTERM, syscall.SIGKILL} {
+		if sig != 0 {
+			logf("ending the processes CMD left running (%v)", sig)
+			_ = syscall.Kill(-pgid, sig)
 		}
-		logf("%v", err)
-		return 1
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			for {
+				if pid, err := syscall.Wait4(-pgid, nil, syscall.WNOHANG, nil); pid <= 0 || err != nil {
+					break
+				}
+			}
+			if syscall.Kill(-pgid, 0) != nil {
+				return
+			}
+		}
 	}
-	defer r.Close()
-	if r.Cluster != nil && r.Cluster.Started {
-		logf("the demo cluster stays running; stop it with: make clean (or pgenv stop demo)")
-	}
-	fmt.Printf("export DATABASE_URL='%s'\n", strings.ReplaceAll(r.URL, "'", `'\''`))
-	return 0
+	logf("warning: processes of group %d are still there", pgid)
 }

@@ -35,6 +35,7 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/tenantctl/tenantctl/internal/pgbouncer"
@@ -252,9 +253,9 @@ func runCmd(sigs *signals, cmdArgs, env []string) int {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		// CMD's orphans are re-parented to us rather than to pid 1,
 		// which in a container may never reap them: a zombie would keep
-		// the group alive for endGroup. PR_SET_CHILD_SUBREAPER.
-		if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, 36, 1, 0); errno != 0 {
-			logf("warning: cannot become the subreaper of CMD's processes: %v", errno)
+		// the group alive for endGroup.
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			logf("warning: cannot become the subreaper of CMD's processes: %v", err)
 		}
 	}
 	if err := cmd.Start(); err != nil {

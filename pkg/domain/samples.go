@@ -340,12 +340,11 @@ func orderBy(ordering string, f *fieldErrors) string {
 	dir := " DESC"
 	for _, key := range strings.Split(ordering, ",") {
 		name, desc := strings.CutPrefix(strings.TrimSpace(key), "-")
-		i := slices.Index(SampleOrderKeys, name)
-		if i < 0 {
+		if !slices.Contains(SampleOrderKeys, name) {
 			f.add("ordering", fmt.Sprintf("cannot order by %q (%s, with - for descending)", key, strings.Join(SampleOrderKeys, ", ")))
 			return ""
 		}
-		col := SampleOrderKeys[i]
+		col := name // one of SampleOrderKeys: fixed SQL, not input
 		if seen[col] {
 			continue
 		}

@@ -1,11 +1,12 @@
 package api
 
 import (
-	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/tenantctl/tenantctl/pkg/domain"
+	"github.com/tenantctl/tenantctl/pkg/throttle"
 )
 
 // tokenResponse is DRF's obtain_auth_token answer, with the expiry.
@@ -16,8 +17,9 @@ type tokenResponse struct {
 
 // obtainToken exchanges a username and password for a token valid for
 // Config.TokenTTL. Any wrong credential is the same 401. Repeated failures
-// for a username or from an address are throttled (throttle.go): past the
-// limit the answer is a 429 with Retry-After, whatever the password.
+// for a username or from an address are throttled (Config.LoginThrottle):
+// past the limit the answer is a 429 with Retry-After, whatever the
+// password.
 func (s *Server) obtainToken(w http.ResponseWriter, r *http.Request) error {
 	o, err := readObject(w, r, []string{"username", "password"}, nil)
 	if err != nil {
@@ -29,24 +31,29 @@ func (s *Server) obtainToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	// Only well-formed requests count: a malformed body is no guess.
-	th, keys := s.login, keysFor(r, *username)
-	if retry := th.begin(keys); retry > 0 {
-		w.Header().Set("Retry-After", retrySeconds(retry))
+	var u domain.User
+	retry, err := s.login.Do(r, *username, func() (err error) {
+		u, err = s.st.Users.Authenticate(r.Context(), *username, *password)
+		return err
+	})
+	if retry > 0 {
+		w.Header().Set("Retry-After", throttle.RetryAfter(retry))
 		return errTooManyAttempts(retry)
 	}
-	u, err := s.st.Users.Authenticate(r.Context(), *username, *password)
 	if err != nil {
-		if !errors.Is(err, domain.ErrInvalidCredentials) {
-			// The database failed, not the client: no guess was judged.
-			th.abandoned(keys)
-		}
 		return err
 	}
-	th.succeeded(keys)
 	t, token, err := s.st.Tokens.Create(r.Context(), domain.By(u.ID), u.ID, "api login", s.tokenTTL)
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	return writeJSON(w, http.StatusOK, tokenResponse{Token: token, ExpiresAt: t.ExpiresAt})
+}
+
+// errTooManyAttempts is the 429 of a locked key; the caller sets
+// Retry-After.
+func errTooManyAttempts(retry time.Duration) error {
+	return errStatus(http.StatusTooManyRequests,
+		fmt.Sprintf("too many failed login attempts; retry in %s s", throttle.RetryAfter(retry)))
 }

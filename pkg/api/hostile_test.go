@@ -24,6 +24,7 @@ import (
 
 	"github.com/tenantctl/tenantctl/pkg/api"
 	"github.com/tenantctl/tenantctl/pkg/domain"
+	"github.com/tenantctl/tenantctl/pkg/throttle"
 )
 
 // Hostile input through the real handler and database. Every refused write
@@ -509,7 +510,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	clock := &testClock{t: time.Now()}
 	e := setup(t, func(c *api.Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		c.LoginThrottle = api.LoginThrottleConfig{MaxUserFailures: 2, Now: clock.now}
+		c.LoginThrottle = throttle.New(throttle.Config{MaxUserFailures: 2, Now: clock.now})
 	})
 	pw, newPW, wrong := "Log-Secret-Password-1", "Log-Secret-Password-2", "Log-Wrong-Password-3"
 	ist := e.ist.ID.String()
@@ -559,7 +560,7 @@ func (c *testClock) add(d time.Duration) {
 func TestLoginThrottle(t *testing.T) {
 	clock := &testClock{t: time.Now()}
 	e := setup(t, func(c *api.Config) {
-		c.LoginThrottle = api.LoginThrottleConfig{Window: 10 * time.Minute, MaxUserFailures: 3, Now: clock.now}
+		c.LoginThrottle = throttle.New(throttle.Config{Window: 10 * time.Minute, MaxUserFailures: 3, Now: clock.now})
 	})
 	pw := "throttle password"
 	for _, u := range []string{"istanbul_user", "istanbul_viewer"} {

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantctl/tenantctl/pkg/domain"
+	"github.com/tenantctl/tenantctl/pkg/throttle"
 	"github.com/tenantctl/tenantctl/tenancy/tenancyhttp"
 )
 
@@ -47,8 +48,9 @@ type Config struct {
 	// cache then only ages out after CenterCacheTTL).
 	ListenConnString string
 	// LoginThrottle limits failed logins per username and per client
-	// address (see LoginThrottleConfig). The zero value is the defaults.
-	LoginThrottle LoginThrottleConfig
+	// address. nil: throttle.New(throttle.Config{}). Pass the same one to
+	// the admin console so that both faces share one count.
+	LoginThrottle *throttle.Login
 	// DisableMetrics leaves out GET /metrics. It is served without
 	// authentication (Prometheus scrapers rarely carry API tokens), so a
 	// deployment that cannot keep it from the public should disable it.
@@ -66,7 +68,7 @@ type Server struct {
 	centers  *centerCache
 	listenCC *pgx.ConnConfig // Listen's connection: Config.ListenConnString, else pool's
 	metrics  *metrics
-	login    *loginThrottle
+	login    *throttle.Login
 	routes   []route
 	openapi  []byte // the OpenAPI document, encoded once
 	mux      *http.ServeMux
@@ -109,7 +111,10 @@ func New(cfg Config) (*Server, error) {
 		tokenTTL: cmp.Or(cfg.TokenTTL, 24*time.Hour),
 		timeout:  cmp.Or(cfg.RequestTimeout, 30*time.Second),
 		metrics:  newMetrics(cfg.Store.Pool()),
-		login:    newLoginThrottle(cfg.LoginThrottle),
+		login:    cfg.LoginThrottle,
+	}
+	if s.login == nil {
+		s.login = throttle.New(throttle.Config{})
 	}
 	s.centers = newCenterCache(cmp.Or(cfg.CenterCacheTTL, 5*time.Minute))
 	s.listenCC = cfg.Store.Pool().Config().ConnConfig

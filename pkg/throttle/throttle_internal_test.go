@@ -1,11 +1,14 @@
-package api
+package throttle
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tenantctl/tenantctl/pkg/domain"
 )
 
 // fakeClock is a clock the test moves by hand, so no test sleeps.
@@ -24,7 +27,7 @@ func (c *fakeClock) add(d time.Duration) {
 func newClock() *fakeClock { return &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
 
 // fail is one failed attempt: begin, then no release (a wrong password).
-func fail(t *testing.T, th *loginThrottle, k loginKeys) {
+func fail(t *testing.T, th *Login, k loginKeys) {
 	t.Helper()
 	if retry := th.begin(k); retry != 0 {
 		t.Fatalf("attempt for %v refused (retry %v), want it let through", k, retry)
@@ -33,7 +36,7 @@ func fail(t *testing.T, th *loginThrottle, k loginKeys) {
 
 func TestThrottleLocksAfterLimitUntilLockoutEnds(t *testing.T) {
 	c := newClock()
-	th := newLoginThrottle(LoginThrottleConfig{Window: time.Minute, Lockout: 2 * time.Minute,
+	th := New(Config{Window: time.Minute, Lockout: 2 * time.Minute,
 		MaxUserFailures: 3, MaxIPFailures: 100, Now: c.now})
 	k := loginKeys{user: "u:alice", ip: "ip:10.0.0.1"}
 	for range 3 {
@@ -56,7 +59,7 @@ func TestThrottleLocksAfterLimitUntilLockoutEnds(t *testing.T) {
 
 func TestThrottleWindowForgetsOldFailures(t *testing.T) {
 	c := newClock()
-	th := newLoginThrottle(LoginThrottleConfig{Window: time.Minute, MaxUserFailures: 3, MaxIPFailures: 100, Now: c.now})
+	th := New(Config{Window: time.Minute, MaxUserFailures: 3, MaxIPFailures: 100, Now: c.now})
 	k := loginKeys{user: "u:alice", ip: "ip:10.0.0.1"}
 	fail(t, th, k)
 	fail(t, th, k)
@@ -75,7 +78,7 @@ func TestThrottleWindowForgetsOldFailures(t *testing.T) {
 // from the address: one valid account cannot wipe an IP's record.
 func TestThrottleSuccessResetsUserNotIP(t *testing.T) {
 	c := newClock()
-	th := newLoginThrottle(LoginThrottleConfig{Window: time.Minute, MaxUserFailures: 3, MaxIPFailures: 4, Now: c.now})
+	th := New(Config{Window: time.Minute, MaxUserFailures: 3, MaxIPFailures: 4, Now: c.now})
 	ip := "ip:10.0.0.1"
 	alice := loginKeys{user: "u:alice", ip: ip}
 	fail(t, th, alice)
@@ -98,7 +101,7 @@ func TestThrottleSuccessResetsUserNotIP(t *testing.T) {
 // Parallel guesses are counted before they are judged: out of many at
 // once, only the limit get through.
 func TestThrottleBoundsParallelGuesses(t *testing.T) {
-	th := newLoginThrottle(LoginThrottleConfig{MaxUserFailures: 5, MaxIPFailures: 1000})
+	th := New(Config{MaxUserFailures: 5, MaxIPFailures: 1000})
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	passed := 0
@@ -121,7 +124,7 @@ func TestThrottleBoundsParallelGuesses(t *testing.T) {
 // evicts unlocked entries before a locked one.
 func TestThrottleMemoryBound(t *testing.T) {
 	c := newClock()
-	th := newLoginThrottle(LoginThrottleConfig{Window: time.Hour, MaxUserFailures: 2, MaxIPFailures: 1 << 30,
+	th := New(Config{Window: time.Hour, MaxUserFailures: 2, MaxIPFailures: 1 << 30,
 		MaxEntries: 100, Now: c.now})
 	victim := loginKeys{user: "u:victim", ip: "ip:10.0.0.1"}
 	fail(t, th, victim)
@@ -151,10 +154,55 @@ func TestThrottleKeys(t *testing.T) {
 	if k := keysFor(r, long); k.user != "" || k.ip != "ip:192.0.2.7" {
 		t.Errorf("a %d-byte username is tracked by name: %+v", len(long), k.user != "")
 	}
-	if got := retrySeconds(1500 * time.Millisecond); got != "2" {
-		t.Errorf("retrySeconds(1.5s) = %s, want 2 (rounded up)", got)
+	if got := RetryAfter(1500 * time.Millisecond); got != "2" {
+		t.Errorf("RetryAfter(1.5s) = %s, want 2 (rounded up)", got)
 	}
-	if got := retrySeconds(0); got != "1" {
-		t.Errorf("retrySeconds(0) = %s, want 1", got)
+	if got := RetryAfter(0); got != "1" {
+		t.Errorf("RetryAfter(0) = %s, want 1", got)
 	}
+}
+
+// Do books auth's three outcomes: a wrong credential counts, a success
+// clears the username's count, any other error counts for nothing; and a
+// locked key is refused without calling auth.
+func TestDoOutcomes(t *testing.T) {
+	c := newClock()
+	th := New(Config{Window: time.Minute, MaxUserFailures: 2, MaxIPFailures: 100, Now: c.now})
+	r, _ := http.NewRequest("POST", "/api/auth/token/", nil)
+	r.RemoteAddr = "192.0.2.7:51234"
+	wrong := fmt.Errorf("authenticate alice: %w", domain.ErrInvalidCredentials)
+	down := errors.New("connection refused")
+	// attempt runs one sign-in whose auth returns outcome; it reports
+	// whether auth was called.
+	attempt := func(what string, outcome error) (retry time.Duration, called bool) {
+		t.Helper()
+		retry, err := th.Do(r, "alice", func() error { called = true; return outcome })
+		if retry == 0 && err != outcome {
+			t.Fatalf("%s: Do returned %v, want auth's error %v", what, err, outcome)
+		}
+		if retry > 0 && (err != nil || called) {
+			t.Fatalf("%s: refused (retry %v) with err %v, auth called %v; want nil and not called", what, retry, err, called)
+		}
+		return retry, called
+	}
+	mustPass := func(what string, outcome error) {
+		t.Helper()
+		if retry, called := attempt(what, outcome); retry != 0 || !called {
+			t.Fatalf("%s: refused (retry %v), want it let through", what, retry)
+		}
+	}
+	// Abandoned attempts are no guesses: far more than the limit pass.
+	for i := range 5 {
+		mustPass(fmt.Sprintf("database failure %d", i+1), down)
+	}
+	mustPass("failure before the success", wrong)
+	mustPass("success", nil)
+	// The success cleared the count: it takes two new failures to lock.
+	mustPass("failure 1 after the success", wrong)
+	mustPass("failure 2 after the success", wrong)
+	if retry, _ := attempt("after 2 failures", nil); retry != time.Minute {
+		t.Fatalf("after 2 failures: retry %v, want the whole lockout (1m)", retry)
+	}
+	c.add(time.Minute)
+	mustPass("after the lockout", nil)
 }

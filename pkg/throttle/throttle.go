@@ -1,20 +1,11 @@
-package api
-
-import (
-	"fmt"
-	"math"
-	"net"
-	"net/http"
-	"strconv"
-	"sync"
-	"time"
-)
-
-// Login throttling. POST /api/auth/token/ is the one endpoint where a
-// client can guess a secret, so it counts failures per username and per
-// client IP in a sliding window and, past a limit, answers 429 with
-// Retry-After — before looking at the password, so a locked key gets no
-// verdict even for the right password and costs no argon2 verification.
+// Package throttle limits sign-in attempts. A sign-in (the API's POST
+// /api/auth/token/, the admin console's /admin/login/) is where a client
+// can guess a secret, so a Login counts failures per username and per
+// client IP in a sliding window and, past a limit, refuses the attempt
+// with a retry delay (a 429 with Retry-After) — before the password is
+// looked at, so a locked key gets no verdict even for the right password
+// and costs no argon2 verification. Every face that signs users in should
+// share one Login, or an attacker gets each face's limit.
 //
 //   - Every attempt is counted as a failure before the password is
 //     checked, and taken back if it succeeds: N parallel guesses cannot
@@ -37,10 +28,23 @@ import (
 // Locking a username out is a denial of service that anyone may cause for
 // that username (every lockout policy has it); the lock is short and the
 // user's tokens keep working.
+package throttle
 
-// LoginThrottleConfig configures the throttle. Zero fields take the
+import (
+	"errors"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tenantctl/tenantctl/pkg/domain"
+)
+
+// Config configures a Login. Zero fields take the
 // defaults noted.
-type LoginThrottleConfig struct {
+type Config struct {
 	// Window is how long a failure counts. Defaults to 15 minutes.
 	Window time.Duration
 	// Lockout is how long a key stays locked once it reaches its limit.
@@ -58,9 +62,9 @@ type LoginThrottleConfig struct {
 	Now func() time.Time
 }
 
-// loginThrottle is the throttle's state; safe for concurrent use.
-type loginThrottle struct {
-	cfg LoginThrottleConfig
+// Login is a sign-in throttle; safe for concurrent use.
+type Login struct {
+	cfg Config
 	mu  sync.Mutex
 	m   map[string]*throttleEntry
 }
@@ -76,7 +80,9 @@ type throttleEntry struct {
 // pattern allows 150 characters, all ASCII).
 const maxTrackedUsername = 150
 
-func newLoginThrottle(cfg LoginThrottleConfig) *loginThrottle {
+// New returns a Login with cfg's limits, zero fields taking their
+// defaults.
+func New(cfg Config) *Login {
 	if cfg.Window <= 0 {
 		cfg.Window = 15 * time.Minute
 	}
@@ -95,7 +101,33 @@ func newLoginThrottle(cfg LoginThrottleConfig) *loginThrottle {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &loginThrottle{cfg: cfg, m: map[string]*throttleEntry{}}
+	return &Login{cfg: cfg, m: map[string]*throttleEntry{}}
+}
+
+// Do runs one sign-in attempt for username, from r's client address,
+// through the throttle. If the username or the address is locked it
+// returns how long until the lock ends (retry > 0) and does not call auth.
+// Otherwise it calls auth, returns its error as it is (retry 0) and books
+// the outcome: nil is a success, an error wrapping
+// domain.ErrInvalidCredentials a counted failure, and any other error (the
+// database failed, the request was cancelled) an abandoned attempt that
+// counts for nothing, since no guess was judged.
+//
+// Call it only for well-formed attempts: a malformed request is no guess.
+func (t *Login) Do(r *http.Request, username string, auth func() error) (retry time.Duration, err error) {
+	k := keysFor(r, username)
+	if retry := t.begin(k); retry > 0 {
+		return retry, nil
+	}
+	err = auth()
+	switch {
+	case err == nil:
+		t.succeeded(k)
+	case !errors.Is(err, domain.ErrInvalidCredentials):
+		t.abandoned(k)
+	}
+	// A wrong credential leaves the failure begin counted.
+	return 0, err
 }
 
 // loginKeys are the keys one attempt counts against, with their limits.
@@ -120,7 +152,7 @@ func keysFor(r *http.Request, username string) loginKeys {
 
 // begin records an attempt for k, or refuses it: retry is how long until
 // the longest lock on k ends, 0 when the attempt may proceed.
-func (t *loginThrottle) begin(k loginKeys) (retry time.Duration) {
+func (t *Login) begin(k loginKeys) (retry time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.cfg.Now()
@@ -138,7 +170,7 @@ func (t *loginThrottle) begin(k loginKeys) (retry time.Duration) {
 }
 
 // count adds one failure to key, locking it when it reaches limit.
-func (t *loginThrottle) count(key string, limit int, now time.Time) {
+func (t *Login) count(key string, limit int, now time.Time) {
 	if key == "" {
 		return
 	}
@@ -163,13 +195,13 @@ func (t *loginThrottle) count(key string, limit int, now time.Time) {
 
 // succeeded takes back the attempt begin counted: the username's count is
 // cleared, the IP's lowered by one.
-func (t *loginThrottle) succeeded(k loginKeys) { t.release(k, true) }
+func (t *Login) succeeded(k loginKeys) { t.release(k, true) }
 
 // abandoned takes back an attempt that was never judged (the database
 // failed): both counts are lowered by one.
-func (t *loginThrottle) abandoned(k loginKeys) { t.release(k, false) }
+func (t *Login) abandoned(k loginKeys) { t.release(k, false) }
 
-func (t *loginThrottle) release(k loginKeys, clearUser bool) {
+func (t *Login) release(k loginKeys, clearUser bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if clearUser && k.user != "" {
@@ -181,7 +213,7 @@ func (t *loginThrottle) release(k loginKeys, clearUser bool) {
 
 // uncount lowers key's count by one, unlocking it if that puts it under
 // limit again.
-func (t *loginThrottle) uncount(key string, limit int) {
+func (t *Login) uncount(key string, limit int) {
 	e := t.m[key]
 	if key == "" || e == nil {
 		return
@@ -194,7 +226,7 @@ func (t *loginThrottle) uncount(key string, limit int) {
 
 // evict makes room for one entry: first everything stale (window passed,
 // not locked), then, if that freed nothing, the least recently used tenth.
-func (t *loginThrottle) evict(now time.Time) {
+func (t *Login) evict(now time.Time) {
 	for k, e := range t.m {
 		if now.Sub(e.first) >= t.cfg.Window && !now.Before(e.until) {
 			delete(t.m, k)
@@ -222,20 +254,14 @@ func (t *loginThrottle) evict(now time.Time) {
 }
 
 // len is the number of keys tracked.
-func (t *loginThrottle) len() int {
+func (t *Login) len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.m)
 }
 
-// errTooManyAttempts is the 429 of a locked key; the caller sets
-// Retry-After.
-func errTooManyAttempts(retry time.Duration) error {
-	return errStatus(http.StatusTooManyRequests,
-		fmt.Sprintf("too many failed login attempts; retry in %s", retrySeconds(retry)+" s"))
-}
-
-// retrySeconds is a Retry-After value: whole seconds, rounded up, at least 1.
-func retrySeconds(d time.Duration) string {
-	return strconv.FormatInt(max(int64(math.Ceil(d.Seconds())), 1), 10)
+// RetryAfter formats retry as a Retry-After header value: whole seconds,
+// rounded up (a client retrying at once would be refused), at least 1.
+func RetryAfter(retry time.Duration) string {
+	return strconv.FormatInt(max(int64(math.Ceil(retry.Seconds())), 1), 10)
 }

@@ -8,31 +8,6 @@ import (
 	"github.com/tenantctl/tenantctl/pkg/domain"
 )
 
-// The permission rules of the design's table, in one place. "Other
-// center" is never a 403: handlers answer errNotFound before asking these.
-
-// seesCenter: superusers see every center, everyone else their own.
-func seesCenter(u *domain.User, id uuid.UUID) bool { return u.IsSuperuser || u.MemberOf(id) }
-
-// privileged: superusers and admins may see soft-deleted rows
-// (?include_inactive=true, or by id).
-func privileged(u *domain.User) bool { return u.IsSuperuser || u.Role == domain.RoleAdmin }
-
-// managesUser: superusers manage everyone; an admin manages the members of
-// their own center except superusers.
-func managesUser(u *domain.User, target domain.User) bool {
-	if u.IsSuperuser {
-		return true
-	}
-	return u.Role == domain.RoleAdmin && u.CenterID != nil && target.MemberOf(*u.CenterID) && !target.IsSuperuser
-}
-
-// writesSamples: everyone but viewers (membership is checked before).
-func writesSamples(u *domain.User) bool { return u.IsSuperuser || u.Role != domain.RoleViewer }
-
-// deletesSamples: superusers and admins.
-func deletesSamples(u *domain.User) bool { return privileged(u) }
-
 var errSuperuserOnly = errForbidden("only a superuser may do this")
 
 // Fields of a center body: what may be written, and the read-only fields
@@ -51,7 +26,7 @@ func (s *Server) visibleCenter(r *http.Request) (domain.Center, error) {
 	if err != nil {
 		return domain.Center{}, err
 	}
-	if !seesCenter(u, id) {
+	if !u.SeesCenter(id) {
 		return domain.Center{}, errNotFound
 	}
 	c, err := s.st.Centers.Get(r.Context(), id)
@@ -67,7 +42,7 @@ func (s *Server) listCenters(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	opts := domain.ListOptions{Limit: limit, Offset: offset, IncludeInactive: privileged(u) && flag(r, "include_inactive")}
+	opts := domain.ListOptions{Limit: limit, Offset: offset, IncludeInactive: u.Privileged() && flag(r, "include_inactive")}
 	if !u.IsSuperuser {
 		opts.IDs = []uuid.UUID{}
 		if u.CenterID != nil {
@@ -87,7 +62,7 @@ func (s *Server) getCenter(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) createCenter(w http.ResponseWriter, r *http.Request) error {
-	if !caller(r).IsSuperuser {
+	if !caller(r).ManagesCenters() {
 		return errSuperuserOnly
 	}
 	o, err := readObject(w, r, centerWritable, centerReadOnly)
@@ -124,7 +99,7 @@ func (s *Server) updateCenter(partial bool) handlerFunc {
 		if err != nil {
 			return err
 		}
-		if !caller(r).IsSuperuser {
+		if !caller(r).ManagesCenters() {
 			return errSuperuserOnly
 		}
 		o, err := readObject(w, r, centerWritable, centerReadOnly)
@@ -149,7 +124,7 @@ func (s *Server) deleteCenter(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !caller(r).IsSuperuser {
+	if !caller(r).ManagesCenters() {
 		return errSuperuserOnly
 	}
 	_, err = s.st.Centers.SoftDelete(r.Context(), domain.By(caller(r).ID), c.ID)
@@ -162,7 +137,7 @@ func (s *Server) restoreCenter(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !caller(r).IsSuperuser {
+	if !caller(r).ManagesCenters() {
 		return errSuperuserOnly
 	}
 	c, err = s.st.Centers.Restore(r.Context(), domain.By(caller(r).ID), c.ID)
@@ -175,7 +150,7 @@ func (s *Server) hardDeleteCenter(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if !caller(r).IsSuperuser {
+	if !caller(r).ManagesCenters() {
 		return errSuperuserOnly
 	}
 	err = s.st.Centers.HardDelete(r.Context(), c.ID)

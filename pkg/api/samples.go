@@ -21,7 +21,7 @@ var (
 // middleware) if the caller belongs to it (superusers belong everywhere).
 func sampleCenter(r *http.Request) (uuid.UUID, error) {
 	id, ok := tenancyhttp.FromContext(r.Context())
-	if !ok || !seesCenter(caller(r), id) {
+	if !ok || !caller(r).SeesCenter(id) {
 		return uuid.Nil, errNotFound
 	}
 	return id, nil
@@ -39,7 +39,7 @@ func (s *Server) visibleSample(r *http.Request) (uuid.UUID, domain.Sample, error
 		return cid, domain.Sample{}, err
 	}
 	sm, err := s.st.Samples.Get(r.Context(), cid, id)
-	if err == nil && !sm.IsActive && !privileged(caller(r)) {
+	if err == nil && !sm.IsActive && !caller(r).Privileged() {
 		err = errNotFound
 	}
 	return cid, sm, err
@@ -73,7 +73,7 @@ func (s *Server) writeSamples(w http.ResponseWriter, r *http.Request, status dom
 	q := r.URL.Query()
 	f := domain.SampleFilter{Status: status, SampleType: q.Get("sample_type"), Search: q.Get("search"),
 		Ordering: q.Get("ordering"), Limit: limit, Offset: offset,
-		IncludeInactive: privileged(caller(r)) && flag(r, "include_inactive")}
+		IncludeInactive: caller(r).Privileged() && flag(r, "include_inactive")}
 	if v := q.Get("user_id"); v != "" {
 		id, err := tenancy.ParseID(v)
 		if err != nil {
@@ -99,7 +99,7 @@ func (s *Server) sampleByBarcode(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	sm, err := s.st.Samples.GetByBarcode(r.Context(), cid, r.PathValue("barcode"))
-	if err == nil && !sm.IsActive && !privileged(caller(r)) {
+	if err == nil && !sm.IsActive && !caller(r).Privileged() {
 		err = errNotFound
 	}
 	return ok(w, sm, err)
@@ -111,7 +111,7 @@ func (s *Server) createSample(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	u := caller(r)
-	if !writesSamples(u) {
+	if !u.WritesSamples() {
 		return errViewer
 	}
 	o, err := readObject(w, r, append(sampleWritable, "status"), sampleReadOnly)
@@ -153,7 +153,7 @@ func (s *Server) updateSample(partial bool) handlerFunc {
 			return err
 		}
 		u := caller(r)
-		if !writesSamples(u) {
+		if !u.WritesSamples() {
 			return errViewer
 		}
 		o, err := readObject(w, r, append(sampleWritable, "status"), sampleReadOnly)
@@ -182,7 +182,7 @@ func (s *Server) deleteSample(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !deletesSamples(caller(r)) {
+	if !caller(r).DeletesSamples() {
 		return errForbidden("only a superuser or an admin may delete samples")
 	}
 	_, err = s.st.Samples.SoftDelete(r.Context(), cid, domain.By(caller(r).ID), cur.ID)
@@ -200,7 +200,7 @@ func (s *Server) transitionSample(action domain.Action) handlerFunc {
 			return err
 		}
 		u := caller(r)
-		if !writesSamples(u) {
+		if !u.WritesSamples() {
 			// A viewer is told it may not act only about a sample it sees.
 			if _, _, err := s.visibleSample(r); err != nil {
 				return err
@@ -211,7 +211,7 @@ func (s *Server) transitionSample(action domain.Action) handlerFunc {
 		if err != nil {
 			return err
 		}
-		sm, err := s.st.Samples.Transition(r.Context(), cid, domain.By(u.ID), id, action, !privileged(u))
+		sm, err := s.st.Samples.Transition(r.Context(), cid, domain.By(u.ID), id, action, !u.Privileged())
 		return ok(w, sm, err)
 	}
 }

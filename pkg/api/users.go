@@ -31,7 +31,7 @@ func (s *Server) visibleUser(r *http.Request) (domain.User, error) {
 	if err != nil {
 		return t, err
 	}
-	if !u.IsSuperuser && (t.CenterID == nil || !u.MemberOf(*t.CenterID) || (!t.IsActive && !privileged(u))) {
+	if !u.SeesUser(t) {
 		return domain.User{}, errNotFound
 	}
 	return t, nil
@@ -55,7 +55,7 @@ func (s *Server) usersByCenter(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !seesCenter(u, id) {
+	if !u.SeesCenter(id) {
 		return errNotFound
 	}
 	if u.IsSuperuser {
@@ -72,7 +72,7 @@ func (s *Server) writeUsers(w http.ResponseWriter, r *http.Request, center *uuid
 		return err
 	}
 	items, count, err := s.st.Users.List(r.Context(), domain.ListOptions{Limit: limit, Offset: offset,
-		CenterID: center, IncludeInactive: privileged(caller(r)) && flag(r, "include_inactive")})
+		CenterID: center, IncludeInactive: caller(r).Privileged() && flag(r, "include_inactive")})
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,7 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
 // own center (the default when center is left out), never superusers.
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	u := caller(r)
-	if !privileged(u) {
+	if !u.Privileged() {
 		return errForbidden("only a superuser or an admin may create users")
 	}
 	o, err := readObject(w, r, append(userProfile, userManaged...), userReadOnly)
@@ -156,7 +156,7 @@ func (s *Server) updateUser(partial bool) handlerFunc {
 			return err
 		}
 		self := t.ID == u.ID
-		if !managesUser(u, t) && !self {
+		if !u.Manages(t) && !self {
 			return errForbidden("you may update only your own profile")
 		}
 		o, err := readObject(w, r, append(userProfile, userManaged...), userReadOnly)
@@ -185,7 +185,7 @@ func (s *Server) updateUser(partial bool) handlerFunc {
 		if err := o.err(); err != nil {
 			return err
 		}
-		if !managesUser(u, t) && p.Username != nil && *p.Username != t.Username {
+		if !u.Manages(t) && p.Username != nil && *p.Username != t.Username {
 			return errForbidden("only an administrator may change a username")
 		}
 		t, err = s.st.Users.Patch(r.Context(), domain.By(u.ID), t.ID, p)
@@ -209,7 +209,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !managesUser(u, t) {
+	if !u.Manages(t) {
 		return errForbidden("only a superuser or an admin of the user's center may delete users")
 	}
 	_, err = s.st.Users.SetActive(r.Context(), domain.By(u.ID), false, t.ID)
@@ -223,7 +223,7 @@ func (s *Server) changeCenter(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !u.IsSuperuser {
+	if !u.ManagesCenters() {
 		return errSuperuserOnly
 	}
 	o, err := readObject(w, r, []string{"center"}, nil)
@@ -247,7 +247,7 @@ func (s *Server) changeRole(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !managesUser(u, t) {
+	if !u.ChangesRoleOf(t) {
 		return errForbidden("only a superuser or an admin of the user's center may change roles")
 	}
 	o, err := readObject(w, r, []string{"role"}, nil)

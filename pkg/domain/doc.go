@@ -50,8 +50,10 @@
 // creates cannot both pass. Check and foreign-key violations the validation
 // missed map to *ValidationError too, so bad input is never a 500.
 //
-// Permissions are not this package's business (the API decides who may do
-// what); users carry Role, CenterID and IsSuperuser for it to decide with.
+// The Store does not check permissions (the CLI's operator may do
+// anything); the design's permission table is User's methods
+// (permissions.go: SeesCenter, SeesUser, Manages, ...), which the API and
+// the admin console ask before calling the Store, so both apply one rule.
 // Get methods return soft-deleted rows too (IsActive says so); List methods
 // hide them unless asked.
 //

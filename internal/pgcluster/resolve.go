@@ -429,11 +429,25 @@ func (s *site) sweepStale() {
 // FindOrInstall returns what find finds; when it finds nothing and we are
 // root with apt-get, it installs the Debian package pkg first (apt-get's
 // output on stderr: stdout belongs to the command we run) and asks find
-// again. log (nil: none) hears of the install.
+// again. log (nil: none) hears of the install. Installs are serialised
+// across processes: test binaries of several packages run at once, and a
+// second apt-get would fail on the lock the first one holds.
 func FindOrInstall(ctx context.Context, pkg string, find func() (string, error), log func(msg string)) (string, error) {
 	found, err := find()
 	if _, noApt := exec.LookPath("apt-get"); err == nil || noApt != nil || os.Geteuid() != 0 {
 		return found, err
+	}
+	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "tenantctl-apt.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("install lock: %w", err)
+	}
+	defer lock.Close() // releases the lock
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return "", fmt.Errorf("install lock: %w", err)
+	}
+	// The process we waited for may have installed it.
+	if found, err := find(); err == nil {
+		return found, nil
 	}
 	if log != nil {
 		log(pkg + " not found; installing it with apt-get")

@@ -36,10 +36,12 @@ CREATE TRIGGER admin_sessions_set_updated_at BEFORE UPDATE ON admin_sessions
 -- deserves (nothing caches sessions). Changes of profile fields (names,
 -- email, phone) leave sessions alone. Any role change counts, not only a
 -- demotion: the session was granted to the role the user had.
+-- The table is schema-qualified: the function runs under the search_path
+-- of whoever updates the user, a tenant's schema alone for instance.
 CREATE FUNCTION end_admin_sessions() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-	DELETE FROM admin_sessions WHERE user_id = OLD.id;
+	DELETE FROM public.admin_sessions WHERE user_id = OLD.id;
 	RETURN NULL;
 END
 $$;

@@ -3,7 +3,8 @@
 // separator).
 //
 // Public holds the migrations of the shared public schema (the registry of
-// centers, users and API tokens); they run once per database, through tern.
+// centers, users, API tokens and admin console sessions); they run once per
+// database, through tern.
 // Tenant holds the migrations every tenant schema receives; they are written
 // without schema qualification and run by package tenancy with search_path
 // set to the tenant's schema, so the same files serve every tenant.

@@ -235,8 +235,11 @@ func (s *Server) changeCenter(w http.ResponseWriter, r *http.Request) error {
 	if err := o.err(); err != nil {
 		return err
 	}
-	t, err = s.st.Users.ChangeCenter(r.Context(), domain.By(u.ID), t.ID, *center)
-	return ok(w, t, err)
+	users, err := s.st.Users.ChangeCenter(r.Context(), domain.By(u.ID), *center, t.ID)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, users[0])
 }
 
 // changeRole sets a user's role (admin, user or viewer): superusers, and

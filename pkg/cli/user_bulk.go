@@ -133,11 +133,11 @@ user keeps their role; their samples stay in the old center.`,
 			if err != nil {
 				return err
 			}
-			u, err := st.Users.ChangeCenter(ctx, actor, users[0].ID, cen.ID)
+			moved, err := st.Users.ChangeCenter(ctx, actor, cen.ID, users[0].ID)
 			if err != nil {
 				return err
 			}
-			return a.printUser(ctx, st, u)
+			return a.printUser(ctx, st, moved[0])
 		},
 	}
 	cmd.Flags().StringVar(&center, "center", "", "the new `CENTER` (id or name)")

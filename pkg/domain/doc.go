@@ -17,16 +17,18 @@
 // which sample types are valid, a user's center must be active, a token
 // authenticates only an active user of an active center, and Stats spans
 // users and samples. Split apart, each would import the others' internals.
-// Store groups them as Store.Centers, Store.Users, Store.Samples and
-// Store.Tokens; Stats and Seed span them and hang off Store itself.
+// Store groups them as Store.Centers, Store.Users, Store.Samples,
+// Store.Tokens and Store.Sessions (the admin console's sign-ins); Stats and
+// Seed span them and hang off Store itself.
 //
 // # Transactions
 //
-// Registry writes (public.centers, public.users, public.api_tokens) run on
-// the pool, in one statement or one transaction each. Center creation and
-// hard deletion go through package tenancy so that the registry row and the
-// schema commit together: Centers.Create inserts the row in a
-// tenancy.Manager.Create hook, with the id the schema is named from.
+// Registry writes (public.centers, public.users, public.api_tokens,
+// public.admin_sessions) run on the pool, in one statement or one
+// transaction each. Center creation and hard deletion go through package
+// tenancy so that the registry row and the schema commit together:
+// Centers.Create inserts the row in a tenancy.Manager.Create hook, with the
+// id the schema is named from.
 // Sample operations run inside Manager.InTenant: their SQL names the tenant
 // table unqualified (search_path is the tenant's schema alone) and the
 // registry schema-qualified (public.centers, public.users). Each first reads
@@ -78,5 +80,6 @@
 // the package: User has no hash field. Users.Authenticate spends a hash
 // verification on unknown users too. API tokens are "tct_" and 32 random
 // bytes in base64url; only their SHA-256 is stored, and Tokens.Authenticate
-// finds a token by that hash.
+// finds a token by that hash. Console sessions are the same with "tcs_",
+// authenticated by the same statement (Sessions.Authenticate).
 package domain

@@ -16,10 +16,11 @@ type Store struct {
 	pool *pgxpool.Pool
 	m    *tenancy.Manager
 
-	Centers *Centers
-	Users   *Users
-	Samples *Samples
-	Tokens  *Tokens
+	Centers  *Centers
+	Users    *Users
+	Samples  *Samples
+	Tokens   *Tokens
+	Sessions *Sessions
 
 	// params hashes new passwords; dummy is a hash made with them, verified
 	// against when a username is unknown so that timing does not tell.
@@ -41,6 +42,7 @@ func New(pool *pgxpool.Pool, m *tenancy.Manager) *Store {
 	s.Users = &Users{s}
 	s.Samples = &Samples{s}
 	s.Tokens = &Tokens{s}
+	s.Sessions = &Sessions{s}
 	return s
 }
 

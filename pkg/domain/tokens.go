@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -17,9 +18,31 @@ import (
 // (secret scanners) and a malformed one is refused without a query.
 const TokenPrefix = "tct_"
 
-// tokenLen is the length of a token: the prefix and 32 random bytes in
-// unpadded base64url.
-var tokenLen = len(TokenPrefix) + base64.RawURLEncoding.EncodedLen(32)
+// secretBytes is how many random bytes a token or session secret carries
+// after its prefix, in unpadded base64url.
+const secretBytes = 32
+
+// newSecret returns a new secret starting with prefix, and its SHA-256:
+// what is stored and looked up by index.
+func newSecret(prefix string) (string, []byte, error) {
+	var b [secretBytes]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", nil, fmt.Errorf("random secret: %w", err)
+	}
+	plain := prefix + base64.RawURLEncoding.EncodeToString(b[:])
+	sum := sha256.Sum256([]byte(plain))
+	return plain, sum[:], nil
+}
+
+// secretHash returns the SHA-256 of secret, or false when secret cannot be
+// one newSecret(prefix) made, so that it is refused without a query.
+func secretHash(prefix, secret string) ([]byte, bool) {
+	if len(secret) != len(prefix)+base64.RawURLEncoding.EncodedLen(secretBytes) || !strings.HasPrefix(secret, prefix) {
+		return nil, false
+	}
+	sum := sha256.Sum256([]byte(secret))
+	return sum[:], true
+}
 
 // Token is an API token's record; the token itself is shown once, by
 // Create, and stored only as its SHA-256.
@@ -61,12 +84,10 @@ func (ts *Tokens) Create(ctx context.Context, actor Actor, userID uuid.UUID, nam
 	if err := f.err(); err != nil {
 		return Token{}, "", err
 	}
-	var secret [32]byte
-	if _, err := rand.Read(secret[:]); err != nil {
+	plain, sum, err := newSecret(TokenPrefix)
+	if err != nil {
 		return Token{}, "", err
 	}
-	plain := TokenPrefix + base64.RawURLEncoding.EncodeToString(secret[:])
-	sum := sha256.Sum256([]byte(plain))
 	var expires *time.Time
 	if ttl > 0 {
 		e := time.Now().Add(ttl)
@@ -75,7 +96,7 @@ func (ts *Tokens) Create(ctx context.Context, actor Actor, userID uuid.UUID, nam
 	t, err := scanToken(ts.s.pool.QueryRow(ctx, `
 INSERT INTO public.api_tokens (user_id, name, token_hash, expires_at, created_by, updated_by)
 SELECT id, $2, $3, $4, $5, $5 FROM public.users WHERE id = $1 AND is_active
-RETURNING `+tokenCols, userID, name, sum[:], expires, actor.nullID()))
+RETURNING `+tokenCols, userID, name, sum, expires, actor.nullID()))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Token{}, "", notFound("user", userID.String()+" (or inactive)")
 	}
@@ -85,21 +106,40 @@ RETURNING `+tokenCols, userID, name, sum[:], expires, actor.nullID()))
 	return t, plain, nil
 }
 
-// authenticateSQL is Authenticate's statement, built once: it runs on
-// every API request.
-var authenticateSQL = `
+// authenticateSQL builds the statement that authenticates a credential of
+// table (public.api_tokens, public.admin_sessions) by its hash, $1: the
+// credential is active and unexpired, its user active and, unless a
+// superuser, in an active center; valid adds the table's own conditions.
+// The credential's seen column is touched in the same statement, at most
+// once a minute. It returns the user's columns and, if cols name any of
+// the credential's, its id and then cols: one round trip in all.
+func authenticateSQL(table, seen, valid string, cols ...string) string {
+	hitCols, outCols := "", ""
+	for _, c := range cols {
+		hitCols += ", t." + c
+		outCols += ", hit." + c
+	}
+	if len(cols) > 0 {
+		outCols = ", hit.id" + outCols
+	}
+	return `
 WITH hit AS (
-	SELECT t.id, t.user_id
-	FROM public.api_tokens t
+	SELECT t.id, t.user_id` + hitCols + `
+	FROM public.` + table + ` t
 	JOIN public.users u ON u.id = t.user_id
 	LEFT JOIN public.centers c ON c.id = u.center_id
-	WHERE t.token_hash = $1 AND t.is_active AND (t.expires_at IS NULL OR t.expires_at > now())
+	WHERE t.token_hash = $1 AND t.is_active AND (t.expires_at IS NULL OR t.expires_at > now())` + valid + `
 		AND u.is_active AND (u.is_superuser OR c.is_active)
 ), touch AS (
-	UPDATE public.api_tokens SET last_used_at = now()
-	WHERE id = (SELECT id FROM hit) AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+	UPDATE public.` + table + ` SET ` + seen + ` = now()
+	WHERE id = (SELECT id FROM hit) AND (` + seen + ` IS NULL OR ` + seen + ` < now() - interval '1 minute')
 )
-SELECT ` + userColsOf("u") + ` FROM hit JOIN public.users u ON u.id = hit.user_id`
+SELECT ` + userColsOf("u") + outCols + ` FROM hit JOIN public.users u ON u.id = hit.user_id`
+}
+
+// tokenAuthSQL is Tokens.Authenticate's statement, built once: it runs on
+// every API request.
+var tokenAuthSQL = authenticateSQL("api_tokens", "last_used_at", "")
 
 // Authenticate returns the user of token, or ErrInvalidCredentials when the
 // token is malformed, unknown, revoked or expired, or its user is inactive
@@ -108,11 +148,11 @@ SELECT ` + userColsOf("u") + ` FROM hit JOIN public.users u ON u.id = hit.user_i
 // ever compared byte by byte. last_used_at is updated in the same statement,
 // at most once a minute per token.
 func (ts *Tokens) Authenticate(ctx context.Context, token string) (User, error) {
-	if len(token) != tokenLen || !strings.HasPrefix(token, TokenPrefix) {
+	sum, ok := secretHash(TokenPrefix, token)
+	if !ok {
 		return User{}, ErrInvalidCredentials
 	}
-	sum := sha256.Sum256([]byte(token))
-	u, err := scanUser(ts.s.pool.QueryRow(ctx, authenticateSQL, sum[:]))
+	u, err := scanUser(ts.s.pool.QueryRow(ctx, tokenAuthSQL, sum))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return User{}, ErrInvalidCredentials
 	}

@@ -463,20 +463,16 @@ func (us *Users) ChangeRole(ctx context.Context, actor Actor, role Role, ids ...
 	return us.bulk(ctx, ids, "role = $3", actor, role, nil)
 }
 
-// ChangeCenter moves user id to center centerID, which must exist and be
-// active. The user's samples stay in the old center's schema.
-func (us *Users) ChangeCenter(ctx context.Context, actor Actor, id, centerID uuid.UUID) (User, error) {
-	users, err := us.bulk(ctx, []uuid.UUID{id}, "center_id = $3", actor, centerID, func(ctx context.Context, tx pgx.Tx) error {
+// ChangeCenter moves users to center centerID, which must exist and be
+// active, all or none. Their samples stay in the old center's schema.
+func (us *Users) ChangeCenter(ctx context.Context, actor Actor, centerID uuid.UUID, ids ...uuid.UUID) ([]User, error) {
+	return us.bulk(ctx, ids, "center_id = $3", actor, centerID, func(ctx context.Context, tx pgx.Tx) error {
 		var f fieldErrors
 		if err := checkCenterActive(ctx, tx, &f, "center", centerID); err != nil {
 			return err
 		}
 		return f.err()
 	})
-	if err != nil {
-		return User{}, err
-	}
-	return users[0], nil
 }
 
 // SetSuperuser grants or revokes platform-operator status. Revoking it

@@ -144,18 +144,31 @@ func TestUserLifecycle(t *testing.T) {
 	_, err = b.st.Users.ChangeRole(b.ctx, domain.System, "god", alice.ID)
 	wantFields(t, err, "role")
 
-	u, err := b.st.Users.ChangeCenter(b.ctx, domain.System, alice.ID, c2.ID)
-	if err != nil || !u.MemberOf(c2.ID) {
-		t.Fatalf("ChangeCenter = %+v, %v", u, err)
+	us, err = b.st.Users.ChangeCenter(b.ctx, domain.System, c2.ID, alice.ID, carol.ID, alice.ID)
+	if err != nil || len(us) != 2 || us[0].ID != alice.ID || !us[0].MemberOf(c2.ID) || us[1].ID != carol.ID || !us[1].MemberOf(c2.ID) {
+		t.Fatalf("ChangeCenter = %+v, %v", us, err)
 	}
-	_, err = b.st.Users.ChangeCenter(b.ctx, domain.System, alice.ID, uuid.New())
+	_, err = b.st.Users.ChangeCenter(b.ctx, domain.System, uuid.New(), alice.ID)
 	wantFields(t, err, "center")
-	_, err = b.st.Users.ChangeCenter(b.ctx, domain.System, uuid.New(), c2.ID)
+	// All or none: an unknown user among them moves no one.
+	_, err = b.st.Users.ChangeCenter(b.ctx, domain.System, c1.ID, alice.ID, uuid.New())
 	wantNotFound(t, err)
+	if got, err := b.st.Users.Get(b.ctx, alice.ID); err != nil || !got.MemberOf(c2.ID) {
+		t.Fatalf("after a refused ChangeCenter alice = %+v, %v; want still in c2", got, err)
+	}
+	_, err = b.st.Users.ChangeCenter(b.ctx, domain.System, c2.ID)
+	wantFields(t, err, "ids")
+	inactive := b.center(t, "Closed Lab", "")
+	if _, err := b.st.Centers.SoftDelete(b.ctx, domain.System, inactive.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.st.Users.ChangeCenter(b.ctx, domain.System, inactive.ID, alice.ID)
+	wantFields(t, err, "center")
 
 	_, err = b.st.Users.SetSuperuser(b.ctx, domain.System, root.ID, false)
 	wantFields(t, err, "center")
-	if u, err = b.st.Users.SetSuperuser(b.ctx, domain.System, alice.ID, true); err != nil || !u.IsSuperuser {
+	u, err := b.st.Users.SetSuperuser(b.ctx, domain.System, alice.ID, true)
+	if err != nil || !u.IsSuperuser {
 		t.Fatalf("SetSuperuser = %+v, %v", u, err)
 	}
 

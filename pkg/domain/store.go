@@ -34,6 +34,10 @@ type Store struct {
 // settings).
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
+// Tenancy returns the Manager the Store enters tenant schemas through, for
+// what reads the fleet's migration state (Inspect, Migrate).
+func (s *Store) Tenancy() *tenancy.Manager { return s.m }
+
 // New returns a Store over pool, entering tenant schemas through m (which
 // must name schemas as public.centers.schema_name does: pkg/db.NewTenancy).
 func New(pool *pgxpool.Pool, m *tenancy.Manager) *Store {

@@ -1,0 +1,110 @@
+package domain
+
+import (
+	"context"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Overview is the whole platform at a glance, for the console's dashboard:
+// centers by state, users by role and state, and the samples of every
+// active center by status.
+type Overview struct {
+	ActiveCenters, InactiveCenters int
+	// Users counts active users; ByRole includes superusers by their role.
+	Users          UserStats
+	Superusers     int
+	InactiveUsers  int
+	Samples        SampleStats
+	CentersCounted int // active centers whose samples are in Samples
+}
+
+// overviewChunk is how many schemas one statement of Overview reads: a
+// statement per schema would be a round trip each, one for the whole fleet
+// a plan over thousands of tables.
+const overviewChunk = 200
+
+// Overview counts the platform in one read-only, repeatable-read
+// transaction, so that every figure is of the same instant: one statement
+// for the registry, then one per overviewChunk active centers for their
+// samples. Its cost grows with the fleet (every tenant's samples are
+// counted); the console caches it.
+func (s *Store) Overview(ctx context.Context) (Overview, error) {
+	o := Overview{
+		Users:   UserStats{ByRole: make(map[Role]int, len(Roles))},
+		Samples: SampleStats{ByStatus: make(map[Status]int, len(Statuses)), ByType: map[string]int{}},
+	}
+	for _, r := range Roles {
+		o.Users.ByRole[r] = 0
+	}
+	for _, v := range Statuses {
+		o.Samples.ByStatus[v] = 0
+	}
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE is_active), count(*) FILTER (WHERE NOT is_active) FROM public.centers`).
+			Scan(&o.ActiveCenters, &o.InactiveCenters)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT role, is_superuser, is_active, count(*) FROM public.users GROUP BY 1, 2, 3`)
+		if err != nil {
+			return err
+		}
+		var role Role
+		var super, active bool
+		var n int
+		if _, err := pgx.ForEachRow(rows, []any{&role, &super, &active, &n}, func() error {
+			switch {
+			case !active:
+				o.InactiveUsers += n
+			default:
+				o.Users.ByRole[role] += n
+				o.Users.Total += n
+				if super {
+					o.Superusers += n
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		// A center whose schema lacks its samples table (being created,
+		// or a broken tenant the dashboard reports anyway) is left out.
+		rows, err = tx.Query(ctx, `SELECT schema_name FROM public.centers
+WHERE is_active AND to_regclass(quote_ident(schema_name) || '.samples') IS NOT NULL ORDER BY schema_name`)
+		if err != nil {
+			return err
+		}
+		schemas, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		o.CentersCounted = len(schemas)
+		for len(schemas) > 0 {
+			chunk := schemas[:min(overviewChunk, len(schemas))]
+			schemas = schemas[len(chunk):]
+			parts := make([]string, len(chunk))
+			for i, sc := range chunk {
+				parts[i] = "SELECT status, sample_type, count(*) FROM " + pgx.Identifier{sc, "samples"}.Sanitize() +
+					" WHERE is_active GROUP BY 1, 2"
+			}
+			rows, err := tx.Query(ctx, strings.Join(parts, " UNION ALL "))
+			if err != nil {
+				return err
+			}
+			var status Status
+			var typ string
+			if _, err := pgx.ForEachRow(rows, []any{&status, &typ, &n}, func() error {
+				o.Samples.ByStatus[status] += n
+				o.Samples.ByType[typ] += n
+				o.Samples.Total += n
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return o, err
+}

@@ -51,6 +51,10 @@ type Config struct {
 	// address. nil: throttle.New(throttle.Config{}). Pass the same one to
 	// the admin console so that both faces share one count.
 	LoginThrottle *throttle.Login
+	// Console, if set, is served at /admin/ (the web console, pkg/admin)
+	// behind the same request log, metrics, panic recovery and timeout as
+	// the API. Give it the same LoginThrottle.
+	Console http.Handler
 	// DisableMetrics leaves out GET /metrics. It is served without
 	// authentication (Prometheus scrapers rarely carry API tokens), so a
 	// deployment that cannot keep it from the public should disable it.
@@ -137,6 +141,14 @@ func New(cfg Config) (*Server, error) {
 	})
 	for _, rt := range s.routes {
 		s.handle(s.mux, rt, tenant)
+	}
+	if cfg.Console != nil {
+		// One route name for the whole console keeps the metrics' labels
+		// bounded; the console logs nothing of its own.
+		s.mux.Handle("/admin/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			setRoute(r.Context(), r.Method, "/admin/")
+			cfg.Console.ServeHTTP(w, r)
+		}))
 	}
 	doc, err := json.Marshal(s.openAPIDocument())
 	if err != nil {

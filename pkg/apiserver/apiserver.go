@@ -19,9 +19,11 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tenantctl/tenantctl/internal/cmdline"
+	"github.com/tenantctl/tenantctl/pkg/admin"
 	"github.com/tenantctl/tenantctl/pkg/api"
 	"github.com/tenantctl/tenantctl/pkg/db"
 	"github.com/tenantctl/tenantctl/pkg/domain"
+	"github.com/tenantctl/tenantctl/pkg/throttle"
 	"github.com/tenantctl/tenantctl/tenancy"
 )
 
@@ -58,6 +60,7 @@ const help = `apiserver serves tenantctl's REST API over its PostgreSQL database
   /healthz                           200 while the process serves
   /readyz                            200 while the database answers and is migrated
   /metrics                           Prometheus metrics, without a token (see --metrics)
+  /admin/                            the web console: sign in with a username and password
 
 Every path is served with and without its trailing slash. SIGINT or SIGTERM
 stops it gracefully: requests in flight finish first. A flag not given is
@@ -104,6 +107,15 @@ func Run(ctx context.Context, args []string, env Env) int {
 	cmdline.Env(fs, "request-timeout", "TENANTCTL_REQUEST_TIMEOUT")
 	metrics := fs.Bool("metrics", true, "serve Prometheus metrics, unauthenticated, at GET /metrics")
 	cmdline.Env(fs, "metrics", "TENANTCTL_METRICS")
+	console := fs.Bool("admin", true, "serve the web console at /admin/")
+	cmdline.Env(fs, "admin", "TENANTCTL_ADMIN")
+	fs.DurationVar(&cfg.Admin.SessionTTL, "session-ttl", 12*time.Hour, "lifetime of a console session, however busy")
+	cmdline.Env(fs, "session-ttl", "TENANTCTL_SESSION_TTL")
+	fs.DurationVar(&cfg.Admin.IdleTimeout, "session-idle", time.Hour, "a console session unused this long ends")
+	cmdline.Env(fs, "session-idle", "TENANTCTL_SESSION_IDLE")
+	fs.BoolVar(&cfg.Admin.SecureCookie, "secure-cookies", false,
+		"mark the console's cookies Secure over plain HTTP too (behind a proxy that terminates TLS)")
+	cmdline.Env(fs, "secure-cookies", "TENANTCTL_SECURE_COOKIES")
 	showHelp := fs.BoolP("help", "h", false, "print this help and exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 
@@ -123,9 +135,10 @@ func Run(ctx context.Context, args []string, env Env) int {
 	if err := cmdline.FromEnv(fs, env.Getenv); err != nil {
 		return usage(err)
 	}
-	if cfg.API.TokenTTL <= 0 || cfg.API.RequestTimeout <= 0 {
-		return usage(errors.New("--token-ttl and --request-timeout must be positive"))
+	if cfg.API.TokenTTL <= 0 || cfg.API.RequestTimeout <= 0 || cfg.Admin.SessionTTL <= 0 || cfg.Admin.IdleTimeout <= 0 {
+		return usage(errors.New("--token-ttl, --request-timeout, --session-ttl and --session-idle must be positive"))
 	}
+	cfg.DisableAdmin = !*console
 	cfg.DatabaseURL = *databaseURL
 	cfg.API.DisableMetrics = !*metrics
 	log := slog.New(slog.NewTextHandler(env.Stderr, nil))
@@ -150,8 +163,14 @@ func Run(ctx context.Context, args []string, env Env) int {
 type Config struct {
 	// DatabaseURL is the database (db.Open).
 	DatabaseURL string
-	// API configures the Server. Serve sets its Store.
+	// API configures the Server. Serve sets its Store, its LoginThrottle
+	// if nil, and its Console.
 	API api.Config
+	// Admin configures the web console. Serve sets its Store, Logger and
+	// Throttle (the API's).
+	Admin admin.Config
+	// DisableAdmin serves no console.
+	DisableAdmin bool
 }
 
 // Serve opens the database of cfg and serves the API on ln until ctx ends,
@@ -181,6 +200,18 @@ func open(ctx context.Context, cfg Config) (*api.Server, *pgxpool.Pool, error) {
 		return nil, nil, err
 	}
 	cfg.API.Store = domain.New(pool, m)
+	if cfg.API.LoginThrottle == nil {
+		cfg.API.LoginThrottle = throttle.New(throttle.Config{})
+	}
+	if !cfg.DisableAdmin {
+		cfg.Admin.Store, cfg.Admin.Logger, cfg.Admin.Throttle = cfg.API.Store, cfg.API.Logger, cfg.API.LoginThrottle
+		console, err := admin.New(cfg.Admin)
+		if err != nil {
+			pool.Close()
+			return nil, nil, err
+		}
+		cfg.API.Console = console
+	}
 	srv, err := api.New(cfg.API)
 	if err != nil {
 		pool.Close()

@@ -1,0 +1,4 @@
+package admin
+
+// centerRoutes registers the centers' pages.
+func (c *Console) centerRoutes() {}

@@ -1,0 +1,4 @@
+package admin
+
+// fleetRoutes registers the fleet's pages.
+func (c *Console) fleetRoutes() {}

@@ -1,0 +1,72 @@
+package admin
+
+import (
+	"net/url"
+	"strconv"
+
+	"github.com/tenantctl/tenantctl/pkg/domain"
+)
+
+// pageSize is the rows of a list page, as Django's admin shows 100.
+const pageSize = 50
+
+// pager is a list page's place in the list, as the "pager" partial draws
+// it: links keep every other parameter of the query.
+type pager struct {
+	Count, From, To int
+	Prev, Next      string // query strings; "" at either end
+	Pages           bool   // more than one page
+}
+
+// listOffset reads a list's offset parameter; anything but a whole
+// number from 0 is an error beside the field "offset".
+func listOffset(q url.Values, f form) int {
+	s := q.Get("offset")
+	if s == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		f.add("offset", "must be a whole number from 0")
+		return 0
+	}
+	return n
+}
+
+func newPager(q url.Values, count, offset int) pager {
+	p := pager{Count: count, Pages: count > pageSize}
+	if count > 0 && offset < count {
+		p.From, p.To = offset+1, min(offset+pageSize, count)
+	}
+	if offset > 0 {
+		p.Prev = withQuery(q, "offset", strconv.Itoa(max(offset-pageSize, 0)))
+		if offset-pageSize <= 0 {
+			p.Prev = withQuery(q, "offset", "")
+		}
+	}
+	if offset+pageSize < count {
+		p.Next = withQuery(q, "offset", strconv.Itoa(offset+pageSize))
+	}
+	return p
+}
+
+// triState reads a filter that is true, false or absent ("" or "all").
+func triState(q url.Values, name string, f form) *bool {
+	switch q.Get(name) {
+	case "", "all":
+		return nil
+	case "true":
+		t := true
+		return &t
+	case "false":
+		t := false
+		return &t
+	}
+	f.add(name, "must be true, false or all")
+	return nil
+}
+
+// listDefaults are the options every list starts from.
+func listDefaults(offset int) domain.ListOptions {
+	return domain.ListOptions{Limit: pageSize, Offset: offset}
+}

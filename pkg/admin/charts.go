@@ -29,12 +29,12 @@ type chartBar struct {
 
 // The chart's geometry, in SVG user units (the SVG scales to its box).
 const (
-	chartWidth  = 520
-	chartLabelW = 130 // labels are cut to fit
-	chartBarMax = 320
-	chartRow    = 28
+	chartWidth  = 400
+	chartLabelW = 110 // labels are cut to fit
+	chartBarMax = 240
+	chartRow    = 26
 	chartBarH   = 18
-	chartLabel  = 18 // bytes of a label before it is cut
+	chartLabel  = 14 // bytes of a label before it is cut
 )
 
 type datum struct {

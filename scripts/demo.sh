@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # demo.sh — run by `make demo` under pgenv, which sets DATABASE_URL:
-# migrate, seed, print a token per demo user and curl commands that work as
-# printed, then serve the API in the foreground until Ctrl-C.
+# migrate, seed, give the demo users a password for the web console, print
+# a token per demo user, curl commands and console sign-ins that work as
+# printed, then serve the API and the console in the foreground until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -13,6 +14,13 @@ go build -o bin/apiserver ./cmd/apiserver
 
 bin/tenantctl migrate
 bin/tenantctl seed
+
+# The console signs in with passwords, which the seed does not set: every
+# demo user gets the same one, so that each role can be tried.
+DEMO_PASSWORD=${DEMO_PASSWORD:-tenantctl-demo}
+for user in admin istanbul_admin istanbul_user istanbul_viewer ankara_admin ankara_user ankara_viewer; do
+	printf '%s\n' "$DEMO_PASSWORD" | bin/tenantctl user update "$user" --password-stdin >/dev/null
+done
 
 # Tokens are printed once by design; the demo issues fresh ones each run.
 token_for() {
@@ -39,6 +47,10 @@ Try (in another terminal, while the server runs):
   curl -s -X POST -H 'Authorization: Bearer $USER_TOKEN' -H 'Content-Type: application/json' \\
     -d '{"name": "Demo sample", "sample_type": "blood", "barcode": "DEMO-'"\$RANDOM"'"}' http://$ADDR/api/centers/$center/samples/
 
-Serving the API on http://$ADDR (Ctrl-C stops it).
+The web console: http://$ADDR/admin/
+  superuser:     admin / $DEMO_PASSWORD
+  center admin:  istanbul_admin / $DEMO_PASSWORD   (every demo user has this password)
+
+Serving the API and the console on http://$ADDR (Ctrl-C stops it).
 MSG
 exec bin/apiserver --addr "$ADDR"

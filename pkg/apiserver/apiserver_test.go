@@ -63,8 +63,11 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--bogus"}, nil, "unknown flag: --bogus"},
 		{[]string{"-addr", "127.0.0.1:0"}, nil, "unknown shorthand flag: 'a' in -addr"},
 		{[]string{"--token-ttl", "soon"}, nil, `invalid argument "soon" for "--token-ttl"`},
-		{[]string{"--token-ttl", "-1s"}, nil, "--token-ttl and --request-timeout must be positive"},
-		{[]string{"--request-timeout=0s"}, nil, "--token-ttl and --request-timeout must be positive"},
+		{[]string{"--token-ttl", "-1s"}, nil, "--token-ttl, --request-timeout, --session-ttl and --session-idle must be positive"},
+		{[]string{"--request-timeout=0s"}, nil, "--token-ttl, --request-timeout, --session-ttl and --session-idle must be positive"},
+		{[]string{"--session-idle=0s"}, nil, "--token-ttl, --request-timeout, --session-ttl and --session-idle must be positive"},
+		{nil, map[string]string{"TENANTCTL_SESSION_TTL": "-1h"}, "--token-ttl, --request-timeout, --session-ttl and --session-idle must be positive"},
+		{nil, map[string]string{"TENANTCTL_ADMIN": "maybe"}, `invalid TENANTCTL_ADMIN "maybe"`},
 		{[]string{"serve"}, nil, `unexpected argument "serve"`},
 		{nil, map[string]string{"TENANTCTL_REQUEST_TIMEOUT": "1 minute"}, `invalid TENANTCTL_REQUEST_TIMEOUT "1 minute"`},
 		{nil, map[string]string{"TENANTCTL_METRICS": "perhaps"}, `invalid TENANTCTL_METRICS "perhaps"`},
@@ -109,7 +112,9 @@ func TestHelp(t *testing.T) {
 			"/api/auth/token/", "/api/openapi.json", "/healthz", "/readyz", "/metrics",
 			"--addr address               address to listen on; env TENANTCTL_ADDR",
 			"env TENANTCTL_DATABASE_URL, then DATABASE_URL", "env TENANTCTL_LISTEN_DATABASE_URL",
-			"env TENANTCTL_TOKEN_TTL", "env TENANTCTL_REQUEST_TIMEOUT", "env TENANTCTL_METRICS", "--version"} {
+			"env TENANTCTL_TOKEN_TTL", "env TENANTCTL_REQUEST_TIMEOUT", "env TENANTCTL_METRICS", "--version",
+			"/admin/", "env TENANTCTL_ADMIN", "env TENANTCTL_SESSION_TTL", "env TENANTCTL_SESSION_IDLE",
+			"env TENANTCTL_SECURE_COOKIES"} {
 			if !strings.Contains(stdout, want) {
 				t.Errorf("%q: no %q in\n%s", args, want, stdout)
 			}
@@ -157,7 +162,7 @@ func TestServe(t *testing.T) {
 	}{
 		{"flag", []string{"--database-url", good}, map[string]string{"TENANTCTL_DATABASE_URL": bad, "DATABASE_URL": bad}},
 		{"TENANTCTL_DATABASE_URL", nil, map[string]string{"TENANTCTL_DATABASE_URL": good, "DATABASE_URL": bad}},
-		{"DATABASE_URL", []string{"--metrics=false"}, map[string]string{"DATABASE_URL": good}},
+		{"DATABASE_URL", []string{"--metrics=false", "--admin=false"}, map[string]string{"DATABASE_URL": good}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -180,13 +185,19 @@ func TestServe(t *testing.T) {
 			if got := get(t, base+"/readyz", exited, &stderr); got != http.StatusOK {
 				t.Errorf("/readyz: %d", got)
 			}
-			// --metrics=false leaves /metrics out; the default serves it.
+			// --metrics=false leaves /metrics out (this case also gives
+			// --admin=false); the default serves it.
 			wantMetrics := http.StatusOK
 			if len(tc.args) > 0 && tc.args[0] == "--metrics=false" {
 				wantMetrics = http.StatusNotFound
 			}
 			if got := get(t, base+"/metrics", exited, &stderr); got != wantMetrics {
 				t.Errorf("/metrics: %d, want %d", got, wantMetrics)
+			}
+			// So does --admin=false the console (whose /admin/ sends to
+			// its sign-in page, which the client follows).
+			if got := get(t, base+"/admin/", exited, &stderr); got != wantMetrics {
+				t.Errorf("/admin/: %d, want %d", got, wantMetrics)
 			}
 			stop()
 			select {

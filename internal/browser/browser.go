@@ -3,8 +3,9 @@
 // HTTP, forms filled and submitted, text read, screenshots taken.
 //
 // A test calls [New] for a tab of its own, then the helpers ([Visit],
-// [Fill], [Submit], [Text], [Count], [Eval], [URL], [SetWidth], [Screenshot]), each of which
-// fails the test with a message naming what it did. Anything else is plain
+// [Fill], [Click], [Submit], [Text], [Count], [Eval], [URL], [SetWidth],
+// [Screenshot]), each of which fails the test with a message naming what
+// it did. Anything else is plain
 // chromedp on the same context (chromedp.Run, chromedp.Evaluate, ...).
 //
 // The browser is Debian's chromium: $TENANTCTL_CHROMIUM if set, else
@@ -209,6 +210,14 @@ func Visit(t testing.TB, ctx context.Context, url string) int {
 func Fill(t testing.TB, ctx context.Context, sel, value string) {
 	t.Helper()
 	step(t, ctx, fmt.Sprintf("fill %q", sel), chromedp.SetValue(chromedp.CSS(sel), value))
+}
+
+// Click clicks the element that the CSS selector sel finds first (a
+// checkbox, say) and waits for nothing: for a click that loads a page, use
+// [Submit].
+func Click(t testing.TB, ctx context.Context, sel string) {
+	t.Helper()
+	step(t, ctx, fmt.Sprintf("click %q", sel), chromedp.Click(chromedp.CSS(sel)))
 }
 
 // Submit clicks the (submit) button that the CSS selector sel finds first,

@@ -84,8 +84,8 @@ func New(cfg Config) (*Console, error) {
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.handler.ServeHTTP(w, r) }
 
 // routes registers every page. Patterns end in {$} so that a page does not
-// answer for a whole subtree; the mux redirects a path without its
-// trailing slash to the one with it.
+// answer for a whole subtree; the mux redirects a page's path without its
+// trailing slash to the one with it (307), as the API serves both.
 func (c *Console) routes() {
 	c.mux.HandleFunc("GET /admin/static/{file}", c.static)
 	c.mux.HandleFunc("GET /admin/login/{$}", c.loginForm)
@@ -96,13 +96,16 @@ func (c *Console) routes() {
 	c.userRoutes()
 	c.sampleRoutes()
 	c.fleetRoutes()
-	c.mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
-		// Unknown pages are 404 for the signed-in, and a sign-in for the
-		// others: no page's existence is told to a stranger.
-		c.signedIn(func(w http.ResponseWriter, r *http.Request, v *visit) error {
-			return domain.ErrNotFound
-		}).ServeHTTP(w, r)
-	})
+	c.mux.HandleFunc("/admin/", c.unknown)
+}
+
+// unknown answers a path no page has: a 404 for the signed-in and a
+// sign-in for the others, so that no page's existence is told to a
+// stranger.
+func (c *Console) unknown(w http.ResponseWriter, r *http.Request) {
+	c.signedIn(func(w http.ResponseWriter, r *http.Request, v *visit) error {
+		return domain.ErrNotFound
+	}).ServeHTTP(w, r)
 }
 
 // handle registers a page that needs a session.

@@ -175,6 +175,14 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.errorPage(w, r, nil, err)
 		return
 	}
+	// A session this browser had (another user's, say) ends here, so
+	// that one browser holds one session.
+	if ck, err := r.Cookie(sessionCookie); err == nil {
+		if err := c.st.Sessions.End(r.Context(), ck.Value); err != nil {
+			c.errorPage(w, r, nil, err)
+			return
+		}
+	}
 	_, secret, err := c.st.Sessions.Create(r.Context(), u.ID, c.ttl)
 	if err != nil {
 		c.errorPage(w, r, nil, err)

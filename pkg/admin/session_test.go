@@ -41,6 +41,16 @@ func TestSignInAndOut(t *testing.T) {
 	c.get("/admin/").want(t, http.StatusOK, "istanbul_admin", "Sign out")
 	cookies := c.http.Jar.Cookies(mustURL(t, e.ts.URL+"/admin/"))
 
+	// Signing in again, as someone else, ends the first session.
+	c.postForm("/admin/login/", url.Values{"username": {"istanbul_user"}, "password": {password}})
+	first := e.anonymous()
+	first.http.Jar.SetCookies(mustURL(t, e.ts.URL+"/admin/"), cookies)
+	if p := first.get("/admin/"); p.status != http.StatusSeeOther {
+		t.Fatalf("first session after a second sign-in: status %d", p.status)
+	}
+	c.get("/admin/").want(t, http.StatusOK, "istanbul_user")
+	cookies = c.http.Jar.Cookies(mustURL(t, e.ts.URL+"/admin/"))
+
 	c.post("/admin/logout/", nil)
 	if p := c.get("/admin/"); p.status != http.StatusSeeOther {
 		t.Fatalf("after sign-out: status %d", p.status)
@@ -229,6 +239,10 @@ func TestHeaders(t *testing.T) {
 	if css.status != http.StatusOK || !strings.HasPrefix(css.header.Get("Content-Type"), "text/css") ||
 		!strings.Contains(css.header.Get("Cache-Control"), "immutable") {
 		t.Fatalf("stylesheet: %d %q %q", css.status, css.header.Get("Content-Type"), css.header.Get("Cache-Control"))
+	}
+	// A page's path without its slash is sent to the page.
+	if p := c.get("/admin/login?next=/admin/"); p.status != http.StatusTemporaryRedirect || p.location() != "/admin/login/?next=/admin/" {
+		t.Fatalf("/admin/login: %d %q", p.status, p.location())
 	}
 	// Strangers learn nothing about which pages exist.
 	if p := e.anonymous().get("/admin/no-such-page/"); p.status != http.StatusSeeOther {

@@ -21,3 +21,11 @@ func SuggestUser(ctx context.Context, s *Store, key string) (string, int, error)
 
 // Suggest is the pick among names that the lookup makes over its candidates.
 func Suggest(key string, names []string) string { return suggest(key, names) }
+
+// SetOverviewChunk sets how many schemas one statement of Overview reads,
+// for the duration of a test; it returns the restore.
+func SetOverviewChunk(n int) func() {
+	old := overviewChunk
+	overviewChunk = n
+	return func() { overviewChunk = old }
+}

@@ -88,3 +88,50 @@ func TestBrowserSignInOut(t *testing.T) {
 		t.Fatalf("signed out, /admin/ shows %s", u)
 	}
 }
+
+// TestBrowserCenter: a superuser creates a center in the browser, lands on
+// its page and sees its charts; the list and the center page look right at
+// 1280 and 390 px.
+func TestBrowserCenter(t *testing.T) {
+	e, base := browserEnv(t)
+	ctx := browser.New(t)
+	signInBrowser(t, ctx, base, "admin")
+
+	browser.Visit(t, ctx, base+"/admin/centers/")
+	browser.Screenshot(t, ctx, "centers-1280")
+	browser.SetWidth(t, ctx, 390)
+	noOverflow(t, ctx, 390)
+	browser.Screenshot(t, ctx, "centers-390")
+	browser.SetWidth(t, ctx, 1280)
+
+	browser.Visit(t, ctx, base+"/admin/centers/new/")
+	browser.Fill(t, ctx, "#f-name", "Izmir Lab")
+	browser.Fill(t, ctx, "#f-description", "Opened from the browser test.")
+	browser.Fill(t, ctx, "#f-settings", `{"sample_types": ["blood", "dna"]}`)
+	if st := browser.Submit(t, ctx, "main form button[type=submit]"); st != http.StatusOK {
+		t.Fatalf("create center: status %d", st)
+	}
+	if h := browser.Text(t, ctx, "main h1"); !strings.Contains(h, "Izmir Lab") {
+		t.Fatalf("after create: h1 %q at %s", h, browser.URL(t, ctx))
+	}
+	if _, err := e.st.Centers.GetByName(e.ctx, "Izmir Lab"); err != nil {
+		t.Fatalf("the center is not in the registry: %v", err)
+	}
+	if n := browser.Count(t, ctx, "figure.chart"); n < 3 {
+		t.Fatalf("new center's page: %d charts", n)
+	}
+
+	// A center with samples draws bars: Istanbul's page.
+	browser.Visit(t, ctx, base+"/admin/centers/"+e.ist.ID.String()+"/")
+	if n := browser.Count(t, ctx, "figure.chart svg rect"); n == 0 {
+		t.Fatal("Istanbul's page draws no chart bars")
+	}
+	// SVG has no innerText: its labels are read as textContent.
+	if label := browser.Eval[string](t, ctx, `document.querySelector("figure.chart svg text.label").textContent`); label != "pending" {
+		t.Fatalf("first bar of the status chart: label %q, want pending", label)
+	}
+	browser.Screenshot(t, ctx, "center-1280")
+	browser.SetWidth(t, ctx, 390)
+	noOverflow(t, ctx, 390)
+	browser.Screenshot(t, ctx, "center-390")
+}

@@ -44,6 +44,7 @@ type Console struct {
 	pages   *pages
 	mux     *http.ServeMux
 	handler http.Handler
+	fleet   fleetRuns // the fleet migrations this process ran (fleet.go)
 }
 
 // New returns a Console with every page registered.

@@ -1,4 +1,492 @@
 package admin
 
-// sampleRoutes registers a center's samples' pages.
-func (c *Console) sampleRoutes() {}
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/google/uuid"
+
+	"github.com/tenantctl/tenantctl/pkg/domain"
+)
+
+// sampleRoutes registers a center's samples' pages: the list, a sample,
+// its create and edit forms, and one POST per action, so that an unknown
+// action is a 404 like any unknown page.
+func (c *Console) sampleRoutes() {
+	c.handle("GET /admin/centers/{id}/samples/{$}", c.sampleList)
+	c.handle("GET /admin/centers/{id}/samples/new/{$}", c.sampleNew)
+	c.handle("POST /admin/centers/{id}/samples/new/{$}", c.sampleCreate)
+	c.handle("GET /admin/centers/{id}/samples/{sid}/{$}", c.sampleDetail)
+	c.handle("GET /admin/centers/{id}/samples/{sid}/edit/{$}", c.sampleEdit)
+	c.handle("POST /admin/centers/{id}/samples/{sid}/edit/{$}", c.sampleUpdate)
+	c.handle("POST /admin/centers/{id}/samples/{sid}/delete/{$}", c.sampleDelete)
+	for _, a := range domain.Actions {
+		c.handle("POST /admin/centers/{id}/samples/{sid}/"+string(a)+"/{$}", c.sampleTransition(a))
+	}
+}
+
+// errViewer refuses a viewer's write, as the API does.
+var errViewer = errForbidden("Viewers have read-only access to samples.")
+
+// sampleCenter returns the center of the path if v may see its samples:
+// members of an active center and superusers. Anyone else, and everyone
+// for a soft-deleted center (whose samples the domain hides too), gets
+// not found, as from the API.
+func (c *Console) sampleCenter(r *http.Request, v *visit) (domain.Center, error) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil || !v.user.SeesCenter(id) {
+		return domain.Center{}, domain.ErrNotFound
+	}
+	ct, err := c.st.Centers.Get(r.Context(), id)
+	if err == nil && !ct.IsActive {
+		err = domain.ErrNotFound
+	}
+	return ct, err
+}
+
+// visibleSample returns the center and sample of the path if v may see
+// them: a soft-deleted sample only a Privileged user.
+func (c *Console) visibleSample(r *http.Request, v *visit) (domain.Center, domain.Sample, error) {
+	ct, err := c.sampleCenter(r, v)
+	if err != nil {
+		return ct, domain.Sample{}, err
+	}
+	sid, err := uuid.Parse(r.PathValue("sid"))
+	if err != nil {
+		return ct, domain.Sample{}, domain.ErrNotFound
+	}
+	sm, err := c.st.Samples.Get(r.Context(), ct.ID, sid)
+	if err == nil && !sm.IsActive && !v.user.Privileged() {
+		err = domain.ErrNotFound
+	}
+	return ct, sm, err
+}
+
+func samplesPath(ct domain.Center) string { return "/admin/centers/" + ct.ID.String() + "/samples/" }
+
+func samplePath(ct domain.Center, sm domain.Sample) string {
+	return samplesPath(ct) + sm.ID.String() + "/"
+}
+
+// userRef is a user as a page names one: a username, linked when the
+// viewer may see the user.
+type userRef struct {
+	ID       *uuid.UUID
+	Username string
+	Link     bool
+}
+
+// members returns center id's members as v may see them (soft-deleted ones
+// only if Privileged, or activeOnly), by username, at most domain.MaxLimit.
+func (c *Console) members(ctx context.Context, v *visit, id uuid.UUID, activeOnly bool) ([]domain.User, error) {
+	us, _, err := c.st.Users.List(ctx, domain.ListOptions{CenterID: &id, Limit: domain.MaxLimit,
+		IncludeInactive: !activeOnly && v.user.Privileged()})
+	return us, err
+}
+
+// userRefs resolves user ids to usernames in one query: a null id, or one
+// whose user no longer exists, is "system".
+func (c *Console) userRefs(ctx context.Context, v *visit, ids ...*uuid.UUID) ([]userRef, error) {
+	var want []uuid.UUID
+	for _, id := range ids {
+		if id != nil {
+			want = append(want, *id)
+		}
+	}
+	found := map[uuid.UUID]domain.User{}
+	if len(want) > 0 {
+		us, _, err := c.st.Users.List(ctx, domain.ListOptions{IDs: want, IncludeInactive: true, Limit: len(want)})
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range us {
+			found[u.ID] = u
+		}
+	}
+	out := make([]userRef, len(ids))
+	for i, id := range ids {
+		out[i] = userRef{Username: "system"}
+		if id == nil {
+			continue
+		}
+		if u, ok := found[*id]; ok {
+			out[i] = userRef{ID: id, Username: u.Username, Link: v.user.SeesUser(u)}
+		}
+	}
+	return out, nil
+}
+
+// sampleRow is a row of the samples list.
+type sampleRow struct {
+	domain.Sample
+	User string
+}
+
+// sampleListView is the samples list's data.
+type sampleListView struct {
+	Center  domain.Center
+	Form    form
+	Filters []fieldView
+	// IncludeInactive is shown to Privileged users only.
+	IncludeInactive, ShowInactive bool
+	Rows                          []sampleRow
+	Pager                         pager
+	CanWrite                      bool
+	// Invalid: the filters have errors, so nothing was listed.
+	Invalid bool
+}
+
+// orderingLabels names each of domain.SampleOrderings for the sort select.
+var orderingLabels = map[string]string{
+	"created_at": "Created, oldest first", "-created_at": "Created, newest first",
+	"updated_at": "Updated, oldest first", "-updated_at": "Updated, newest first",
+	"name": "Name, A–Z", "-name": "Name, Z–A",
+	"barcode": "Barcode, A–Z", "-barcode": "Barcode, Z–A",
+	"status": "Status, A–Z", "-status": "Status, Z–A",
+}
+
+// typePairs are a select's value/label pairs for a center's sample types,
+// plus current if it is not one of them (a type since removed from the
+// center's list, which old samples keep).
+func typePairs(ct domain.Center, current string) []string {
+	types := ct.SampleTypes()
+	if current != "" && !slices.Contains(types, current) {
+		types = append(types, current)
+	}
+	var pairs []string
+	for _, t := range types {
+		pairs = append(pairs, t, t)
+	}
+	return pairs
+}
+
+func userPairs(us []domain.User) []string {
+	var pairs []string
+	for _, u := range us {
+		label := u.Username
+		if !u.IsActive {
+			label += " (inactive)"
+		}
+		pairs = append(pairs, u.ID.String(), label)
+	}
+	return pairs
+}
+
+// sampleList is the list of a center's samples with the API's filters,
+// search and ordering. Invalid parameters are shown beside their fields,
+// with status 400 and no rows.
+func (c *Console) sampleList(w http.ResponseWriter, r *http.Request, v *visit) error {
+	ct, err := c.sampleCenter(r, v)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	f := newForm(q)
+	offset := listOffset(q, f)
+	flt := domain.SampleFilter{Status: domain.Status(q.Get("status")), SampleType: q.Get("sample_type"),
+		Search: q.Get("search"), Ordering: q.Get("ordering"), Limit: pageSize, Offset: offset}
+	if flt.Status != "" {
+		if _, err := domain.ParseStatus(q.Get("status")); err != nil {
+			f.fromError(err)
+		}
+	}
+	if s := q.Get("user_id"); s != "" {
+		id, err := uuid.Parse(s)
+		if err != nil {
+			f.add("user_id", "is not a user id")
+		}
+		flt.UserID = &id
+	}
+	switch q.Get("include_inactive") {
+	case "", "false":
+	case "true":
+		// As in the API: asked for by anyone else, it is ignored.
+		flt.IncludeInactive = v.user.Privileged()
+	default:
+		f.add("include_inactive", "must be true or false")
+	}
+	members, err := c.members(r.Context(), v, ct.ID, false)
+	if err != nil {
+		return err
+	}
+	names := make(map[uuid.UUID]string, len(members))
+	for _, u := range members {
+		names[u.ID] = u.Username
+	}
+	lv := sampleListView{Center: ct, Form: f, ShowInactive: v.user.Privileged(), IncludeInactive: flt.IncludeInactive,
+		CanWrite: v.user.WritesSamples()}
+	status := http.StatusOK
+	if !f.invalid() {
+		items, count, err := c.st.Samples.List(r.Context(), ct.ID, flt)
+		switch {
+		case f.fromError(err):
+		case err != nil:
+			return err
+		default:
+			for _, s := range items {
+				lv.Rows = append(lv.Rows, sampleRow{Sample: s, User: names[s.UserID]})
+			}
+			lv.Pager = newPager(q, count, offset)
+		}
+	}
+	// The filters are drawn last: the list's own errors go beside them too.
+	statuses := []string{"", "any"}
+	for _, s := range domain.Statuses {
+		statuses = append(statuses, string(s), string(s))
+	}
+	orderings := []string{"", orderingLabels[domain.DefaultSampleOrdering]}
+	for _, o := range domain.SampleOrderings() {
+		if o != domain.DefaultSampleOrdering {
+			orderings = append(orderings, o, orderingLabels[o])
+		}
+	}
+	if o := q.Get("ordering"); o != "" && orderingLabels[o] == "" {
+		// Several keys, as the API takes them: kept, by their own name.
+		orderings = append(orderings, o, o)
+	}
+	lv.Filters = []fieldView{
+		newChoice(f, "status", "Status", statuses...),
+		newChoice(f, "sample_type", "Type", append([]string{"", "any"}, typePairs(ct, q.Get("sample_type"))...)...),
+		newChoice(f, "user_id", "User", append([]string{"", "anyone"}, userPairs(members)...)...),
+		newChoice(f, "ordering", "Sort", orderings...),
+	}
+	if f.invalid() {
+		status, lv.Invalid = http.StatusBadRequest, true
+	}
+	return c.render(w, r, v, status, "samples_list", "Samples of "+ct.Name, lv)
+}
+
+// sampleView is a sample's page: every field, the audit fields as
+// usernames, and the actions v may take.
+type sampleView struct {
+	Center               domain.Center
+	Sample               domain.Sample
+	Metadata             string
+	User                 userRef
+	CreatedBy, UpdatedBy userRef
+	Actions              []actionButton
+	CanWrite, CanDelete  bool
+}
+
+// actionButton is a transition the sample's status allows.
+type actionButton struct {
+	Action domain.Action
+	To     domain.Status
+}
+
+// prettyJSON indents a JSON document for reading; it is valid JSON, from
+// the database.
+func prettyJSON(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if err := json.Indent(&b, raw, "", "  "); err != nil {
+		return string(raw)
+	}
+	return b.String()
+}
+
+func (c *Console) sampleDetail(w http.ResponseWriter, r *http.Request, v *visit) error {
+	ct, sm, err := c.visibleSample(r, v)
+	if err != nil {
+		return err
+	}
+	sv := sampleView{Center: ct, Sample: sm, Metadata: prettyJSON(sm.Metadata),
+		CanWrite: v.user.WritesSamples(), CanDelete: v.user.DeletesSamples() && sm.IsActive}
+	refs, err := c.userRefs(r.Context(), v, &sm.UserID, sm.CreatedBy, sm.UpdatedBy)
+	if err != nil {
+		return err
+	}
+	sv.User, sv.CreatedBy, sv.UpdatedBy = refs[0], refs[1], refs[2]
+	if sv.CanWrite {
+		for _, a := range domain.Actions {
+			if to, ok := a.Allows(sm.Status); ok {
+				sv.Actions = append(sv.Actions, actionButton{a, to})
+			}
+		}
+	}
+	return c.render(w, r, v, http.StatusOK, "samples_detail", sm.Name, sv)
+}
+
+// sampleFormView is the create and edit forms' data.
+type sampleFormView struct {
+	Center      domain.Center
+	Sample      *domain.Sample // nil when creating
+	Form        form
+	Type, User  fieldView
+	Action, Cta string
+}
+
+// renderSampleForm shows the create (sm nil) or edit form of f.
+func (c *Console) renderSampleForm(w http.ResponseWriter, r *http.Request, v *visit, status int, ct domain.Center,
+	sm *domain.Sample, f form) error {
+	members, err := c.members(r.Context(), v, ct.ID, true)
+	if err != nil {
+		return err
+	}
+	fv := sampleFormView{Center: ct, Sample: sm, Form: f,
+		Type: newChoice(f, "sample_type", "Type", append([]string{"", "— choose —"}, typePairs(ct, f.Get("sample_type"))...)...)}
+	users := userPairs(members)
+	if sm != nil && !slices.ContainsFunc(members, func(u domain.User) bool { return u.ID == sm.UserID }) {
+		// The sample's user left the center or was deactivated: the
+		// sample keeps them until someone picks another.
+		refs, err := c.userRefs(r.Context(), v, &sm.UserID)
+		if err != nil {
+			return err
+		}
+		users = append([]string{sm.UserID.String(), refs[0].Username + " (current, not an active member)"}, users...)
+	}
+	if sm == nil {
+		fv.Action, fv.Cta = samplesPath(ct)+"new/", "Create sample"
+		users = append([]string{"", "— choose —"}, users...)
+	} else {
+		fv.Action, fv.Cta = samplePath(ct, *sm)+"edit/", "Save"
+	}
+	fv.User = newChoice(f, "user_id", "User", users...)
+	title := "New sample"
+	if sm != nil {
+		title = "Edit " + sm.Name
+	}
+	return c.render(w, r, v, status, "samples_form", title, fv)
+}
+
+func (c *Console) sampleNew(w http.ResponseWriter, r *http.Request, v *visit) error {
+	ct, err := c.sampleCenter(r, v)
+	if err != nil {
+		return err
+	}
+	if !v.user.WritesSamples() {
+		return errViewer
+	}
+	vals := url.Values{"metadata": {"{}"}}
+	if v.user.MemberOf(ct.ID) {
+		vals.Set("user_id", v.user.ID.String())
+	}
+	return c.renderSampleForm(w, r, v, http.StatusOK, ct, nil, newForm(vals))
+}
+
+// sampleInput reads the form's fields; a user id that is not one is an
+// error beside its field.
+func sampleInput(f form) domain.SampleInput {
+	in := domain.SampleInput{Name: f.Get("name"), Description: f.Get("description"), SampleType: f.Get("sample_type"),
+		Barcode: f.Get("barcode"), Metadata: json.RawMessage(f.Get("metadata"))}
+	if s := f.Get("user_id"); s != "" {
+		id, err := uuid.Parse(s)
+		if err != nil {
+			f.add("user_id", "is not a user id")
+		}
+		in.UserID = &id
+	}
+	return in
+}
+
+func (c *Console) sampleCreate(w http.ResponseWriter, r *http.Request, v *visit) error {
+	ct, err := c.sampleCenter(r, v)
+	if err != nil {
+		return err
+	}
+	if !v.user.WritesSamples() {
+		return errViewer
+	}
+	f := newForm(r.PostForm)
+	in := sampleInput(f)
+	if f.invalid() {
+		return c.renderSampleForm(w, r, v, http.StatusBadRequest, ct, nil, f)
+	}
+	sm, err := c.st.Samples.Create(r.Context(), ct.ID, domain.By(v.user.ID), in)
+	if f.fromError(err) {
+		return c.renderSampleForm(w, r, v, http.StatusBadRequest, ct, nil, f)
+	}
+	if err != nil {
+		return err
+	}
+	c.setFlash(w, r, "Sample "+sm.Name+" created.")
+	http.Redirect(w, r, samplePath(ct, sm), http.StatusSeeOther)
+	return nil
+}
+
+func (c *Console) sampleEdit(w http.ResponseWriter, r *http.Request, v *visit) error {
+	ct, sm, err := c.visibleSample(r, v)
+	if err != nil {
+		return err
+	}
+	if !v.user.WritesSamples() {
+		return errViewer
+	}
+	f := newForm(url.Values{"name": {sm.Name}, "description": {sm.Description}, "sample_type": {sm.SampleType},
+		"barcode": {sm.Barcode}, "user_id": {sm.UserID.String()}, "metadata": {prettyJSON(sm.Metadata)}})
+	return c.renderSampleForm(w, r, v, http.StatusOK, ct, &sm, f)
+}
+
+func (c *Console) sampleUpdate(w http.ResponseWriter, r *http.Request, v *visit) error {
+	ct, sm, err := c.visibleSample(r, v)
+	if err != nil {
+		return err
+	}
+	if !v.user.WritesSamples() {
+		return errViewer
+	}
+	f := newForm(r.PostForm)
+	in := sampleInput(f)
+	if f.invalid() {
+		return c.renderSampleForm(w, r, v, http.StatusBadRequest, ct, &sm, f)
+	}
+	out, err := c.st.Samples.Update(r.Context(), ct.ID, domain.By(v.user.ID), sm.ID, in)
+	if f.fromError(err) {
+		return c.renderSampleForm(w, r, v, http.StatusBadRequest, ct, &sm, f)
+	}
+	if err != nil {
+		return err
+	}
+	c.setFlash(w, r, "Sample "+out.Name+" saved.")
+	http.Redirect(w, r, samplePath(ct, out), http.StatusSeeOther)
+	return nil
+}
+
+// sampleTransition applies action; a status it does not start from is a
+// 409 page and changes nothing. As in the API, a viewer is told it may not
+// act only about a sample it sees, and for the others the sample's
+// visibility is checked by the transition's own statement.
+func (c *Console) sampleTransition(action domain.Action) handler {
+	return func(w http.ResponseWriter, r *http.Request, v *visit) error {
+		ct, err := c.sampleCenter(r, v)
+		if err != nil {
+			return err
+		}
+		if !v.user.WritesSamples() {
+			if _, _, err := c.visibleSample(r, v); err != nil {
+				return err
+			}
+			return errViewer
+		}
+		sid, err := uuid.Parse(r.PathValue("sid"))
+		if err != nil {
+			return domain.ErrNotFound
+		}
+		sm, err := c.st.Samples.Transition(r.Context(), ct.ID, domain.By(v.user.ID), sid, action, !v.user.Privileged())
+		if err != nil {
+			return err
+		}
+		c.setFlash(w, r, "Sample "+sm.Name+": "+string(action)+" done, now "+string(sm.Status)+".")
+		http.Redirect(w, r, samplePath(ct, sm), http.StatusSeeOther)
+		return nil
+	}
+}
+
+func (c *Console) sampleDelete(w http.ResponseWriter, r *http.Request, v *visit) error {
+	ct, sm, err := c.visibleSample(r, v)
+	if err != nil {
+		return err
+	}
+	if !v.user.DeletesSamples() {
+		return errForbidden("Only a superuser or an admin may delete samples.")
+	}
+	if _, err := c.st.Samples.SoftDelete(r.Context(), ct.ID, domain.By(v.user.ID), sm.ID); err != nil {
+		return err
+	}
+	c.setFlash(w, r, "Sample "+sm.Name+" deleted (soft: an admin can still see it with “include inactive”).")
+	http.Redirect(w, r, samplesPath(ct), http.StatusSeeOther)
+	return nil
+}

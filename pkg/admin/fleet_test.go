@@ -1,0 +1,167 @@
+package admin_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantctl/tenantctl/pkg/domain"
+)
+
+// rewind puts tenant id back at version 0 in the ledger, as the CLI's
+// tests do: with its tables dropped, a migration recreates them; with
+// them kept, the migration fails on them ("already exists").
+func (e *env) rewind(id uuid.UUID, dropTables bool) {
+	e.t.Helper()
+	if dropTables {
+		e.exec("DROP TABLE " + pgx.Identifier{e.db.Tenancy.SchemaName(id), "samples"}.Sanitize())
+	}
+	e.exec("DELETE FROM public.tenancy_migrations WHERE tenant_id = $1", id)
+	e.exec("UPDATE public.tenancy_tenants SET version = 0, migrated_at = NULL WHERE tenant_id = $1", id)
+}
+
+func (e *env) version(id uuid.UUID) int32 {
+	e.t.Helper()
+	var v int32
+	if err := e.db.Pool.QueryRow(e.ctx, "SELECT version FROM public.tenancy_tenants WHERE tenant_id = $1", id).Scan(&v); err != nil {
+		e.t.Fatal(err)
+	}
+	return v
+}
+
+// waitRun follows a run's page until it stops refreshing itself, and
+// returns the last page: the run's goroutine has then finished.
+func (c *client) waitRun(path string) page {
+	c.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		p := c.get(path)
+		if p.status != http.StatusOK {
+			c.t.Fatalf("run page: %d\n%s", p.status, p.body)
+		}
+		if !strings.Contains(p.body, `http-equiv="refresh"`) {
+			return p
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("the run did not finish:\n%s", p.body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestFleetForbidden: only superusers see the fleet or migrate it; the
+// others get a 403 that says so, and nothing runs.
+func TestFleetForbidden(t *testing.T) {
+	e := setup(t)
+	fresh, err := e.st.Centers.Create(e.ctx, domain.System, domain.CenterInput{Name: "Behind"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.rewind(fresh.ID, true)
+	for _, u := range []string{"istanbul_admin", "istanbul_user", "istanbul_viewer"} {
+		c := e.signIn(u)
+		c.get("/admin/fleet/").want(t, http.StatusForbidden, "superusers only")
+		c.post("/admin/fleet/migrate/", nil).want(t, http.StatusForbidden, "superusers only")
+		c.get("/admin/fleet/runs/anything/").want(t, http.StatusForbidden, "superusers only")
+		if p := c.get("/admin/"); strings.Contains(p.body, `href="/admin/fleet/"`) {
+			t.Errorf("%s: the menu links the fleet", u)
+		}
+	}
+	if v := e.version(fresh.ID); v != 0 {
+		t.Fatalf("a refused migrate migrated: version %d", v)
+	}
+}
+
+// TestFleetMigrate: the fleet page shows each tenant's version with the
+// problems first; migrating runs in the background, shows progress while
+// held, and ends with each tenant's outcome; a second migrate meanwhile
+// goes to the running one.
+func TestFleetMigrate(t *testing.T) {
+	e := setup(t)
+	latest := e.db.Tenancy.LatestVersion()
+	behind, err := e.st.Centers.Create(e.ctx, domain.System, domain.CenterInput{Name: `Behind <script>alert(1)</script>`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken, err := e.st.Centers.Create(e.ctx, domain.System, domain.CenterInput{Name: "Broken lab"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.rewind(behind.ID, true)
+	e.rewind(broken.ID, false)
+
+	c := e.signIn("super")
+	p := c.get("/admin/fleet/")
+	p.want(t, http.StatusOK, "Behind &lt;script&gt;alert(1)&lt;/script&gt;", "Broken lab", "Istanbul Medical Center",
+		`<span class="badge warn">behind</span>`, "Migrate the 2 behind", "4</span><span class=\"l\">tenant schemas")
+	if strings.Contains(p.body, "<script>alert") {
+		t.Fatal("a center's name is raw on the fleet page")
+	}
+	// Problems first: both rewound tenants before the healthy ones.
+	if i, j := strings.Index(p.body, "Broken lab"), strings.Index(p.body, "Ankara Research Lab"); i < 0 || j < i {
+		t.Fatalf("problems not first: %d, %d", i, j)
+	}
+
+	// Hold the broken tenant's ledger row so that the run waits on it.
+	tx, err := e.db.Pool.Begin(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(e.ctx)
+	if _, err := tx.Exec(e.ctx, "SELECT FROM public.tenancy_tenants WHERE tenant_id = $1 FOR UPDATE", broken.ID); err != nil {
+		t.Fatal(err)
+	}
+	p = c.post("/admin/fleet/migrate/", nil)
+	run := p.location()
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(run, "/admin/fleet/runs/") {
+		t.Fatalf("migrate: %d %q", p.status, run)
+	}
+	c.get(run).want(t, http.StatusOK, `<meta http-equiv="refresh" content="1">`, "<progress", `max="2"`, "Migrating 2 tenants")
+	again := c.post("/admin/fleet/migrate/", nil)
+	if again.status != http.StatusSeeOther || again.location() != run {
+		t.Fatalf("second migrate while running: %d %q, want %q", again.status, again.location(), run)
+	}
+	c.get(run).want(t, http.StatusOK, "already running")
+	c.get("/admin/fleet/").want(t, http.StatusOK, "A migration is running")
+	if err := tx.Rollback(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	p = c.waitRun(run)
+	p.want(t, http.StatusOK, "finished", "2 of 2 tenants done", `value="2"`, "1 migrated", "1 failed",
+		"Behind &lt;script&gt;", "Broken lab", "already exists", "001_samples.sql")
+	if strings.Contains(p.body, "<script>alert") {
+		t.Fatal("a center's name is raw on the run page")
+	}
+	// Failures are listed first.
+	if i, j := strings.Index(p.body, "Broken lab"), strings.Index(p.body, "Behind &lt;"); j < i {
+		t.Fatal("the failed tenant is not listed first")
+	}
+	if v := e.version(behind.ID); v != latest {
+		t.Fatalf("behind tenant at %d, want %d", v, latest)
+	}
+	if v := e.version(broken.ID); v != 0 {
+		t.Fatalf("broken tenant at %d, want 0 (rolled back)", v)
+	}
+	p = c.get("/admin/fleet/")
+	p.want(t, http.StatusOK, "Migrate the 1 behind", "last-failed", "Recent migrations", "1 failed 1 migrated")
+
+	// Repaired, the broken tenant migrates on a rerun; then nothing is
+	// behind, and migrate says so and starts nothing.
+	e.exec("DROP TABLE " + pgx.Identifier{broken.SchemaName, "samples"}.Sanitize())
+	c.waitRun(c.post("/admin/fleet/migrate/", nil).location()).want(t, http.StatusOK, "1 migrated", "Broken lab")
+	if v := e.version(broken.ID); v != latest {
+		t.Fatalf("repaired tenant at %d, want %d", v, latest)
+	}
+	p = c.post("/admin/fleet/migrate/", nil)
+	if p.status != http.StatusSeeOther || p.location() != "/admin/fleet/" {
+		t.Fatalf("migrate with nothing behind: %d %q", p.status, p.location())
+	}
+	c.get("/admin/fleet/").want(t, http.StatusOK, "Nothing to migrate", "Migrate the 0 behind")
+	c.get("/admin/fleet/runs/nope/").want(t, http.StatusNotFound)
+	c.get("/admin/fleet/?offset=x").want(t, http.StatusBadRequest, "must be a whole number")
+}

@@ -89,8 +89,8 @@ type sortLink struct {
 	Aria string
 }
 
-// orderingLabels name the orderings in the list's "Sort by" choice.
-var orderingLabels = map[string]string{
+// centerOrderingLabels name the orderings in the list's "Sort by" choice.
+var centerOrderingLabels = map[string]string{
 	"name": "Name, A to Z", "-name": "Name, Z to A",
 	"created_at": "Oldest first", "-created_at": "Newest first",
 	"updated_at": "Least recently updated", "-updated_at": "Recently updated",
@@ -134,7 +134,7 @@ func (c *Console) centerList(w http.ResponseWriter, r *http.Request, v *visit) e
 	lv.Active = newChoice(f, "active", "Status", "all", "All", "true", "Active", "false", "Soft-deleted")
 	var pairs []string
 	for _, o := range domain.CenterOrderings() {
-		pairs = append(pairs, o, cmp.Or(orderingLabels[o], o))
+		pairs = append(pairs, o, cmp.Or(centerOrderingLabels[o], o))
 	}
 	lv.Ordering = newChoice(f, "ordering", "Sort by", pairs...)
 	lv.Sort = sortLinks(q, domain.CenterOrderKeys, cmp.Or(q.Get("ordering"), domain.DefaultCenterOrdering))

@@ -37,11 +37,7 @@ var errViewer = errForbidden("Viewers have read-only access to samples.")
 // for a soft-deleted center (whose samples the domain hides too), gets
 // not found, as from the API.
 func (c *Console) sampleCenter(r *http.Request, v *visit) (domain.Center, error) {
-	id, err := uuid.Parse(r.PathValue("id"))
-	if err != nil || !v.user.SeesCenter(id) {
-		return domain.Center{}, domain.ErrNotFound
-	}
-	ct, err := c.st.Centers.Get(r.Context(), id)
+	ct, err := c.visibleCenter(r, v)
 	if err == nil && !ct.IsActive {
 		err = domain.ErrNotFound
 	}
@@ -140,8 +136,8 @@ type sampleListView struct {
 	Invalid bool
 }
 
-// orderingLabels names each of domain.SampleOrderings for the sort select.
-var orderingLabels = map[string]string{
+// sampleOrderingLabels names each of domain.SampleOrderings for the sort select.
+var sampleOrderingLabels = map[string]string{
 	"created_at": "Created, oldest first", "-created_at": "Created, newest first",
 	"updated_at": "Updated, oldest first", "-updated_at": "Updated, newest first",
 	"name": "Name, A–Z", "-name": "Name, Z–A",
@@ -238,13 +234,13 @@ func (c *Console) sampleList(w http.ResponseWriter, r *http.Request, v *visit) e
 	for _, s := range domain.Statuses {
 		statuses = append(statuses, string(s), string(s))
 	}
-	orderings := []string{"", orderingLabels[domain.DefaultSampleOrdering]}
+	orderings := []string{"", sampleOrderingLabels[domain.DefaultSampleOrdering]}
 	for _, o := range domain.SampleOrderings() {
 		if o != domain.DefaultSampleOrdering {
-			orderings = append(orderings, o, orderingLabels[o])
+			orderings = append(orderings, o, sampleOrderingLabels[o])
 		}
 	}
-	if o := q.Get("ordering"); o != "" && orderingLabels[o] == "" {
+	if o := q.Get("ordering"); o != "" && sampleOrderingLabels[o] == "" {
 		// Several keys, as the API takes them: kept, by their own name.
 		orderings = append(orderings, o, o)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/tenantctl/tenantctl/internal/browser"
 	"github.com/tenantctl/tenantctl/pkg/admin"
 	"github.com/tenantctl/tenantctl/pkg/api"
+	"github.com/tenantctl/tenantctl/pkg/domain"
 	"github.com/tenantctl/tenantctl/pkg/throttle"
 )
 
@@ -134,4 +135,44 @@ func TestBrowserCenter(t *testing.T) {
 	browser.SetWidth(t, ctx, 390)
 	noOverflow(t, ctx, 390)
 	browser.Screenshot(t, ctx, "center-390")
+}
+
+// TestBrowserSample: a center's user opens a pending sample, sees only
+// the legal transitions, processes it, and the page shows it processing.
+func TestBrowserSample(t *testing.T) {
+	e, base := browserEnv(t)
+	pending, _, err := e.st.Samples.List(e.ctx, e.ist.ID, domain.SampleFilter{Status: domain.StatusPending, Limit: 1})
+	if err != nil || len(pending) == 0 {
+		t.Fatalf("no pending sample in Istanbul: %v", err)
+	}
+	s := pending[0]
+	ctx := browser.New(t)
+	signInBrowser(t, ctx, base, "istanbul_user")
+
+	samples := base + "/admin/centers/" + e.ist.ID.String() + "/samples/"
+	browser.Visit(t, ctx, samples)
+	browser.Screenshot(t, ctx, "samples-1280")
+	browser.SetWidth(t, ctx, 390)
+	noOverflow(t, ctx, 390)
+	browser.SetWidth(t, ctx, 1280)
+
+	browser.Visit(t, ctx, samples+s.ID.String()+"/")
+	// pending allows process and reject, nothing else.
+	if n := browser.Count(t, ctx, `form[action$="/process/"] button`); n != 1 {
+		t.Fatalf("process buttons: %d", n)
+	}
+	if n := browser.Count(t, ctx, `form[action$="/complete/"], form[action$="/archive/"]`); n != 0 {
+		t.Fatalf("illegal transitions offered: %d", n)
+	}
+	browser.Screenshot(t, ctx, "sample-1280")
+	if st := browser.Submit(t, ctx, `form[action$="/process/"] button`); st != http.StatusOK {
+		t.Fatalf("process: status %d", st)
+	}
+	if badge := browser.Text(t, ctx, "main h1 .badge"); badge != "processing" {
+		t.Fatalf("after process: badge %q", badge)
+	}
+	got, err := e.st.Samples.Get(e.ctx, e.ist.ID, s.ID)
+	if err != nil || got.Status != domain.StatusProcessing || got.UpdatedBy == nil || *got.UpdatedBy != e.users["istanbul_user"].ID {
+		t.Fatalf("in the database: %+v, %v", got, err)
+	}
 }

@@ -57,10 +57,10 @@ type Centers struct{ s *Store }
 
 const centerCols = "id, name, schema_name, description, settings, is_active, created_at, updated_at, created_by, updated_by"
 
-func scanCenter(row pgx.Row) (Center, error) {
+func scanCenter(row pgx.Row, extra ...any) (Center, error) {
 	var c Center
-	err := row.Scan(&c.ID, &c.Name, &c.SchemaName, &c.Description, &c.Settings, &c.IsActive,
-		&c.CreatedAt, &c.UpdatedAt, &c.CreatedBy, &c.UpdatedBy)
+	err := row.Scan(append([]any{&c.ID, &c.Name, &c.SchemaName, &c.Description, &c.Settings, &c.IsActive,
+		&c.CreatedAt, &c.UpdatedAt, &c.CreatedBy, &c.UpdatedBy}, extra...)...)
 	return c, err
 }
 
@@ -154,36 +154,43 @@ func (cs *Centers) Resolve(ctx context.Context, ref string) (Center, error) {
 	return Center{}, &NotFoundError{Kind: "center", Key: ref, Suggestion: suggestion}
 }
 
-// List returns a page of centers ordered by name, and how many there are in
-// all. Soft-deleted centers are left out unless opts.IncludeInactive;
-// opts.IDs restricts the list (to a caller's own center).
+// CenterOrderKeys are what a list of centers may be ordered by
+// (ListOptions.Ordering), each ascending or, prefixed by "-", descending.
+var CenterOrderKeys = []string{"name", "created_at", "updated_at"}
+
+// DefaultCenterOrdering orders a list of centers that names no ordering.
+const DefaultCenterOrdering = "name"
+
+// centerOrder sorts names as their unique index centers_name_key does, so
+// that the index serves the ordering.
+var centerOrder = orderSpec{keys: CenterOrderKeys, def: DefaultCenterOrdering, sql: map[string]string{"name": "lower(name)"}}
+
+// CenterOrderings lists every ordering of centers by one key: each of
+// CenterOrderKeys ascending, then descending.
+func CenterOrderings() []string { return centerOrder.orderings() }
+
+// List returns a page of centers, and how many match in all. By default
+// it lists the active centers by name; opts filters (Active,
+// IncludeInactive, Search, IDs) and orders (Ordering) it.
 func (cs *Centers) List(ctx context.Context, opts ListOptions) ([]Center, int, error) {
 	var f fieldErrors
 	limit, offset := page(&f, opts.Limit, opts.Offset)
+	if opts.Search != "" {
+		f.checkText("search", opts.Search, textRule{max: 200})
+	}
+	order := centerOrder.clause(opts.Ordering, &f)
 	if err := f.err(); err != nil {
 		return nil, 0, err
 	}
-	where := "WHERE ($1 OR is_active) AND ($2::uuid[] IS NULL OR id = ANY($2))"
-	args := []any{opts.IncludeInactive, opts.IDs, limit, offset}
-	var total int
-	rows, err := cs.s.pool.Query(ctx, "SELECT "+centerCols+", count(*) OVER () FROM public.centers "+where+
-		" ORDER BY lower(name), id LIMIT $3 OFFSET $4", args...)
-	if err != nil {
-		return nil, 0, err
+	q := listQuery{from: "public.centers", cols: centerCols}
+	q.active(opts)
+	if opts.IDs != nil {
+		q.where("id = ANY(" + q.arg(opts.IDs) + ")")
 	}
-	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Center, error) {
-		var c Center
-		err := row.Scan(&c.ID, &c.Name, &c.SchemaName, &c.Description, &c.Settings, &c.IsActive,
-			&c.CreatedAt, &c.UpdatedAt, &c.CreatedBy, &c.UpdatedBy, &total)
-		return c, err
-	})
-	if err != nil {
-		return nil, 0, err
+	if opts.Search != "" {
+		q.search(opts.Search, "name", "description")
 	}
-	if len(items) == 0 && offset > 0 {
-		err = cs.s.pool.QueryRow(ctx, "SELECT count(*) FROM public.centers "+where, args[:2]...).Scan(&total)
-	}
-	return items, total, err
+	return collectPage(ctx, cs.s.pool, q, order, limit, offset, scanCenter)
 }
 
 // Update replaces every writable field of center id (a PUT): name,

@@ -319,46 +319,12 @@ var SampleOrderKeys = []string{"created_at", "updated_at", "name", "barcode", "s
 // newest first.
 const DefaultSampleOrdering = "-created_at"
 
+// sampleOrder is how sample lists are ordered.
+var sampleOrder = orderSpec{keys: SampleOrderKeys, def: DefaultSampleOrdering}
+
 // SampleOrderings lists every ordering by one key: each of SampleOrderKeys
 // ascending, then descending.
-func SampleOrderings() []string {
-	out := make([]string, 0, 2*len(SampleOrderKeys))
-	for _, k := range SampleOrderKeys {
-		out = append(out, k, "-"+k)
-	}
-	return out
-}
-
-// orderBy turns an ordering parameter into an ORDER BY clause. Input only
-// selects among SampleOrderKeys and never reaches SQL itself.
-func orderBy(ordering string, f *fieldErrors) string {
-	if ordering == "" {
-		ordering = DefaultSampleOrdering
-	}
-	var parts []string
-	seen := map[string]bool{}
-	dir := " DESC"
-	for _, key := range strings.Split(ordering, ",") {
-		name, desc := strings.CutPrefix(strings.TrimSpace(key), "-")
-		if !slices.Contains(SampleOrderKeys, name) {
-			f.add("ordering", fmt.Sprintf("cannot order by %q (%s, with - for descending)", key, strings.Join(SampleOrderKeys, ", ")))
-			return ""
-		}
-		col := name // one of SampleOrderKeys: fixed SQL, not input
-		if seen[col] {
-			continue
-		}
-		seen[col] = true
-		dir = " ASC"
-		if desc {
-			dir = " DESC"
-		}
-		parts = append(parts, col+dir)
-	}
-	// id breaks ties, in the direction of the last key, so that the default
-	// ordering is exactly the samples_created_at_idx index.
-	return strings.Join(append(parts, "id"+dir), ", ")
-}
+func SampleOrderings() []string { return sampleOrder.orderings() }
 
 // escapeLike makes s match itself in a LIKE pattern with escape \.
 var escapeLike = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace
@@ -378,52 +344,32 @@ func (ss *Samples) List(ctx context.Context, centerID uuid.UUID, flt SampleFilte
 	if flt.Search != "" {
 		f.checkText("search", flt.Search, textRule{max: 200})
 	}
-	order := orderBy(flt.Ordering, &f)
+	order := sampleOrder.clause(flt.Ordering, &f)
 	if err := f.err(); err != nil {
 		return nil, 0, err
 	}
-	conds := []string{"true"}
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
+	q := listQuery{from: "samples", cols: sampleCols}
 	if !flt.IncludeInactive {
-		conds = append(conds, "is_active")
+		q.where("is_active")
 	}
 	if flt.Status != "" {
-		conds = append(conds, "status = "+arg(string(flt.Status)))
+		q.where("status = " + q.arg(string(flt.Status)))
 	}
 	if flt.SampleType != "" {
-		conds = append(conds, "sample_type = "+arg(flt.SampleType))
+		q.where("sample_type = " + q.arg(flt.SampleType))
 	}
 	if flt.UserID != nil {
-		conds = append(conds, "user_id = "+arg(*flt.UserID))
+		q.where("user_id = " + q.arg(*flt.UserID))
 	}
 	if flt.Search != "" {
-		p := arg("%" + escapeLike(flt.Search) + "%")
-		conds = append(conds, fmt.Sprintf(`(name ILIKE %[1]s ESCAPE '\' OR barcode ILIKE %[1]s ESCAPE '\' OR description ILIKE %[1]s ESCAPE '\')`, p))
+		q.search(flt.Search, "name", "barcode", "description")
 	}
-	where := " FROM samples WHERE " + strings.Join(conds, " AND ")
-	filterArgs := len(args)
-	sql := "SELECT " + sampleCols + ", count(*) OVER ()" + where + " ORDER BY " + order +
-		" LIMIT " + arg(limit) + " OFFSET " + arg(offset)
-
 	var items []Sample
 	var total int
 	err := ss.s.inCenter(ctx, centerID, true, func(tx pgx.Tx, _ json.RawMessage) error {
-		rows, err := tx.Query(ctx, sql, args...)
-		if err != nil {
-			return err
-		}
-		items, err = pgx.AppendRows(make([]Sample, 0, limit), rows, func(row pgx.CollectableRow) (Sample, error) { return scanSample(row, &total) })
-		if err != nil {
-			return err
-		}
-		if len(items) == 0 && offset > 0 {
-			return tx.QueryRow(ctx, "SELECT count(*)"+where, args[:filterArgs]...).Scan(&total)
-		}
-		return nil
+		var err error
+		items, total, err = collectPage(ctx, tx, q, order, limit, offset, scanSample)
+		return err
 	})
 	if err != nil {
 		return nil, 0, mapError(err)

@@ -1,10 +1,15 @@
 package domain
 
 import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/alexedwards/argon2id"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantctl/tenantctl/tenancy"
@@ -84,21 +89,171 @@ const (
 	MaxLimit     = 500
 )
 
-// ListOptions pages and filters the lists of centers and users.
+// ListOptions pages, filters and orders the lists of centers and users.
+// Field names in its validation errors are those of the API's query string
+// (limit, offset, search, ordering, active, role, is_superuser).
 type ListOptions struct {
 	// Limit is the page size: 0 means DefaultLimit; above MaxLimit is
 	// clamped to MaxLimit; negative is invalid.
 	Limit int
 	// Offset skips that many rows; negative is invalid.
 	Offset int
-	// IncludeInactive includes soft-deleted rows.
+	// IncludeInactive includes soft-deleted rows. It only matters while
+	// Active is nil.
 	IncludeInactive bool
+	// Active, when set, overrides IncludeInactive: true lists only active
+	// rows, false only soft-deleted ones (so those are included whatever
+	// IncludeInactive says). nil: active rows, and soft-deleted ones too if
+	// IncludeInactive.
+	Active *bool
+	// Search, when not empty, keeps rows where it is a case-insensitive
+	// substring of a center's name or description, or of a user's
+	// username, email, first_name or last_name; % _ and \ match
+	// themselves. At most 200 characters.
+	Search string
+	// Ordering is a comma-separated list of CenterOrderKeys or
+	// UserOrderKeys, each optionally prefixed by "-" for descending; empty
+	// means DefaultCenterOrdering or DefaultUserOrdering. id breaks ties.
+	Ordering string
 	// IDs, when not nil, restricts the list to these ids (a caller's own
 	// center, or themselves). An empty non-nil slice lists nothing.
 	IDs []uuid.UUID
 	// CenterID, when set, restricts a list of users to the members of that
 	// center. Ignored by Centers.List (use IDs).
 	CenterID *uuid.UUID
+	// Role, when set, restricts a list of users to that role. Ignored by
+	// Centers.List.
+	Role *Role
+	// Superuser, when set, restricts a list of users to superusers (true)
+	// or the others (false). Ignored by Centers.List.
+	Superuser *bool
+}
+
+// listQuery is a list's statement in the making: conditions written by
+// the package over placeholders, the values in args, never spliced.
+type listQuery struct {
+	from  string // the table, schema-qualified unless a tenant's
+	cols  string
+	conds []string
+	args  []any
+}
+
+// arg adds a parameter and returns its placeholder.
+func (q *listQuery) arg(v any) string {
+	q.args = append(q.args, v)
+	return fmt.Sprintf("$%d", len(q.args))
+}
+
+func (q *listQuery) where(cond string) { q.conds = append(q.conds, cond) }
+
+// search keeps the rows where s is a substring of any of cols,
+// case-insensitively and literally.
+func (q *listQuery) search(s string, cols ...string) {
+	p := q.arg("%" + escapeLike(s) + "%")
+	for i, c := range cols {
+		cols[i] = c + " ILIKE " + p + ` ESCAPE '\'`
+	}
+	q.where("(" + strings.Join(cols, " OR ") + ")")
+}
+
+// active applies ListOptions' Active and IncludeInactive.
+func (q *listQuery) active(opts ListOptions) {
+	switch {
+	case opts.Active != nil:
+		q.where("is_active = " + q.arg(*opts.Active))
+	case !opts.IncludeInactive:
+		q.where("is_active")
+	}
+}
+
+func (q *listQuery) whereSQL() string {
+	return " FROM " + q.from + " WHERE " + strings.Join(append([]string{"true"}, q.conds...), " AND ")
+}
+
+// collectPage runs q: a page of rows in order, with how many match in all,
+// counted by count(*) OVER () in the same statement, or, past the last page
+// where no row carries that count, by a count(*) of its own.
+func collectPage[T any](ctx context.Context, db querier, q listQuery, order string, limit, offset int,
+	scan func(row pgx.Row, extra ...any) (T, error)) ([]T, int, error) {
+	where := q.whereSQL()
+	filterArgs := len(q.args)
+	sql := "SELECT " + q.cols + ", count(*) OVER ()" + where + " ORDER BY " + order +
+		" LIMIT " + q.arg(limit) + " OFFSET " + q.arg(offset)
+	var total int
+	rows, err := db.Query(ctx, sql, q.args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	items, err := pgx.AppendRows(make([]T, 0, limit), rows, func(row pgx.CollectableRow) (T, error) { return scan(row, &total) })
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(items) == 0 && offset > 0 {
+		err = db.QueryRow(ctx, "SELECT count(*)"+where, q.args[:filterArgs]...).Scan(&total)
+	}
+	return items, total, err
+}
+
+// querier is a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// orderSpec is what a list may be ordered by: keys, in the order errors
+// list them; sql, the expression of the keys that are not a column of
+// their name (fixed SQL, never input); def, the ordering when none is
+// given.
+type orderSpec struct {
+	keys []string
+	sql  map[string]string
+	def  string
+}
+
+// orderings lists every ordering by one key: each key ascending, then
+// descending.
+func (o orderSpec) orderings() []string {
+	out := make([]string, 0, 2*len(o.keys))
+	for _, k := range o.keys {
+		out = append(out, k, "-"+k)
+	}
+	return out
+}
+
+// clause turns an ordering parameter into an ORDER BY clause, or records a
+// field error under "ordering". Input only selects among o's keys and
+// never reaches SQL itself.
+func (o orderSpec) clause(ordering string, f *fieldErrors) string {
+	if ordering == "" {
+		ordering = o.def
+	}
+	var parts []string
+	seen := map[string]bool{}
+	dir := " DESC"
+	for _, key := range strings.Split(ordering, ",") {
+		name, desc := strings.CutPrefix(strings.TrimSpace(key), "-")
+		if !slices.Contains(o.keys, name) {
+			f.add("ordering", fmt.Sprintf("cannot order by %q (%s, with - for descending)", key, strings.Join(o.keys, ", ")))
+			return ""
+		}
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		col, ok := o.sql[name]
+		if !ok {
+			col = name // one of o.keys: fixed SQL, not input
+		}
+		dir = " ASC"
+		if desc {
+			dir = " DESC"
+		}
+		parts = append(parts, col+dir)
+	}
+	// id breaks ties, in the direction of the last key, so that an index
+	// on the key (samples_created_at_idx, centers_name_key) serves the
+	// whole ordering or, for a unique key, all but a tiebreak never needed.
+	return strings.Join(append(parts, "id"+dir), ", ")
 }
 
 // page validates limit and offset into f and applies their defaults.

@@ -303,33 +303,57 @@ func (us *Users) Resolve(ctx context.Context, ref string) (User, error) {
 	return User{}, &NotFoundError{Kind: "user", Key: ref, Suggestion: suggestion}
 }
 
-// List returns a page of users ordered by username, and how many there are
-// in all. opts.CenterID restricts it to a center's members and opts.IDs to
-// given users; soft-deleted users are left out unless opts.IncludeInactive.
+// UserOrderKeys are what a list of users may be ordered by
+// (ListOptions.Ordering), each ascending or, prefixed by "-", descending.
+// date_joined is created_at, by Django's name.
+var UserOrderKeys = []string{"username", "email", "date_joined", "last_name", "role"}
+
+// DefaultUserOrdering orders a list of users that names no ordering.
+const DefaultUserOrdering = "username"
+
+// userOrder sorts emails as their unique index users_email_key does.
+var userOrder = orderSpec{keys: UserOrderKeys, def: DefaultUserOrdering,
+	sql: map[string]string{"email": "lower(email)", "date_joined": "created_at"}}
+
+// UserOrderings lists every ordering of users by one key: each of
+// UserOrderKeys ascending, then descending.
+func UserOrderings() []string { return userOrder.orderings() }
+
+// List returns a page of users, and how many match in all. By default it
+// lists the active users by username; opts filters (Active,
+// IncludeInactive, Search, IDs, CenterID, Role, Superuser) and orders
+// (Ordering) it.
 func (us *Users) List(ctx context.Context, opts ListOptions) ([]User, int, error) {
 	var f fieldErrors
 	limit, offset := page(&f, opts.Limit, opts.Offset)
+	if opts.Search != "" {
+		f.checkText("search", opts.Search, textRule{max: 200})
+	}
+	if opts.Role != nil {
+		f.checkRole(*opts.Role)
+	}
+	order := userOrder.clause(opts.Ordering, &f)
 	if err := f.err(); err != nil {
 		return nil, 0, err
 	}
-	where := "WHERE ($1 OR is_active) AND ($2::uuid[] IS NULL OR id = ANY($2)) AND ($3::uuid IS NULL OR center_id = $3)"
-	args := []any{opts.IncludeInactive, opts.IDs, opts.CenterID, limit, offset}
-	var total int
-	rows, err := us.s.pool.Query(ctx, "SELECT "+userCols+", count(*) OVER () FROM public.users "+where+
-		" ORDER BY username LIMIT $4 OFFSET $5", args...)
-	if err != nil {
-		return nil, 0, err
+	q := listQuery{from: "public.users", cols: userCols}
+	q.active(opts)
+	if opts.IDs != nil {
+		q.where("id = ANY(" + q.arg(opts.IDs) + ")")
 	}
-	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (User, error) {
-		return scanUser(row, &total)
-	})
-	if err != nil {
-		return nil, 0, err
+	if opts.CenterID != nil {
+		q.where("center_id = " + q.arg(*opts.CenterID))
 	}
-	if len(items) == 0 && offset > 0 {
-		err = us.s.pool.QueryRow(ctx, "SELECT count(*) FROM public.users "+where, args[:3]...).Scan(&total)
+	if opts.Role != nil {
+		q.where("role = " + q.arg(string(*opts.Role)))
 	}
-	return items, total, err
+	if opts.Superuser != nil {
+		q.where("is_superuser = " + q.arg(*opts.Superuser))
+	}
+	if opts.Search != "" {
+		q.search(opts.Search, "username", "email", "first_name", "last_name")
+	}
+	return collectPage(ctx, us.s.pool, q, order, limit, offset, scanUser)
 }
 
 // Update replaces every profile field of user id (a PUT). A nil Password

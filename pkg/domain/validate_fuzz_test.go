@@ -110,28 +110,47 @@ func FuzzCheckText(f *testing.F) {
 	})
 }
 
-// orderClause is every ORDER BY orderBy may produce: whitelisted columns
-// only, so no input reaches the SQL.
-var orderClause = regexp.MustCompile(`^((created_at|updated_at|name|barcode|status) (ASC|DESC), )*id (ASC|DESC)$`)
+// orderClause is every ORDER BY an orderSpec may produce: its keys' fixed
+// SQL only, so no input reaches the statement.
+func orderClause(o orderSpec) *regexp.Regexp {
+	var exprs []string
+	for _, k := range o.keys {
+		e, ok := o.sql[k]
+		if !ok {
+			e = k
+		}
+		exprs = append(exprs, regexp.QuoteMeta(e))
+	}
+	return regexp.MustCompile(`^((` + strings.Join(exprs, "|") + `) (ASC|DESC), )*id (ASC|DESC)$`)
+}
 
-// FuzzOrderBy: ?ordering= either gives a clause of whitelisted fragments
-// or a field error, never anything of the input.
+// FuzzOrderBy: ?ordering= of samples, centers and users either gives a
+// clause of whitelisted fragments or a field error, never anything of the
+// input.
 func FuzzOrderBy(f *testing.F) {
 	for _, s := range []string{"", "name", "-name", "name,-barcode", " status , -created_at", "name,name", "id",
-		"name;DROP TABLE samples", "-", ",", "--name", "name DESC", "updated_at,", "NAME", "\x00"} {
+		"name;DROP TABLE samples", "-", ",", "--name", "name DESC", "updated_at,", "NAME", "\x00",
+		"-date_joined,email", "lower(name)", "role,-last_name,username"} {
 		f.Add(s)
 	}
+	specs := []orderSpec{sampleOrder, centerOrder, userOrder}
+	clauses := make([]*regexp.Regexp, len(specs))
+	for i, o := range specs {
+		clauses[i] = orderClause(o)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
-		var fe fieldErrors
-		clause := orderBy(s, &fe)
-		if len(fe) > 0 {
-			if clause != "" || len(fe["ordering"]) != 1 {
-				t.Fatalf("%q: clause %q with errors %v", s, clause, fe)
+		for i, o := range specs {
+			var fe fieldErrors
+			clause := o.clause(s, &fe)
+			if len(fe) > 0 {
+				if clause != "" || len(fe["ordering"]) != 1 {
+					t.Fatalf("%q: clause %q with errors %v", s, clause, fe)
+				}
+				continue
 			}
-			return
-		}
-		if !orderClause.MatchString(clause) {
-			t.Fatalf("ordering %q gave ORDER BY %q", s, clause)
+			if !clauses[i].MatchString(clause) {
+				t.Fatalf("ordering %q gave ORDER BY %q", s, clause)
+			}
 		}
 	})
 }

@@ -84,9 +84,9 @@ type userListView struct {
 	Sort                     map[string]sortLink
 	// The bulk form: its errors and choices; Bulk is false when no row
 	// shown may be changed by the caller.
-	Bulk                 bool
-	BulkForm             form
-	BulkRole, BulkCenter fieldView
+	Bulk                             bool
+	BulkForm                         form
+	BulkAction, BulkRole, BulkCenter fieldView
 	// CanMove: change_center is offered, and the center filter and
 	// column shown (a superuser's list spans the centers).
 	CanMove    bool
@@ -147,15 +147,6 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, v *visit, 
 		// A user without a center who is no superuser sees no one.
 		opts.IDs = []uuid.UUID{}
 	}
-	lv.CenterFilter, lv.BulkCenter = centerChoices(f, bulk, centers)
-	roles := []string{"", "Any role"}
-	for _, role := range domain.Roles {
-		roles = append(roles, string(role), string(role))
-	}
-	lv.RoleFilter = newChoice(f, "role", "Role", roles...)
-	lv.BulkRole = newChoice(bulk, "new_role", "New role", append([]string{"", "Choose a role"}, roles[2:]...)...)
-	lv.Sort = sortLinks(q, "username", "email", "role", "date_joined")
-
 	var users []domain.User
 	count := 0
 	if !f.invalid() {
@@ -167,6 +158,22 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, v *visit, 
 	if f.invalid() && status == http.StatusOK {
 		status = http.StatusBadRequest
 	}
+	// The choices are built after the list, which may add errors beside
+	// them.
+	lv.CenterFilter, lv.BulkCenter = centerChoices(f, bulk, centers)
+	roles := []string{"", "Any role"}
+	for _, role := range domain.Roles {
+		roles = append(roles, string(role), string(role))
+	}
+	lv.RoleFilter = newChoice(f, "role", "Role", roles...)
+	actions := []string{"", "Choose an action", "activate", "Activate", "deactivate", "Deactivate",
+		"change_role", "Change role to"}
+	if lv.CanMove {
+		actions = append(actions, "change_center", "Move to center")
+	}
+	lv.BulkAction = newChoice(bulk, "action", "With the checked users", actions...)
+	lv.BulkRole = newChoice(bulk, "new_role", "New role", append([]string{"", "Choose a role"}, roles[2:]...)...)
+	lv.Sort = sortLinks(q, "username", "email", "role", "date_joined")
 	names := make(map[uuid.UUID]string, len(centers))
 	for _, ct := range centers {
 		names[ct.ID] = ct.Name
@@ -490,11 +497,17 @@ func (c *Console) centerOf(r *http.Request, id *uuid.UUID) (*domain.Center, erro
 	return &ct, nil
 }
 
+// mayCreate refuses the create form to those who create no one: users
+// and viewers.
+func mayCreate(v *visit) error {
+	if !v.user.Privileged() {
+		return errForbidden("Only a superuser or an admin may create users.")
+	}
+	return nil
+}
+
 // createForm is the new-user form's data.
 func (c *Console) createForm(r *http.Request, v *visit, f form) (userFormView, error) {
-	if !v.user.Privileged() {
-		return userFormView{}, errForbidden("Only a superuser or an admin may create users.")
-	}
 	fv := userFormView{Form: f, Superuser: v.user.IsSuperuser}
 	roles := make([]string, 0, 2*len(domain.Roles))
 	for _, role := range domain.Roles {
@@ -522,6 +535,9 @@ func (c *Console) createForm(r *http.Request, v *visit, f form) (userFormView, e
 }
 
 func (c *Console) userNew(w http.ResponseWriter, r *http.Request, v *visit) error {
+	if err := mayCreate(v); err != nil {
+		return err
+	}
 	fv, err := c.createForm(r, v, newForm(nil))
 	if err != nil {
 		return err
@@ -535,11 +551,10 @@ func (c *Console) userNew(w http.ResponseWriter, r *http.Request, v *visit) erro
 // The password is optional (without one the user signs in with tokens
 // only) and typed twice.
 func (c *Console) userCreate(w http.ResponseWriter, r *http.Request, v *visit) error {
-	f := newForm(r.PostForm)
-	fv, err := c.createForm(r, v, f)
-	if err != nil {
+	if err := mayCreate(v); err != nil {
 		return err
 	}
+	f := newForm(r.PostForm)
 	in := domain.UserInput{Username: f.Get("username"), Email: f.Get("email"), FirstName: f.Get("first_name"),
 		LastName: f.Get("last_name"), Phone: f.Get("phone"), Role: domain.Role(f.Get("role")),
 		IsSuperuser: f.Get("is_superuser") != "", CenterID: v.user.CenterID}
@@ -566,6 +581,11 @@ func (c *Console) userCreate(w http.ResponseWriter, r *http.Request, v *visit) e
 		if !f.fromError(err) {
 			return err
 		}
+	}
+	// The form is built last: its selects take their errors when built.
+	fv, err := c.createForm(r, v, f)
+	if err != nil {
+		return err
 	}
 	return c.render(w, r, v, http.StatusBadRequest, "users_new", "New user", fv)
 }

@@ -494,6 +494,12 @@ func TestUserBulkAdmin(t *testing.T) {
 	me, user, viewer, other := e.users["istanbul_admin"], e.users["istanbul_user"], e.users["istanbul_viewer"], e.users["ankara_user"]
 
 	back := "/admin/users/?role=user&search=i"
+	// Without the session's CSRF token: 403, nothing changed.
+	admin.postForm("/admin/users/bulk/", url.Values{"action": {"deactivate"}, "ids": {user.ID.String()}}).
+		want(t, http.StatusForbidden)
+	if !e.user("istanbul_user").IsActive {
+		t.Fatal("a bulk form without CSRF token applied")
+	}
 	p := admin.bulk(back, "deactivate", nil, user, viewer, me, other, istSuper)
 	if p.location() != "/admin/users/?role=user&search=i" {
 		t.Fatalf("back to %q", p.location())

@@ -81,14 +81,6 @@ type centerRow struct {
 	Summary string // the description, cut to fit a cell
 }
 
-// sortLink is a column heading's link: the ordering it switches to, and
-// the direction the list is sorted by that column now, if it is.
-type sortLink struct {
-	Href string
-	// Aria is the heading's aria-sort: "ascending", "descending" or "".
-	Aria string
-}
-
 // centerOrderingLabels name the orderings in the list's "Sort by" choice.
 var centerOrderingLabels = map[string]string{
 	"name": "Name, A to Z", "-name": "Name, Z to A",
@@ -139,24 +131,6 @@ func (c *Console) centerList(w http.ResponseWriter, r *http.Request, v *visit) e
 	lv.Ordering = newChoice(f, "ordering", "Sort by", pairs...)
 	lv.Sort = sortLinks(q, domain.CenterOrderKeys, cmp.Or(q.Get("ordering"), domain.DefaultCenterOrdering))
 	return c.render(w, r, v, status, "centers_list", "Centers", lv)
-}
-
-// sortLinks returns each key's column heading link: sorted by that key
-// ascending, or descending if the list is sorted by it ascending now. A
-// new order starts again from the first page.
-func sortLinks(q url.Values, keys []string, current string) map[string]sortLink {
-	out := make(map[string]sortLink, len(keys))
-	for _, k := range keys {
-		l := sortLink{Href: withQuery(q, "ordering", k, "offset", "")}
-		switch current {
-		case k:
-			l = sortLink{Href: withQuery(q, "ordering", "-"+k, "offset", ""), Aria: "ascending"}
-		case "-" + k:
-			l.Aria = "descending"
-		}
-		out[k] = l
-	}
-	return out
 }
 
 // centerFormView is the create and edit form's data.

@@ -14,22 +14,6 @@ import (
 	"github.com/tenantctl/tenantctl/pkg/domain"
 )
 
-// hostile are texts that would run or break the page if rendered raw.
-var hostile = []string{`<script>alert(1)</script>`, `"><img src=x onerror=alert(1)>`, `{{.}}`}
-
-// wantEscaped fails unless p shows s escaped and never raw (a text without
-// markup, like {{.}}, must simply come back as it is).
-func wantEscaped(t *testing.T, p page, s string) {
-	t.Helper()
-	esc := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;").Replace(s)
-	if esc != s && strings.Contains(p.body, s) {
-		t.Fatalf("page shows %q raw\n%s", s, p.body)
-	}
-	if !strings.Contains(p.body, esc) {
-		t.Fatalf("page lacks %q escaped as %q\n%s", s, esc, p.body)
-	}
-}
-
 func centerPath(id uuid.UUID, action string) string {
 	p := "/admin/centers/" + id.String() + "/"
 	if action != "" {

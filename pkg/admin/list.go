@@ -70,3 +70,32 @@ func triState(q url.Values, name string, f form) *bool {
 func listDefaults(offset int) domain.ListOptions {
 	return domain.ListOptions{Limit: pageSize, Offset: offset}
 }
+
+// sortLink is a sortable column heading's link: the ordering it switches
+// to, and how the list is sorted by that column now, if it is.
+type sortLink struct {
+	Href string
+	// Aria is the heading's aria-sort: "ascending", "descending" or "".
+	Aria string
+	// Arrow shows Aria to the eye: "▲", "▼" or "".
+	Arrow string
+}
+
+// sortLinks returns each key's column heading link: sorted by that key
+// ascending, or descending if the list is sorted by it ascending now
+// (current is the list's ordering). A new order starts again from the
+// first page.
+func sortLinks(q url.Values, keys []string, current string) map[string]sortLink {
+	out := make(map[string]sortLink, len(keys))
+	for _, k := range keys {
+		l := sortLink{Href: withQuery(q, "ordering", k, "offset", "")}
+		switch current {
+		case k:
+			l = sortLink{Href: withQuery(q, "ordering", "-"+k, "offset", ""), Aria: "ascending", Arrow: "▲"}
+		case "-" + k:
+			l.Aria, l.Arrow = "descending", "▼"
+		}
+		out[k] = l
+	}
+	return out
+}

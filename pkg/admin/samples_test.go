@@ -415,9 +415,8 @@ func TestSamplePermissions(t *testing.T) {
 // shows it, and a template action in it is text, not a template.
 func TestSampleHostile(t *testing.T) {
 	e := setup(t)
-	payloads := []string{`<script>alert(1)</script>`, `"><img src=x onerror=alert(1)>`, `{{.}}`}
 	c := e.signIn("istanbul_admin")
-	for i, h := range payloads {
+	for i, h := range hostile {
 		meta, _ := json.Marshal(map[string]string{h: h})
 		p := c.post(samplesURL(e.ist)+"new/", sampleForm(h, h, "blood", "", string(meta)))
 		if p.status != http.StatusSeeOther {
@@ -443,15 +442,15 @@ func TestSampleHostile(t *testing.T) {
 				t.Errorf("payload %d raw on %s:\n%s", i, name, p.body)
 			}
 			switch h {
-			case payloads[0]:
+			case hostile[0]:
 				if !strings.Contains(p.body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
 					t.Errorf("payload %d not shown escaped on %s", i, name)
 				}
-			case payloads[1]:
+			case hostile[1]:
 				if !strings.Contains(p.body, "&lt;img src=x onerror=alert(1)&gt;") {
 					t.Errorf("payload %d not shown escaped on %s", i, name)
 				}
-			case payloads[2]:
+			case hostile[2]:
 				if !strings.Contains(p.body, "{{.}}") {
 					t.Errorf("payload %d not shown as text on %s", i, name)
 				}
@@ -459,7 +458,7 @@ func TestSampleHostile(t *testing.T) {
 		}
 	}
 	// A hostile filter value is escaped beside its field.
-	p := c.get(samplesURL(e.ist) + "?status=" + url.QueryEscape(payloads[0]) + "&ordering=" + url.QueryEscape(payloads[1]))
+	p := c.get(samplesURL(e.ist) + "?status=" + url.QueryEscape(hostile[0]) + "&ordering=" + url.QueryEscape(hostile[1]))
 	p.want(t, http.StatusBadRequest, "&lt;script&gt;")
 	if strings.Contains(p.body, "<script>alert") || strings.Contains(p.body, "<img src=x") {
 		t.Fatalf("hostile filter raw:\n%s", p.body)

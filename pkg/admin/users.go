@@ -1,4 +1,702 @@
 package admin
 
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/tenantctl/tenantctl/pkg/domain"
+)
+
 // userRoutes registers the users' pages and their tokens'.
-func (c *Console) userRoutes() {}
+func (c *Console) userRoutes() {
+	c.handle("GET /admin/users/{$}", c.userList)
+	c.handle("POST /admin/users/bulk/{$}", c.userBulk)
+	c.handle("GET /admin/users/new/{$}", c.userNew)
+	c.handle("POST /admin/users/new/{$}", c.userCreate)
+	c.handle("GET /admin/users/{id}/{$}", c.userDetail)
+	c.handle("POST /admin/users/{id}/{$}", c.userSave)
+	c.handle("GET /admin/users/{id}/password/{$}", c.passwordForm)
+	c.handle("POST /admin/users/{id}/password/{$}", c.passwordSet)
+	c.tokenRoutes()
+}
+
+// usersPath is the users' list; bulk actions return to it.
+const usersPath = "/admin/users/"
+
+func userPath(id uuid.UUID) string { return usersPath + id.String() + "/" }
+
+// visibleUser returns the user of the path's {id} if the caller sees them
+// (SeesUser); anyone else, and a malformed id, is not found, as in the API.
+func (c *Console) visibleUser(r *http.Request, v *visit) (domain.User, error) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		return domain.User{}, domain.ErrNotFound
+	}
+	t, err := c.st.Users.Get(r.Context(), id)
+	if err != nil {
+		return domain.User{}, err
+	}
+	if !v.user.SeesUser(t) {
+		return domain.User{}, domain.ErrNotFound
+	}
+	return t, nil
+}
+
+// managesOrSelf reports whether actor may edit t's profile, set t's
+// password and handle t's tokens: the users actor Manages, and actor
+// themselves (the API's "self: profile fields only").
+func managesOrSelf(actor, t domain.User) bool { return actor.Manages(t) || actor.ID == t.ID }
+
+// userRow is a row of the users' list.
+type userRow struct {
+	domain.User
+	Center string // the center's name, for a superuser's list
+	// Selectable rows get a checkbox for the bulk actions: the caller
+	// Manages them (every bulk action asks that, or more).
+	Selectable bool
+	Checked    bool
+}
+
+// userListView is the users' list's data.
+type userListView struct {
+	Form  form // the filters
+	Query url.Values
+	// Back is this list's path and query, for the bulk form to return to.
+	Back   string
+	Users  []userRow
+	Pager  pager
+	Center *domain.Center // a non-superuser's own center
+	// Filters, built here because their choices are data.
+	CenterFilter, RoleFilter fieldView
+	Sort                     map[string]sortLink
+	// The bulk form: its errors and choices; Bulk is false when no row
+	// shown may be changed by the caller.
+	Bulk                             bool
+	BulkForm                         form
+	BulkAction, BulkRole, BulkCenter fieldView
+	// CanMove: change_center is offered, and the center filter and
+	// column shown (a superuser's list spans the centers).
+	CanMove    bool
+	CanCreate  bool
+	ShowActive bool // the active filter: only the Privileged see inactive users
+}
+
+func (c *Console) userList(w http.ResponseWriter, r *http.Request, v *visit) error {
+	return c.renderUsers(w, r, v, r.URL.Query(), newForm(nil), http.StatusOK)
+}
+
+// renderUsers renders the list for query q with the bulk form bulk (its
+// errors, its checked rows). Invalid filters come back beside their fields
+// with status 400.
+//
+// The list's scope is SeesUser's, as the API's list: a superuser lists
+// everyone, anyone else the members of their own center, and soft-deleted
+// ones only if Privileged. The scope is a query, not a filter over rows,
+// so that counts and pages are right.
+func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, v *visit, q url.Values, bulk form, status int) error {
+	ctx := r.Context()
+	me := v.user
+	f := newForm(q)
+	opts := listDefaults(listOffset(q, f))
+	opts.Search = q.Get("search")
+	opts.Ordering = q.Get("ordering")
+	if s := q.Get("role"); s != "" {
+		role := domain.Role(s)
+		opts.Role = &role
+	}
+	opts.Superuser = triState(q, "superuser", f)
+	if active := triState(q, "active", f); me.Privileged() {
+		opts.Active, opts.IncludeInactive = active, q.Get("active") == "all"
+	}
+	lv := userListView{Form: f, Query: q, BulkForm: bulk, CanMove: me.ManagesCenters(), CanCreate: me.Privileged(),
+		ShowActive: me.Privileged(), Back: usersPath + withQuery(q)}
+	var centers []domain.Center
+	switch {
+	case me.IsSuperuser:
+		var err error
+		if centers, _, err = c.st.Centers.List(ctx, domain.ListOptions{IncludeInactive: true, Limit: domain.MaxLimit}); err != nil {
+			return err
+		}
+		if s := q.Get("center"); s != "" {
+			if id, err := uuid.Parse(s); err == nil {
+				opts.CenterID = &id
+			} else {
+				f.add("center", "choose a center from the list")
+			}
+		}
+	case me.CenterID != nil:
+		ct, err := c.st.Centers.Get(ctx, *me.CenterID)
+		if err != nil {
+			return err
+		}
+		lv.Center, opts.CenterID = &ct, me.CenterID
+	default:
+		// A user without a center who is no superuser sees no one.
+		opts.IDs = []uuid.UUID{}
+	}
+	var users []domain.User
+	count := 0
+	if !f.invalid() {
+		var err error
+		if users, count, err = c.st.Users.List(ctx, opts); err != nil && !f.fromError(err) {
+			return err
+		}
+	}
+	if f.invalid() && status == http.StatusOK {
+		status = http.StatusBadRequest
+	}
+	// The choices are built after the list, which may add errors beside
+	// them.
+	lv.CenterFilter, lv.BulkCenter = centerChoices(f, bulk, centers)
+	roles := []string{"", "Any role"}
+	for _, role := range domain.Roles {
+		roles = append(roles, string(role), string(role))
+	}
+	lv.RoleFilter = newChoice(f, "role", "Role", roles...)
+	actions := []string{"", "Choose an action", "activate", "Activate", "deactivate", "Deactivate",
+		"change_role", "Change role to"}
+	if lv.CanMove {
+		actions = append(actions, "change_center", "Move to center")
+	}
+	lv.BulkAction = newChoice(bulk, "action", "With the checked users", actions...)
+	lv.BulkRole = newChoice(bulk, "new_role", "New role", append([]string{"", "Choose a role"}, roles[2:]...)...)
+	lv.Sort = sortLinks(q, []string{"username", "email", "role", "date_joined"}, cmp.Or(q.Get("ordering"), domain.DefaultUserOrdering))
+	names := make(map[uuid.UUID]string, len(centers))
+	for _, ct := range centers {
+		names[ct.ID] = ct.Name
+	}
+	checked := bulk.values["ids"]
+	for _, u := range users {
+		row := userRow{User: u, Selectable: me.Manages(u), Checked: slices.Contains(checked, u.ID.String())}
+		if u.CenterID != nil {
+			row.Center = names[*u.CenterID]
+		}
+		lv.Bulk = lv.Bulk || row.Selectable
+		lv.Users = append(lv.Users, row)
+	}
+	lv.Pager = newPager(q, count, opts.Offset)
+	return c.render(w, r, v, status, "users_list", "Users", lv)
+}
+
+// centerChoices are the list's center filter (every center, soft-deleted
+// ones too, so their members can be found) and the bulk form's target
+// (active centers only: the domain refuses the others).
+func centerChoices(f, bulk form, centers []domain.Center) (filter, target fieldView) {
+	all := []string{"", "Any center"}
+	active := []string{"", "Choose a center"}
+	for _, ct := range centers {
+		label := ct.Name
+		if !ct.IsActive {
+			label += " (deleted)"
+		} else {
+			active = append(active, ct.ID.String(), ct.Name)
+		}
+		all = append(all, ct.ID.String(), label)
+	}
+	return newChoice(f, "center", "Center", all...), newChoice(bulk, "new_center", "New center", active...)
+}
+
+// usersBack returns the list a bulk action returns to, and its query: back
+// if it is the users' list, with any query, else the list unfiltered.
+// Anything else (another host, another page) would make the form an open
+// redirect.
+func usersBack(back string) (string, url.Values) {
+	u, err := url.Parse(back)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || u.Path != usersPath ||
+		strings.ContainsAny(back, "\\\r\n") {
+		return usersPath, url.Values{}
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil || len(q) == 0 {
+		return usersPath, url.Values{}
+	}
+	return usersPath + "?" + q.Encode(), q
+}
+
+// bulkAction is one of the bulk actions, bound to its parameters.
+type bulkAction struct {
+	// refuse says why actor may not apply the action to t, or "".
+	refuse func(actor, t domain.User) string
+	// apply applies it to every one of ids in one transaction.
+	apply func(r *http.Request, actor domain.Actor, ids []uuid.UUID) ([]domain.User, error)
+	// changed tells whether it changed a row, from before and after.
+	changed func(before, after domain.User) bool
+}
+
+// manageRefusal says why actor may not change t, or "" if actor Manages t.
+// The decision is Manages's; the rest only chooses the words.
+func manageRefusal(actor, t domain.User) string {
+	switch {
+	case actor.Manages(t):
+		return ""
+	case t.IsSuperuser:
+		return "a superuser: only a superuser may change one"
+	case !actor.Privileged():
+		return "only an admin or a superuser may change users"
+	default:
+		return "not a member of your center"
+	}
+}
+
+// bulkAction reads the bulk form's action and its parameter, adding
+// errors to f. Moving users between centers is a superuser's alone, for
+// every row alike, so asking for it otherwise is a 403.
+//
+// The actions refuse the caller's own row whenever they would change it:
+// deactivating oneself or changing one's own role (a demotion, most
+// likely) would lock an admin out of the console for good, and either, or
+// a move to another center, would end the very session that asked. Another
+// superuser or admin can do it, deliberately, from their own session.
+func (c *Console) bulkAction(v *visit, f form) (bulkAction, error) {
+	users := c.st.Users
+	switch action := f.Get("action"); action {
+	case "activate", "deactivate":
+		active := action == "activate"
+		return bulkAction{
+			refuse: func(actor, t domain.User) string {
+				if !active && t.ID == actor.ID {
+					return "you cannot deactivate yourself"
+				}
+				return manageRefusal(actor, t)
+			},
+			apply: func(r *http.Request, actor domain.Actor, ids []uuid.UUID) ([]domain.User, error) {
+				return users.SetActive(r.Context(), actor, active, ids...)
+			},
+			changed: func(b, a domain.User) bool { return b.IsActive != a.IsActive },
+		}, nil
+	case "change_role":
+		role := domain.Role(f.Get("new_role"))
+		if !role.Valid() {
+			f.add("new_role", "choose a role")
+		}
+		return bulkAction{
+			refuse: func(actor, t domain.User) string {
+				switch {
+				case !actor.ChangesRoleOf(t):
+					return manageRefusal(actor, t)
+				case t.ID == actor.ID && t.Role != role:
+					return "you cannot change your own role"
+				}
+				return ""
+			},
+			apply: func(r *http.Request, actor domain.Actor, ids []uuid.UUID) ([]domain.User, error) {
+				return users.ChangeRole(r.Context(), actor, role, ids...)
+			},
+			changed: func(b, a domain.User) bool { return b.Role != a.Role },
+		}, nil
+	case "change_center":
+		if !v.user.ManagesCenters() {
+			return bulkAction{}, errForbidden("Only a superuser may move users to another center.")
+		}
+		center, err := uuid.Parse(f.Get("new_center"))
+		if err != nil {
+			f.add("new_center", "choose a center")
+		}
+		return bulkAction{
+			refuse: func(actor, t domain.User) string {
+				if t.ID == actor.ID && !t.MemberOf(center) {
+					return "you cannot move yourself"
+				}
+				return ""
+			},
+			apply: func(r *http.Request, actor domain.Actor, ids []uuid.UUID) ([]domain.User, error) {
+				return users.ChangeCenter(r.Context(), actor, center, ids...)
+			},
+			changed: func(b, a domain.User) bool { return !sameCenter(b.CenterID, a.CenterID) },
+		}, nil
+	default:
+		f.add("action", "choose an action")
+		return bulkAction{}, nil
+	}
+}
+
+func sameCenter(a, b *uuid.UUID) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+// refusal is a checked row the action was not applied to.
+type refusal struct{ who, why string }
+
+// userBulk applies the bulk action of the list's form to the checked rows:
+// each row is allowed or refused, with its reason, by the permission
+// methods; the allowed ones change in one domain call, one transaction, so
+// that a domain error (say, the new center was just deleted) changes
+// nothing. The report counts the rows whose state did change (some may
+// already have been as asked) and names the refused ones, then the browser
+// returns to the list it came from.
+func (c *Console) userBulk(w http.ResponseWriter, r *http.Request, v *visit) error {
+	back, q := usersBack(r.PostForm.Get("back"))
+	f := newForm(r.PostForm)
+	act, err := c.bulkAction(v, f)
+	if err != nil {
+		return err
+	}
+	var ids []uuid.UUID
+	seen := map[uuid.UUID]bool{}
+	for _, s := range r.PostForm["ids"] {
+		id, err := uuid.Parse(s)
+		if err != nil {
+			f.add("", fmt.Sprintf("%q is not a user's id.", s))
+			continue
+		}
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	switch {
+	case len(r.PostForm["ids"]) == 0:
+		f.add("", "Check at least one user.")
+	case len(ids) > domain.MaxLimit:
+		f.add("", fmt.Sprintf("Check at most %d users at once.", domain.MaxLimit))
+	}
+	if f.invalid() {
+		return c.renderUsers(w, r, v, q, f, http.StatusBadRequest)
+	}
+	found, _, err := c.st.Users.List(r.Context(), domain.ListOptions{IDs: ids, IncludeInactive: true, Limit: domain.MaxLimit})
+	if err != nil {
+		return err
+	}
+	before := make(map[uuid.UUID]domain.User, len(found))
+	for _, u := range found {
+		before[u.ID] = u
+	}
+	var allowed []uuid.UUID
+	var refused []refusal
+	for _, id := range ids {
+		t, ok := before[id]
+		if !ok || !v.user.SeesUser(t) {
+			// The same words whether the user exists or not: another
+			// center's members are not the caller's to know about.
+			refused = append(refused, refusal{id.String(), "not found, or not a member of your center"})
+			continue
+		}
+		if why := act.refuse(v.user, t); why != "" {
+			refused = append(refused, refusal{t.Username, why})
+			continue
+		}
+		allowed = append(allowed, id)
+	}
+	changed := 0
+	if len(allowed) > 0 {
+		after, err := act.apply(r, domain.By(v.user.ID), allowed)
+		if errorsIn(f, err) {
+			return c.renderUsers(w, r, v, q, f, http.StatusBadRequest)
+		}
+		if err != nil {
+			return err
+		}
+		for _, a := range after {
+			if act.changed(before[a.ID], a) {
+				changed++
+			}
+		}
+	}
+	c.setFlash(w, r, bulkReport(changed, len(allowed)-changed, refused))
+	http.Redirect(w, r, back, http.StatusSeeOther)
+	return nil
+}
+
+// bulkReport is a bulk action's result in a line: "2 changed, 1 already
+// so; 1 refused: alice (reason)".
+func bulkReport(changed, same int, refused []refusal) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d changed", changed)
+	if same > 0 {
+		fmt.Fprintf(&b, ", %d already so", same)
+	}
+	if len(refused) > 0 {
+		fmt.Fprintf(&b, "; %d refused: ", len(refused))
+		for i, rf := range refused {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%s (%s)", rf.who, rf.why)
+		}
+	}
+	b.WriteByte('.')
+	return b.String()
+}
+
+// errorsIn puts a domain error about the input in f, as errors of the
+// form as a whole saying that nothing changed; it reports whether err was
+// one. The bulk form has no field for the domain's names (center, ids).
+func errorsIn(f form, err error) bool {
+	var ve *domain.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		for _, k := range slices.Sorted(maps.Keys(ve.Fields)) {
+			for _, m := range ve.Fields[k] {
+				f.add("", fmt.Sprintf("Nothing changed: %s: %s.", k, m))
+			}
+		}
+	case errors.Is(err, domain.ErrNotFound):
+		f.add("", "Nothing changed: "+err.Error()+".")
+	default:
+		return false
+	}
+	return true
+}
+
+// userFormView is the data of the pages with a user's form: creating one,
+// a user's profile, setting a password.
+type userFormView struct {
+	Form   form
+	Target domain.User    // the user shown; zero when creating one
+	Center *domain.Center // the target's center; for the creating admin, their own
+	// Role and Centers are the create form's choices; Centers is empty
+	// for an admin, whose users join their own center.
+	Role, Centers fieldView
+	// What the caller may do to the target (or create).
+	Superuser, Edit, Rename, Password bool
+}
+
+// centerOf returns the center a user belongs to, or nil for none.
+func (c *Console) centerOf(r *http.Request, id *uuid.UUID) (*domain.Center, error) {
+	if id == nil {
+		return nil, nil
+	}
+	ct, err := c.st.Centers.Get(r.Context(), *id)
+	if err != nil {
+		return nil, err
+	}
+	return &ct, nil
+}
+
+// mayCreate refuses the create form to those who create no one: users
+// and viewers.
+func mayCreate(v *visit) error {
+	if !v.user.Privileged() {
+		return errForbidden("Only a superuser or an admin may create users.")
+	}
+	return nil
+}
+
+// createForm is the new-user form's data.
+func (c *Console) createForm(r *http.Request, v *visit, f form) (userFormView, error) {
+	fv := userFormView{Form: f, Superuser: v.user.IsSuperuser}
+	roles := make([]string, 0, 2*len(domain.Roles))
+	for _, role := range domain.Roles {
+		roles = append(roles, string(role), string(role))
+	}
+	if f.Get("role") == "" {
+		f.values.Set("role", string(domain.RoleUser))
+	}
+	fv.Role = newChoice(f, "role", "Role", roles...)
+	if !v.user.IsSuperuser {
+		var err error
+		fv.Center, err = c.centerOf(r, v.user.CenterID)
+		return fv, err
+	}
+	centers, _, err := c.st.Centers.List(r.Context(), domain.ListOptions{Limit: domain.MaxLimit})
+	if err != nil {
+		return fv, err
+	}
+	pairs := []string{"", "No center (superusers only)"}
+	for _, ct := range centers {
+		pairs = append(pairs, ct.ID.String(), ct.Name)
+	}
+	fv.Centers = newChoice(f, "center", "Center", pairs...)
+	return fv, nil
+}
+
+func (c *Console) userNew(w http.ResponseWriter, r *http.Request, v *visit) error {
+	if err := mayCreate(v); err != nil {
+		return err
+	}
+	fv, err := c.createForm(r, v, newForm(nil))
+	if err != nil {
+		return err
+	}
+	return c.render(w, r, v, http.StatusOK, "users_new", "New user", fv)
+}
+
+// userCreate creates a user: a superuser anyone, an admin members of
+// their own center who are no superusers (the center they do not choose),
+// as the API's create; whether the caller Manages the user-to-be decides.
+// The password is optional (without one the user signs in with tokens
+// only) and typed twice.
+func (c *Console) userCreate(w http.ResponseWriter, r *http.Request, v *visit) error {
+	if err := mayCreate(v); err != nil {
+		return err
+	}
+	f := newForm(r.PostForm)
+	in := domain.UserInput{Username: f.Get("username"), Email: f.Get("email"), FirstName: f.Get("first_name"),
+		LastName: f.Get("last_name"), Phone: f.Get("phone"), Role: domain.Role(f.Get("role")),
+		IsSuperuser: f.Get("is_superuser") != "", CenterID: v.user.CenterID}
+	if s := f.Get("center"); s != "" {
+		id, err := uuid.Parse(s)
+		if err != nil {
+			f.add("center", "choose a center from the list")
+		}
+		in.CenterID = &id
+	} else if v.user.IsSuperuser {
+		in.CenterID = nil
+	}
+	if !v.user.Manages(domain.User{CenterID: in.CenterID, IsSuperuser: in.IsSuperuser, Role: in.Role}) {
+		return errForbidden("An admin may create users only in their own center, and no superusers.")
+	}
+	in.Password = newPassword(f)
+	if !f.invalid() {
+		u, err := c.st.Users.Create(r.Context(), domain.By(v.user.ID), in)
+		if err == nil {
+			c.setFlash(w, r, "User "+u.Username+" created.")
+			http.Redirect(w, r, userPath(u.ID), http.StatusSeeOther)
+			return nil
+		}
+		if !f.fromError(err) {
+			return err
+		}
+	}
+	// The form is built last: its selects take their errors when built.
+	fv, err := c.createForm(r, v, f)
+	if err != nil {
+		return err
+	}
+	return c.render(w, r, v, http.StatusBadRequest, "users_new", "New user", fv)
+}
+
+// newPassword reads a password typed twice, fields password and
+// password2: nil when both are empty, else the password, with an error
+// beside password2 when the two differ. Its length is the domain's to
+// check.
+func newPassword(f form) *string {
+	p, again := f.Get("password"), f.Get("password2")
+	if p == "" && again == "" {
+		return nil
+	}
+	if p != again {
+		f.add("password2", "the two passwords do not match")
+	}
+	return &p
+}
+
+// profileForm is a user's page's data, its form filled from f, or from
+// the user when f is nil.
+func (c *Console) profileForm(r *http.Request, v *visit, t domain.User, f *form) (userFormView, error) {
+	if f == nil {
+		nf := newForm(url.Values{"username": {t.Username}, "email": {t.Email}, "first_name": {t.FirstName},
+			"last_name": {t.LastName}, "phone": {t.Phone}})
+		f = &nf
+	}
+	ct, err := c.centerOf(r, t.CenterID)
+	if err != nil {
+		return userFormView{}, err
+	}
+	return userFormView{Form: *f, Target: t, Center: ct, Superuser: v.user.IsSuperuser,
+		Edit: managesOrSelf(v.user, t), Rename: v.user.Manages(t), Password: managesOrSelf(v.user, t)}, nil
+}
+
+func (c *Console) userDetail(w http.ResponseWriter, r *http.Request, v *visit) error {
+	t, err := c.visibleUser(r, v)
+	if err != nil {
+		return err
+	}
+	fv, err := c.profileForm(r, v, t, nil)
+	if err != nil {
+		return err
+	}
+	return c.render(w, r, v, http.StatusOK, "users_detail", t.Username, fv)
+}
+
+// userSave saves a user's profile: the users the caller Manages, and the
+// caller's own, but only a manager may change a username (the API's
+// rule). Center, role and activity are the bulk actions'.
+func (c *Console) userSave(w http.ResponseWriter, r *http.Request, v *visit) error {
+	t, err := c.visibleUser(r, v)
+	if err != nil {
+		return err
+	}
+	if !managesOrSelf(v.user, t) {
+		return errForbidden("You may change only your own profile.")
+	}
+	f := newForm(r.PostForm)
+	p := domain.UserProfile{Username: t.Username, Email: f.Get("email"), FirstName: f.Get("first_name"),
+		LastName: f.Get("last_name"), Phone: f.Get("phone")}
+	if v.user.Manages(t) {
+		p.Username = f.Get("username")
+	} else if _, sent := r.PostForm["username"]; sent && f.Get("username") != t.Username {
+		return errForbidden("Only an administrator may change a username.")
+	}
+	u, err := c.st.Users.Update(r.Context(), domain.By(v.user.ID), t.ID, p)
+	if err == nil {
+		c.setFlash(w, r, "Saved the profile of "+u.Username+".")
+		http.Redirect(w, r, userPath(u.ID), http.StatusSeeOther)
+		return nil
+	}
+	if !f.fromError(err) {
+		return err
+	}
+	fv, err := c.profileForm(r, v, t, &f)
+	if err != nil {
+		return err
+	}
+	return c.render(w, r, v, http.StatusBadRequest, "users_detail", t.Username, fv)
+}
+
+// passwordTarget is the user whose password the path names, if the caller
+// may set it: their own, or a user they Manage.
+func (c *Console) passwordTarget(r *http.Request, v *visit) (domain.User, error) {
+	t, err := c.visibleUser(r, v)
+	if err != nil {
+		return t, err
+	}
+	if !managesOrSelf(v.user, t) {
+		return t, errForbidden("You may set only your own password.")
+	}
+	return t, nil
+}
+
+func (c *Console) passwordForm(w http.ResponseWriter, r *http.Request, v *visit) error {
+	t, err := c.passwordTarget(r, v)
+	if err != nil {
+		return err
+	}
+	return c.render(w, r, v, http.StatusOK, "users_password", "Set password", userFormView{Form: newForm(nil), Target: t})
+}
+
+// passwordSet sets a password typed twice. A new password ends the user's
+// sessions (a trigger does); setting one's own starts a new session for
+// this browser, as Django keeps the session of who changed it, so that
+// only the other sign-ins end.
+func (c *Console) passwordSet(w http.ResponseWriter, r *http.Request, v *visit) error {
+	t, err := c.passwordTarget(r, v)
+	if err != nil {
+		return err
+	}
+	f := newForm(r.PostForm)
+	p := newPassword(f)
+	if p == nil {
+		f.add("password", "this field is required")
+	}
+	if !f.invalid() {
+		err := c.st.Users.SetPassword(r.Context(), domain.By(v.user.ID), t.ID, p)
+		if err == nil {
+			if t.ID == v.user.ID {
+				_, secret, err := c.st.Sessions.Create(r.Context(), t.ID, c.ttl)
+				if err != nil {
+					return err
+				}
+				c.setCookie(w, r, sessionCookie, secret, int(c.ttl.Seconds()))
+			}
+			c.setFlash(w, r, "Password of "+t.Username+" changed; the sessions it had were signed out.")
+			http.Redirect(w, r, userPath(t.ID), http.StatusSeeOther)
+			return nil
+		}
+		if !f.fromError(err) {
+			return err
+		}
+	}
+	return c.render(w, r, v, http.StatusBadRequest, "users_password", "Set password", userFormView{Form: f, Target: t})
+}

@@ -1,4 +1,349 @@
 package admin
 
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/tenantctl/tenantctl/internal/text"
+	"github.com/tenantctl/tenantctl/pkg/domain"
+)
+
 // centerRoutes registers the centers' pages.
-func (c *Console) centerRoutes() {}
+func (c *Console) centerRoutes() {
+	c.handle("GET /admin/centers/{$}", c.centerList)
+	c.handle("GET /admin/centers/new/{$}", c.centerNewForm)
+	c.handle("POST /admin/centers/new/{$}", c.centerCreate)
+	c.handle("GET /admin/centers/{id}/{$}", c.centerPage)
+	c.handle("GET /admin/centers/{id}/edit/{$}", c.centerEditForm)
+	c.handle("POST /admin/centers/{id}/edit/{$}", c.centerEdit)
+	c.handle("POST /admin/centers/{id}/delete/{$}", c.centerSoftDelete)
+	c.handle("POST /admin/centers/{id}/restore/{$}", c.centerRestore)
+	c.handle("GET /admin/centers/{id}/hard_delete/{$}", c.centerHardDeleteForm)
+	c.handle("POST /admin/centers/{id}/hard_delete/{$}", c.centerHardDelete)
+}
+
+var errCentersSuperuserOnly = errForbidden("Only a superuser may create, change or delete centers.")
+
+// visibleCenter returns the center of the path's {id} if v's user may see
+// it, as the API's visibleCenter: a superuser any center, deleted or not;
+// anyone else only their own, and not once it is soft-deleted. Everything
+// else, a malformed id included, is not found: another center's existence
+// is not told.
+func (c *Console) visibleCenter(r *http.Request, v *visit) (domain.Center, error) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil || !v.user.SeesCenter(id) {
+		return domain.Center{}, domain.ErrNotFound
+	}
+	ct, err := c.st.Centers.Get(r.Context(), id)
+	// Soft-deleted centers are shown to those who may restore them.
+	if err == nil && !ct.IsActive && !v.user.ManagesCenters() {
+		return domain.Center{}, domain.ErrNotFound
+	}
+	return ct, err
+}
+
+// managedCenter is visibleCenter for the actions only superusers have:
+// another center is still a 404, one's own a 403.
+func (c *Console) managedCenter(r *http.Request, v *visit) (domain.Center, error) {
+	ct, err := c.visibleCenter(r, v)
+	if err == nil && !v.user.ManagesCenters() {
+		return domain.Center{}, errCentersSuperuserOnly
+	}
+	return ct, err
+}
+
+func centerURL(id uuid.UUID) string { return "/admin/centers/" + id.String() + "/" }
+
+// centerListView is the list's data.
+type centerListView struct {
+	Form     form
+	Query    url.Values
+	Search   fieldView
+	Active   fieldView
+	Ordering fieldView
+	Sort     map[string]sortLink // by CenterOrderKeys
+	Rows     []centerRow
+	Pager    pager
+	// Invalid says the query had errors, so no list was read.
+	Invalid bool
+	Manages bool
+}
+
+// centerRow is a center as the list shows it.
+type centerRow struct {
+	domain.Center
+	Summary string // the description, cut to fit a cell
+}
+
+// sortLink is a column heading's link: the ordering it switches to, and
+// the direction the list is sorted by that column now, if it is.
+type sortLink struct {
+	Href string
+	// Aria is the heading's aria-sort: "ascending", "descending" or "".
+	Aria string
+}
+
+// orderingLabels name the orderings in the list's "Sort by" choice.
+var orderingLabels = map[string]string{
+	"name": "Name, A to Z", "-name": "Name, Z to A",
+	"created_at": "Oldest first", "-created_at": "Newest first",
+	"updated_at": "Least recently updated", "-updated_at": "Recently updated",
+}
+
+// summaryLen is how many bytes of a description the list shows.
+const summaryLen = 90
+
+func (c *Console) centerList(w http.ResponseWriter, r *http.Request, v *visit) error {
+	q := r.URL.Query()
+	f := newForm(q)
+	opts := listDefaults(listOffset(q, f))
+	opts.Active = triState(q, "active", f)
+	opts.Search = strings.TrimSpace(q.Get("search"))
+	opts.Ordering = q.Get("ordering")
+	// A superuser sees the deleted centers too, unless filtered out; the
+	// others see their own center only.
+	opts.IncludeInactive = v.user.ManagesCenters()
+	if !v.user.IsSuperuser {
+		opts.IDs = []uuid.UUID{}
+		if v.user.CenterID != nil {
+			opts.IDs = []uuid.UUID{*v.user.CenterID}
+		}
+	}
+	lv := centerListView{Form: f, Query: q, Manages: v.user.ManagesCenters()}
+	status := http.StatusOK
+	if !f.invalid() {
+		items, count, err := c.st.Centers.List(r.Context(), opts)
+		if err != nil && !f.fromError(err) {
+			return err
+		}
+		for _, ct := range items {
+			lv.Rows = append(lv.Rows, centerRow{Center: ct, Summary: text.Truncate(ct.Description, summaryLen)})
+		}
+		lv.Pager = newPager(q, count, opts.Offset)
+	}
+	if f.invalid() {
+		lv.Invalid, status = true, http.StatusBadRequest
+	}
+	lv.Search = newField(f, "search", "Search name or description", "search")
+	lv.Active = newChoice(f, "active", "Status", "all", "All", "true", "Active", "false", "Soft-deleted")
+	var pairs []string
+	for _, o := range domain.CenterOrderings() {
+		pairs = append(pairs, o, cmp.Or(orderingLabels[o], o))
+	}
+	lv.Ordering = newChoice(f, "ordering", "Sort by", pairs...)
+	lv.Sort = sortLinks(q, domain.CenterOrderKeys, cmp.Or(q.Get("ordering"), domain.DefaultCenterOrdering))
+	return c.render(w, r, v, status, "centers_list", "Centers", lv)
+}
+
+// sortLinks returns each key's column heading link: sorted by that key
+// ascending, or descending if the list is sorted by it ascending now. A
+// new order starts again from the first page.
+func sortLinks(q url.Values, keys []string, current string) map[string]sortLink {
+	out := make(map[string]sortLink, len(keys))
+	for _, k := range keys {
+		l := sortLink{Href: withQuery(q, "ordering", k, "offset", "")}
+		switch current {
+		case k:
+			l = sortLink{Href: withQuery(q, "ordering", "-"+k, "offset", ""), Aria: "ascending"}
+		case "-" + k:
+			l.Aria = "descending"
+		}
+		out[k] = l
+	}
+	return out
+}
+
+// centerFormView is the create and edit form's data.
+type centerFormView struct {
+	Form   form
+	Center *domain.Center // nil on the create form
+}
+
+func (c *Console) centerNewForm(w http.ResponseWriter, r *http.Request, v *visit) error {
+	if !v.user.ManagesCenters() {
+		return errCentersSuperuserOnly
+	}
+	f := newForm(url.Values{"settings": {"{}"}})
+	return c.render(w, r, v, http.StatusOK, "centers_form", "New center", centerFormView{Form: f})
+}
+
+// centerInput reads the form's fields. Settings go to the domain as typed:
+// it reports text that is not JSON, or not an object, under "settings".
+func centerInput(f form) domain.CenterInput {
+	return domain.CenterInput{Name: f.Get("name"), Description: f.Get("description"),
+		Settings: json.RawMessage(f.Get("settings"))}
+}
+
+func (c *Console) centerCreate(w http.ResponseWriter, r *http.Request, v *visit) error {
+	if !v.user.ManagesCenters() {
+		return errCentersSuperuserOnly
+	}
+	f := newForm(r.PostForm)
+	ct, err := c.st.Centers.Create(r.Context(), domain.By(v.user.ID), centerInput(f))
+	if f.fromError(err) {
+		return c.render(w, r, v, http.StatusBadRequest, "centers_form", "New center", centerFormView{Form: f})
+	}
+	if err != nil {
+		return err
+	}
+	c.setFlash(w, r, "Center "+ct.Name+" created, with its schema "+ct.SchemaName+".")
+	http.Redirect(w, r, centerURL(ct.ID), http.StatusSeeOther)
+	return nil
+}
+
+func (c *Console) centerEditForm(w http.ResponseWriter, r *http.Request, v *visit) error {
+	ct, err := c.managedCenter(r, v)
+	if err != nil {
+		return err
+	}
+	f := newForm(url.Values{"name": {ct.Name}, "description": {ct.Description}, "settings": {indentJSON(ct.Settings)}})
+	return c.render(w, r, v, http.StatusOK, "centers_form", "Edit "+ct.Name, centerFormView{Form: f, Center: &ct})
+}
+
+func (c *Console) centerEdit(w http.ResponseWriter, r *http.Request, v *visit) error {
+	ct, err := c.managedCenter(r, v)
+	if err != nil {
+		return err
+	}
+	f := newForm(r.PostForm)
+	updated, err := c.st.Centers.Update(r.Context(), domain.By(v.user.ID), ct.ID, centerInput(f))
+	if f.fromError(err) {
+		return c.render(w, r, v, http.StatusBadRequest, "centers_form", "Edit "+ct.Name, centerFormView{Form: f, Center: &ct})
+	}
+	if err != nil {
+		return err
+	}
+	c.setFlash(w, r, "Center "+updated.Name+" saved.")
+	http.Redirect(w, r, centerURL(ct.ID), http.StatusSeeOther)
+	return nil
+}
+
+// indentJSON lays settings out for reading and editing; what the database
+// returned is valid JSON, so it cannot fail, but if it did the raw text
+// is still the right thing to show.
+func indentJSON(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if err := json.Indent(&b, raw, "", "  "); err != nil {
+		return string(raw)
+	}
+	return b.String()
+}
+
+func (c *Console) centerSoftDelete(w http.ResponseWriter, r *http.Request, v *visit) error {
+	ct, err := c.managedCenter(r, v)
+	if err != nil {
+		return err
+	}
+	if _, err := c.st.Centers.SoftDelete(r.Context(), domain.By(v.user.ID), ct.ID); err != nil {
+		return err
+	}
+	c.setFlash(w, r, "Center "+ct.Name+" soft-deleted: its members cannot sign in and its data is kept until a hard delete.")
+	http.Redirect(w, r, centerURL(ct.ID), http.StatusSeeOther)
+	return nil
+}
+
+func (c *Console) centerRestore(w http.ResponseWriter, r *http.Request, v *visit) error {
+	ct, err := c.managedCenter(r, v)
+	if err != nil {
+		return err
+	}
+	if _, err := c.st.Centers.Restore(r.Context(), domain.By(v.user.ID), ct.ID); err != nil {
+		return err
+	}
+	c.setFlash(w, r, "Center "+ct.Name+" restored.")
+	http.Redirect(w, r, centerURL(ct.ID), http.StatusSeeOther)
+	return nil
+}
+
+// centerHardDeleteView is the hard delete's confirmation page.
+type centerHardDeleteView struct {
+	Form   form
+	Center domain.Center
+	Stats  domain.Stats
+}
+
+// deletableCenter is the center a hard delete may remove: a superuser's,
+// and soft-deleted (domain.ErrActive, a 409, otherwise). Its stats say
+// what would be lost.
+func (c *Console) deletableCenter(r *http.Request, v *visit) (domain.Stats, error) {
+	ct, err := c.managedCenter(r, v)
+	if err != nil {
+		return domain.Stats{}, err
+	}
+	if ct.IsActive {
+		return domain.Stats{}, domain.ErrActive
+	}
+	return c.st.Stats(r.Context(), ct.ID)
+}
+
+func (c *Console) centerHardDeleteForm(w http.ResponseWriter, r *http.Request, v *visit) error {
+	st, err := c.deletableCenter(r, v)
+	if err != nil {
+		return err
+	}
+	return c.render(w, r, v, http.StatusOK, "centers_harddelete", "Delete "+st.Center.Name+" for good",
+		centerHardDeleteView{Form: newForm(nil), Center: st.Center, Stats: st})
+}
+
+func (c *Console) centerHardDelete(w http.ResponseWriter, r *http.Request, v *visit) error {
+	st, err := c.deletableCenter(r, v)
+	if err != nil {
+		return err
+	}
+	f := newForm(r.PostForm)
+	// The exact name, case and all: typing it is the point, not finding it.
+	if f.Get("confirm") != st.Center.Name {
+		f.add("confirm", "Type the center's name exactly as shown to confirm; nothing was deleted.")
+		return c.render(w, r, v, http.StatusBadRequest, "centers_harddelete", "Delete "+st.Center.Name+" for good",
+			centerHardDeleteView{Form: f, Center: st.Center, Stats: st})
+	}
+	if err := c.st.Centers.HardDelete(r.Context(), st.Center.ID); err != nil {
+		return err
+	}
+	c.setFlash(w, r, "Center "+st.Center.Name+" deleted for good, with its schema "+st.Center.SchemaName+
+		", its samples and its members.")
+	http.Redirect(w, r, "/admin/centers/", http.StatusSeeOther)
+	return nil
+}
+
+// centerView is the center page's data.
+type centerView struct {
+	Stats    domain.Stats
+	Settings string
+	Charts   []chart
+	Users    []domain.User
+	// UserCount is how many members the viewer may see, of which Users
+	// is the first page.
+	UserCount int
+	Manages   bool
+}
+
+func (c *Console) centerPage(w http.ResponseWriter, r *http.Request, v *visit) error {
+	ct, err := c.visibleCenter(r, v)
+	if err != nil {
+		return err
+	}
+	st, err := c.st.Stats(r.Context(), ct.ID)
+	if err != nil {
+		return err
+	}
+	// Members as the users' list shows them to the viewer: soft-deleted
+	// ones to the privileged only (domain.User.SeesUser).
+	opts := listDefaults(0)
+	opts.CenterID = &ct.ID
+	opts.IncludeInactive = v.user.Privileged()
+	users, count, err := c.st.Users.List(r.Context(), opts)
+	if err != nil {
+		return err
+	}
+	cv := centerView{Stats: st, Settings: indentJSON(st.Center.Settings), Users: users, UserCount: count,
+		Manages: v.user.ManagesCenters(),
+		Charts:  []chart{statusChart(st.Samples.ByStatus), typeChart(st.Samples.ByType), roleChart(st.Users.ByRole)}}
+	return c.render(w, r, v, http.StatusOK, "centers_detail", st.Center.Name, cv)
+}

@@ -9,5 +9,6 @@ func All() []Benchmark {
 		{Name: "switch", Run: switchBenchmark},
 		{Name: "profile", Run: profileBenchmark},
 		{Name: "scale", Run: scaleBenchmark},
+		{Name: "console", Run: consoleBenchmark},
 	}
 }

@@ -139,15 +139,19 @@ func (e *Env) admin(ctx context.Context, statements ...string) error {
 func (e *Env) checkpoint(ctx context.Context) error { return e.admin(ctx, "CHECKPOINT") }
 
 // newPool returns a pool of at most conns connections to url, configured
-// as the product configures its own (db.ConfigurePool), with every
-// connection opened when warm, so that no measurement pays for connecting.
-func newPool(ctx context.Context, url string, conns int, warm bool) (*pgxpool.Pool, error) {
+// as the product configures its own (db.ConfigurePool), then by configure
+// (a tracer), with every connection opened when warm, so that no
+// measurement pays for connecting.
+func newPool(ctx context.Context, url string, conns int, warm bool, configure ...func(*pgxpool.Config)) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("pool: %w", err)
 	}
 	cfg.MaxConns = int32(conns)
 	db.ConfigurePool(cfg)
+	for _, c := range configure {
+		c(cfg)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pool: %w", err)
@@ -162,8 +166,8 @@ func newPool(ctx context.Context, url string, conns int, warm bool) (*pgxpool.Po
 }
 
 // newManager returns tenantctl's Manager over a new pool (newPool).
-func newManager(ctx context.Context, url string, conns int, warm bool) (*pgxpool.Pool, *tenancy.Manager, error) {
-	pool, err := newPool(ctx, url, conns, warm)
+func newManager(ctx context.Context, url string, conns int, warm bool, configure ...func(*pgxpool.Config)) (*pgxpool.Pool, *tenancy.Manager, error) {
+	pool, err := newPool(ctx, url, conns, warm, configure...)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"runtime"
 	"slices"
@@ -23,6 +24,8 @@ type request struct {
 	write  bool
 	calls  func(f *fixture, spread, from, to int) []apiCall
 	script string
+	// headers go on every call ("Name: value"): the console's cookie.
+	headers []string
 }
 
 // The SQL of the product, as pgbench sends it. Each request reads its
@@ -227,7 +230,7 @@ func msFigure(d time.Duration) Figure { return Figure{float64(d) / 1e6, "ms"} }
 func (f *fixture) loadAPI(ctx context.Context, e *Env, srv *server, req request, spread int) measured {
 	sc := e.Scale
 	warm, end := int(pendingRate*sc.Warmup.Seconds()), int(pendingRate*(sc.Warmup+sc.Duration).Seconds())
-	if _, err := wrkLoad(ctx, srv.base, req.calls(f, spread, 0, warm), req.write, sc.Conns, sc.Warmup); err != nil {
+	if _, err := wrkLoad(ctx, srv.base, req.calls(f, spread, 0, warm), req.write, sc.Conns, sc.Warmup, req.headers...); err != nil {
 		return measured{err: fmt.Errorf("warm-up: %w", err)}
 	}
 	if err := f.resetStatements(ctx); err != nil {
@@ -237,7 +240,7 @@ func (f *fixture) loadAPI(ctx context.Context, e *Env, srv *server, req request,
 	if err != nil {
 		return measured{err: err}
 	}
-	m, err := wrkLoad(ctx, srv.base, req.calls(f, spread, warm, end), req.write, sc.Conns, sc.Duration)
+	m, err := wrkLoad(ctx, srv.base, req.calls(f, spread, warm, end), req.write, sc.Conns, sc.Duration, req.headers...)
 	if err != nil {
 		return measured{err: err}
 	}
@@ -254,7 +257,7 @@ func (f *fixture) loadAPI(ctx context.Context, e *Env, srv *server, req request,
 
 // loadPgbench runs req's floor, spread as loadAPI's; the list's with
 // walk set starts each client with a walk over every center of the spread
-// (walkScript), given about walkTime.
+// (walkScript), given about walkTime; load.vars add to pgbenchVars.
 func (f *fixture) loadPgbench(ctx context.Context, e *Env, req request, spread int, load pgbenchLoad) measured {
 	if load.script == "" {
 		load.script = req.script
@@ -262,7 +265,9 @@ func (f *fixture) loadPgbench(ctx context.Context, e *Env, req request, spread i
 	if err := f.resetStatements(ctx); err != nil {
 		return measured{err: err}
 	}
-	load.vars = pgbenchVars(spread, e.Scale.Conns, len(f.pending[1]))
+	vars := pgbenchVars(spread, e.Scale.Conns, len(f.pending[1]))
+	maps.Copy(vars, load.vars)
+	load.vars = vars
 	m, total, err := e.runPgbench(ctx, f.url, load)
 	if err != nil {
 		return measured{err: err}
@@ -281,6 +286,13 @@ func (f *fixture) resetStatements(ctx context.Context) error {
 	return nil
 }
 
+// statementsOfRun selects from pg_stat_statements the statements a load
+// ran in the bench database, but BEGIN and COMMIT and the harness's own
+// reads of the extension.
+const statementsOfRun = `FROM pg_stat_statements
+WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+	AND query NOT LIKE '%pg_stat_statements%' AND query !~* '^\s*(begin|commit)'`
+
 // statementsPer returns the statements run in the bench database since
 // the last reset, per request of n. BEGIN and COMMIT are left out: the
 // extension does not see pgbench's, which travel as prepared statements.
@@ -289,9 +301,7 @@ func (f *fixture) statementsPer(ctx context.Context, n int64) (float64, error) {
 		return 0, nil
 	}
 	var calls int64
-	err := f.pool.QueryRow(ctx, `SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements
-WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-	AND query NOT LIKE '%pg_stat_statements%' AND query !~* '^\s*(begin|commit)'`).Scan(&calls)
+	err := f.pool.QueryRow(ctx, `SELECT coalesce(sum(calls), 0)::bigint `+statementsOfRun).Scan(&calls)
 	if err != nil {
 		return 0, fmt.Errorf("bench: read pg_stat_statements: %w", err)
 	}

@@ -21,7 +21,8 @@ type apiCall struct{ method, path, token, body string }
 const wrkThreads = 2
 
 // wrkLua renders a load's calls (one a line of the file args[1]: method,
-// path, token and body separated by tabs) once, in init, and sends them
+// path, token and body separated by tabs; a call without a token has no
+// Authorization, and every call has wrk's -H headers) once, in init, and sends them
 // at random or, when args[2] is "once", thread t taking calls t,
 // t+threads, t+2·threads…, so that no call is sent twice (a transition
 // consumes its sample). No response function: wrk then skips parsing
@@ -40,7 +41,9 @@ sent = 0
 function init(args)
 	for line in io.lines(args[1]) do
 		local method, path, token, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
-		local headers = {Authorization = "Bearer " .. token}
+		local headers = {}
+		for name, value in pairs(wrk.headers) do headers[name] = value end
+		if token ~= "" then headers.Authorization = "Bearer " .. token end
 		if body == "" then body = nil else headers["Content-Type"] = "application/json" end
 		calls[#calls + 1] = wrk.format(method, path, headers, body)
 	end
@@ -67,10 +70,11 @@ end
 `
 
 // wrkLoad sends calls to base from conns connections with wrk for d
-// (whole seconds, at least one), once each when once, else at random, and
-// returns what it measured, with wrk's own CPU time per request. A load
-// with a failed request is an error.
-func wrkLoad(ctx context.Context, base string, calls []apiCall, once bool, conns int, d time.Duration) (measured, error) {
+// (whole seconds, at least one), once each when once, else at random,
+// with headers ("Name: value") on every call, and returns what it
+// measured, with wrk's own CPU time per request. A load with a failed
+// request is an error.
+func wrkLoad(ctx context.Context, base string, calls []apiCall, once bool, conns int, d time.Duration, headers ...string) (measured, error) {
 	if len(calls) == 0 {
 		return measured{}, fmt.Errorf("wrk: no requests to send")
 	}
@@ -96,8 +100,11 @@ func wrkLoad(ctx context.Context, base string, calls []apiCall, once bool, conns
 		mode = "once"
 	}
 	secs := max(1, int(math.Round(d.Seconds())))
-	cmd := exec.CommandContext(ctx, "wrk", "-t", strconv.Itoa(wrkThreads), "-c", strconv.Itoa(conns), "-d", fmt.Sprintf("%ds", secs),
-		"-s", script, base, "--", callsFile, mode, strconv.Itoa(wrkThreads))
+	args := []string{"-t", strconv.Itoa(wrkThreads), "-c", strconv.Itoa(conns), "-d", fmt.Sprintf("%ds", secs), "-s", script}
+	for _, h := range headers {
+		args = append(args, "-H", h)
+	}
+	cmd := exec.CommandContext(ctx, "wrk", append(args, base, "--", callsFile, mode, strconv.Itoa(wrkThreads))...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

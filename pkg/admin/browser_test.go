@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -175,4 +176,99 @@ func TestBrowserSample(t *testing.T) {
 	if err != nil || got.Status != domain.StatusProcessing || got.UpdatedBy == nil || *got.UpdatedBy != e.users["istanbul_user"].ID {
 		t.Fatalf("in the database: %+v, %v", got, err)
 	}
+}
+
+// TestBrowserBulkDeactivate: a center admin ticks two members in the
+// users' list, deactivates them in one go, and reads the report; both are
+// inactive in the database and their console sessions are gone.
+func TestBrowserBulkDeactivate(t *testing.T) {
+	e, base := browserEnv(t)
+	victims := []domain.User{e.users["istanbul_user"], e.users["istanbul_viewer"]}
+	ctx := browser.New(t)
+	signInBrowser(t, ctx, base, "istanbul_admin")
+
+	browser.Visit(t, ctx, base+"/admin/users/")
+	browser.Screenshot(t, ctx, "users-1280")
+	for _, u := range victims {
+		browser.Click(t, ctx, `input[name="ids"][value="`+u.ID.String()+`"]`)
+	}
+	browser.Fill(t, ctx, "#f-action", "deactivate")
+	if st := browser.Submit(t, ctx, `form[action="/admin/users/bulk/"] button[type=submit]`); st != http.StatusOK {
+		t.Fatalf("bulk deactivate: status %d", st)
+	}
+	if msg := browser.Text(t, ctx, ".flash"); !strings.HasPrefix(msg, "2 changed") {
+		t.Fatalf("bulk report: %q", msg)
+	}
+	browser.Screenshot(t, ctx, "users-bulk-1280")
+	for _, u := range victims {
+		got, err := e.st.Users.Get(e.ctx, u.ID)
+		if err != nil || got.IsActive {
+			t.Fatalf("%s after bulk deactivate: active %v, %v", u.Username, got.IsActive, err)
+		}
+	}
+	browser.SetWidth(t, ctx, 390)
+	noOverflow(t, ctx, 390)
+	browser.Screenshot(t, ctx, "users-390")
+}
+
+// TestBrowserTour opens every kind of page as a superuser, at 1280 and at
+// 390 px: each must load, have a heading, and fit the narrow viewport.
+// Its screenshots are the ones to look at after a change of the pages
+// (TENANTCTL_SCREENSHOTS=dir keeps them).
+func TestBrowserTour(t *testing.T) {
+	e, base := browserEnv(t)
+	if _, err := e.st.Centers.SoftDelete(e.ctx, domain.System, e.ank.ID); err != nil {
+		t.Fatal(err)
+	}
+	samples, _, err := e.st.Samples.List(e.ctx, e.ist.ID, domain.SampleFilter{Limit: 1})
+	if err != nil || len(samples) == 0 {
+		t.Fatalf("no sample in Istanbul: %v", err)
+	}
+	ist, ank := "/admin/centers/"+e.ist.ID.String()+"/", "/admin/centers/"+e.ank.ID.String()+"/"
+	user := "/admin/users/" + e.users["istanbul_user"].ID.String() + "/"
+	pages := []struct{ name, path string }{
+		{"dashboard", "/admin/"},
+		{"centers", "/admin/centers/?active=all"},
+		{"center-new", "/admin/centers/new/"},
+		{"center-edit", ist + "edit/"},
+		{"center-harddelete", ank + "hard_delete/"},
+		{"samples", ist + "samples/"},
+		{"sample", ist + "samples/" + samples[0].ID.String() + "/"},
+		{"sample-new", ist + "samples/new/"},
+		{"users", "/admin/users/"},
+		{"user-new", "/admin/users/new/"},
+		{"user", user},
+		{"user-password", user + "password/"},
+		{"tokens", user + "tokens/"},
+		{"fleet", "/admin/fleet/"},
+	}
+	ctx := browser.New(t)
+	signInBrowser(t, ctx, base, "admin")
+	for _, p := range pages {
+		for _, width := range []int{1280, 390} {
+			browser.SetWidth(t, ctx, width)
+			if st := browser.Visit(t, ctx, base+p.path); st != http.StatusOK {
+				t.Fatalf("%s: status %d", p.path, st)
+			}
+			if h := browser.Text(t, ctx, "main h1"); h == "" {
+				t.Errorf("%s: no heading", p.path)
+			}
+			if width == 390 {
+				noOverflow(t, ctx, width)
+			}
+			browser.Screenshot(t, ctx, fmt.Sprintf("tour-%s-%d", p.name, width))
+		}
+	}
+	// A form sent back with errors, as a person sees it.
+	browser.SetWidth(t, ctx, 1280)
+	browser.Visit(t, ctx, base+ist+"edit/")
+	browser.Fill(t, ctx, "#f-name", " Istanbul")
+	browser.Fill(t, ctx, "#f-settings", `{"sample_types": [}`)
+	if st := browser.Submit(t, ctx, "main form button[type=submit]"); st != http.StatusBadRequest {
+		t.Fatalf("bad edit: status %d", st)
+	}
+	if n := browser.Count(t, ctx, ".field.invalid"); n != 2 {
+		t.Errorf("bad edit: %d fields marked invalid, want name and settings", n)
+	}
+	browser.Screenshot(t, ctx, "tour-center-edit-errors-1280")
 }

@@ -161,7 +161,11 @@ func TestFleetMigrate(t *testing.T) {
 	if p.status != http.StatusSeeOther || p.location() != "/admin/fleet/" {
 		t.Fatalf("migrate with nothing behind: %d %q", p.status, p.location())
 	}
-	c.get("/admin/fleet/").want(t, http.StatusOK, "Nothing to migrate", "Migrate the 0 behind")
+	p = c.get("/admin/fleet/")
+	p.want(t, http.StatusOK, "Nothing to migrate", `disabled>Nothing to migrate</button>`)
+	if strings.Contains(p.body, "Migrate the 0") {
+		t.Fatal("a migrate button for nothing")
+	}
 	c.get("/admin/fleet/runs/nope/").want(t, http.StatusNotFound)
 	c.get("/admin/fleet/?offset=x").want(t, http.StatusBadRequest, "must be a whole number")
 }

@@ -74,7 +74,7 @@ soak: ## Long reliability runs: 1,000,000 API requests, 20 restarts, bigger race
 		./internal/... ./tenancy/... ./pkg/domain/... ./pkg/cli/...
 
 .PHONY: demo
-demo: ## Database up, migrated, seeded, API served on 127.0.0.1:8000
+demo: ## Database up, migrated, seeded, API and web console served on 127.0.0.1:8000
 	$(PGENV) demo -- scripts/demo.sh
 
 .PHONY: example

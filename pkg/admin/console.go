@@ -2,6 +2,7 @@ package admin
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -72,6 +73,7 @@ func New(cfg Config) (*Console, error) {
 	if c.th == nil {
 		c.th = throttle.New(throttle.Config{})
 	}
+	c.fleet.ctx, c.fleet.stop = context.WithCancel(context.Background())
 	c.routes()
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -79,6 +81,16 @@ func New(cfg Config) (*Console, error) {
 	}))
 	c.handler = securityHeaders(cop.Handler(c.mux))
 	return c, nil
+}
+
+// Close stops what the console runs in the background, a fleet migration
+// started from its fleet page, and waits for it: the tenant being migrated
+// rolls back, the rest are skipped, and a rerun resumes them. Call it
+// after the server has stopped and before the Store's pool closes, which
+// would otherwise wait for the migration's connections.
+func (c *Console) Close() {
+	c.fleet.stop()
+	c.fleet.wg.Wait()
 }
 
 // ServeHTTP serves the console's pages, every path under /admin/.

@@ -6,6 +6,7 @@
 //
 //	console, err := admin.New(admin.Config{Store: st, Throttle: th})
 //	mux.Handle("/admin/", console)
+//	defer console.Close() // after serving, before the pool closes
 //
 // # Pages
 //

@@ -52,6 +52,11 @@ const (
 type fleetRuns struct {
 	mu   sync.Mutex
 	runs []*fleetRun
+	// ctx is the runs' lifetime, not a request's: a run goes on after
+	// its redirect, until Console.Close cancels it.
+	ctx  context.Context
+	stop context.CancelFunc
+	wg   sync.WaitGroup
 }
 
 // fleetRun is one fleet migration, updated by its goroutine as each
@@ -82,7 +87,7 @@ func (fr *fleetRuns) start(total int, names map[uuid.UUID]string, fn func(*fleet
 	if len(fr.runs) > keepRuns {
 		fr.runs = slices.Delete(fr.runs, 0, len(fr.runs)-keepRuns)
 	}
-	go fn(run)
+	fr.wg.Go(func() { fn(run) })
 	return run, true
 }
 
@@ -269,7 +274,7 @@ func (c *Console) fleetList(w http.ResponseWriter, r *http.Request, v *visit) er
 
 // fleetMigrate starts migrating the tenants that are behind, in the
 // background, and shows the run. The run's context is not the request's:
-// it goes on after the redirect, bounded by runTimeout.
+// it goes on after the redirect, bounded by runTimeout and Console.Close.
 func (c *Console) fleetMigrate(w http.ResponseWriter, r *http.Request, v *visit) error {
 	if !v.user.ManagesCenters() {
 		return errFleetForbidden
@@ -295,9 +300,8 @@ func (c *Console) fleetMigrate(w http.ResponseWriter, r *http.Request, v *visit)
 	// Half the pool at most, so that the console and the API keep
 	// connections to answer with while the fleet migrates.
 	concurrency := max(1, int(c.st.Pool().Config().MaxConns)/2)
-	ctx := context.WithoutCancel(r.Context())
 	run, started := c.fleet.start(len(behind), names, func(run *fleetRun) {
-		ctx, cancel := context.WithTimeout(ctx, runTimeout)
+		ctx, cancel := context.WithTimeout(c.fleet.ctx, runTimeout)
 		defer cancel()
 		_, err := m.Migrate(ctx, tenancy.MigrateOptions{Tenants: behind, Concurrency: concurrency,
 			DiscardResults: true, OnResult: run.record})

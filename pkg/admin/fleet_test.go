@@ -169,3 +169,44 @@ func TestFleetMigrate(t *testing.T) {
 	c.get("/admin/fleet/runs/nope/").want(t, http.StatusNotFound)
 	c.get("/admin/fleet/?offset=x").want(t, http.StatusBadRequest, "must be a whole number")
 }
+
+// TestFleetClose: Close ends a running migration rather than waiting for
+// it, so that a server can stop; the tenant it waited on is left behind,
+// rolled back, for the next run.
+func TestFleetClose(t *testing.T) {
+	e := setup(t)
+	held, err := e.st.Centers.Create(e.ctx, domain.System, domain.CenterInput{Name: "Held"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.rewind(held.ID, true)
+	tx, err := e.db.Pool.Begin(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(e.ctx)
+	if _, err := tx.Exec(e.ctx, "SELECT FROM public.tenancy_tenants WHERE tenant_id = $1 FOR UPDATE", held.ID); err != nil {
+		t.Fatal(err)
+	}
+	c := e.signIn("super")
+	run := c.post("/admin/fleet/migrate/", nil).location()
+	c.get(run).want(t, http.StatusOK, "<progress")
+	closed := make(chan struct{})
+	go func() {
+		e.console.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close still waiting for the migration 30 s on")
+	}
+	p := c.get(run)
+	p.want(t, http.StatusOK, "finished")
+	if strings.Contains(p.body, "1 migrated") {
+		t.Fatalf("the held tenant was migrated:\n%s", p.body)
+	}
+	if v := e.version(held.ID); v != 0 {
+		t.Fatalf("held tenant at version %d after Close", v)
+	}
+}

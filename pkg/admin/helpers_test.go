@@ -30,14 +30,15 @@ const password = "correct horse battery"
 // env is a test's console over a fresh database with the demo data.
 // Users are keyed by username; "super" is the superuser "admin".
 type env struct {
-	t     *testing.T
-	ctx   context.Context
-	db    *testdb.DB
-	st    *domain.Store
-	ts    *httptest.Server
-	ist   domain.Center // Istanbul: the callers' own center
-	ank   domain.Center // Ankara: the other center
-	users map[string]domain.User
+	t       *testing.T
+	ctx     context.Context
+	db      *testdb.DB
+	st      *domain.Store
+	ts      *httptest.Server
+	console *admin.Console
+	ist     domain.Center // Istanbul: the callers' own center
+	ank     domain.Center // Ankara: the other center
+	users   map[string]domain.User
 }
 
 // setup seeds a fresh database and serves the console on it; configure may
@@ -60,9 +61,10 @@ func setup(t *testing.T, configure ...func(*admin.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(console.Close)
 	ts := httptest.NewServer(console)
 	t.Cleanup(ts.Close)
-	e := &env{t: t, ctx: ctx, db: db, st: st, ts: ts, users: map[string]domain.User{}}
+	e := &env{t: t, ctx: ctx, db: db, st: st, ts: ts, console: console, users: map[string]domain.User{}}
 	if e.ist, err = st.Centers.GetByName(ctx, "Istanbul Medical Center"); err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/pflag"
 
 	"github.com/tenantctl/tenantctl/internal/cmdline"
@@ -177,19 +176,21 @@ type Config struct {
 // then shuts down gracefully (api.Serve) and closes the database. It
 // closes ln.
 func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
-	srv, pool, err := open(ctx, cfg)
+	srv, closeAll, err := open(ctx, cfg)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	defer pool.Close()
+	defer closeAll()
 	log := cmp.Or(cfg.API.Logger, slog.Default())
 	log.Info("apiserver listening", "addr", ln.Addr().String())
 	return api.Serve(ctx, ln, srv.Handler(), api.ServeOptions{Background: srv.Listen, Logger: log})
 }
 
-// open returns the Server of cfg over a pool of its own.
-func open(ctx context.Context, cfg Config) (*api.Server, *pgxpool.Pool, error) {
+// open returns the Server of cfg over a pool of its own, and what closes
+// them once it has stopped serving: the console's background work, then
+// the pool.
+func open(ctx context.Context, cfg Config) (*api.Server, func(), error) {
 	pool, err := db.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, nil, err
@@ -203,6 +204,7 @@ func open(ctx context.Context, cfg Config) (*api.Server, *pgxpool.Pool, error) {
 	if cfg.API.LoginThrottle == nil {
 		cfg.API.LoginThrottle = throttle.New(throttle.Config{})
 	}
+	closeAll := pool.Close
 	if !cfg.DisableAdmin {
 		cfg.Admin.Store, cfg.Admin.Logger, cfg.Admin.Throttle = cfg.API.Store, cfg.API.Logger, cfg.API.LoginThrottle
 		console, err := admin.New(cfg.Admin)
@@ -211,11 +213,15 @@ func open(ctx context.Context, cfg Config) (*api.Server, *pgxpool.Pool, error) {
 			return nil, nil, err
 		}
 		cfg.API.Console = console
+		closeAll = func() {
+			console.Close()
+			pool.Close()
+		}
 	}
 	srv, err := api.New(cfg.API)
 	if err != nil {
-		pool.Close()
+		closeAll()
 		return nil, nil, err
 	}
-	return srv, pool, nil
+	return srv, closeAll, nil
 }

@@ -52,8 +52,29 @@ CREATE TRIGGER users_end_admin_sessions AFTER UPDATE ON users
 		IS DISTINCT FROM (NEW.is_active, NEW.role, NEW.center_id, NEW.is_superuser, NEW.password_hash))
 	EXECUTE FUNCTION end_admin_sessions();
 
+-- A center soft-deleted ends its members' sessions too (superusers need no
+-- center and keep theirs). Sign-in already refuses them while the center is
+-- inactive; without this, restoring the center would bring every old
+-- session back to life, cookies its members may long have lost.
+CREATE FUNCTION end_center_admin_sessions() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	DELETE FROM public.admin_sessions s
+	USING public.users u
+	WHERE s.user_id = u.id AND u.center_id = OLD.id AND NOT u.is_superuser;
+	RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER centers_end_admin_sessions AFTER UPDATE OF is_active ON centers
+	FOR EACH ROW
+	WHEN (OLD.is_active AND NOT NEW.is_active)
+	EXECUTE FUNCTION end_center_admin_sessions();
+
 ---- create above / drop below ----
 
+DROP TRIGGER centers_end_admin_sessions ON centers;
+DROP FUNCTION end_center_admin_sessions();
 DROP TRIGGER users_end_admin_sessions ON users;
 DROP FUNCTION end_admin_sessions();
 DROP TABLE admin_sessions;

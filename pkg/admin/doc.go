@@ -26,8 +26,8 @@
 // ends at sign-out, after Config.IdleTimeout without a request, after
 // Config.SessionTTL in any case, and at once, whichever process made the
 // change, when its user is deactivated, changes role, center or superuser
-// status, or changes password (a trigger on public.users deletes the
-// sessions). Every request reads its session and user in one statement, so
+// status, or changes password, or its center is soft-deleted (triggers on
+// public.users and public.centers delete the sessions). Every request reads its session and user in one statement, so
 // nothing about the caller is cached.
 //
 // # Safety

@@ -263,21 +263,37 @@ func TestSessionEndedByUserChange(t *testing.T) {
 	})
 }
 
+// TestSessionCenterInactive: soft-deleting a center ends its members'
+// sessions for good — restoring it brings none back, whichever process
+// did either — while a superuser, even one that is a member, keeps theirs.
 func TestSessionCenterInactive(t *testing.T) {
 	b := setup(t)
 	c := b.center(t, "Lab", "")
+	other := b.center(t, "Other lab", "")
 	u := b.user(t, "alice", &c.ID, domain.RoleAdmin)
+	stranger := b.user(t, "bob", &other.ID, domain.RoleUser)
 	root := b.user(t, "root", nil, domain.RoleAdmin)
-	_, secret := b.signIn(t, u)
-	_, rootSecret := b.signIn(t, root)
-	if _, err := b.st.Centers.SoftDelete(b.ctx, domain.System, c.ID); err != nil {
+	member, err := b.st.Users.SetSuperuser(b.ctx, domain.System, b.user(t, "carol", &c.ID, domain.RoleAdmin).ID, true)
+	if err != nil {
 		t.Fatal(err)
 	}
-	b.wantNoSession(t, secret, false)
-	b.wantSession(t, rootSecret, root) // a superuser needs no center
+	_, secret := b.signIn(t, u)
+	_, strangerSecret := b.signIn(t, stranger)
+	_, rootSecret := b.signIn(t, root)
+	_, memberSecret := b.signIn(t, member)
+	if _, err := b.db.Pool.Exec(b.ctx, "UPDATE public.centers SET is_active = false WHERE id = $1", c.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.wantNoSession(t, secret, true)
+	b.wantSession(t, rootSecret, root)
+	b.wantSession(t, memberSecret, member)
+	b.wantSession(t, strangerSecret, stranger)
 	if _, err := b.st.Centers.Restore(b.ctx, domain.System, c.ID); err != nil {
 		t.Fatal(err)
 	}
+	b.wantNoSession(t, secret, true)
+	// Signing in again works once the center is back.
+	_, secret = b.signIn(t, u)
 	b.wantSession(t, secret, u)
 }
 

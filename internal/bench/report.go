@@ -10,9 +10,12 @@
 package bench
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
+	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -113,43 +116,101 @@ func (r Row) Met() (met, ok bool) {
 	return v >= r.Target.Value, true
 }
 
-// Report is a run's rows and where they were measured.
+// Report is a run's rows, a section for each benchmark run.
 type Report struct {
-	Title  string
-	Header []string // paragraphs before the tables: machine, server, command
-	Rows   []Row
-	Footer []string // paragraphs after the tables
+	Title    string
+	Header   []string // paragraphs before the sections
+	Sections []Section
 }
 
-// WriteMarkdown writes the report as Markdown: one table per group, in the
-// order groups first appear.
-func (rep *Report) WriteMarkdown(w io.Writer) error {
+// Section is one benchmark's rows and where they were measured: a
+// BENCHMARKS.md assembled from several runs says for each section which
+// run it comes from.
+type Section struct {
+	Bench    string // the benchmark's name in All
+	Measured string // when, at what scale, on what machine and server
+	Rows     []Row
+}
+
+// sectionMark opens each section in the Markdown (an HTML comment, which
+// renders as nothing): what WriteMarkdown finds the sections of an earlier
+// file by.
+var sectionMark = regexp.MustCompile(`(?m)^<!-- benchmark: (\S+) -->$`)
+
+// WriteMarkdown writes the report as Markdown over old, the file's earlier
+// content ("" for none): rep's title and header, then old's sections with
+// those of the benchmarks rep ran replaced by rep's, the others kept byte
+// for byte (but for the blank lines between sections). A section of rep
+// that old lacks goes before the first of old's that comes after it in
+// All, or last. A section is one table per group, in the order groups
+// first appear in it, the Measured line under its first heading.
+func (rep *Report) WriteMarkdown(w io.Writer, old string) error {
+	type chunk struct{ bench, text string }
+	var chunks []chunk
+	marks := sectionMark.FindAllStringSubmatchIndex(old, -1)
+	if len(marks) == 0 && strings.TrimSpace(old) != "" {
+		return errors.New("the earlier report has no sections marked <!-- benchmark: NAME -->: run every benchmark to write it anew")
+	}
+	for i, m := range marks {
+		end := len(old)
+		if i+1 < len(marks) {
+			end = marks[i+1][0]
+		}
+		chunks = append(chunks, chunk{old[m[2]:m[3]], strings.TrimRight(old[m[0]:end], "\n")})
+	}
+	order := map[string]int{}
+	for i, b := range All() {
+		order[b.Name] = i + 1 // 0: a benchmark All no longer has
+	}
+	for _, s := range rep.Sections {
+		c := chunk{s.Bench, s.markdown()}
+		i := slices.IndexFunc(chunks, func(o chunk) bool { return o.bench == s.Bench })
+		if i >= 0 {
+			chunks[i] = c
+			continue
+		}
+		i = slices.IndexFunc(chunks, func(o chunk) bool { return order[o.bench] > order[s.Bench] })
+		if i < 0 {
+			i = len(chunks)
+		}
+		chunks = slices.Insert(chunks, i, c)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\n\n", rep.Title)
 	for _, p := range rep.Header {
 		fmt.Fprintf(&b, "%s\n\n", p)
 	}
+	for _, c := range chunks {
+		fmt.Fprintf(&b, "%s\n\n", c.text)
+	}
+	_, err := io.WriteString(w, strings.TrimRight(b.String(), "\n")+"\n")
+	return err
+}
+
+// markdown is the section without the blank lines after it.
+func (s Section) markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "<!-- benchmark: %s -->\n", s.Bench)
 	var groups []string
 	byGroup := map[string][]Row{}
-	for _, r := range rep.Rows {
+	for _, r := range s.Rows {
 		if _, seen := byGroup[r.Group]; !seen {
 			groups = append(groups, r.Group)
 		}
 		byGroup[r.Group] = append(byGroup[r.Group], r)
 	}
-	for _, g := range groups {
+	for i, g := range groups {
 		fmt.Fprintf(&b, "## %s\n\n", g)
+		if i == 0 {
+			fmt.Fprintf(&b, "%s\n\n", s.Measured)
+		}
 		b.WriteString("| what | ours | floor | ratio | target | met | note |\n|---|---|---|---|---|---|---|\n")
 		for _, r := range byGroup[g] {
 			b.WriteString(r.markdown())
 		}
 		b.WriteString("\n")
 	}
-	for _, p := range rep.Footer {
-		fmt.Fprintf(&b, "%s\n\n", p)
-	}
-	_, err := io.WriteString(w, strings.TrimRight(b.String(), "\n")+"\n")
-	return err
+	return strings.TrimRight(b.String(), "\n")
 }
 
 func (r Row) markdown() string {

@@ -2,6 +2,8 @@ package bench
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"math"
 	"strings"
 	"testing"
@@ -39,15 +41,17 @@ func TestWriteMarkdown(t *testing.T) {
 	rep := &Report{
 		Title:  "Benchmarks",
 		Header: []string{"Machine: test."},
-		Rows: []Row{
-			{Group: "A", What: "first | piped", Ours: Figure{3, "ms"}, Floor: Figure{2, "ms"}, Target: RatioAtMost(1.2), Note: "two\nlines"},
-			{Group: "B", What: "memory", Ours: Figure{40.25, "MiB"}, Target: AtMost(64, "MiB")},
-			{Group: "A", What: "second", Err: errors.New("cluster gone"), Target: RatioAtLeast(1)},
+		Sections: []Section{
+			{Bench: "provision", Measured: "Measured today.", Rows: []Row{
+				{Group: "A", What: "first | piped", Ours: Figure{3, "ms"}, Floor: Figure{2, "ms"}, Target: RatioAtMost(1.2), Note: "two\nlines"},
+				{Group: "B", What: "memory", Ours: Figure{40.25, "MiB"}, Target: AtMost(64, "MiB")},
+				{Group: "A", What: "second", Err: errors.New("cluster gone"), Target: RatioAtLeast(1)},
+			}},
+			{Bench: "fleet", Measured: "Measured later.", Rows: []Row{{Group: "A", What: "third", Ours: Figure{1, "ms"}}}},
 		},
-		Footer: []string{"The end."},
 	}
 	var b strings.Builder
-	if err := rep.WriteMarkdown(&b); err != nil {
+	if err := rep.WriteMarkdown(&b, ""); err != nil {
 		t.Fatal(err)
 	}
 	got := b.String()
@@ -55,7 +59,10 @@ func TestWriteMarkdown(t *testing.T) {
 
 Machine: test.
 
+<!-- benchmark: provision -->
 ## A
+
+Measured today.
 
 | what | ours | floor | ratio | target | met | note |
 |---|---|---|---|---|---|---|
@@ -68,9 +75,66 @@ Machine: test.
 |---|---|---|---|---|---|---|
 | memory | 40.2 MiB |  |  | ≤ 64 MiB | met |  |
 
-The end.
+<!-- benchmark: fleet -->
+## A
+
+Measured later.
+
+| what | ours | floor | ratio | target | met | note |
+|---|---|---|---|---|---|---|
+| third | 1 ms |  |  |  | — |  |
 `
 	if got != want {
 		t.Errorf("markdown:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestWriteMarkdownMerge: a run of some benchmarks replaces their sections
+// of the earlier file and keeps the others as they were, a section the
+// file lacks going in All's order; the header is the new run's.
+func TestWriteMarkdownMerge(t *testing.T) {
+	// Sections of an earlier file: kept ones with what WriteMarkdown would
+	// not write (a hand-made line, trailing spaces, a benchmark All no
+	// longer has), and no blank line after the last.
+	const provision = "<!-- benchmark: provision -->\n## Tenant provisioning\n\nMeasured long ago.  \n\n| what |\n|---|\n| kept \\| byte for byte |"
+	const gone = "<!-- benchmark: retired -->\n## Retired\n\nA benchmark All no longer has."
+	const fleet = "<!-- benchmark: fleet -->\n## Tenant provisioning\n\nMeasured once.\n\n| old fleet row |\n\n## Fleet migration\n\n| old migration row |"
+	const console = "<!-- benchmark: console -->\n## Admin console\n\n| old console row |"
+	old := "# Old title\n\nOld header, replaced.\n\n" + provision + "\n\n" + gone + "\n\n\n" + fleet + "\n\n" + console
+	section := func(bench, group string) Section {
+		return Section{Bench: bench, Measured: "Measured now.", Rows: []Row{{Group: group, What: "new " + bench, Ours: Figure{1, "ms"}}}}
+	}
+	rep := &Report{Title: "Benchmarks", Header: []string{"Assembled."}, Sections: []Section{
+		section("fleet", "Fleet migration"),
+		section("requests", "Tenant-scoped requests"), // missing: after fleet, before console
+		section("scale", "Scale in tenants"),          // missing: after requests, before console
+	}}
+	rendered := func(s Section) string {
+		return fmt.Sprintf("<!-- benchmark: %s -->\n## %s\n\nMeasured now.\n\n| what | ours | floor | ratio | target | met | note |\n|---|---|---|---|---|---|---|\n| new %s | 1 ms |  |  |  | — |  |",
+			s.Bench, s.Rows[0].Group, s.Bench)
+	}
+	var b strings.Builder
+	if err := rep.WriteMarkdown(&b, old); err != nil {
+		t.Fatal(err)
+	}
+	want := "# Benchmarks\n\nAssembled.\n\n" + strings.Join([]string{provision, gone,
+		rendered(rep.Sections[0]), rendered(rep.Sections[1]), rendered(rep.Sections[2]), console}, "\n\n") + "\n"
+	if got := b.String(); got != want {
+		t.Errorf("merged:\n%s\nwant:\n%s", got, want)
+	}
+
+	// Merged again with nothing new, the file stays as it is.
+	var again strings.Builder
+	if err := (&Report{Title: "Benchmarks", Header: []string{"Assembled."}}).WriteMarkdown(&again, want); err != nil {
+		t.Fatal(err)
+	}
+	if again.String() != want {
+		t.Errorf("merged with no sections:\n%s\nwant:\n%s", again.String(), want)
+	}
+
+	// A file without sections (not written by WriteMarkdown) is refused,
+	// not overwritten with the few sections of this run.
+	if err := rep.WriteMarkdown(io.Discard, "# Benchmarks\n\n## Tenant provisioning\n\n| a row |\n"); err == nil {
+		t.Error("merge into a file without sections: no error")
 	}
 }

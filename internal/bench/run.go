@@ -30,9 +30,9 @@ func ensureWrk(ctx context.Context, logf func(string, ...any)) error {
 }
 
 // Run runs the benchmarks of All whose name matches only, in order, and
-// returns their report, headed by the machine and server they ran on. Its
-// error is an error of the whole run (the cluster unreachable); a failing
-// benchmark is a row.
+// returns their report, each benchmark's section saying when and on what
+// machine and server it ran. Its error is an error of the whole run (the
+// cluster unreachable); a failing benchmark is a row.
 func Run(ctx context.Context, e *Env, only *regexp.Regexp) (*Report, error) {
 	if err := ensureWrk(ctx, e.Log.Info); err != nil {
 		return nil, err
@@ -41,8 +41,13 @@ func Run(ctx context.Context, e *Env, only *regexp.Regexp) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	started := time.Now()
-	rep := &Report{Title: "Benchmarks"}
+	machine := fmt.Sprintf("on %d cores (%s), %s; PostgreSQL %s, a throwaway cluster with %s.",
+		runtime.NumCPU(), cpuModel(), runtime.Version(), server, settings)
+	rep := &Report{Title: "Benchmarks", Header: []string{
+		"Assembled from runs of `make bench`: each section says when, at what BENCH_SCALE and on what machine it was measured, " +
+			"and `make bench BENCH=<name>` measures one benchmark again and replaces its section only. " +
+			"Every ratio compares two figures measured side by side in one run: on a shared, noisy machine ratios are stable where absolute times are not.",
+	}}
 	for _, b := range All() {
 		if !only.MatchString(b.Name) {
 			continue
@@ -50,18 +55,14 @@ func Run(ctx context.Context, e *Env, only *regexp.Regexp) (*Report, error) {
 		e.Log.Info("benchmark", "name", b.Name, "scale", e.Scale.Name)
 		t := time.Now()
 		rows := b.Run(ctx, e)
-		e.Log.Info("benchmark done", "name", b.Name, "took", time.Since(t).Round(time.Millisecond))
-		rep.Rows = append(rep.Rows, rows...)
+		took := time.Since(t)
+		e.Log.Info("benchmark done", "name", b.Name, "took", took.Round(time.Millisecond))
+		rep.Sections = append(rep.Sections, Section{Bench: b.Name, Rows: rows,
+			Measured: fmt.Sprintf("Measured %s, BENCH_SCALE=%s, in %s, %s",
+				t.UTC().Format("2006-01-02 15:04 MST"), e.Scale.Name, took.Round(time.Second), machine)})
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("interrupted: %w", ctx.Err())
 		}
-	}
-	rep.Header = []string{
-		fmt.Sprintf("Written by `make bench BENCH_SCALE=%s` on %s; the run took %s. "+
-			"Every ratio compares two figures measured side by side in this run: on a shared, noisy machine ratios are stable where absolute times are not.",
-			e.Scale.Name, time.Now().UTC().Format("2006-01-02 15:04 MST"), time.Since(started).Round(time.Second)),
-		fmt.Sprintf("Machine: %d cores (%s), %s. PostgreSQL: %s, a throwaway cluster with %s.",
-			runtime.NumCPU(), cpuModel(), runtime.Version(), server, settings),
 	}
 	return rep, nil
 }

@@ -1,6 +1,7 @@
 // Command benchrun runs tenantctl's benchmarks (package bench) against a
 // throwaway PostgreSQL cluster and writes BENCHMARKS.md; `make bench` runs
-// it. Without -url it starts that cluster itself (internal/pgcluster),
+// it. With -only it replaces the sections of the benchmarks it ran and
+// keeps the others, so that the file is assembled from several runs. Without -url it starts that cluster itself (internal/pgcluster),
 // never the test or shared server, with production durability (fsync,
 // synchronous_commit and full_page_writes on), room for the request
 // benchmarks' connections (16 clients of pgbench, or the apiserver's pool,
@@ -13,9 +14,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -38,7 +43,7 @@ func main() {
 	url := flag.String("url", "", "superuser URL of a throwaway cluster's postgres database (default: a cluster of benchrun's own)")
 	binDir := flag.String("bindir", "", "directory of the cluster's psql and pgbench (required with -url)")
 	scale := flag.String("scale", "full", "small (under two minutes) or full (10,000 tenants)")
-	only := flag.String("only", "", "run only the benchmarks whose name matches this regular expression")
+	only := flag.String("only", "", "run only the benchmarks whose name matches this regular expression, replacing only their sections of -out")
 	out := flag.String("out", "BENCHMARKS.md", "file to write the report to")
 	flag.Parse()
 	if (*url != "" && *binDir == "") || flag.NArg() > 0 {
@@ -54,6 +59,21 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchrun: -only:", err)
 		os.Exit(2)
+	}
+	// With -only the report is merged into the file's earlier one, whose
+	// other benchmarks' sections it keeps; read, and tried with no
+	// sections, before a run whose figures a file that cannot be merged
+	// into would lose.
+	var old []byte
+	if *only != "" {
+		if old, err = os.ReadFile(*out); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			fmt.Fprintln(os.Stderr, "benchrun:", err)
+			os.Exit(1)
+		}
+		if err := (&bench.Report{}).WriteMarkdown(io.Discard, string(old)); err != nil {
+			fmt.Fprintf(os.Stderr, "benchrun: %s: %v\n", *out, err)
+			os.Exit(1)
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -76,16 +96,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "benchrun:", err)
 		os.Exit(1)
 	}
-	f, err := os.Create(*out)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "benchrun:", err)
-		os.Exit(1)
-	}
-	if err := rep.WriteMarkdown(f); err != nil {
+	var b bytes.Buffer
+	if err := rep.WriteMarkdown(&b, string(old)); err != nil {
 		fmt.Fprintln(os.Stderr, "benchrun: write report:", err)
 		os.Exit(1)
 	}
-	if err := f.Close(); err != nil {
+	if err := os.WriteFile(*out, b.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "benchrun: write report:", err)
 		os.Exit(1)
 	}

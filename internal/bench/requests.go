@@ -38,7 +38,7 @@ const (
 	sampleCols = "id, name, description, sample_type, status, barcode, user_id, metadata, is_active, created_at, updated_at, created_by, updated_by"
 	// centerCheck and listPage end where their parameters start.
 	centerCheck = "SELECT is_active, settings FROM public.centers WHERE id = "
-	listPage    = "SELECT " + sampleCols + ", count(*) OVER () FROM samples WHERE true AND is_active ORDER BY created_at DESC, id DESC LIMIT "
+	listPage    = "SELECT " + sampleCols + ", (SELECT count(*) FROM samples WHERE true AND is_active) FROM samples WHERE true AND is_active ORDER BY created_at DESC, id DESC LIMIT "
 	commitSQL   = "COMMIT;\n"
 )
 

@@ -76,7 +76,7 @@ func TestCenterListFilters(t *testing.T) {
 			t.Errorf("%s: %v (count %d), want %v", c.name, got, total, c.want)
 		}
 	}
-	// count(*) OVER () counts every match, beyond the page and past its end.
+	// The count is of every match, beyond the page and past its end.
 	if got, total := list(domain.ListOptions{Limit: 1, Offset: 1, IncludeInactive: true}); !slices.Equal(got, []string{"Beta_Clinic"}) || total != 3 {
 		t.Errorf("page 2 of 1: %v, %d", got, total)
 	}

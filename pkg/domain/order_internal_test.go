@@ -24,8 +24,8 @@ ANALYZE public.centers`); err != nil {
 		var f fieldErrors
 		q := listQuery{from: "public.centers", cols: centerCols}
 		q.where("is_active")
-		sql := "EXPLAIN SELECT " + q.cols + ", count(*) OVER ()" + q.whereSQL() + " ORDER BY " + centerOrder.clause(o, &f) + " LIMIT 50"
-		rows, err := d.Pool.Query(ctx, sql)
+		sql := "EXPLAIN " + q.pageSQL(centerOrder.clause(o, &f), 50, 0)
+		rows, err := d.Pool.Query(ctx, sql, q.args...)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -171,14 +171,17 @@ func (q *listQuery) whereSQL() string {
 }
 
 // collectPage runs q: a page of rows in order, with how many match in all,
-// counted by count(*) OVER () in the same statement, or, past the last page
-// where no row carries that count, by a count(*) of its own.
+// counted by an uncorrelated subquery in the same statement, which
+// PostgreSQL evaluates once; or, past the last page where no row carries
+// that count, by a count(*) of its own. Not count(*) OVER (): a window over
+// the ordered rows makes PostgreSQL fetch every match through the order's
+// index before it returns the first (at 10,000 centers the first page took
+// 6.5–9.8 ms that way, 1.3–1.9 ms with the subquery).
 func collectPage[T any](ctx context.Context, db querier, q listQuery, order string, limit, offset int,
 	scan func(row pgx.Row, extra ...any) (T, error)) ([]T, int, error) {
 	where := q.whereSQL()
 	filterArgs := len(q.args)
-	sql := "SELECT " + q.cols + ", count(*) OVER ()" + where + " ORDER BY " + order +
-		" LIMIT " + q.arg(limit) + " OFFSET " + q.arg(offset)
+	sql := q.pageSQL(order, limit, offset)
 	var total int
 	rows, err := db.Query(ctx, sql, q.args...)
 	if err != nil {
@@ -192,6 +195,14 @@ func collectPage[T any](ctx context.Context, db querier, q listQuery, order stri
 		err = db.QueryRow(ctx, "SELECT count(*)"+where, q.args[:filterArgs]...).Scan(&total)
 	}
 	return items, total, err
+}
+
+// pageSQL is collectPage's statement: q's page in order, each row with
+// the count of every match. It adds limit and offset to q's arguments.
+func (q *listQuery) pageSQL(order string, limit, offset int) string {
+	where := q.whereSQL()
+	return "SELECT " + q.cols + ", (SELECT count(*)" + where + ")" + where + " ORDER BY " + order +
+		" LIMIT " + q.arg(limit) + " OFFSET " + q.arg(offset)
 }
 
 // querier is a pool or a transaction.

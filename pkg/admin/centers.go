@@ -116,7 +116,7 @@ func (c *Console) centerList(w http.ResponseWriter, r *http.Request, v *visit) e
 	status := http.StatusOK
 	if !f.invalid() {
 		items, count, err := c.st.Centers.List(r.Context(), opts)
-		if err != nil && !f.fromError(err) {
+		if err != nil && !f.fromError(err, centerListFields...) {
 			return err
 		}
 		for _, ct := range items {
@@ -138,6 +138,13 @@ func (c *Console) centerList(w http.ResponseWriter, r *http.Request, v *visit) e
 	lv.Sort = sortLinks(q, domain.CenterOrderKeys, cmp.Or(q.Get("ordering"), domain.DefaultCenterOrdering))
 	return c.render(w, r, v, status, "centers_list", "Centers", lv)
 }
+
+// The inputs of the centers' list and form, beside which a domain error
+// about them is shown.
+var (
+	centerListFields = []string{"search", "active", "ordering", "offset"}
+	centerFields     = []string{"name", "description", "settings"}
+)
 
 // centerFormView is the create and edit form's data.
 type centerFormView struct {
@@ -166,7 +173,7 @@ func (c *Console) centerCreate(w http.ResponseWriter, r *http.Request, v *visit)
 	}
 	f := newForm(r.PostForm)
 	ct, err := c.st.Centers.Create(r.Context(), domain.By(v.user.ID), centerInput(f))
-	if f.fromError(err) {
+	if f.fromError(err, centerFields...) {
 		return c.render(w, r, v, http.StatusBadRequest, "centers_form", "New center", centerFormView{Form: f})
 	}
 	if err != nil {
@@ -193,7 +200,7 @@ func (c *Console) centerEdit(w http.ResponseWriter, r *http.Request, v *visit) e
 	}
 	f := newForm(r.PostForm)
 	updated, err := c.st.Centers.Update(r.Context(), domain.By(v.user.ID), ct.ID, centerInput(f))
-	if f.fromError(err) {
+	if f.fromError(err, centerFields...) {
 		return c.render(w, r, v, http.StatusBadRequest, "centers_form", "Edit "+ct.Name, centerFormView{Form: f, Center: &ct})
 	}
 	if err != nil {

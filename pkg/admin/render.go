@@ -10,10 +10,12 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -228,24 +230,41 @@ func (f form) add(name, msg string) { f.errors[name] = append(f.errors[name], ms
 func (f form) invalid() bool { return len(f.errors) > 0 }
 
 // fromError puts a domain error about the input beside its fields: a
-// validation error's messages, or a uniqueness conflict's. It reports
-// whether err was one; any other error is the page's to show.
-func (f form) fromError(err error) bool {
+// validation error's messages, or a uniqueness conflict's. fields are the
+// inputs the page shows; an error under any other key (the domain's
+// non_field_errors, actor, or a field this page does not have) goes to the
+// form as a whole, where the "formerrors" partial shows it, so that no
+// refusal is a 400 without a word. It reports whether err was one; any
+// other error is the page's to show.
+func (f form) fromError(err error, fields ...string) bool {
 	var ve *domain.ValidationError
 	var ce *domain.ConflictError
 	switch {
 	case errors.As(err, &ve):
-		for k, msgs := range ve.Fields {
-			for _, m := range msgs {
-				f.add(k, m)
+		for _, k := range slices.Sorted(maps.Keys(ve.Fields)) {
+			for _, m := range ve.Fields[k] {
+				f.addFor(k, m, fields)
 			}
 		}
 	case errors.As(err, &ce):
-		f.add(ce.Field, ce.Message)
+		f.addFor(ce.Field, ce.Message, fields)
 	default:
 		return false
 	}
 	return true
+}
+
+// addFor adds msg beside field name if the page shows it (fields), else
+// to the form as a whole, named by the key unless it names no field.
+func (f form) addFor(name, msg string, fields []string) {
+	switch {
+	case slices.Contains(fields, name):
+		f.add(name, msg)
+	case name == "" || name == "non_field_errors":
+		f.add("", msg)
+	default:
+		f.add("", name+": "+msg)
+	}
 }
 
 // fieldView is one labelled input with its errors, as the "field"

@@ -136,6 +136,13 @@ type sampleListView struct {
 	Invalid bool
 }
 
+// The inputs of the samples' list and form, beside which a domain error
+// about them is shown.
+var (
+	sampleListFields = []string{"search", "status", "sample_type", "user_id", "ordering", "include_inactive", "offset"}
+	sampleFields     = []string{"name", "barcode", "sample_type", "user_id", "description", "metadata"}
+)
+
 // sampleOrderingLabels names each of domain.SampleOrderings for the sort select.
 var sampleOrderingLabels = map[string]string{
 	"created_at": "Created, oldest first", "-created_at": "Created, newest first",
@@ -187,7 +194,7 @@ func (c *Console) sampleList(w http.ResponseWriter, r *http.Request, v *visit) e
 		Search: q.Get("search"), Ordering: q.Get("ordering"), Limit: pageSize, Offset: offset}
 	if flt.Status != "" {
 		if _, err := domain.ParseStatus(q.Get("status")); err != nil {
-			f.fromError(err)
+			f.fromError(err, sampleListFields...)
 		}
 	}
 	if s := q.Get("user_id"); s != "" {
@@ -219,7 +226,7 @@ func (c *Console) sampleList(w http.ResponseWriter, r *http.Request, v *visit) e
 	if !f.invalid() {
 		items, count, err := c.st.Samples.List(r.Context(), ct.ID, flt)
 		switch {
-		case f.fromError(err):
+		case f.fromError(err, sampleListFields...):
 		case err != nil:
 			return err
 		default:
@@ -392,7 +399,7 @@ func (c *Console) sampleCreate(w http.ResponseWriter, r *http.Request, v *visit)
 		return c.renderSampleForm(w, r, v, http.StatusBadRequest, ct, nil, f)
 	}
 	sm, err := c.st.Samples.Create(r.Context(), ct.ID, domain.By(v.user.ID), in)
-	if f.fromError(err) {
+	if f.fromError(err, sampleFields...) {
 		return c.renderSampleForm(w, r, v, http.StatusBadRequest, ct, nil, f)
 	}
 	if err != nil {
@@ -430,7 +437,7 @@ func (c *Console) sampleUpdate(w http.ResponseWriter, r *http.Request, v *visit)
 		return c.renderSampleForm(w, r, v, http.StatusBadRequest, ct, &sm, f)
 	}
 	out, err := c.st.Samples.Update(r.Context(), ct.ID, domain.By(v.user.ID), sm.ID, in)
-	if f.fromError(err) {
+	if f.fromError(err, sampleFields...) {
 		return c.renderSampleForm(w, r, v, http.StatusBadRequest, ct, &sm, f)
 	}
 	if err != nil {

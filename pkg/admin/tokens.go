@@ -114,7 +114,7 @@ func (c *Console) tokenIssue(w http.ResponseWriter, r *http.Request, v *visit) e
 		case errors.Is(err, domain.ErrNotFound):
 			// Deactivated since the page was read.
 			f.add("", "An inactive user cannot get tokens; activate the user first.")
-		case !f.fromError(err):
+		case !f.fromError(err, "name", "ttl"):
 			return err
 		}
 	}

@@ -146,7 +146,7 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, v *visit, 
 	count := 0
 	if !f.invalid() {
 		var err error
-		if users, count, err = c.st.Users.List(ctx, opts); err != nil && !f.fromError(err) {
+		if users, count, err = c.st.Users.List(ctx, opts); err != nil && !f.fromError(err, "search", "center", "role", "active", "superuser", "offset", "ordering") {
 			return err
 		}
 	}
@@ -555,7 +555,7 @@ func (c *Console) userCreate(w http.ResponseWriter, r *http.Request, v *visit) e
 			http.Redirect(w, r, userPath(u.ID), http.StatusSeeOther)
 			return nil
 		}
-		if !f.fromError(err) {
+		if !f.fromError(err, createFields(v)...) {
 			return err
 		}
 	}
@@ -565,6 +565,27 @@ func (c *Console) userCreate(w http.ResponseWriter, r *http.Request, v *visit) e
 		return err
 	}
 	return c.render(w, r, v, http.StatusBadRequest, "users_new", "New user", fv)
+}
+
+// createFields are the inputs the create form shows v: the center and
+// superuser fields to a superuser only (an admin's users join the admin's
+// center).
+func createFields(v *visit) []string {
+	fields := []string{"username", "email", "first_name", "last_name", "phone", "role", "password", "password2"}
+	if v.user.IsSuperuser {
+		fields = append(fields, "center", "is_superuser")
+	}
+	return fields
+}
+
+// profileFields are the inputs of t's profile form shown to v: the
+// username only to a manager of t, who may change it.
+func profileFields(v *visit, t domain.User) []string {
+	fields := []string{"email", "first_name", "last_name", "phone"}
+	if v.user.Manages(t) {
+		fields = append(fields, "username")
+	}
+	return fields
 }
 
 // newPassword reads a password typed twice, fields password and
@@ -635,7 +656,7 @@ func (c *Console) userSave(w http.ResponseWriter, r *http.Request, v *visit) err
 		http.Redirect(w, r, userPath(u.ID), http.StatusSeeOther)
 		return nil
 	}
-	if !f.fromError(err) {
+	if !f.fromError(err, profileFields(v, t)...) {
 		return err
 	}
 	fv, err := c.profileForm(r, v, t, &f)
@@ -694,7 +715,7 @@ func (c *Console) passwordSet(w http.ResponseWriter, r *http.Request, v *visit) 
 			http.Redirect(w, r, userPath(t.ID), http.StatusSeeOther)
 			return nil
 		}
-		if !f.fromError(err) {
+		if !f.fromError(err, "password", "password2") {
 			return err
 		}
 	}

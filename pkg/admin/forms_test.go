@@ -1,0 +1,34 @@
+package admin_test
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+)
+
+// TestFormErrorWithoutField: a refusal the database files under no field
+// of the page (a CHECK the domain does not map, so non_field_errors) is
+// shown at the top of the form, not dropped, and nothing changes. The
+// constraints are added here with SQL: no domain input produces one.
+func TestFormErrorWithoutField(t *testing.T) {
+	e := setup(t)
+	for _, stmt := range []string{
+		`ALTER TABLE public.centers ADD CONSTRAINT centers_test_refusal CHECK (description <> 'refused by the database')`,
+		`ALTER TABLE public.users ADD CONSTRAINT users_test_refusal CHECK (first_name <> 'Refused')`,
+	} {
+		if _, err := e.db.Pool.Exec(e.ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	su := e.signIn("super")
+	su.post(centerPath(e.ist.ID, "edit"), url.Values{"name": {e.ist.Name}, "description": {"refused by the database"},
+		"settings": {"{}"}}).want(t, http.StatusBadRequest, `<div class="errors-box" role="alert"><ul><li>is invalid</li>`)
+	if got := e.mustCenter(e.ist.ID); got.Description == "refused by the database" {
+		t.Fatalf("the refused edit changed the center: %+v", got)
+	}
+
+	self := e.signIn("istanbul_user")
+	me := e.users["istanbul_user"]
+	self.post("/admin/users/"+me.ID.String()+"/", url.Values{"email": {me.Email}, "first_name": {"Refused"}}).
+		want(t, http.StatusBadRequest, `<div class="errors-box" role="alert"><ul><li>is invalid</li>`)
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tenantctl/tenantctl/pkg/domain"
+	"github.com/tenantctl/tenantctl/pkg/throttle"
 )
 
 // userRoutes registers the users' pages and their tokens'.
@@ -460,6 +461,9 @@ type userFormView struct {
 	Role, Centers fieldView
 	// What the caller may do to the target (or create).
 	Superuser, Edit, Rename, Password bool
+	// Self: the target is the caller, who must give the current password
+	// to set a new one.
+	Self bool
 }
 
 // centerOf returns the center a user belongs to, or nil for none.
@@ -684,7 +688,33 @@ func (c *Console) passwordForm(w http.ResponseWriter, r *http.Request, v *visit)
 	if err != nil {
 		return err
 	}
-	return c.render(w, r, v, http.StatusOK, "users_password", "Set password", userFormView{Form: newForm(nil), Target: t})
+	return c.render(w, r, v, http.StatusOK, "users_password", "Set password",
+		userFormView{Form: newForm(nil), Target: t, Self: t.ID == v.user.ID})
+}
+
+// checkCurrentPassword adds an error beside current_password unless f
+// holds v's user's password, checked through the sign-in's throttle: a
+// stolen session must not be enough to take the account for good, as
+// Django's PasswordChangeForm asks for the old password.
+func (c *Console) checkCurrentPassword(r *http.Request, v *visit, f form) error {
+	current := f.Get("current_password")
+	if current == "" {
+		f.add("current_password", "This field is required.")
+		return nil
+	}
+	retry, err := c.th.Do(r, v.user.Username, func() error {
+		_, err := c.st.Users.Authenticate(r.Context(), v.user.Username, current)
+		return err
+	})
+	switch {
+	case retry > 0:
+		f.add("current_password", "Too many wrong passwords. Try again in "+throttle.RetryAfter(retry)+" seconds.")
+	case errors.Is(err, domain.ErrInvalidCredentials):
+		f.add("current_password", "Your current password was entered incorrectly.")
+	case err != nil:
+		return fmt.Errorf("checking the current password: %w", err)
+	}
+	return nil
 }
 
 // passwordSet sets a password typed twice. A new password ends the user's
@@ -697,6 +727,12 @@ func (c *Console) passwordSet(w http.ResponseWriter, r *http.Request, v *visit) 
 		return err
 	}
 	f := newForm(r.PostForm)
+	self := t.ID == v.user.ID
+	if self {
+		if err := c.checkCurrentPassword(r, v, f); err != nil {
+			return err
+		}
+	}
 	p := newPassword(f)
 	if p == nil {
 		f.add("password", "this field is required")
@@ -704,7 +740,7 @@ func (c *Console) passwordSet(w http.ResponseWriter, r *http.Request, v *visit) 
 	if !f.invalid() {
 		err := c.st.Users.SetPassword(r.Context(), domain.By(v.user.ID), t.ID, p)
 		if err == nil {
-			if t.ID == v.user.ID {
+			if self {
 				_, secret, err := c.st.Sessions.Create(r.Context(), t.ID, c.ttl)
 				if err != nil {
 					return err
@@ -719,5 +755,5 @@ func (c *Console) passwordSet(w http.ResponseWriter, r *http.Request, v *visit) 
 			return err
 		}
 	}
-	return c.render(w, r, v, http.StatusBadRequest, "users_password", "Set password", userFormView{Form: f, Target: t})
+	return c.render(w, r, v, http.StatusBadRequest, "users_password", "Set password", userFormView{Form: f, Target: t, Self: self})
 }

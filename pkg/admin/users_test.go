@@ -374,8 +374,24 @@ func TestUserPassword(t *testing.T) {
 
 	self := e.signIn("istanbul_user")
 	me := e.users["istanbul_user"]
-	self.get(userURL(me, "password/")).want(t, http.StatusOK, `name="password2"`, `autocomplete="new-password"`)
-	p := self.post(userURL(me, "password/"), pw())
+	self.get(userURL(me, "password/")).want(t, http.StatusOK, `name="password2"`, `autocomplete="new-password"`,
+		`name="current_password"`)
+	// One's own needs the current password: a stolen session is not
+	// enough to take the account.
+	for _, tc := range []struct{ current, msg string }{
+		{"", "This field is required."},
+		{"not the password", "Your current password was entered incorrectly."},
+	} {
+		v := pw()
+		v.Set("current_password", tc.current)
+		self.post(userURL(me, "password/"), v).want(t, http.StatusBadRequest, fieldError("current_password", tc.msg))
+		if _, err := e.st.Users.Authenticate(e.ctx, "istanbul_user", password); err != nil {
+			t.Fatalf("current password %q: the password changed anyway: %v", tc.current, err)
+		}
+	}
+	v := pw()
+	v.Set("current_password", password)
+	p := self.post(userURL(me, "password/"), v)
 	if p.status != http.StatusSeeOther || p.location() != userURL(me, "") {
 		t.Fatalf("own password: %d %q\n%s", p.status, p.location(), p.body)
 	}
@@ -387,6 +403,9 @@ func TestUserPassword(t *testing.T) {
 	// An admin sets a member's: the member's session ends.
 	member := e.signIn("istanbul_viewer")
 	admin := e.signIn("istanbul_admin")
+	if p := admin.get(userURL(e.users["istanbul_viewer"], "password/")); strings.Contains(p.body, "current_password") {
+		t.Fatal("setting another's password asks for a current password")
+	}
 	admin.post(userURL(e.users["istanbul_viewer"], "password/"), pw()).want(t, http.StatusSeeOther)
 	if p := member.get("/admin/"); p.status != http.StatusSeeOther {
 		t.Fatalf("the member's session survived a new password: %d", p.status)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -68,8 +69,9 @@ func samplePath(ct domain.Center, sm domain.Sample) string {
 	return samplesPath(ct) + sm.ID.String() + "/"
 }
 
-// userRef is a user as a page names one: a username, linked when the
-// viewer may see the user.
+// userRef is a user as a page names one: a username, linked, when the
+// viewer may see the user (SeesUser); "another user" when not, so that a
+// sample whose user moved to another center does not tell who it is.
 type userRef struct {
 	ID       *uuid.UUID
 	Username string
@@ -85,7 +87,8 @@ func (c *Console) members(ctx context.Context, v *visit, id uuid.UUID, activeOnl
 }
 
 // userRefs resolves user ids to usernames in one query: a null id, or one
-// whose user no longer exists, is "system".
+// whose user no longer exists, is "system"; a user v may not see,
+// "another user".
 func (c *Console) userRefs(ctx context.Context, v *visit, ids ...*uuid.UUID) ([]userRef, error) {
 	var want []uuid.UUID
 	for _, id := range ids {
@@ -97,7 +100,7 @@ func (c *Console) userRefs(ctx context.Context, v *visit, ids ...*uuid.UUID) ([]
 	if len(want) > 0 {
 		us, _, err := c.st.Users.List(ctx, domain.ListOptions{IDs: want, IncludeInactive: true, Limit: len(want)})
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("reading the users a page names: %w", err)
 		}
 		for _, u := range us {
 			found[u.ID] = u
@@ -109,8 +112,11 @@ func (c *Console) userRefs(ctx context.Context, v *visit, ids ...*uuid.UUID) ([]
 		if id == nil {
 			continue
 		}
-		if u, ok := found[*id]; ok {
-			out[i] = userRef{ID: id, Username: u.Username, Link: v.user.SeesUser(u)}
+		switch u, ok := found[*id]; {
+		case ok && v.user.SeesUser(u):
+			out[i] = userRef{ID: id, Username: u.Username, Link: true}
+		case ok:
+			out[i] = userRef{Username: "another user"}
 		}
 	}
 	return out, nil
@@ -119,7 +125,7 @@ func (c *Console) userRefs(ctx context.Context, v *visit, ids ...*uuid.UUID) ([]
 // sampleRow is a row of the samples list.
 type sampleRow struct {
 	domain.Sample
-	User string
+	User userRef
 }
 
 // sampleListView is the samples list's data.
@@ -216,10 +222,6 @@ func (c *Console) sampleList(w http.ResponseWriter, r *http.Request, v *visit) e
 	if err != nil {
 		return err
 	}
-	names := make(map[uuid.UUID]string, len(members))
-	for _, u := range members {
-		names[u.ID] = u.Username
-	}
 	lv := sampleListView{Center: ct, Form: f, ShowInactive: v.user.Privileged(), IncludeInactive: flt.IncludeInactive,
 		CanWrite: v.user.WritesSamples()}
 	status := http.StatusOK
@@ -230,8 +232,16 @@ func (c *Console) sampleList(w http.ResponseWriter, r *http.Request, v *visit) e
 		case err != nil:
 			return err
 		default:
-			for _, s := range items {
-				lv.Rows = append(lv.Rows, sampleRow{Sample: s, User: names[s.UserID]})
+			ids := make([]*uuid.UUID, len(items))
+			for i := range items {
+				ids[i] = &items[i].UserID
+			}
+			refs, err := c.userRefs(r.Context(), v, ids...)
+			if err != nil {
+				return err
+			}
+			for i, s := range items {
+				lv.Rows = append(lv.Rows, sampleRow{Sample: s, User: refs[i]})
 			}
 			lv.Pager = newPager(q, count, offset)
 		}

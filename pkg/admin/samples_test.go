@@ -464,3 +464,30 @@ func TestSampleHostile(t *testing.T) {
 		t.Fatalf("hostile filter raw:\n%s", p.body)
 	}
 }
+
+// TestSampleUserMoved: a sample's user moved to another center is no
+// longer one the center's admin may see (SeesUser): the sample's page, its
+// edit form and the list say "another user" and never the username.
+func TestSampleUserMoved(t *testing.T) {
+	e := setup(t)
+	moved := e.users["istanbul_user"]
+	items, _, err := e.st.Samples.List(e.ctx, e.ist.ID, domain.SampleFilter{UserID: &moved.ID, Limit: 1})
+	if err != nil || len(items) == 0 {
+		t.Fatalf("a sample of istanbul_user: %v", err)
+	}
+	sm := items[0]
+	if _, err := e.st.Users.ChangeCenter(e.ctx, domain.By(e.users["super"].ID), e.ank.ID, moved.ID); err != nil {
+		t.Fatal(err)
+	}
+	admin := e.signIn("istanbul_admin")
+	for _, path := range []string{sampleURL(e.ist, sm.ID), sampleURL(e.ist, sm.ID) + "edit/",
+		samplesURL(e.ist) + "?user_id=" + moved.ID.String()} {
+		p := admin.get(path)
+		p.want(t, http.StatusOK, "another user", sm.Name)
+		if strings.Contains(p.body, moved.Username) {
+			t.Fatalf("%s names the moved user %s\n%s", path, moved.Username, p.body)
+		}
+	}
+	// A superuser sees the user and gets the name.
+	e.signIn("super").get(sampleURL(e.ist, sm.ID)).want(t, http.StatusOK, `">`+moved.Username+`</a>`)
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 
 	"github.com/tenantctl/tenantctl/internal/text"
@@ -102,19 +103,39 @@ type loginView struct {
 	Next string
 }
 
+// localPath returns raw, cleaned, if it is a path of this site under
+// prefix, with its query: what a form may send the browser back to.
+// Anything else would make the form an open redirect or send it out of
+// the console: another host or scheme, //evil, a backslash some browsers
+// read as a slash, and dot segments, which are resolved before the prefix
+// is checked (/admin/..//evil.com is //evil.com, /admin/../api/ is /api/).
+func localPath(raw, prefix string) (string, bool) {
+	if strings.ContainsAny(raw, "\\\r\n\t") {
+		return "", false
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
+		return "", false
+	}
+	clean := path.Clean(u.Path)
+	if strings.HasSuffix(u.Path, "/") && clean != "/" {
+		clean += "/"
+	}
+	if !strings.HasPrefix(clean, prefix) || strings.HasPrefix(clean, "//") {
+		return "", false
+	}
+	u.Path, u.RawPath, u.Fragment, u.RawFragment = clean, "", "", ""
+	return u.String(), true
+}
+
 // safeNext returns where to go after signing in: next if it is a console
-// path, else the dashboard. Anything else (another host, //evil, a
-// backslash some browsers read as a slash) would make the form an open
-// redirect.
+// path other than the sign-in's, else the dashboard.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/admin/") || strings.ContainsAny(next, "\\\r\n") || strings.HasPrefix(next, "/admin/login/") {
+	p, ok := localPath(next, "/admin/")
+	if !ok || strings.HasPrefix(p, "/admin/login/") {
 		return "/admin/"
 	}
-	u, err := url.Parse(next)
-	if err != nil || u.Host != "" || u.Scheme != "" {
-		return "/admin/"
-	}
-	return next
+	return p
 }
 
 func (c *Console) loginForm(w http.ResponseWriter, r *http.Request) {

@@ -88,7 +88,9 @@ func TestSignInErrors(t *testing.T) {
 	if strings.Contains(p.body, "<b>x</b>") || !strings.Contains(p.body, "&lt;b&gt;x&lt;/b&gt;") {
 		t.Fatalf("username not escaped on the form:\n%s", p.body)
 	}
-	for _, next := range []string{"https://evil.example/", "//evil.example/admin/", "/admin/\\evil", "/api/centers/"} {
+	for _, next := range []string{"https://evil.example/", "//evil.example/admin/", "/admin/\\evil", "/api/centers/",
+		// Dot segments resolve out of the console: to another host, or to the API.
+		"/admin/..//evil.example/", "/admin/../api/centers/", "/admin/%2e%2e/api/", "/admin/./../login/"} {
 		p := c.postForm("/admin/login/", url.Values{"username": {"istanbul_user"}, "password": {password}, "next": {next}})
 		if p.status != http.StatusSeeOther || p.location() != "/admin/" {
 			t.Errorf("next %q: status %d, Location %q", next, p.status, p.location())

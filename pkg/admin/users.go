@@ -206,13 +206,15 @@ func centerChoices(f, bulk form, centers []domain.Center) (filter, target fieldV
 }
 
 // usersBack returns the list a bulk action returns to, and its query: back
-// if it is the users' list, with any query, else the list unfiltered.
-// Anything else (another host, another page) would make the form an open
-// redirect.
+// if it is the users' list (localPath), with any query, else the list
+// unfiltered.
 func usersBack(back string) (string, url.Values) {
-	u, err := url.Parse(back)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || u.Path != usersPath ||
-		strings.ContainsAny(back, "\\\r\n") {
+	p, ok := localPath(back, usersPath)
+	if !ok {
+		return usersPath, url.Values{}
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Path != usersPath {
 		return usersPath, url.Values{}
 	}
 	q, err := url.ParseQuery(u.RawQuery)

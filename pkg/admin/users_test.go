@@ -641,7 +641,7 @@ func TestUserBulkSuperuser(t *testing.T) {
 
 	// back goes nowhere but the users' list.
 	for _, back := range []string{"https://evil.example/admin/users/", "//evil.example/admin/users/", "/admin/centers/",
-		"/admin/users/../centers/", "javascript:alert(1)", "/admin/users/?x=%zz", ""} {
+		"/admin/users/../centers/", "/admin/users/..//evil.example/", "/admin/users/%2e%2e/%2e%2e/api/", "javascript:alert(1)", "/admin/users/?x=%zz", ""} {
 		p := super.bulk(back, "activate", nil, user)
 		if p.status != http.StatusSeeOther || p.location() != "/admin/users/" {
 			t.Fatalf("back %q: %d to %q", back, p.status, p.location())

@@ -3,6 +3,7 @@ package admin_test
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -31,4 +32,20 @@ func TestFormErrorWithoutField(t *testing.T) {
 	me := e.users["istanbul_user"]
 	self.post("/admin/users/"+me.ID.String()+"/", url.Values{"email": {me.Email}, "first_name": {"Refused"}}).
 		want(t, http.StatusBadRequest, `<div class="errors-box" role="alert"><ul><li>is invalid</li>`)
+}
+
+// TestListOffsetBound: an offset past maxOffset, up to the int's limit
+// where offset+pageSize wraps, is refused beside the field on every list;
+// the largest allowed one is an empty page.
+func TestListOffsetBound(t *testing.T) {
+	e := setup(t)
+	su := e.signIn("super")
+	for _, list := range []string{"/admin/centers/", "/admin/users/", samplesURL(e.ist), "/admin/fleet/"} {
+		for _, off := range []string{"9223372036854775807", "9223372036854775757", "1000000001"} {
+			su.get(list+"?offset="+off).want(t, http.StatusBadRequest, "must be a whole number from 0 to 1000000000")
+		}
+		if p := su.get(list + "?offset=1000000000"); p.status != http.StatusOK || strings.Contains(p.body, `rel="next"`) {
+			t.Fatalf("%s at the largest offset: %d\n%s", list, p.status, p.body)
+		}
+	}
 }

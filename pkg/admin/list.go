@@ -18,16 +18,21 @@ type pager struct {
 	Pages           bool   // more than one page
 }
 
+// maxOffset bounds a list's offset: far past any list's end, and far
+// from the int's limit, where offset+pageSize would wrap negative and the
+// pager link to nonsense.
+const maxOffset = 1_000_000_000
+
 // listOffset reads a list's offset parameter; anything but a whole
-// number from 0 is an error beside the field "offset".
+// number from 0 to maxOffset is an error beside the field "offset".
 func listOffset(q url.Values, f form) int {
 	s := q.Get("offset")
 	if s == "" {
 		return 0
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 {
-		f.add("offset", "must be a whole number from 0")
+	if err != nil || n < 0 || n > maxOffset {
+		f.add("offset", "must be a whole number from 0 to "+strconv.Itoa(maxOffset))
 		return 0
 	}
 	return n

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -199,22 +200,17 @@ type fleetView struct {
 func (c *Console) fleetRows(ctx context.Context) ([]fleetRow, error) {
 	sts, err := c.st.Tenancy().Inspect(ctx)
 	if err != nil {
+		return nil, fmt.Errorf("inspecting the tenants: %w", err)
+	}
+	// Every center: Inspect read every tenant already, and the order by
+	// name needs every name.
+	all, err := c.allCenters(ctx)
+	if err != nil {
 		return nil, err
 	}
-	// Every center, a page of MaxLimit at a time: Inspect read every
-	// tenant already, and the order by name needs every name.
-	centers := map[uuid.UUID]domain.Center{}
-	for off := 0; ; off += domain.MaxLimit {
-		page, total, err := c.st.Centers.List(ctx, domain.ListOptions{IncludeInactive: true, Limit: domain.MaxLimit, Offset: off})
-		if err != nil {
-			return nil, err
-		}
-		for _, ct := range page {
-			centers[ct.ID] = ct
-		}
-		if len(page) == 0 || off+len(page) >= total {
-			break
-		}
+	centers := make(map[uuid.UUID]domain.Center, len(all))
+	for _, ct := range all {
+		centers[ct.ID] = ct
 	}
 	rows := make([]fleetRow, len(sts))
 	for i, s := range sts {

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/tenantctl/tenantctl/pkg/domain"
 )
 
 // TestFormErrorWithoutField: a refusal the database files under no field
@@ -48,4 +50,25 @@ func TestListOffsetBound(t *testing.T) {
 			t.Fatalf("%s at the largest offset: %d\n%s", list, p.status, p.body)
 		}
 	}
+}
+
+// TestCenterChoicesPastMaxLimit: with more centers than one List returns
+// (domain.MaxLimit), the users' center filter, the bulk form's target and
+// the new-user form still offer every center. The centers are rows only,
+// inserted with SQL: creating 510 tenant schemas would take minutes, and
+// these pages read no schema.
+func TestCenterChoicesPastMaxLimit(t *testing.T) {
+	e := setup(t)
+	if _, err := e.db.Pool.Exec(e.ctx, `INSERT INTO public.centers (name)
+		SELECT 'Bulk ' || lpad(g::text, 4, '0') FROM generate_series(1, $1::int) g`, domain.MaxLimit+10); err != nil {
+		t.Fatal(err)
+	}
+	su := e.signIn("super")
+	// By name, Istanbul comes after the 510 Bulk centers.
+	istanbul := `<option value="` + e.ist.ID.String() + `">` + e.ist.Name + `</option>`
+	if p := su.get("/admin/users/"); strings.Count(p.body, istanbul) != 2 {
+		t.Fatalf("the users' list offers Istanbul %d times, want 2 (filter and bulk target)", strings.Count(p.body, istanbul))
+	}
+	su.get("/admin/users/new/").want(t, http.StatusOK, istanbul)
+	su.get("/admin/users/?center="+e.ist.ID.String()).want(t, http.StatusOK, ">istanbul_admin<")
 }

@@ -123,7 +123,7 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, v *visit, 
 	switch {
 	case me.IsSuperuser:
 		var err error
-		if centers, _, err = c.st.Centers.List(ctx, domain.ListOptions{IncludeInactive: true, Limit: domain.MaxLimit}); err != nil {
+		if centers, err = c.allCenters(ctx); err != nil {
 			return err
 		}
 		if s := q.Get("center"); s != "" {
@@ -156,24 +156,20 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, v *visit, 
 	}
 	// The choices are built after the list, which may add errors beside
 	// them.
-	lv.CenterFilter, lv.BulkCenter = centerChoices(f, bulk, centers)
-	roles := []string{"", "Any role"}
-	for _, role := range domain.Roles {
-		roles = append(roles, string(role), string(role))
-	}
-	lv.RoleFilter = newChoice(f, "role", "Role", roles...)
+	// The center filter has every center, soft-deleted ones too, so that
+	// their members can be found; the bulk form's target only the active.
+	lv.CenterFilter = newChoice(f, "center", "Center", append([]string{"", "Any center"}, centerPairs(centers, false)...)...)
+	lv.BulkCenter = newChoice(bulk, "new_center", "New center", append([]string{"", "Choose a center"}, centerPairs(centers, true)...)...)
+	lv.RoleFilter = newChoice(f, "role", "Role", append([]string{"", "Any role"}, rolePairs()...)...)
 	actions := []string{"", "Choose an action", "activate", "Activate", "deactivate", "Deactivate",
 		"change_role", "Change role to"}
 	if lv.CanMove {
 		actions = append(actions, "change_center", "Move to center")
 	}
 	lv.BulkAction = newChoice(bulk, "action", "With the checked users", actions...)
-	lv.BulkRole = newChoice(bulk, "new_role", "New role", append([]string{"", "Choose a role"}, roles[2:]...)...)
+	lv.BulkRole = newChoice(bulk, "new_role", "New role", append([]string{"", "Choose a role"}, rolePairs()...)...)
 	lv.Sort = sortLinks(q, []string{"username", "email", "role", "date_joined"}, cmp.Or(q.Get("ordering"), domain.DefaultUserOrdering))
-	names := make(map[uuid.UUID]string, len(centers))
-	for _, ct := range centers {
-		names[ct.ID] = ct.Name
-	}
+	names := centerNames(centers)
 	checked := bulk.values["ids"]
 	for _, u := range users {
 		row := userRow{User: u, Selectable: me.Manages(u), Checked: slices.Contains(checked, u.ID.String())}
@@ -185,24 +181,6 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, v *visit, 
 	}
 	lv.Pager = newPager(q, count, opts.Offset)
 	return c.render(w, r, v, status, "users_list", "Users", lv)
-}
-
-// centerChoices are the list's center filter (every center, soft-deleted
-// ones too, so their members can be found) and the bulk form's target
-// (active centers only: the domain refuses the others).
-func centerChoices(f, bulk form, centers []domain.Center) (filter, target fieldView) {
-	all := []string{"", "Any center"}
-	active := []string{"", "Choose a center"}
-	for _, ct := range centers {
-		label := ct.Name
-		if !ct.IsActive {
-			label += " (deleted)"
-		} else {
-			active = append(active, ct.ID.String(), ct.Name)
-		}
-		all = append(all, ct.ID.String(), label)
-	}
-	return newChoice(f, "center", "Center", all...), newChoice(bulk, "new_center", "New center", active...)
 }
 
 // usersBack returns the list a bulk action returns to, and its query: back
@@ -492,28 +470,20 @@ func mayCreate(v *visit) error {
 // createForm is the new-user form's data.
 func (c *Console) createForm(r *http.Request, v *visit, f form) (userFormView, error) {
 	fv := userFormView{Form: f, Superuser: v.user.IsSuperuser}
-	roles := make([]string, 0, 2*len(domain.Roles))
-	for _, role := range domain.Roles {
-		roles = append(roles, string(role), string(role))
-	}
 	if f.Get("role") == "" {
 		f.values.Set("role", string(domain.RoleUser))
 	}
-	fv.Role = newChoice(f, "role", "Role", roles...)
+	fv.Role = newChoice(f, "role", "Role", rolePairs()...)
 	if !v.user.IsSuperuser {
 		var err error
 		fv.Center, err = c.centerOf(r, v.user.CenterID)
 		return fv, err
 	}
-	centers, _, err := c.st.Centers.List(r.Context(), domain.ListOptions{Limit: domain.MaxLimit})
+	centers, err := c.allCenters(r.Context())
 	if err != nil {
 		return fv, err
 	}
-	pairs := []string{"", "No center (superusers only)"}
-	for _, ct := range centers {
-		pairs = append(pairs, ct.ID.String(), ct.Name)
-	}
-	fv.Centers = newChoice(f, "center", "Center", pairs...)
+	fv.Centers = newChoice(f, "center", "Center", append([]string{"", "No center (superusers only)"}, centerPairs(centers, true)...)...)
 	return fv, nil
 }
 

@@ -361,7 +361,13 @@ func TestCenterDeleteRestoreHardDelete(t *testing.T) {
 	if e.mustCenter(id).IsActive {
 		t.Fatal("soft delete left the center active")
 	}
-	su.get(p.location()).want(t, http.StatusOK, "soft-deleted:", centerPath(id, "restore"))
+	deleted := su.get(p.location())
+	deleted.want(t, http.StatusOK, "soft-deleted:", centerPath(id, "restore"))
+	// Its samples are a 404 for everyone: no link leads there.
+	if strings.Contains(deleted.body, centerPath(id, "samples")) {
+		t.Fatalf("a soft-deleted center's page links to its samples\n%s", deleted.body)
+	}
+	su.get(centerPath(id, "samples")).want(t, http.StatusNotFound)
 	su.get("/admin/centers/?active=false").want(t, http.StatusOK, e.ank.Name)
 
 	p = su.post(centerPath(id, "restore"), nil)

@@ -38,10 +38,15 @@ type tokensView struct {
 	Tokens []tokenRow
 	Form   form
 	TTL    fieldView
+	// InactiveNote says why an inactive user's page has no issue form.
+	InactiveNote string
 	// NewToken is the token just issued, shown this once; it is stored
 	// only as its hash.
 	NewToken, NewName string
 }
+
+// msgInactiveTokens says why an inactive user gets no token.
+const msgInactiveTokens = "An inactive user cannot get tokens; activate the user first."
 
 // tokenOwner is the user whose tokens the path names, if the caller may
 // see, issue and revoke them: their own, or a user they Manage.
@@ -63,7 +68,7 @@ func (c *Console) renderTokens(w http.ResponseWriter, r *http.Request, v *visit,
 	if err != nil {
 		return err
 	}
-	tv := tokensView{Target: t, Form: f, NewToken: newToken, NewName: newName}
+	tv := tokensView{Target: t, Form: f, NewToken: newToken, NewName: newName, InactiveNote: msgInactiveTokens}
 	now := time.Now()
 	for _, tk := range toks {
 		row := tokenRow{Token: tk, State: "active"}
@@ -104,7 +109,7 @@ func (c *Console) tokenIssue(w http.ResponseWriter, r *http.Request, v *visit) e
 		f.add("ttl", "choose how long the token is valid")
 	}
 	if !t.IsActive {
-		f.add("", "An inactive user cannot get tokens; activate the user first.")
+		f.add("", msgInactiveTokens)
 	}
 	if !f.invalid() {
 		tk, plain, err := c.st.Tokens.Create(r.Context(), domain.By(v.user.ID), t.ID, f.Get("name"), ttl)
@@ -113,7 +118,7 @@ func (c *Console) tokenIssue(w http.ResponseWriter, r *http.Request, v *visit) e
 			return c.renderTokens(w, r, v, http.StatusOK, t, newForm(nil), plain, tk.Name)
 		case errors.Is(err, domain.ErrNotFound):
 			// Deactivated since the page was read.
-			f.add("", "An inactive user cannot get tokens; activate the user first.")
+			f.add("", msgInactiveTokens)
 		case !f.fromError(err, "name", "ttl"):
 			return err
 		}

@@ -159,8 +159,14 @@ func TestTokenPermissions(t *testing.T) {
 		t.Fatalf("a refused revocation revoked: %v", err)
 	}
 
-	// An inactive user gets no token; the form says why.
+	// An inactive user gets no token: the page has no form, but says why,
+	// and the action is refused.
 	e.deactivate("istanbul_user")
+	p := admin.get(userURL(e.users["istanbul_user"], "tokens/"))
+	p.want(t, http.StatusOK, "An inactive user cannot get tokens")
+	if strings.Contains(p.body, "Issue token</button>") {
+		t.Fatalf("an inactive user's page offers to issue a token\n%s", p.body)
+	}
 	admin.post(userURL(e.users["istanbul_user"], "tokens/"), url.Values{"name": {"x"}, "ttl": {"1d"}}).
 		want(t, http.StatusBadRequest, "An inactive user cannot get tokens")
 }

@@ -36,7 +36,7 @@ var errCentersSuperuserOnly = errForbidden("Only a superuser may create, change 
 // else, a malformed id included, is not found: another center's existence
 // is not told.
 func (c *Console) visibleCenter(r *http.Request, v *visit) (domain.Center, error) {
-	id, err := uuid.Parse(r.PathValue("id"))
+	id, err := pathID(r, "id")
 	if err != nil || !v.user.SeesCenter(id) {
 		return domain.Center{}, domain.ErrNotFound
 	}

@@ -150,6 +150,16 @@ func (c *Console) static(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(f.body)
 }
 
+// pathID returns the path's wildcard name as an id; a malformed one is
+// domain.ErrNotFound, as an id that names nothing.
+func pathID(r *http.Request, name string) (uuid.UUID, error) {
+	id, err := uuid.Parse(r.PathValue(name))
+	if err != nil {
+		return uuid.UUID{}, domain.ErrNotFound
+	}
+	return id, nil
+}
+
 // statusError is an error page with a status and a message for the user.
 type statusError struct {
 	status int

@@ -52,9 +52,9 @@ func (c *Console) visibleSample(r *http.Request, v *visit) (domain.Center, domai
 	if err != nil {
 		return ct, domain.Sample{}, err
 	}
-	sid, err := uuid.Parse(r.PathValue("sid"))
+	sid, err := pathID(r, "sid")
 	if err != nil {
-		return ct, domain.Sample{}, domain.ErrNotFound
+		return ct, domain.Sample{}, err
 	}
 	sm, err := c.st.Samples.Get(r.Context(), ct.ID, sid)
 	if err == nil && !sm.IsActive && !v.user.Privileged() {
@@ -474,9 +474,9 @@ func (c *Console) sampleTransition(action domain.Action) handler {
 			}
 			return errViewer
 		}
-		sid, err := uuid.Parse(r.PathValue("sid"))
+		sid, err := pathID(r, "sid")
 		if err != nil {
-			return domain.ErrNotFound
+			return err
 		}
 		sm, err := c.st.Samples.Transition(r.Context(), ct.ID, domain.By(v.user.ID), sid, action, !v.user.Privileged())
 		if err != nil {

@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/tenantctl/tenantctl/pkg/domain"
 )
 
@@ -133,9 +131,9 @@ func (c *Console) tokenRevoke(w http.ResponseWriter, r *http.Request, v *visit) 
 	if err != nil {
 		return err
 	}
-	id, err := uuid.Parse(r.PathValue("token_id"))
+	id, err := pathID(r, "token_id")
 	if err != nil {
-		return domain.ErrNotFound
+		return err
 	}
 	tk, err := c.st.Tokens.Get(r.Context(), id)
 	if err != nil {

@@ -37,9 +37,9 @@ func userPath(id uuid.UUID) string { return usersPath + id.String() + "/" }
 // visibleUser returns the user of the path's {id} if the caller sees them
 // (SeesUser); anyone else, and a malformed id, is not found, as in the API.
 func (c *Console) visibleUser(r *http.Request, v *visit) (domain.User, error) {
-	id, err := uuid.Parse(r.PathValue("id"))
+	id, err := pathID(r, "id")
 	if err != nil {
-		return domain.User{}, domain.ErrNotFound
+		return domain.User{}, err
 	}
 	t, err := c.st.Users.Get(r.Context(), id)
 	if err != nil {

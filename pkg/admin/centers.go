@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/json"
 	"net/http"
@@ -209,17 +208,6 @@ func (c *Console) centerEdit(w http.ResponseWriter, r *http.Request, v *visit) e
 	c.setFlash(w, r, "Center "+updated.Name+" saved.")
 	http.Redirect(w, r, centerURL(ct.ID), http.StatusSeeOther)
 	return nil
-}
-
-// indentJSON lays settings out for reading and editing; what the database
-// returned is valid JSON, so it cannot fail, but if it did the raw text
-// is still the right thing to show.
-func indentJSON(raw json.RawMessage) string {
-	var b bytes.Buffer
-	if err := json.Indent(&b, raw, "", "  "); err != nil {
-		return string(raw)
-	}
-	return b.String()
 }
 
 func (c *Console) centerSoftDelete(w http.ResponseWriter, r *http.Request, v *visit) error {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -314,6 +315,17 @@ func newChoice(f form, name, label string, pairs ...string) fieldView {
 		fv.Options = append(fv.Options, option{Value: pairs[i], Label: pairs[i+1], Selected: pairs[i] == fv.Value})
 	}
 	return fv
+}
+
+// indentJSON lays a JSON document (settings, metadata) out for reading
+// and editing; what the database returned is valid JSON, so it cannot
+// fail, but if it did the raw text is still the right thing to show.
+func indentJSON(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if err := json.Indent(&b, raw, "", "  "); err != nil {
+		return string(raw)
+	}
+	return b.String()
 }
 
 func formatTime(t any) string {

@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -291,22 +290,12 @@ type actionButton struct {
 	To     domain.Status
 }
 
-// prettyJSON indents a JSON document for reading; it is valid JSON, from
-// the database.
-func prettyJSON(raw json.RawMessage) string {
-	var b bytes.Buffer
-	if err := json.Indent(&b, raw, "", "  "); err != nil {
-		return string(raw)
-	}
-	return b.String()
-}
-
 func (c *Console) sampleDetail(w http.ResponseWriter, r *http.Request, v *visit) error {
 	ct, sm, err := c.visibleSample(r, v)
 	if err != nil {
 		return err
 	}
-	sv := sampleView{Center: ct, Sample: sm, Metadata: prettyJSON(sm.Metadata),
+	sv := sampleView{Center: ct, Sample: sm, Metadata: indentJSON(sm.Metadata),
 		CanWrite: v.user.WritesSamples(), CanDelete: v.user.DeletesSamples() && sm.IsActive}
 	refs, err := c.userRefs(r.Context(), v, &sm.UserID, sm.CreatedBy, sm.UpdatedBy)
 	if err != nil {
@@ -429,7 +418,7 @@ func (c *Console) sampleEdit(w http.ResponseWriter, r *http.Request, v *visit) e
 		return errViewer
 	}
 	f := newForm(url.Values{"name": {sm.Name}, "description": {sm.Description}, "sample_type": {sm.SampleType},
-		"barcode": {sm.Barcode}, "user_id": {sm.UserID.String()}, "metadata": {prettyJSON(sm.Metadata)}})
+		"barcode": {sm.Barcode}, "user_id": {sm.UserID.String()}, "metadata": {indentJSON(sm.Metadata)}})
 	return c.renderSampleForm(w, r, v, http.StatusOK, ct, &sm, f)
 }
 

@@ -9,13 +9,13 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/tenantctl/tenantctl/internal/text"
 	"github.com/tenantctl/tenantctl/pkg/domain"
 	"github.com/tenantctl/tenantctl/tenancy"
 )
@@ -310,7 +310,7 @@ func (c *Console) fleetMigrate(w http.ResponseWriter, r *http.Request, v *visit)
 		run.finish(err)
 	})
 	if started {
-		c.setFlash(w, r, "Migrating "+plural(len(behind), "tenant")+" that are behind.")
+		c.setFlash(w, r, "Migrating "+text.Plural(len(behind), "tenant")+" that are behind.")
 	} else {
 		c.setFlash(w, r, "A migration is already running; here it is. Start another when it has finished.")
 	}
@@ -338,13 +338,4 @@ func falseFirst(a, b bool) int {
 		return 1
 	}
 	return -1
-}
-
-// plural is n and noun, with an s unless n is 1.
-func plural(n int, noun string) string {
-	s := strconv.Itoa(n) + " " + noun
-	if n != 1 {
-		s += "s"
-	}
-	return s
 }

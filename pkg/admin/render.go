@@ -17,12 +17,12 @@ import (
 	"net/url"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/tenantctl/tenantctl/internal/text"
 	"github.com/tenantctl/tenantctl/pkg/db"
 	"github.com/tenantctl/tenantctl/pkg/domain"
 )
@@ -63,7 +63,7 @@ func parsePages() (*pages, error) {
 	funcs := template.FuncMap{
 		"static": func(name string) string { return "/admin/static/" + name + "?v=" + p.static[name].etag },
 		"date":   formatTime,
-		"bytes":  formatBytes,
+		"bytes":  text.Bytes,
 		"field":  newField,
 		"choice": newChoice,
 		"id":     formatID,
@@ -338,19 +338,6 @@ func formatTime(t any) string {
 		}
 	}
 	return "—"
-}
-
-func formatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func formatID(id *uuid.UUID) string {

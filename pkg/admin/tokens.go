@@ -47,16 +47,9 @@ type tokensView struct {
 const msgInactiveTokens = "An inactive user cannot get tokens; activate the user first."
 
 // tokenOwner is the user whose tokens the path names, if the caller may
-// see, issue and revoke them: their own, or a user they Manage.
+// see, issue and revoke them.
 func (c *Console) tokenOwner(r *http.Request, v *visit) (domain.User, error) {
-	t, err := c.visibleUser(r, v)
-	if err != nil {
-		return t, err
-	}
-	if !managesOrSelf(v.user, t) {
-		return t, errForbidden("You may see only your own API tokens.")
-	}
-	return t, nil
+	return c.ownOrManagedUser(r, v, "You may see only your own API tokens.")
 }
 
 // renderTokens renders t's tokens with the issue form f, and newToken, if

@@ -51,6 +51,20 @@ func (c *Console) visibleUser(r *http.Request, v *visit) (domain.User, error) {
 	return t, nil
 }
 
+// ownOrManagedUser returns the user of the path's {id} if the caller may
+// change them: themselves, or a user they Manage. One they do not see is
+// not found; one they see but may not change is refused with refusal.
+func (c *Console) ownOrManagedUser(r *http.Request, v *visit, refusal string) (domain.User, error) {
+	t, err := c.visibleUser(r, v)
+	if err != nil {
+		return t, err
+	}
+	if !managesOrSelf(v.user, t) {
+		return t, errForbidden(refusal)
+	}
+	return t, nil
+}
+
 // managesOrSelf reports whether actor may edit t's profile, set t's
 // password and handle t's tokens: the users actor Manages, and actor
 // themselves (the API's "self: profile fields only").
@@ -611,12 +625,9 @@ func (c *Console) userDetail(w http.ResponseWriter, r *http.Request, v *visit) e
 // caller's own, but only a manager may change a username (the API's
 // rule). Center, role and activity are the bulk actions'.
 func (c *Console) userSave(w http.ResponseWriter, r *http.Request, v *visit) error {
-	t, err := c.visibleUser(r, v)
+	t, err := c.ownOrManagedUser(r, v, "You may change only your own profile.")
 	if err != nil {
 		return err
-	}
-	if !managesOrSelf(v.user, t) {
-		return errForbidden("You may change only your own profile.")
 	}
 	f := newForm(r.PostForm)
 	p := domain.UserProfile{Username: t.Username, Email: f.Get("email"), FirstName: f.Get("first_name"),
@@ -643,16 +654,9 @@ func (c *Console) userSave(w http.ResponseWriter, r *http.Request, v *visit) err
 }
 
 // passwordTarget is the user whose password the path names, if the caller
-// may set it: their own, or a user they Manage.
+// may set it.
 func (c *Console) passwordTarget(r *http.Request, v *visit) (domain.User, error) {
-	t, err := c.visibleUser(r, v)
-	if err != nil {
-		return t, err
-	}
-	if !managesOrSelf(v.user, t) {
-		return t, errForbidden("You may set only your own password.")
-	}
-	return t, nil
+	return c.ownOrManagedUser(r, v, "You may set only your own password.")
 }
 
 func (c *Console) passwordForm(w http.ResponseWriter, r *http.Request, v *visit) error {

@@ -178,9 +178,7 @@ func (c *Console) centerCreate(w http.ResponseWriter, r *http.Request, v *visit)
 	if err != nil {
 		return err
 	}
-	c.setFlash(w, r, "Center "+ct.Name+" created, with its schema "+ct.SchemaName+".")
-	http.Redirect(w, r, centerURL(ct.ID), http.StatusSeeOther)
-	return nil
+	return c.redirect(w, r, centerURL(ct.ID), "Center "+ct.Name+" created, with its schema "+ct.SchemaName+".")
 }
 
 func (c *Console) centerEditForm(w http.ResponseWriter, r *http.Request, v *visit) error {
@@ -205,9 +203,7 @@ func (c *Console) centerEdit(w http.ResponseWriter, r *http.Request, v *visit) e
 	if err != nil {
 		return err
 	}
-	c.setFlash(w, r, "Center "+updated.Name+" saved.")
-	http.Redirect(w, r, centerURL(ct.ID), http.StatusSeeOther)
-	return nil
+	return c.redirect(w, r, centerURL(ct.ID), "Center "+updated.Name+" saved.")
 }
 
 func (c *Console) centerSoftDelete(w http.ResponseWriter, r *http.Request, v *visit) error {
@@ -218,9 +214,7 @@ func (c *Console) centerSoftDelete(w http.ResponseWriter, r *http.Request, v *vi
 	if _, err := c.st.Centers.SoftDelete(r.Context(), domain.By(v.user.ID), ct.ID); err != nil {
 		return err
 	}
-	c.setFlash(w, r, "Center "+ct.Name+" soft-deleted: its members cannot sign in and its data is kept until a hard delete.")
-	http.Redirect(w, r, centerURL(ct.ID), http.StatusSeeOther)
-	return nil
+	return c.redirect(w, r, centerURL(ct.ID), "Center "+ct.Name+" soft-deleted: its members cannot sign in and its data is kept until a hard delete.")
 }
 
 func (c *Console) centerRestore(w http.ResponseWriter, r *http.Request, v *visit) error {
@@ -231,9 +225,7 @@ func (c *Console) centerRestore(w http.ResponseWriter, r *http.Request, v *visit
 	if _, err := c.st.Centers.Restore(r.Context(), domain.By(v.user.ID), ct.ID); err != nil {
 		return err
 	}
-	c.setFlash(w, r, "Center "+ct.Name+" restored.")
-	http.Redirect(w, r, centerURL(ct.ID), http.StatusSeeOther)
-	return nil
+	return c.redirect(w, r, centerURL(ct.ID), "Center "+ct.Name+" restored.")
 }
 
 // centerHardDeleteView is the hard delete's confirmation page.
@@ -281,10 +273,8 @@ func (c *Console) centerHardDelete(w http.ResponseWriter, r *http.Request, v *vi
 	if err := c.st.Centers.HardDelete(r.Context(), st.Center.ID); err != nil {
 		return err
 	}
-	c.setFlash(w, r, "Center "+st.Center.Name+" deleted for good, with its schema "+st.Center.SchemaName+
+	return c.redirect(w, r, "/admin/centers/", "Center "+st.Center.Name+" deleted for good, with its schema "+st.Center.SchemaName+
 		", its samples and its members.")
-	http.Redirect(w, r, "/admin/centers/", http.StatusSeeOther)
-	return nil
 }
 
 // centerView is the center page's data.

@@ -288,9 +288,7 @@ func (c *Console) fleetMigrate(w http.ResponseWriter, r *http.Request, v *visit)
 		}
 	}
 	if len(behind) == 0 {
-		c.setFlash(w, r, "Nothing to migrate: no tenant is behind.")
-		http.Redirect(w, r, "/admin/fleet/", http.StatusSeeOther)
-		return nil
+		return c.redirect(w, r, "/admin/fleet/", "Nothing to migrate: no tenant is behind.")
 	}
 	m := c.st.Tenancy()
 	// Half the pool at most, so that the console and the API keep
@@ -309,13 +307,11 @@ func (c *Console) fleetMigrate(w http.ResponseWriter, r *http.Request, v *visit)
 		}
 		run.finish(err)
 	})
-	if started {
-		c.setFlash(w, r, "Migrating "+text.Plural(len(behind), "tenant")+" that are behind.")
-	} else {
-		c.setFlash(w, r, "A migration is already running; here it is. Start another when it has finished.")
+	msg := "Migrating " + text.Plural(len(behind), "tenant") + " that are behind."
+	if !started {
+		msg = "A migration is already running; here it is. Start another when it has finished."
 	}
-	http.Redirect(w, r, "/admin/fleet/runs/"+run.id+"/", http.StatusSeeOther)
-	return nil
+	return c.redirect(w, r, "/admin/fleet/runs/"+run.id+"/", msg)
 }
 
 func (c *Console) fleetRun(w http.ResponseWriter, r *http.Request, v *visit) error {

@@ -404,9 +404,7 @@ func (c *Console) sampleCreate(w http.ResponseWriter, r *http.Request, v *visit)
 	if err != nil {
 		return err
 	}
-	c.setFlash(w, r, "Sample "+sm.Name+" created.")
-	http.Redirect(w, r, samplePath(ct, sm), http.StatusSeeOther)
-	return nil
+	return c.redirect(w, r, samplePath(ct, sm), "Sample "+sm.Name+" created.")
 }
 
 func (c *Console) sampleEdit(w http.ResponseWriter, r *http.Request, v *visit) error {
@@ -442,9 +440,7 @@ func (c *Console) sampleUpdate(w http.ResponseWriter, r *http.Request, v *visit)
 	if err != nil {
 		return err
 	}
-	c.setFlash(w, r, "Sample "+out.Name+" saved.")
-	http.Redirect(w, r, samplePath(ct, out), http.StatusSeeOther)
-	return nil
+	return c.redirect(w, r, samplePath(ct, out), "Sample "+out.Name+" saved.")
 }
 
 // sampleTransition applies action; a status it does not start from is a
@@ -471,9 +467,7 @@ func (c *Console) sampleTransition(action domain.Action) handler {
 		if err != nil {
 			return err
 		}
-		c.setFlash(w, r, "Sample "+sm.Name+": "+string(action)+" done, now "+string(sm.Status)+".")
-		http.Redirect(w, r, samplePath(ct, sm), http.StatusSeeOther)
-		return nil
+		return c.redirect(w, r, samplePath(ct, sm), "Sample "+sm.Name+": "+string(action)+" done, now "+string(sm.Status)+".")
 	}
 }
 
@@ -488,7 +482,5 @@ func (c *Console) sampleDelete(w http.ResponseWriter, r *http.Request, v *visit)
 	if _, err := c.st.Samples.SoftDelete(r.Context(), ct.ID, domain.By(v.user.ID), sm.ID); err != nil {
 		return err
 	}
-	c.setFlash(w, r, "Sample "+sm.Name+" deleted (soft: an admin can still see it with “include inactive”).")
-	http.Redirect(w, r, samplesPath(ct), http.StatusSeeOther)
-	return nil
+	return c.redirect(w, r, samplesPath(ct), "Sample "+sm.Name+" deleted (soft: an admin can still see it with “include inactive”).")
 }

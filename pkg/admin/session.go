@@ -224,8 +224,14 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request, v *visit) error
 		return err
 	}
 	c.clearCookie(w, r, sessionCookie)
-	c.setFlash(w, r, "You are signed out.")
-	http.Redirect(w, r, "/admin/login/", http.StatusSeeOther)
+	return c.redirect(w, r, "/admin/login/", "You are signed out.")
+}
+
+// redirect sends the browser to to with a 303, after a change, leaving
+// msgs for the page it lands on.
+func (c *Console) redirect(w http.ResponseWriter, r *http.Request, to string, msgs ...string) error {
+	c.setFlash(w, r, msgs...)
+	http.Redirect(w, r, to, http.StatusSeeOther)
 	return nil
 }
 

@@ -144,7 +144,5 @@ func (c *Console) tokenRevoke(w http.ResponseWriter, r *http.Request, v *visit) 
 	} else {
 		name = "“" + name + "”"
 	}
-	c.setFlash(w, r, "Token "+name+" of "+t.Username+" revoked.")
-	http.Redirect(w, r, userPath(t.ID)+"tokens/", http.StatusSeeOther)
-	return nil
+	return c.redirect(w, r, userPath(t.ID)+"tokens/", "Token "+name+" of "+t.Username+" revoked.")
 }

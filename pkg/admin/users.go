@@ -398,9 +398,7 @@ func (c *Console) userBulk(w http.ResponseWriter, r *http.Request, v *visit) err
 			}
 		}
 	}
-	c.setFlash(w, r, bulkReport(changed, len(allowed)-changed, refused))
-	http.Redirect(w, r, back, http.StatusSeeOther)
-	return nil
+	return c.redirect(w, r, back, bulkReport(changed, len(allowed)-changed, refused))
 }
 
 // bulkReport is a bulk action's result in a line: "2 changed, 1 already
@@ -541,9 +539,7 @@ func (c *Console) userCreate(w http.ResponseWriter, r *http.Request, v *visit) e
 	if !f.invalid() {
 		u, err := c.st.Users.Create(r.Context(), domain.By(v.user.ID), in)
 		if err == nil {
-			c.setFlash(w, r, "User "+u.Username+" created.")
-			http.Redirect(w, r, userPath(u.ID), http.StatusSeeOther)
-			return nil
+			return c.redirect(w, r, userPath(u.ID), "User "+u.Username+" created.")
 		}
 		if !f.fromError(err, createFields(v)...) {
 			return err
@@ -639,9 +635,7 @@ func (c *Console) userSave(w http.ResponseWriter, r *http.Request, v *visit) err
 	}
 	u, err := c.st.Users.Update(r.Context(), domain.By(v.user.ID), t.ID, p)
 	if err == nil {
-		c.setFlash(w, r, "Saved the profile of "+u.Username+".")
-		http.Redirect(w, r, userPath(u.ID), http.StatusSeeOther)
-		return nil
+		return c.redirect(w, r, userPath(u.ID), "Saved the profile of "+u.Username+".")
 	}
 	if !f.fromError(err, profileFields(v, t)...) {
 		return err
@@ -723,9 +717,7 @@ func (c *Console) passwordSet(w http.ResponseWriter, r *http.Request, v *visit) 
 				}
 				c.setCookie(w, r, sessionCookie, secret, int(c.ttl.Seconds()))
 			}
-			c.setFlash(w, r, "Password of "+t.Username+" changed; the sessions it had were signed out.")
-			http.Redirect(w, r, userPath(t.ID), http.StatusSeeOther)
-			return nil
+			return c.redirect(w, r, userPath(t.ID), "Password of "+t.Username+" changed; the sessions it had were signed out.")
 		}
 		if !f.fromError(err, "password", "password2") {
 			return err

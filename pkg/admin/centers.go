@@ -21,8 +21,8 @@ func (c *Console) centerRoutes() {
 	c.handle("GET /admin/centers/{id}/{$}", c.centerPage)
 	c.handle("GET /admin/centers/{id}/edit/{$}", c.centerEditForm)
 	c.handle("POST /admin/centers/{id}/edit/{$}", c.centerEdit)
-	c.handle("POST /admin/centers/{id}/delete/{$}", c.centerSoftDelete)
-	c.handle("POST /admin/centers/{id}/restore/{$}", c.centerRestore)
+	c.handle("POST /admin/centers/{id}/delete/{$}", c.centerSetActive(false))
+	c.handle("POST /admin/centers/{id}/restore/{$}", c.centerSetActive(true))
 	c.handle("GET /admin/centers/{id}/hard_delete/{$}", c.centerHardDeleteForm)
 	c.handle("POST /admin/centers/{id}/hard_delete/{$}", c.centerHardDelete)
 }
@@ -206,26 +206,26 @@ func (c *Console) centerEdit(w http.ResponseWriter, r *http.Request, v *visit) e
 	return c.redirect(w, r, centerURL(ct.ID), "Center "+updated.Name+" saved.")
 }
 
-func (c *Console) centerSoftDelete(w http.ResponseWriter, r *http.Request, v *visit) error {
-	ct, err := c.managedCenter(r, v)
-	if err != nil {
-		return err
+// centerSetActive soft-deletes a center (active false) or restores it.
+func (c *Console) centerSetActive(active bool) handler {
+	return func(w http.ResponseWriter, r *http.Request, v *visit) error {
+		ct, err := c.managedCenter(r, v)
+		if err != nil {
+			return err
+		}
+		by := domain.By(v.user.ID)
+		msg := "Center " + ct.Name + " restored."
+		if active {
+			_, err = c.st.Centers.Restore(r.Context(), by, ct.ID)
+		} else {
+			_, err = c.st.Centers.SoftDelete(r.Context(), by, ct.ID)
+			msg = "Center " + ct.Name + " soft-deleted: its members cannot sign in and its data is kept until a hard delete."
+		}
+		if err != nil {
+			return err
+		}
+		return c.redirect(w, r, centerURL(ct.ID), msg)
 	}
-	if _, err := c.st.Centers.SoftDelete(r.Context(), domain.By(v.user.ID), ct.ID); err != nil {
-		return err
-	}
-	return c.redirect(w, r, centerURL(ct.ID), "Center "+ct.Name+" soft-deleted: its members cannot sign in and its data is kept until a hard delete.")
-}
-
-func (c *Console) centerRestore(w http.ResponseWriter, r *http.Request, v *visit) error {
-	ct, err := c.managedCenter(r, v)
-	if err != nil {
-		return err
-	}
-	if _, err := c.st.Centers.Restore(r.Context(), domain.By(v.user.ID), ct.ID); err != nil {
-		return err
-	}
-	return c.redirect(w, r, centerURL(ct.ID), "Center "+ct.Name+" restored.")
 }
 
 // centerHardDeleteView is the hard delete's confirmation page.

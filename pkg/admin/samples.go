@@ -62,6 +62,26 @@ func (c *Console) visibleSample(r *http.Request, v *visit) (domain.Center, domai
 	return ct, sm, err
 }
 
+// writableCenter is sampleCenter for creating a sample: a viewer, who
+// sees the samples, is refused with 403.
+func (c *Console) writableCenter(r *http.Request, v *visit) (domain.Center, error) {
+	ct, err := c.sampleCenter(r, v)
+	if err == nil && !v.user.WritesSamples() {
+		err = errViewer
+	}
+	return ct, err
+}
+
+// writableSample is visibleSample for changing the sample: a viewer, who
+// sees it, is refused with 403.
+func (c *Console) writableSample(r *http.Request, v *visit) (domain.Center, domain.Sample, error) {
+	ct, sm, err := c.visibleSample(r, v)
+	if err == nil && !v.user.WritesSamples() {
+		err = errViewer
+	}
+	return ct, sm, err
+}
+
 func samplesPath(ct domain.Center) string { return "/admin/centers/" + ct.ID.String() + "/samples/" }
 
 func samplePath(ct domain.Center, sm domain.Sample) string {
@@ -355,12 +375,9 @@ func (c *Console) renderSampleForm(w http.ResponseWriter, r *http.Request, v *vi
 }
 
 func (c *Console) sampleNew(w http.ResponseWriter, r *http.Request, v *visit) error {
-	ct, err := c.sampleCenter(r, v)
+	ct, err := c.writableCenter(r, v)
 	if err != nil {
 		return err
-	}
-	if !v.user.WritesSamples() {
-		return errViewer
 	}
 	vals := url.Values{"metadata": {"{}"}}
 	if v.user.MemberOf(ct.ID) {
@@ -385,35 +402,17 @@ func sampleInput(f form) domain.SampleInput {
 }
 
 func (c *Console) sampleCreate(w http.ResponseWriter, r *http.Request, v *visit) error {
-	ct, err := c.sampleCenter(r, v)
+	ct, err := c.writableCenter(r, v)
 	if err != nil {
 		return err
 	}
-	if !v.user.WritesSamples() {
-		return errViewer
-	}
-	f := newForm(r.PostForm)
-	in := sampleInput(f)
-	if f.invalid() {
-		return c.renderSampleForm(w, r, v, http.StatusBadRequest, ct, nil, f)
-	}
-	sm, err := c.st.Samples.Create(r.Context(), ct.ID, domain.By(v.user.ID), in)
-	if f.fromError(err, sampleFields...) {
-		return c.renderSampleForm(w, r, v, http.StatusBadRequest, ct, nil, f)
-	}
-	if err != nil {
-		return err
-	}
-	return c.redirect(w, r, samplePath(ct, sm), "Sample "+sm.Name+" created.")
+	return c.sampleSave(w, r, v, ct, nil)
 }
 
 func (c *Console) sampleEdit(w http.ResponseWriter, r *http.Request, v *visit) error {
-	ct, sm, err := c.visibleSample(r, v)
+	ct, sm, err := c.writableSample(r, v)
 	if err != nil {
 		return err
-	}
-	if !v.user.WritesSamples() {
-		return errViewer
 	}
 	f := newForm(url.Values{"name": {sm.Name}, "description": {sm.Description}, "sample_type": {sm.SampleType},
 		"barcode": {sm.Barcode}, "user_id": {sm.UserID.String()}, "metadata": {indentJSON(sm.Metadata)}})
@@ -421,26 +420,37 @@ func (c *Console) sampleEdit(w http.ResponseWriter, r *http.Request, v *visit) e
 }
 
 func (c *Console) sampleUpdate(w http.ResponseWriter, r *http.Request, v *visit) error {
-	ct, sm, err := c.visibleSample(r, v)
+	ct, sm, err := c.writableSample(r, v)
 	if err != nil {
 		return err
 	}
-	if !v.user.WritesSamples() {
-		return errViewer
-	}
+	return c.sampleSave(w, r, v, ct, &sm)
+}
+
+// sampleSave creates a sample of ct from the posted form (sm nil) or
+// saves sm; bad input is the form again with status 400.
+func (c *Console) sampleSave(w http.ResponseWriter, r *http.Request, v *visit, ct domain.Center, sm *domain.Sample) error {
 	f := newForm(r.PostForm)
 	in := sampleInput(f)
 	if f.invalid() {
-		return c.renderSampleForm(w, r, v, http.StatusBadRequest, ct, &sm, f)
+		return c.renderSampleForm(w, r, v, http.StatusBadRequest, ct, sm, f)
 	}
-	out, err := c.st.Samples.Update(r.Context(), ct.ID, domain.By(v.user.ID), sm.ID, in)
+	var out domain.Sample
+	var err error
+	verb := "created"
+	if sm == nil {
+		out, err = c.st.Samples.Create(r.Context(), ct.ID, domain.By(v.user.ID), in)
+	} else {
+		out, err = c.st.Samples.Update(r.Context(), ct.ID, domain.By(v.user.ID), sm.ID, in)
+		verb = "saved"
+	}
 	if f.fromError(err, sampleFields...) {
-		return c.renderSampleForm(w, r, v, http.StatusBadRequest, ct, &sm, f)
+		return c.renderSampleForm(w, r, v, http.StatusBadRequest, ct, sm, f)
 	}
 	if err != nil {
 		return err
 	}
-	return c.redirect(w, r, samplePath(ct, out), "Sample "+out.Name+" saved.")
+	return c.redirect(w, r, samplePath(ct, out), "Sample "+out.Name+" "+verb+".")
 }
 
 // sampleTransition applies action; a status it does not start from is a
@@ -454,10 +464,8 @@ func (c *Console) sampleTransition(action domain.Action) handler {
 			return err
 		}
 		if !v.user.WritesSamples() {
-			if _, _, err := c.visibleSample(r, v); err != nil {
-				return err
-			}
-			return errViewer
+			_, _, err := c.writableSample(r, v) // its 404, or the 403
+			return err
 		}
 		sid, err := pathID(r, "sid")
 		if err != nil {

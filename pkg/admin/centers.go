@@ -151,12 +151,20 @@ type centerFormView struct {
 	Center *domain.Center // nil on the create form
 }
 
+// renderCenterForm renders the create form (ct nil) or ct's edit form.
+func (c *Console) renderCenterForm(w http.ResponseWriter, r *http.Request, v *visit, status int, f form, ct *domain.Center) error {
+	title := "New center"
+	if ct != nil {
+		title = "Edit " + ct.Name
+	}
+	return c.render(w, r, v, status, "centers_form", title, centerFormView{Form: f, Center: ct})
+}
+
 func (c *Console) centerNewForm(w http.ResponseWriter, r *http.Request, v *visit) error {
 	if !v.user.ManagesCenters() {
 		return errCentersSuperuserOnly
 	}
-	f := newForm(url.Values{"settings": {"{}"}})
-	return c.render(w, r, v, http.StatusOK, "centers_form", "New center", centerFormView{Form: f})
+	return c.renderCenterForm(w, r, v, http.StatusOK, newForm(url.Values{"settings": {"{}"}}), nil)
 }
 
 // centerInput reads the form's fields. Settings go to the domain as typed:
@@ -173,7 +181,7 @@ func (c *Console) centerCreate(w http.ResponseWriter, r *http.Request, v *visit)
 	f := newForm(r.PostForm)
 	ct, err := c.st.Centers.Create(r.Context(), domain.By(v.user.ID), centerInput(f))
 	if f.fromError(err, centerFields...) {
-		return c.render(w, r, v, http.StatusBadRequest, "centers_form", "New center", centerFormView{Form: f})
+		return c.renderCenterForm(w, r, v, http.StatusBadRequest, f, nil)
 	}
 	if err != nil {
 		return err
@@ -187,7 +195,7 @@ func (c *Console) centerEditForm(w http.ResponseWriter, r *http.Request, v *visi
 		return err
 	}
 	f := newForm(url.Values{"name": {ct.Name}, "description": {ct.Description}, "settings": {indentJSON(ct.Settings)}})
-	return c.render(w, r, v, http.StatusOK, "centers_form", "Edit "+ct.Name, centerFormView{Form: f, Center: &ct})
+	return c.renderCenterForm(w, r, v, http.StatusOK, f, &ct)
 }
 
 func (c *Console) centerEdit(w http.ResponseWriter, r *http.Request, v *visit) error {
@@ -198,7 +206,7 @@ func (c *Console) centerEdit(w http.ResponseWriter, r *http.Request, v *visit) e
 	f := newForm(r.PostForm)
 	updated, err := c.st.Centers.Update(r.Context(), domain.By(v.user.ID), ct.ID, centerInput(f))
 	if f.fromError(err, centerFields...) {
-		return c.render(w, r, v, http.StatusBadRequest, "centers_form", "Edit "+ct.Name, centerFormView{Form: f, Center: &ct})
+		return c.renderCenterForm(w, r, v, http.StatusBadRequest, f, &ct)
 	}
 	if err != nil {
 		return err
@@ -254,8 +262,14 @@ func (c *Console) centerHardDeleteForm(w http.ResponseWriter, r *http.Request, v
 	if err != nil {
 		return err
 	}
-	return c.render(w, r, v, http.StatusOK, "centers_harddelete", "Delete "+st.Center.Name+" for good",
-		centerHardDeleteView{Form: newForm(nil), Center: st.Center, Stats: st})
+	return c.renderHardDelete(w, r, v, http.StatusOK, st, newForm(nil))
+}
+
+// renderHardDelete renders the hard delete's confirmation for the center
+// of st.
+func (c *Console) renderHardDelete(w http.ResponseWriter, r *http.Request, v *visit, status int, st domain.Stats, f form) error {
+	return c.render(w, r, v, status, "centers_harddelete", "Delete "+st.Center.Name+" for good",
+		centerHardDeleteView{Form: f, Center: st.Center, Stats: st})
 }
 
 func (c *Console) centerHardDelete(w http.ResponseWriter, r *http.Request, v *visit) error {
@@ -267,8 +281,7 @@ func (c *Console) centerHardDelete(w http.ResponseWriter, r *http.Request, v *vi
 	// The exact name, case and all: typing it is the point, not finding it.
 	if f.Get("confirm") != st.Center.Name {
 		f.add("confirm", "Type the center's name exactly as shown to confirm; nothing was deleted.")
-		return c.render(w, r, v, http.StatusBadRequest, "centers_harddelete", "Delete "+st.Center.Name+" for good",
-			centerHardDeleteView{Form: f, Center: st.Center, Stats: st})
+		return c.renderHardDelete(w, r, v, http.StatusBadRequest, st, f)
 	}
 	if err := c.st.Centers.HardDelete(r.Context(), st.Center.ID); err != nil {
 		return err

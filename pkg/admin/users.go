@@ -479,35 +479,34 @@ func mayCreate(v *visit) error {
 	return nil
 }
 
-// createForm is the new-user form's data.
-func (c *Console) createForm(r *http.Request, v *visit, f form) (userFormView, error) {
+// renderCreate renders the new-user form of f. It is built last, after
+// the domain's errors: its selects take their errors when built.
+func (c *Console) renderCreate(w http.ResponseWriter, r *http.Request, v *visit, status int, f form) error {
 	fv := userFormView{Form: f, Superuser: v.user.IsSuperuser}
 	if f.Get("role") == "" {
 		f.values.Set("role", string(domain.RoleUser))
 	}
 	fv.Role = newChoice(f, "role", "Role", rolePairs()...)
-	if !v.user.IsSuperuser {
+	if v.user.IsSuperuser {
+		centers, err := c.allCenters(r.Context())
+		if err != nil {
+			return err
+		}
+		fv.Centers = newChoice(f, "center", "Center", append([]string{"", "No center (superusers only)"}, centerPairs(centers, true)...)...)
+	} else {
 		var err error
-		fv.Center, err = c.centerOf(r, v.user.CenterID)
-		return fv, err
+		if fv.Center, err = c.centerOf(r, v.user.CenterID); err != nil {
+			return err
+		}
 	}
-	centers, err := c.allCenters(r.Context())
-	if err != nil {
-		return fv, err
-	}
-	fv.Centers = newChoice(f, "center", "Center", append([]string{"", "No center (superusers only)"}, centerPairs(centers, true)...)...)
-	return fv, nil
+	return c.render(w, r, v, status, "users_new", "New user", fv)
 }
 
 func (c *Console) userNew(w http.ResponseWriter, r *http.Request, v *visit) error {
 	if err := mayCreate(v); err != nil {
 		return err
 	}
-	fv, err := c.createForm(r, v, newForm(nil))
-	if err != nil {
-		return err
-	}
-	return c.render(w, r, v, http.StatusOK, "users_new", "New user", fv)
+	return c.renderCreate(w, r, v, http.StatusOK, newForm(nil))
 }
 
 // userCreate creates a user: a superuser anyone, an admin members of
@@ -545,12 +544,7 @@ func (c *Console) userCreate(w http.ResponseWriter, r *http.Request, v *visit) e
 			return err
 		}
 	}
-	// The form is built last: its selects take their errors when built.
-	fv, err := c.createForm(r, v, f)
-	if err != nil {
-		return err
-	}
-	return c.render(w, r, v, http.StatusBadRequest, "users_new", "New user", fv)
+	return c.renderCreate(w, r, v, http.StatusBadRequest, f)
 }
 
 // createFields are the inputs the create form shows v: the center and
@@ -589,9 +583,9 @@ func newPassword(f form) *string {
 	return &p
 }
 
-// profileForm is a user's page's data, its form filled from f, or from
-// the user when f is nil.
-func (c *Console) profileForm(r *http.Request, v *visit, t domain.User, f *form) (userFormView, error) {
+// renderProfile renders t's page, its form filled from f, or from the
+// user when f is nil.
+func (c *Console) renderProfile(w http.ResponseWriter, r *http.Request, v *visit, status int, t domain.User, f *form) error {
 	if f == nil {
 		nf := newForm(url.Values{"username": {t.Username}, "email": {t.Email}, "first_name": {t.FirstName},
 			"last_name": {t.LastName}, "phone": {t.Phone}})
@@ -599,10 +593,10 @@ func (c *Console) profileForm(r *http.Request, v *visit, t domain.User, f *form)
 	}
 	ct, err := c.centerOf(r, t.CenterID)
 	if err != nil {
-		return userFormView{}, err
+		return err
 	}
-	return userFormView{Form: *f, Target: t, Center: ct, Superuser: v.user.IsSuperuser,
-		Edit: managesOrSelf(v.user, t), Rename: v.user.Manages(t), Password: managesOrSelf(v.user, t)}, nil
+	return c.render(w, r, v, status, "users_detail", t.Username, userFormView{Form: *f, Target: t, Center: ct,
+		Superuser: v.user.IsSuperuser, Edit: managesOrSelf(v.user, t), Rename: v.user.Manages(t), Password: managesOrSelf(v.user, t)})
 }
 
 func (c *Console) userDetail(w http.ResponseWriter, r *http.Request, v *visit) error {
@@ -610,11 +604,7 @@ func (c *Console) userDetail(w http.ResponseWriter, r *http.Request, v *visit) e
 	if err != nil {
 		return err
 	}
-	fv, err := c.profileForm(r, v, t, nil)
-	if err != nil {
-		return err
-	}
-	return c.render(w, r, v, http.StatusOK, "users_detail", t.Username, fv)
+	return c.renderProfile(w, r, v, http.StatusOK, t, nil)
 }
 
 // userSave saves a user's profile: the users the caller Manages, and the
@@ -640,11 +630,7 @@ func (c *Console) userSave(w http.ResponseWriter, r *http.Request, v *visit) err
 	if !f.fromError(err, profileFields(v, t)...) {
 		return err
 	}
-	fv, err := c.profileForm(r, v, t, &f)
-	if err != nil {
-		return err
-	}
-	return c.render(w, r, v, http.StatusBadRequest, "users_detail", t.Username, fv)
+	return c.renderProfile(w, r, v, http.StatusBadRequest, t, &f)
 }
 
 // passwordTarget is the user whose password the path names, if the caller
@@ -658,8 +644,12 @@ func (c *Console) passwordForm(w http.ResponseWriter, r *http.Request, v *visit)
 	if err != nil {
 		return err
 	}
-	return c.render(w, r, v, http.StatusOK, "users_password", "Set password",
-		userFormView{Form: newForm(nil), Target: t, Self: t.ID == v.user.ID})
+	return c.renderPassword(w, r, v, http.StatusOK, t, newForm(nil))
+}
+
+// renderPassword renders the form setting t's password.
+func (c *Console) renderPassword(w http.ResponseWriter, r *http.Request, v *visit, status int, t domain.User, f form) error {
+	return c.render(w, r, v, status, "users_password", "Set password", userFormView{Form: f, Target: t, Self: t.ID == v.user.ID})
 }
 
 // checkCurrentPassword adds an error beside current_password unless f
@@ -723,5 +713,5 @@ func (c *Console) passwordSet(w http.ResponseWriter, r *http.Request, v *visit) 
 			return err
 		}
 	}
-	return c.render(w, r, v, http.StatusBadRequest, "users_password", "Set password", userFormView{Form: f, Target: t, Self: self})
+	return c.renderPassword(w, r, v, http.StatusBadRequest, t, f)
 }

@@ -322,6 +322,6 @@ func (c *Console) centerPage(w http.ResponseWriter, r *http.Request, v *visit) e
 	}
 	cv := centerView{Stats: st, Settings: indentJSON(st.Center.Settings), Users: users, UserCount: count,
 		Manages: v.user.ManagesCenters(),
-		Charts:  []chart{statusChart(st.Samples.ByStatus), typeChart(st.Samples.ByType), roleChart(st.Users.ByRole)}}
+		Charts:  charts(st.Samples, st.Users)}
 	return c.render(w, r, v, http.StatusOK, "centers_detail", st.Center.Name, cv)
 }

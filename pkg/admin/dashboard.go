@@ -41,7 +41,7 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, v *visit) er
 			return err
 		}
 		dv.Stats = &st
-		dv.Charts = []chart{statusChart(st.Samples.ByStatus), typeChart(st.Samples.ByType), roleChart(st.Users.ByRole)}
+		dv.Charts = charts(st.Samples, st.Users)
 		return c.render(w, r, v, http.StatusOK, "dashboard", "Dashboard", dv)
 	}
 	o, err := c.st.Overview(r.Context())
@@ -49,7 +49,7 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, v *visit) er
 		return err
 	}
 	dv.Fleet = &o
-	dv.Charts = []chart{statusChart(o.Samples.ByStatus), typeChart(o.Samples.ByType), roleChart(o.Users.ByRole)}
+	dv.Charts = charts(o.Samples, o.Users)
 	if dv.Problems, dv.Tenants, err = c.problems(r); err != nil {
 		return err
 	}

@@ -5,10 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"path"
 	"strings"
+
+	"github.com/google/uuid"
 
 	"github.com/tenantctl/tenantctl/internal/text"
 	"github.com/tenantctl/tenantctl/pkg/domain"
@@ -51,11 +54,7 @@ func csrfToken(secret string) string {
 // CSRF token; their form is parsed here, bounded by maxForm.
 func (c *Console) signedIn(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var secret string
-		if ck, err := r.Cookie(sessionCookie); err == nil {
-			secret = ck.Value
-		}
-		u, _, err := c.st.Sessions.Authenticate(r.Context(), secret, c.idle)
+		u, secret, err := c.session(r)
 		if errors.Is(err, domain.ErrInvalidCredentials) {
 			if secret != "" {
 				c.clearCookie(w, r, sessionCookie)
@@ -69,9 +68,8 @@ func (c *Console) signedIn(h handler) http.Handler {
 		}
 		v := &visit{user: u, csrf: csrfToken(secret)}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-			if err := r.ParseForm(); err != nil {
-				c.errorPage(w, r, v, errBadForm(err))
+			if err := parseForm(w, r); err != nil {
+				c.errorPage(w, r, v, err)
 				return
 			}
 			if !hmac.Equal([]byte(r.PostForm.Get("csrf")), []byte(v.csrf)) {
@@ -85,7 +83,40 @@ func (c *Console) signedIn(h handler) http.Handler {
 	})
 }
 
-// secure tells whether the session cookie must be Secure.
+// session returns the user of the request's session cookie and the
+// cookie's secret; domain.ErrInvalidCredentials when there is no live
+// session.
+func (c *Console) session(r *http.Request) (domain.User, string, error) {
+	var secret string
+	if ck, err := r.Cookie(sessionCookie); err == nil {
+		secret = ck.Value
+	}
+	u, _, err := c.st.Sessions.Authenticate(r.Context(), secret, c.idle)
+	return u, secret, err
+}
+
+// startSession starts a session of userID and gives this browser its
+// cookie.
+func (c *Console) startSession(w http.ResponseWriter, r *http.Request, userID uuid.UUID) error {
+	_, secret, err := c.st.Sessions.Create(r.Context(), userID, c.ttl)
+	if err != nil {
+		return fmt.Errorf("starting a session: %w", err)
+	}
+	c.setCookie(w, r, sessionCookie, secret, int(c.ttl.Seconds()))
+	return nil
+}
+
+// parseForm parses a POST's form, its body bounded by maxForm; a body
+// too large or unreadable is the error page to show.
+func parseForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		return errBadForm(err)
+	}
+	return nil
+}
+
+// secureCookie tells whether the console's cookies must be Secure.
 func (c *Console) secureCookie(r *http.Request) bool { return c.secure || r.TLS != nil }
 
 func (c *Console) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
@@ -140,11 +171,9 @@ func safeNext(next string) string {
 
 func (c *Console) loginForm(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.URL.Query().Get("next"))
-	if ck, err := r.Cookie(sessionCookie); err == nil {
-		if _, _, err := c.st.Sessions.Authenticate(r.Context(), ck.Value, c.idle); err == nil {
-			http.Redirect(w, r, next, http.StatusSeeOther)
-			return
-		}
+	if _, _, err := c.session(r); err == nil {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
 	}
 	c.renderLogin(w, r, http.StatusOK, loginView{Form: newForm(nil), Next: next})
 }
@@ -159,9 +188,8 @@ func (c *Console) renderLogin(w http.ResponseWriter, r *http.Request, status int
 // token endpoint uses, and starts a session. Every wrong credential gets
 // the same message, as Django's does.
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-	if err := r.ParseForm(); err != nil {
-		c.errorPage(w, r, nil, errBadForm(err))
+	if err := parseForm(w, r); err != nil {
+		c.errorPage(w, r, nil, err)
 		return
 	}
 	f := newForm(r.PostForm)
@@ -204,12 +232,10 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	_, secret, err := c.st.Sessions.Create(r.Context(), u.ID, c.ttl)
-	if err != nil {
+	if err := c.startSession(w, r, u.ID); err != nil {
 		c.errorPage(w, r, nil, err)
 		return
 	}
-	c.setCookie(w, r, sessionCookie, secret, int(c.ttl.Seconds()))
 	http.Redirect(w, r, lv.Next, http.StatusSeeOther)
 }
 

@@ -701,11 +701,9 @@ func (c *Console) passwordSet(w http.ResponseWriter, r *http.Request, v *visit) 
 		err := c.st.Users.SetPassword(r.Context(), domain.By(v.user.ID), t.ID, p)
 		if err == nil {
 			if self {
-				_, secret, err := c.st.Sessions.Create(r.Context(), t.ID, c.ttl)
-				if err != nil {
+				if err := c.startSession(w, r, t.ID); err != nil {
 					return err
 				}
-				c.setCookie(w, r, sessionCookie, secret, int(c.ttl.Seconds()))
 			}
 			return c.redirect(w, r, userPath(t.ID), "Password of "+t.Username+" changed; the sessions it had were signed out.")
 		}

@@ -229,13 +229,9 @@ func (c *Console) sampleList(w http.ResponseWriter, r *http.Request, v *visit) e
 		}
 		flt.UserID = &id
 	}
-	switch q.Get("include_inactive") {
-	case "", "false":
-	case "true":
+	if b := triState(q, "include_inactive", f); b != nil && *b {
 		// As in the API: asked for by anyone else, it is ignored.
 		flt.IncludeInactive = v.user.Privileged()
-	default:
-		f.add("include_inactive", "must be true or false")
 	}
 	members, err := c.members(r.Context(), v, ct.ID, false)
 	if err != nil {

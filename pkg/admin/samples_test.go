@@ -84,7 +84,7 @@ func TestSampleList(t *testing.T) {
 		"ordering=nope":                      `cannot order by &#34;nope&#34;`,
 		"user_id=not-an-id":                  "is not a user id",
 		"offset=-1":                          "must be a whole number from 0",
-		"include_inactive=maybe":             "must be true or false",
+		"include_inactive=maybe":             "must be true, false or all",
 		"search=" + strings.Repeat("x", 201): "search",
 	} {
 		p := c.get(samplesURL(e.ist) + "?" + q)

@@ -325,6 +325,18 @@ func (c *Console) fleetRun(w http.ResponseWriter, r *http.Request, v *visit) err
 	return c.render(w, r, v, http.StatusOK, "fleet_run", "Fleet migration", run.snapshot())
 }
 
+// outcomeBadge is the badge class of a run's outcome: "off" for what
+// needs a look, "on" for a tenant migrated, none for one already there.
+func outcomeBadge(o tenancy.Outcome) string {
+	switch o {
+	case tenancy.OutcomeFailed, tenancy.OutcomeSkipped:
+		return "badge off"
+	case tenancy.OutcomeMigrated:
+		return "badge on"
+	}
+	return "badge"
+}
+
 // falseFirst compares a and b, false before true.
 func falseFirst(a, b bool) int {
 	switch {

@@ -148,7 +148,8 @@ func TestFleetMigrate(t *testing.T) {
 		t.Fatalf("broken tenant at %d, want 0 (rolled back)", v)
 	}
 	p = c.get("/admin/fleet/")
-	p.want(t, http.StatusOK, "Migrate the 1 behind", "last-failed", "Recent migrations", "1 failed 1 migrated")
+	p.want(t, http.StatusOK, "Migrate the 1 behind", "last-failed", "Recent migrations",
+		`<span class="badge off">1 failed</span> <span class="badge on">1 migrated</span>`)
 
 	// Repaired, the broken tenant migrates on a rerun; then nothing is
 	// behind, and migrate says so and starts nothing.

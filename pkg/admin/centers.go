@@ -68,10 +68,8 @@ type centerListView struct {
 	Ordering fieldView
 	Sort     map[string]sortLink // by CenterOrderKeys
 	Rows     []centerRow
-	Pager    pager
-	// Invalid says the query had errors, so no list was read.
-	Invalid bool
-	Manages bool
+	Foot     listFoot
+	Manages  bool
 }
 
 // centerRow is a center as the list shows it, flat and formatted here:
@@ -111,7 +109,7 @@ func (c *Console) centerList(w http.ResponseWriter, r *http.Request, v *visit) e
 			opts.IDs = []uuid.UUID{*v.user.CenterID}
 		}
 	}
-	lv := centerListView{Form: f, Query: q, Manages: v.user.ManagesCenters()}
+	lv := centerListView{Form: f, Query: q, Manages: v.user.ManagesCenters(), Foot: listFoot{Empty: "No center matches."}}
 	status := http.StatusOK
 	if !f.invalid() {
 		items, count, err := c.st.Centers.List(r.Context(), opts)
@@ -122,18 +120,14 @@ func (c *Console) centerList(w http.ResponseWriter, r *http.Request, v *visit) e
 			lv.Rows = append(lv.Rows, centerRow{ID: ct.ID.String(), Name: ct.Name, IsActive: ct.IsActive,
 				Summary: text.Truncate(ct.Description, summaryLen), Created: formatTime(ct.CreatedAt), Updated: formatTime(ct.UpdatedAt)})
 		}
-		lv.Pager = newPager(q, count, opts.Offset)
+		lv.Foot.Pager = newPager(q, count, opts.Offset)
 	}
 	if f.invalid() {
-		lv.Invalid, status = true, http.StatusBadRequest
+		lv.Rows, lv.Foot.Invalid, status = nil, true, http.StatusBadRequest
 	}
 	lv.Search = newField(f, "search", "Search name or description", "search")
 	lv.Active = newChoice(f, "active", "Status", "all", "All", "true", "Active", "false", "Soft-deleted")
-	var pairs []string
-	for _, o := range domain.CenterOrderings() {
-		pairs = append(pairs, o, cmp.Or(centerOrderingLabels[o], o))
-	}
-	lv.Ordering = newChoice(f, "ordering", "Sort by", pairs...)
+	lv.Ordering = orderingChoice(f, domain.CenterOrderings(), centerOrderingLabels, domain.DefaultCenterOrdering)
 	lv.Sort = sortLinks(q, domain.CenterOrderKeys, cmp.Or(q.Get("ordering"), domain.DefaultCenterOrdering))
 	return c.render(w, r, v, status, "centers_list", "Centers", lv)
 }
@@ -141,7 +135,7 @@ func (c *Console) centerList(w http.ResponseWriter, r *http.Request, v *visit) e
 // The inputs of the centers' list and form, beside which a domain error
 // about them is shown.
 var (
-	centerListFields = []string{"search", "active", "ordering", "offset"}
+	centerListFields = []string{"search", "active", "ordering"}
 	centerFields     = []string{"name", "description", "settings"}
 )
 

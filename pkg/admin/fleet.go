@@ -189,7 +189,7 @@ type fleetView struct {
 	Behind   int // tenants a migration would bring to Latest
 	Problems map[tenancy.Problem]int
 	Rows     []fleetRow
-	Pager    pager
+	Foot     listFoot
 	Form     form
 	Running  *runView
 	Runs     []runView
@@ -246,8 +246,8 @@ func (c *Console) fleetList(w http.ResponseWriter, r *http.Request, v *visit) er
 		}
 	}
 	fv.Behind = fv.Problems[tenancy.ProblemBehind]
-	fv.Pager = newPager(q, len(rows), offset)
-	if offset < len(rows) {
+	fv.Foot = listFoot{Pager: newPager(q, len(rows), offset), Invalid: f.invalid(), Empty: "No tenant schemas."}
+	if offset < len(rows) && !f.invalid() {
 		fv.Rows = rows[offset:min(offset+pageSize, len(rows))]
 	}
 	c.fleet.mu.Lock()

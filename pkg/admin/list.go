@@ -1,7 +1,9 @@
 package admin
 
 import (
+	"cmp"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/tenantctl/tenantctl/pkg/domain"
@@ -24,7 +26,10 @@ type pager struct {
 const maxOffset = 1_000_000_000
 
 // listOffset reads a list's offset parameter; anything but a whole
-// number from 0 to maxOffset is an error beside the field "offset".
+// number from 0 to maxOffset is an error. The offset has no input (the
+// pager's links set it), so its error is the list's as a whole, shown
+// above the rows by "formerrors", as a domain error about it is
+// (fromError).
 func listOffset(q url.Values, f form) int {
 	s := q.Get("offset")
 	if s == "" {
@@ -32,10 +37,53 @@ func listOffset(q url.Values, f form) int {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 || n > maxOffset {
-		f.add("offset", "must be a whole number from 0 to "+strconv.Itoa(maxOffset))
+		f.add("", "offset: must be a whole number from 0 to "+strconv.Itoa(maxOffset))
 		return 0
 	}
 	return n
+}
+
+// listFoot is what the "listfoot" partial draws below a list's rows: the
+// empty state and the pager, or nothing when the query was invalid, as
+// no list was read then. Every list does the same with a bad query:
+// status 400, no rows, the errors beside the filters or above the list.
+type listFoot struct {
+	Pager   pager
+	Invalid bool
+	Empty   string // what to say when nothing matches
+}
+
+// sortHead is a sortable column heading, as the "sorthead" partial draws
+// it.
+type sortHead struct {
+	Label, Class string
+	Link         sortLink
+}
+
+// newSortHead is the heading of column key of a list sorted as links say
+// (sortLinks); class is the cell's, such as hide-sm.
+func newSortHead(links map[string]sortLink, key, label, class string) sortHead {
+	return sortHead{Label: label, Class: class, Link: links[key]}
+}
+
+// orderingChoice is a list's "Sort by" select over the domain's
+// orderings, labelled by labels, def selected when the query names none.
+// An ordering the query names that is none of them (several keys, as the
+// API takes them) is kept, under its own name.
+func orderingChoice(f form, orderings []string, labels map[string]string, def string) fieldView {
+	current := cmp.Or(f.Get("ordering"), def)
+	pairs := make([]string, 0, 2*len(orderings)+2)
+	for _, o := range orderings {
+		pairs = append(pairs, o, cmp.Or(labels[o], o))
+	}
+	if !slices.Contains(orderings, current) {
+		pairs = append(pairs, current, current)
+	}
+	fv := newChoice(f, "ordering", "Sort by", pairs...)
+	for i := range fv.Options {
+		fv.Options[i].Selected = fv.Options[i].Value == current
+	}
+	return fv
 }
 
 func newPager(q url.Values, count, offset int) pager {

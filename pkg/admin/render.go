@@ -69,6 +69,7 @@ func parsePages() (*pages, error) {
 		"id":      formatID,
 		"query":   withQuery,
 		"outcome": outcomeBadge,
+		"sorthead": newSortHead,
 	}
 	names, err := fs.Glob(files, "templates/*.html")
 	if err != nil {

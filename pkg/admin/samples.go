@@ -1,12 +1,14 @@
 package admin
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -151,20 +153,20 @@ type sampleRow struct {
 type sampleListView struct {
 	Center  domain.Center
 	Form    form
+	Query   url.Values
 	Filters []fieldView
 	// IncludeInactive is shown to Privileged users only.
 	IncludeInactive, ShowInactive bool
 	Rows                          []sampleRow
-	Pager                         pager
+	Sort                          map[string]sortLink // by SampleOrderKeys
+	Foot                          listFoot
 	CanWrite                      bool
-	// Invalid: the filters have errors, so nothing was listed.
-	Invalid bool
 }
 
 // The inputs of the samples' list and form, beside which a domain error
 // about them is shown.
 var (
-	sampleListFields = []string{"search", "status", "sample_type", "user_id", "ordering", "include_inactive", "offset"}
+	sampleListFields = []string{"search", "status", "sample_type", "user_id", "ordering", "include_inactive"}
 	sampleFields     = []string{"name", "barcode", "sample_type", "user_id", "description", "metadata"}
 )
 
@@ -216,7 +218,7 @@ func (c *Console) sampleList(w http.ResponseWriter, r *http.Request, v *visit) e
 	f := newForm(q)
 	offset := listOffset(q, f)
 	flt := domain.SampleFilter{Status: domain.Status(q.Get("status")), SampleType: q.Get("sample_type"),
-		Search: q.Get("search"), Ordering: q.Get("ordering"), Limit: pageSize, Offset: offset}
+		Search: strings.TrimSpace(q.Get("search")), Ordering: q.Get("ordering"), Limit: pageSize, Offset: offset}
 	if flt.Status != "" {
 		if _, err := domain.ParseStatus(q.Get("status")); err != nil {
 			f.fromError(err, sampleListFields...)
@@ -237,8 +239,9 @@ func (c *Console) sampleList(w http.ResponseWriter, r *http.Request, v *visit) e
 	if err != nil {
 		return err
 	}
-	lv := sampleListView{Center: ct, Form: f, ShowInactive: v.user.Privileged(), IncludeInactive: flt.IncludeInactive,
-		CanWrite: v.user.WritesSamples()}
+	lv := sampleListView{Center: ct, Form: f, Query: q, ShowInactive: v.user.Privileged(), IncludeInactive: flt.IncludeInactive,
+		CanWrite: v.user.WritesSamples(), Foot: listFoot{Empty: "No samples match."},
+		Sort: sortLinks(q, domain.SampleOrderKeys, cmp.Or(q.Get("ordering"), domain.DefaultSampleOrdering))}
 	status := http.StatusOK
 	if !f.invalid() {
 		items, count, err := c.st.Samples.List(r.Context(), ct.ID, flt)
@@ -258,7 +261,7 @@ func (c *Console) sampleList(w http.ResponseWriter, r *http.Request, v *visit) e
 			for i, s := range items {
 				lv.Rows = append(lv.Rows, sampleRow{Sample: s, User: refs[i]})
 			}
-			lv.Pager = newPager(q, count, offset)
+			lv.Foot.Pager = newPager(q, count, offset)
 		}
 	}
 	// The filters are drawn last: the list's own errors go beside them too.
@@ -266,24 +269,15 @@ func (c *Console) sampleList(w http.ResponseWriter, r *http.Request, v *visit) e
 	for _, s := range domain.Statuses {
 		statuses = append(statuses, string(s), string(s))
 	}
-	orderings := []string{"", sampleOrderingLabels[domain.DefaultSampleOrdering]}
-	for _, o := range domain.SampleOrderings() {
-		if o != domain.DefaultSampleOrdering {
-			orderings = append(orderings, o, sampleOrderingLabels[o])
-		}
-	}
-	if o := q.Get("ordering"); o != "" && sampleOrderingLabels[o] == "" {
-		// Several keys, as the API takes them: kept, by their own name.
-		orderings = append(orderings, o, o)
-	}
 	lv.Filters = []fieldView{
+		newField(f, "search", "Search name, barcode or description", "search"),
 		newChoice(f, "status", "Status", statuses...),
 		newChoice(f, "sample_type", "Type", append([]string{"", "any"}, typePairs(ct, q.Get("sample_type"))...)...),
 		newChoice(f, "user_id", "User", append([]string{"", "anyone"}, userPairs(members)...)...),
-		newChoice(f, "ordering", "Sort", orderings...),
+		orderingChoice(f, domain.SampleOrderings(), sampleOrderingLabels, domain.DefaultSampleOrdering),
 	}
 	if f.invalid() {
-		status, lv.Invalid = http.StatusBadRequest, true
+		lv.Rows, lv.Foot.Invalid, status = nil, true, http.StatusBadRequest
 	}
 	return c.render(w, r, v, status, "samples_list", "Samples of "+ct.Name, lv)
 }

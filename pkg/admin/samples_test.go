@@ -58,7 +58,7 @@ func TestSampleList(t *testing.T) {
 	c := e.signIn("istanbul_user")
 	p := c.get(samplesURL(e.ist))
 	p.want(t, http.StatusOK, "Istanbul Medical Center", "IST-0001", "IST-0008", "New sample", "8 in all.")
-	if strings.Contains(p.body, "ANK-0001") || strings.Contains(p.body, "Include deleted") {
+	if strings.Contains(p.body, "ANK-0001") || strings.Contains(p.body, "Include soft-deleted") {
 		t.Fatal("the list shows another center's samples, or include inactive to a user")
 	}
 	p = c.get(samplesURL(e.ist) + "?status=pending")
@@ -88,7 +88,7 @@ func TestSampleList(t *testing.T) {
 		"search=" + strings.Repeat("x", 201): "search",
 	} {
 		p := c.get(samplesURL(e.ist) + "?" + q)
-		p.want(t, http.StatusBadRequest, want, `class="errors"`)
+		p.want(t, http.StatusBadRequest, want, `class="errors`)
 		if strings.Contains(p.body, "IST-0001") {
 			t.Errorf("%s: rows listed despite the error", q)
 		}
@@ -117,7 +117,7 @@ func TestSampleListPagingAndInactive(t *testing.T) {
 	if p := c.get(samplesURL(e.ist) + "?search=" + gone.Barcode); strings.Contains(p.body, gone.Name) {
 		t.Fatal("a soft-deleted sample is listed by default")
 	}
-	c.get(samplesURL(e.ist)+"?include_inactive=true&search="+gone.Barcode).want(t, http.StatusOK, gone.Name, "deleted", "Include deleted")
+	c.get(samplesURL(e.ist)+"?include_inactive=true&search="+gone.Barcode).want(t, http.StatusOK, gone.Name, "deleted", "Include soft-deleted")
 	// A user asking is ignored, as by the API.
 	u := e.signIn("istanbul_user")
 	if p := u.get(samplesURL(e.ist) + "?include_inactive=true&search=" + gone.Barcode); p.status != http.StatusOK || strings.Contains(p.body, gone.Name) {

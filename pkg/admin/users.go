@@ -87,11 +87,12 @@ type userListView struct {
 	// Back is this list's path and query, for the bulk form to return to.
 	Back   string
 	Users  []userRow
-	Pager  pager
+	Foot   listFoot
 	Center *domain.Center // a non-superuser's own center
 	// Filters, built here because their choices are data.
 	CenterFilter, RoleFilter fieldView
-	Sort                     map[string]sortLink
+	Ordering                 fieldView
+	Sort                     map[string]sortLink // by UserOrderKeys
 	// The bulk form: its errors and choices; Bulk is false when no row
 	// shown may be changed by the caller.
 	Bulk                             bool
@@ -102,6 +103,15 @@ type userListView struct {
 	CanMove    bool
 	CanCreate  bool
 	ShowActive bool // the active filter: only the Privileged see inactive users
+}
+
+// userOrderingLabels name the orderings in the list's "Sort by" choice.
+var userOrderingLabels = map[string]string{
+	"username": "Username, A to Z", "-username": "Username, Z to A",
+	"email": "Email, A to Z", "-email": "Email, Z to A",
+	"date_joined": "Oldest first", "-date_joined": "Newest first",
+	"last_name": "Last name, A to Z", "-last_name": "Last name, Z to A",
+	"role": "Role, A to Z", "-role": "Role, Z to A",
 }
 
 func (c *Console) userList(w http.ResponseWriter, r *http.Request, v *visit) error {
@@ -121,7 +131,7 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, v *visit, 
 	me := v.user
 	f := newForm(q)
 	opts := listDefaults(listOffset(q, f))
-	opts.Search = q.Get("search")
+	opts.Search = strings.TrimSpace(q.Get("search"))
 	opts.Ordering = q.Get("ordering")
 	if s := q.Get("role"); s != "" {
 		role := domain.Role(s)
@@ -131,7 +141,7 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, v *visit, 
 	if active := triState(q, "active", f); me.Privileged() {
 		opts.Active, opts.IncludeInactive = active, q.Get("active") == "all"
 	}
-	lv := userListView{Form: f, Query: q, BulkForm: bulk, CanMove: me.ManagesCenters(), CanCreate: me.Privileged(),
+	lv := userListView{Form: f, Query: q, BulkForm: bulk, Foot: listFoot{Empty: "No users match."}, CanMove: me.ManagesCenters(), CanCreate: me.Privileged(),
 		ShowActive: me.Privileged(), Back: usersPath + withQuery(q)}
 	var centers []domain.Center
 	switch {
@@ -161,12 +171,15 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, v *visit, 
 	count := 0
 	if !f.invalid() {
 		var err error
-		if users, count, err = c.st.Users.List(ctx, opts); err != nil && !f.fromError(err, "search", "center", "role", "active", "superuser", "offset", "ordering") {
+		if users, count, err = c.st.Users.List(ctx, opts); err != nil && !f.fromError(err, "search", "center", "role", "active", "superuser", "ordering") {
 			return err
 		}
 	}
-	if f.invalid() && status == http.StatusOK {
-		status = http.StatusBadRequest
+	if f.invalid() {
+		users, lv.Foot.Invalid = nil, true
+		if status == http.StatusOK {
+			status = http.StatusBadRequest
+		}
 	}
 	// The choices are built after the list, which may add errors beside
 	// them.
@@ -182,7 +195,8 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, v *visit, 
 	}
 	lv.BulkAction = newChoice(bulk, "action", "With the checked users", actions...)
 	lv.BulkRole = newChoice(bulk, "new_role", "New role", append([]string{"", "Choose a role"}, rolePairs()...)...)
-	lv.Sort = sortLinks(q, []string{"username", "email", "role", "date_joined"}, cmp.Or(q.Get("ordering"), domain.DefaultUserOrdering))
+	lv.Sort = sortLinks(q, domain.UserOrderKeys, cmp.Or(q.Get("ordering"), domain.DefaultUserOrdering))
+	lv.Ordering = orderingChoice(f, domain.UserOrderings(), userOrderingLabels, domain.DefaultUserOrdering)
 	names := centerNames(centers)
 	checked := bulk.values["ids"]
 	for _, u := range users {
@@ -193,7 +207,7 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, v *visit, 
 		lv.Bulk = lv.Bulk || row.Selectable
 		lv.Users = append(lv.Users, row)
 	}
-	lv.Pager = newPager(q, count, opts.Offset)
+	lv.Foot.Pager = newPager(q, count, opts.Offset)
 	return c.render(w, r, v, status, "users_list", "Users", lv)
 }
 

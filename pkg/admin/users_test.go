@@ -89,8 +89,11 @@ func TestUserList(t *testing.T) {
 	} {
 		p := super.get("/admin/users/?" + q.query)
 		p.want(t, http.StatusBadRequest)
-		if !strings.Contains(p.body, `id="e-`+q.field+`"`) && !strings.Contains(p.body, q.field+" ") {
+		if !strings.Contains(p.body, `id="e-`+q.field+`"`) && !strings.Contains(p.body, "<li>"+q.field+": ") {
 			t.Fatalf("%s: no error beside %s\n%s", q.query, q.field, p.body)
+		}
+		if strings.Contains(p.body, ">istanbul_admin<") {
+			t.Fatalf("%s: the list shows rows despite the error", q.query)
 		}
 	}
 	for _, h := range hostile {

@@ -24,7 +24,7 @@ func TestFormErrorWithoutField(t *testing.T) {
 		}
 	}
 	su := e.signIn("super")
-	su.post(centerPath(e.ist.ID, "edit"), url.Values{"name": {e.ist.Name}, "description": {"refused by the database"},
+	su.post(centerURL(e.ist.ID)+"edit/", url.Values{"name": {e.ist.Name}, "description": {"refused by the database"},
 		"settings": {"{}"}}).want(t, http.StatusBadRequest, `<div class="errors-box" role="alert"><ul><li>is invalid</li>`)
 	if got := e.mustCenter(e.ist.ID); got.Description == "refused by the database" {
 		t.Fatalf("the refused edit changed the center: %+v", got)
@@ -32,7 +32,7 @@ func TestFormErrorWithoutField(t *testing.T) {
 
 	self := e.signIn("istanbul_user")
 	me := e.users["istanbul_user"]
-	self.post("/admin/users/"+me.ID.String()+"/", url.Values{"email": {me.Email}, "first_name": {"Refused"}}).
+	self.post(userURL(me), url.Values{"email": {me.Email}, "first_name": {"Refused"}}).
 		want(t, http.StatusBadRequest, `<div class="errors-box" role="alert"><ul><li>is invalid</li>`)
 }
 

@@ -61,14 +61,14 @@ func parsePages() (*pages, error) {
 			etag: hex.EncodeToString(sum[:8])}
 	}
 	funcs := template.FuncMap{
-		"static":  func(name string) string { return "/admin/static/" + name + "?v=" + p.static[name].etag },
-		"date":    formatTime,
-		"bytes":   text.Bytes,
-		"field":   newField,
-		"choice":  newChoice,
-		"id":      formatID,
-		"query":   withQuery,
-		"outcome": outcomeBadge,
+		"static":   func(name string) string { return "/admin/static/" + name + "?v=" + p.static[name].etag },
+		"date":     formatTime,
+		"bytes":    text.Bytes,
+		"field":    newField,
+		"choice":   newChoice,
+		"id":       formatID,
+		"query":    withQuery,
+		"outcome":  outcomeBadge,
 		"sorthead": newSortHead,
 	}
 	names, err := fs.Glob(files, "templates/*.html")

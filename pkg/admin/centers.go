@@ -151,7 +151,11 @@ func (c *Console) renderCenterForm(w http.ResponseWriter, r *http.Request, v *vi
 	if ct != nil {
 		title = "Edit " + ct.Name
 	}
-	return c.render(w, r, v, status, "centers_form", title, centerFormView{Form: f, Center: ct})
+	crumbs := []crumb{centersCrumb}
+	if ct != nil {
+		crumbs = append(crumbs, centerCrumb(*ct))
+	}
+	return c.render(w, r, v, status, "centers_form", title, centerFormView{Form: f, Center: ct}, crumbs...)
 }
 
 func (c *Console) centerNewForm(w http.ResponseWriter, r *http.Request, v *visit) error {
@@ -263,7 +267,7 @@ func (c *Console) centerHardDeleteForm(w http.ResponseWriter, r *http.Request, v
 // of st.
 func (c *Console) renderHardDelete(w http.ResponseWriter, r *http.Request, v *visit, status int, st domain.Stats, f form) error {
 	return c.render(w, r, v, status, "centers_harddelete", "Delete "+st.Center.Name+" for good",
-		centerHardDeleteView{Form: f, Center: st.Center, Stats: st})
+		centerHardDeleteView{Form: f, Center: st.Center, Stats: st}, centersCrumb, centerCrumb(st.Center))
 }
 
 func (c *Console) centerHardDelete(w http.ResponseWriter, r *http.Request, v *visit) error {
@@ -317,5 +321,5 @@ func (c *Console) centerPage(w http.ResponseWriter, r *http.Request, v *visit) e
 	cv := centerView{Stats: st, Settings: indentJSON(st.Center.Settings), Users: users, UserCount: count,
 		Manages: v.user.ManagesCenters(),
 		Charts:  charts(st.Samples, st.Users)}
-	return c.render(w, r, v, http.StatusOK, "centers_detail", st.Center.Name, cv)
+	return c.render(w, r, v, http.StatusOK, "centers_detail", st.Center.Name, cv, centersCrumb)
 }

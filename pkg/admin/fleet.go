@@ -322,7 +322,7 @@ func (c *Console) fleetRun(w http.ResponseWriter, r *http.Request, v *visit) err
 	if run == nil {
 		return domain.ErrNotFound
 	}
-	return c.render(w, r, v, http.StatusOK, "fleet_run", "Fleet migration", run.snapshot())
+	return c.render(w, r, v, http.StatusOK, "fleet_run", "Fleet migration", run.snapshot(), fleetCrumb)
 }
 
 // outcomeBadge is the badge class of a run's outcome: "off" for what

@@ -72,3 +72,36 @@ func TestCenterChoicesPastMaxLimit(t *testing.T) {
 	su.get("/admin/users/new/").want(t, http.StatusOK, istanbul)
 	su.get("/admin/users/?center="+e.ist.ID.String()).want(t, http.StatusOK, ">istanbul_admin<")
 }
+
+// TestBreadcrumbs: every page below the top level has the one trail, from
+// the menu's section to the page's parent; the top-level pages none.
+func TestBreadcrumbs(t *testing.T) {
+	e := setup(t)
+	su := e.signIn("super")
+	sm := e.sampleIn(e.ist, domain.StatusPending)
+	u := e.users["istanbul_user"]
+	const nav = `<nav class="crumbs" aria-label="Breadcrumb">`
+	li := func(href, label string) string { return `<li><a href="` + href + `">` + label + `</a></li>` }
+	centers, ist := li("/admin/centers/", "Centers"), li(centerURL(e.ist.ID), e.ist.Name)
+	samples, users := li(samplesURL(e.ist), "Samples"), li("/admin/users/", "Users")
+	for path, want := range map[string]string{
+		centerURL(e.ist.ID):               centers + "</ol>",
+		centerURL(e.ist.ID) + "edit/":     centers + ist + "</ol>",
+		"/admin/centers/new/":             centers + "</ol>",
+		samplesURL(e.ist):                 centers + ist + "</ol>",
+		sampleURL(e.ist, sm.ID):           centers + ist + samples + "</ol>",
+		sampleURL(e.ist, sm.ID) + "edit/": centers + ist + samples + li(sampleURL(e.ist, sm.ID), sm.Name) + "</ol>",
+		samplesURL(e.ist) + "new/":        centers + ist + samples + "</ol>",
+		userURL(u):                        users + "</ol>",
+		"/admin/users/new/":               users + "</ol>",
+		userURL(u) + "password/":          users + li(userURL(u), u.Username) + "</ol>",
+		userURL(u) + "tokens/":            users + li(userURL(u), u.Username) + "</ol>",
+	} {
+		su.get(path).want(t, http.StatusOK, nav+"<ol>"+want)
+	}
+	for _, path := range []string{"/admin/", "/admin/centers/", "/admin/users/", "/admin/fleet/"} {
+		if p := su.get(path); strings.Contains(p.body, nav) {
+			t.Errorf("%s, a top-level page, has breadcrumbs", path)
+		}
+	}
+}

@@ -99,18 +99,36 @@ type page struct {
 	User    *domain.User
 	CSRF    string
 	Flash   []string
-	Data    any
+	// Crumbs lead from the top of the menu to the page's parent, on every
+	// page below the top level.
+	Crumbs []crumb
+	Data   any
 }
 
-// render writes page name with data and status. It renders into a buffer
-// first, so that a template error is a clean 500 and never half a page.
-func (c *Console) render(w http.ResponseWriter, r *http.Request, v *visit, status int, name, title string, data any) error {
+// crumb is a link of the breadcrumb trail.
+type crumb struct{ Label, Href string }
+
+// The crumbs of the pages other pages are below.
+var (
+	centersCrumb = crumb{"Centers", "/admin/centers/"}
+	usersCrumb   = crumb{"Users", usersPath}
+	fleetCrumb   = crumb{"Fleet", "/admin/fleet/"}
+)
+
+func centerCrumb(ct domain.Center) crumb  { return crumb{ct.Name, centerURL(ct.ID)} }
+func samplesCrumb(ct domain.Center) crumb { return crumb{"Samples", samplesPath(ct)} }
+func userCrumb(u domain.User) crumb       { return crumb{u.Username, userPath(u.ID)} }
+
+// render writes page name with data and status, below crumbs. It renders
+// into a buffer first, so that a template error is a clean 500 and never
+// half a page.
+func (c *Console) render(w http.ResponseWriter, r *http.Request, v *visit, status int, name, title string, data any, crumbs ...crumb) error {
 	t, ok := c.pages.t[name]
 	if !ok {
 		return fmt.Errorf("admin: no page %q", name)
 	}
 	section, _, _ := strings.Cut(name, "_")
-	p := page{Title: title, Section: section, Data: data, Flash: c.takeFlash(w, r)}
+	p := page{Title: title, Section: section, Data: data, Crumbs: crumbs, Flash: c.takeFlash(w, r)}
 	if v != nil {
 		p.User, p.CSRF = &v.user, v.csrf
 	}

@@ -279,7 +279,7 @@ func (c *Console) sampleList(w http.ResponseWriter, r *http.Request, v *visit) e
 	if f.invalid() {
 		lv.Rows, lv.Foot.Invalid, status = nil, true, http.StatusBadRequest
 	}
-	return c.render(w, r, v, status, "samples_list", "Samples of "+ct.Name, lv)
+	return c.render(w, r, v, status, "samples_list", "Samples of "+ct.Name, lv, centersCrumb, centerCrumb(ct))
 }
 
 // sampleView is a sample's page: every field, the audit fields as
@@ -319,7 +319,7 @@ func (c *Console) sampleDetail(w http.ResponseWriter, r *http.Request, v *visit)
 			}
 		}
 	}
-	return c.render(w, r, v, http.StatusOK, "samples_detail", sm.Name, sv)
+	return c.render(w, r, v, http.StatusOK, "samples_detail", sm.Name, sv, centersCrumb, centerCrumb(ct), samplesCrumb(ct))
 }
 
 // sampleFormView is the create and edit forms' data.
@@ -361,7 +361,11 @@ func (c *Console) renderSampleForm(w http.ResponseWriter, r *http.Request, v *vi
 	if sm != nil {
 		title = "Edit " + sm.Name
 	}
-	return c.render(w, r, v, status, "samples_form", title, fv)
+	crumbs := []crumb{centersCrumb, centerCrumb(ct), samplesCrumb(ct)}
+	if sm != nil {
+		crumbs = append(crumbs, crumb{sm.Name, samplePath(ct, *sm)})
+	}
+	return c.render(w, r, v, status, "samples_form", title, fv, crumbs...)
 }
 
 func (c *Console) sampleNew(w http.ResponseWriter, r *http.Request, v *visit) error {

@@ -75,7 +75,7 @@ func (c *Console) renderTokens(w http.ResponseWriter, r *http.Request, v *visit,
 		f.values.Set("ttl", defaultTTL)
 	}
 	tv.TTL = newChoice(f, "ttl", "Valid for", "1d", "1 day", "30d", "30 days", "90d", "90 days", "never", "Never expires")
-	return c.render(w, r, v, status, "tokens_list", "API tokens of "+t.Username, tv)
+	return c.render(w, r, v, status, "tokens_list", "API tokens of "+t.Username, tv, usersCrumb, userCrumb(t))
 }
 
 func (c *Console) tokenList(w http.ResponseWriter, r *http.Request, v *visit) error {

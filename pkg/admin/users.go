@@ -513,7 +513,7 @@ func (c *Console) renderCreate(w http.ResponseWriter, r *http.Request, v *visit,
 			return err
 		}
 	}
-	return c.render(w, r, v, status, "users_new", "New user", fv)
+	return c.render(w, r, v, status, "users_new", "New user", fv, usersCrumb)
 }
 
 func (c *Console) userNew(w http.ResponseWriter, r *http.Request, v *visit) error {
@@ -610,7 +610,7 @@ func (c *Console) renderProfile(w http.ResponseWriter, r *http.Request, v *visit
 		return err
 	}
 	return c.render(w, r, v, status, "users_detail", t.Username, userFormView{Form: *f, Target: t, Center: ct,
-		Superuser: v.user.IsSuperuser, Edit: managesOrSelf(v.user, t), Rename: v.user.Manages(t), Password: managesOrSelf(v.user, t)})
+		Superuser: v.user.IsSuperuser, Edit: managesOrSelf(v.user, t), Rename: v.user.Manages(t), Password: managesOrSelf(v.user, t)}, usersCrumb)
 }
 
 func (c *Console) userDetail(w http.ResponseWriter, r *http.Request, v *visit) error {
@@ -663,7 +663,8 @@ func (c *Console) passwordForm(w http.ResponseWriter, r *http.Request, v *visit)
 
 // renderPassword renders the form setting t's password.
 func (c *Console) renderPassword(w http.ResponseWriter, r *http.Request, v *visit, status int, t domain.User, f form) error {
-	return c.render(w, r, v, status, "users_password", "Set password", userFormView{Form: f, Target: t, Self: t.ID == v.user.ID})
+	return c.render(w, r, v, status, "users_password", "Set password", userFormView{Form: f, Target: t, Self: t.ID == v.user.ID},
+		usersCrumb, userCrumb(t))
 }
 
 // checkCurrentPassword adds an error beside current_password unless f

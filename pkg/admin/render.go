@@ -70,6 +70,7 @@ func parsePages() (*pages, error) {
 		"query":    withQuery,
 		"outcome":  outcomeBadge,
 		"sorthead": newSortHead,
+		"duration": formatDuration,
 	}
 	names, err := fs.Glob(files, "templates/*.html")
 	if err != nil {
@@ -236,6 +237,9 @@ func (c *Console) errorPage(w http.ResponseWriter, r *http.Request, v *visit, er
 	}
 }
 
+// msgRequired is an empty required field's error, in the domain's words.
+const msgRequired = "this field is required"
+
 // form is a submitted (or empty) form and its errors, by field; "" holds
 // the errors of the form as a whole.
 type form struct {
@@ -359,6 +363,10 @@ func formatTime(t any) string {
 	}
 	return "—"
 }
+
+// formatDuration is d to the millisecond, "1.234s" rather than
+// "1.234567891s": a run's times are for a glance.
+func formatDuration(d time.Duration) string { return d.Round(time.Millisecond).String() }
 
 func formatID(id *uuid.UUID) string {
 	if id == nil {

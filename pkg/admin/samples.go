@@ -328,7 +328,8 @@ type sampleFormView struct {
 	Sample      *domain.Sample // nil when creating
 	Form        form
 	Type, User  fieldView
-	Action, Cta string
+	// Action is where the form posts; Cancel, the page it came from.
+	Action, Cta, Cancel string
 }
 
 // renderSampleForm shows the create (sm nil) or edit form of f.
@@ -351,10 +352,10 @@ func (c *Console) renderSampleForm(w http.ResponseWriter, r *http.Request, v *vi
 		users = append([]string{sm.UserID.String(), refs[0].Username + " (current, not an active member)"}, users...)
 	}
 	if sm == nil {
-		fv.Action, fv.Cta = samplesPath(ct)+"new/", "Create sample"
+		fv.Action, fv.Cta, fv.Cancel = samplesPath(ct)+"new/", "Create sample", samplesPath(ct)
 		users = append([]string{"", "— choose —"}, users...)
 	} else {
-		fv.Action, fv.Cta = samplePath(ct, *sm)+"edit/", "Save"
+		fv.Action, fv.Cta, fv.Cancel = samplePath(ct, *sm)+"edit/", "Save", samplePath(ct, *sm)
 	}
 	fv.User = newChoice(f, "user_id", "User", users...)
 	title := "New sample"
@@ -484,5 +485,5 @@ func (c *Console) sampleDelete(w http.ResponseWriter, r *http.Request, v *visit)
 	if _, err := c.st.Samples.SoftDelete(r.Context(), ct.ID, domain.By(v.user.ID), sm.ID); err != nil {
 		return err
 	}
-	return c.redirect(w, r, samplesPath(ct), "Sample "+sm.Name+" deleted (soft: an admin can still see it with “include inactive”).")
+	return c.redirect(w, r, samplesPath(ct), "Sample "+sm.Name+" soft-deleted: an admin still sees it with “Include soft-deleted”.")
 }

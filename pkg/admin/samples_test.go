@@ -304,7 +304,7 @@ func TestSampleDelete(t *testing.T) {
 	if got.IsActive || got.UpdatedBy == nil || *got.UpdatedBy != e.users["istanbul_admin"].ID {
 		t.Fatalf("after delete: %+v", got)
 	}
-	c.get(samplesURL(e.ist)).want(t, http.StatusOK, "Sample "+s.Name+" deleted")
+	c.get(samplesURL(e.ist)).want(t, http.StatusOK, "Sample "+s.Name+" soft-deleted")
 	if p := c.get(sampleURL(e.ist, s.ID)); strings.Contains(p.body, "/delete/") {
 		t.Fatal("a deleted sample offers delete again")
 	}

@@ -196,10 +196,10 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	lv := loginView{Form: f, Next: safeNext(r.PostForm.Get("next"))}
 	username, password := r.PostForm.Get("username"), r.PostForm.Get("password")
 	if username == "" {
-		f.add("username", "This field is required.")
+		f.add("username", msgRequired)
 	}
 	if password == "" {
-		f.add("password", "This field is required.")
+		f.add("password", msgRequired)
 	}
 	if f.invalid() {
 		c.renderLogin(w, r, http.StatusBadRequest, lv)

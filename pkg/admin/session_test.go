@@ -78,7 +78,7 @@ func TestSignInErrors(t *testing.T) {
 	e := setup(t)
 	c := e.anonymous()
 	c.postForm("/admin/login/", url.Values{"username": {""}, "password": {""}}).
-		want(t, http.StatusBadRequest, "This field is required.")
+		want(t, http.StatusBadRequest, "this field is required")
 	p := c.postForm("/admin/login/", url.Values{"username": {"istanbul_admin"}, "password": {"wrong password"}})
 	p.want(t, http.StatusBadRequest, "Please enter a correct username and password.")
 	if p.header.Get("Set-Cookie") != "" {

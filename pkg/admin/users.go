@@ -639,7 +639,7 @@ func (c *Console) userSave(w http.ResponseWriter, r *http.Request, v *visit) err
 	}
 	u, err := c.st.Users.Update(r.Context(), domain.By(v.user.ID), t.ID, p)
 	if err == nil {
-		return c.redirect(w, r, userPath(u.ID), "Saved the profile of "+u.Username+".")
+		return c.redirect(w, r, userPath(u.ID), "User "+u.Username+" saved.")
 	}
 	if !f.fromError(err, profileFields(v, t)...) {
 		return err
@@ -674,7 +674,7 @@ func (c *Console) renderPassword(w http.ResponseWriter, r *http.Request, v *visi
 func (c *Console) checkCurrentPassword(r *http.Request, v *visit, f form) error {
 	current := f.Get("current_password")
 	if current == "" {
-		f.add("current_password", "This field is required.")
+		f.add("current_password", msgRequired)
 		return nil
 	}
 	retry, err := c.th.Do(r, v.user.Username, func() error {
@@ -710,7 +710,7 @@ func (c *Console) passwordSet(w http.ResponseWriter, r *http.Request, v *visit) 
 	}
 	p := newPassword(f)
 	if p == nil {
-		f.add("password", "this field is required")
+		f.add("password", msgRequired)
 	}
 	if !f.invalid() {
 		err := c.st.Users.SetPassword(r.Context(), domain.By(v.user.ID), t.ID, p)

@@ -221,7 +221,7 @@ func TestUserSave(t *testing.T) {
 			if p.location() != userURL(before) || after.FirstName != "Changed" || after.Phone != "+90 555" {
 				t.Fatalf("%s on %s: Location %q, user %+v", tc.who, tc.target, p.location(), after)
 			}
-			c.get(p.location()).want(t, http.StatusOK, "Saved the profile of "+before.Username+".")
+			c.get(p.location()).want(t, http.StatusOK, "User "+before.Username+" saved.")
 		} else if after.FirstName != before.FirstName || after.Phone != before.Phone {
 			t.Fatalf("%s on %s: refused with %d but changed: %+v", tc.who, tc.target, tc.status, after)
 		}
@@ -382,7 +382,7 @@ func TestUserPassword(t *testing.T) {
 	// One's own needs the current password: a stolen session is not
 	// enough to take the account.
 	for _, tc := range []struct{ current, msg string }{
-		{"", "This field is required."},
+		{"", "this field is required"},
 		{"not the password", "Your current password was entered incorrectly."},
 	} {
 		v := pw()

@@ -91,11 +91,11 @@ func newPager(q url.Values, count, offset int) pager {
 	if count > 0 && offset < count {
 		p.From, p.To = offset+1, min(offset+pageSize, count)
 	}
-	if offset > 0 {
-		p.Prev = withQuery(q, "offset", strconv.Itoa(max(offset-pageSize, 0)))
-		if offset-pageSize <= 0 {
-			p.Prev = withQuery(q, "offset", "")
-		}
+	switch {
+	case offset > pageSize:
+		p.Prev = withQuery(q, "offset", strconv.Itoa(offset-pageSize))
+	case offset > 0:
+		p.Prev = withQuery(q, "offset", "") // the first page has no offset
 	}
 	if offset+pageSize < count {
 		p.Next = withQuery(q, "offset", strconv.Itoa(offset+pageSize))

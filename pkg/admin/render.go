@@ -67,7 +67,6 @@ func parsePages() (*pages, error) {
 		"field":    newField,
 		"choice":   newChoice,
 		"id":       formatID,
-		"query":    withQuery,
 		"outcome":  outcomeBadge,
 		"sorthead": newSortHead,
 		"duration": formatDuration,
@@ -202,7 +201,6 @@ func errBadForm(err error) error {
 
 // errorView is the error page's data.
 type errorView struct {
-	Status    int
 	Message   string
 	RequestID string
 }
@@ -211,29 +209,30 @@ type errorView struct {
 // exist or is not the caller's to see, 409 for what contradicts the data,
 // 503 while the database is away, 500 (logged) for anything else.
 func (c *Console) errorPage(w http.ResponseWriter, r *http.Request, v *visit, err error) {
-	ev := errorView{Status: http.StatusInternalServerError, RequestID: w.Header().Get("X-Request-ID"),
+	status := http.StatusInternalServerError
+	ev := errorView{RequestID: w.Header().Get("X-Request-ID"),
 		Message: "Something went wrong on our side. It has been logged; try again, and tell the operators if it persists."}
 	var se *statusError
 	var ve *domain.ValidationError
 	switch {
 	case errors.As(err, &se):
-		ev.Status, ev.Message = se.status, se.msg
+		status, ev.Message = se.status, se.msg
 	case errors.Is(err, domain.ErrNotFound):
-		ev.Status, ev.Message = http.StatusNotFound, "There is no such page, or what it shows does not exist or is not yours to see."
+		status, ev.Message = http.StatusNotFound, "There is no such page, or what it shows does not exist or is not yours to see."
 	case errors.As(err, &ve):
-		ev.Status, ev.Message = http.StatusBadRequest, ve.Error()
+		status, ev.Message = http.StatusBadRequest, ve.Error()
 	case errors.Is(err, domain.ErrConflict):
-		ev.Status, ev.Message = http.StatusConflict, err.Error()
+		status, ev.Message = http.StatusConflict, err.Error()
 	case db.IsUnavailable(err):
-		ev.Status, ev.Message = http.StatusServiceUnavailable, "The database is unavailable right now. Try again in a moment."
+		status, ev.Message = http.StatusServiceUnavailable, "The database is unavailable right now. Try again in a moment."
 	default:
 		c.log.ErrorContext(r.Context(), "admin: page failed", slog.String("path", r.URL.Path),
 			slog.String("request_id", ev.RequestID), slog.Any("error", err))
 	}
-	title := http.StatusText(ev.Status)
-	if rerr := c.render(w, r, v, ev.Status, "error", title, ev); rerr != nil {
+	title := http.StatusText(status)
+	if rerr := c.render(w, r, v, status, "error", title, ev); rerr != nil {
 		c.log.ErrorContext(r.Context(), "admin: error page failed", slog.Any("error", rerr))
-		http.Error(w, title, ev.Status)
+		http.Error(w, title, status)
 	}
 }
 

@@ -465,8 +465,9 @@ type userFormView struct {
 	// Role and Centers are the create form's choices; Centers is empty
 	// for an admin, whose users join their own center.
 	Role, Centers fieldView
-	// What the caller may do to the target (or create).
-	Superuser, Edit, Rename, Password bool
+	// What the caller may do: Superuser, create anyone; Edit, change
+	// the target's profile, password and tokens; Rename, the username.
+	Superuser, Edit, Rename bool
 	// Self: the target is the caller, who must give the current password
 	// to set a new one.
 	Self bool
@@ -610,7 +611,7 @@ func (c *Console) renderProfile(w http.ResponseWriter, r *http.Request, v *visit
 		return err
 	}
 	return c.render(w, r, v, status, "users_detail", t.Username, userFormView{Form: *f, Target: t, Center: ct,
-		Superuser: v.user.IsSuperuser, Edit: managesOrSelf(v.user, t), Rename: v.user.Manages(t), Password: managesOrSelf(v.user, t)}, usersCrumb)
+		Superuser: v.user.IsSuperuser, Edit: managesOrSelf(v.user, t), Rename: v.user.Manages(t)}, usersCrumb)
 }
 
 func (c *Console) userDetail(w http.ResponseWriter, r *http.Request, v *visit) error {

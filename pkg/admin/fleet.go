@@ -292,7 +292,10 @@ func (c *Console) fleetMigrate(w http.ResponseWriter, r *http.Request, v *visit)
 	}
 	m := c.st.Tenancy()
 	// Half the pool at most, so that the console and the API keep
-	// connections to answer with while the fleet migrates.
+	// connections to answer with while the fleet migrates. The pool's
+	// size is the operator's one setting for the load this process puts
+	// on the database; the migration's share follows it rather than a
+	// setting of its own.
 	concurrency := max(1, int(c.st.Pool().Config().MaxConns)/2)
 	run, started := c.fleet.start(len(behind), names, func(run *fleetRun) {
 		ctx, cancel := context.WithTimeout(c.fleet.ctx, runTimeout)

@@ -105,3 +105,16 @@ func TestBreadcrumbs(t *testing.T) {
 		}
 	}
 }
+
+// TestFlashSurvivesErrorPage: the result of a change is left for the next
+// page that renders, not taken by an error page on the way.
+func TestFlashSurvivesErrorPage(t *testing.T) {
+	e := setup(t)
+	su := e.signIn("super")
+	p := su.post(centerURL(e.ank.ID)+"edit/", url.Values{"name": {"Ankara Lab"}, "settings": {"{}"}})
+	p.want(t, http.StatusSeeOther)
+	if p := su.get("/admin/no-such-page/"); p.status != http.StatusNotFound || strings.Contains(p.body, "Center Ankara Lab saved.") {
+		t.Fatalf("the 404 page: %d, or it took the flash\n%s", p.status, p.body)
+	}
+	su.get(p.location()).want(t, http.StatusOK, `<p class="flash" role="status">Center Ankara Lab saved.</p>`)
+}

@@ -49,12 +49,12 @@ func parsePages() (*pages, error) {
 	p := &pages{t: map[string]*template.Template{}, static: map[string]staticFile{}}
 	statics, err := fs.ReadDir(files, "static")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the static files: %w", err)
 	}
 	for _, e := range statics {
 		b, err := files.ReadFile("static/" + e.Name())
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("reading %s: %w", e.Name(), err)
 		}
 		sum := sha256.Sum256(b)
 		p.static[e.Name()] = staticFile{body: b, contentType: mime.TypeByExtension(path.Ext(e.Name())),
@@ -73,7 +73,7 @@ func parsePages() (*pages, error) {
 	}
 	names, err := fs.Glob(files, "templates/*.html")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("finding the templates: %w", err)
 	}
 	for _, n := range names {
 		base := path.Base(n)
@@ -128,13 +128,23 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, v *visit, statu
 		return fmt.Errorf("admin: no page %q", name)
 	}
 	section, _, _ := strings.Cut(name, "_")
-	p := page{Title: title, Section: section, Data: data, Crumbs: crumbs, Flash: c.takeFlash(w, r)}
+	p := page{Title: title, Section: section, Data: data, Crumbs: crumbs}
+	// An error page leaves the messages for the next page: they are the
+	// result of a change, which the error did not undo.
+	if name != "error" {
+		p.Flash = readFlash(r)
+	}
 	if v != nil {
 		p.User, p.CSRF = &v.user, v.csrf
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
 		return fmt.Errorf("admin: rendering %s: %w", name, err)
+	}
+	// Shown, the messages are cleared; not before, so that a page that
+	// failed to render loses none.
+	if _, err := r.Cookie(flashCookie); err == nil && name != "error" {
+		c.clearCookie(w, r, flashCookie)
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")

@@ -104,7 +104,10 @@ type userRef struct {
 func (c *Console) members(ctx context.Context, v *visit, id uuid.UUID, activeOnly bool) ([]domain.User, error) {
 	us, _, err := c.st.Users.List(ctx, domain.ListOptions{CenterID: &id, Limit: domain.MaxLimit,
 		IncludeInactive: !activeOnly && v.user.Privileged()})
-	return us, err
+	if err != nil {
+		return nil, fmt.Errorf("listing the members of %s: %w", id, err)
+	}
+	return us, nil
 }
 
 // userRefs resolves user ids to usernames in one query: a null id, or one

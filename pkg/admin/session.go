@@ -277,13 +277,13 @@ func (c *Console) setFlash(w http.ResponseWriter, r *http.Request, msgs ...strin
 	c.setCookie(w, r, flashCookie, base64.RawURLEncoding.EncodeToString([]byte(s)), 60)
 }
 
-// takeFlash returns the messages setFlash left, and clears them.
-func (c *Console) takeFlash(w http.ResponseWriter, r *http.Request) []string {
+// readFlash returns the messages setFlash left; render clears them once
+// a page has shown them.
+func readFlash(r *http.Request) []string {
 	ck, err := r.Cookie(flashCookie)
 	if err != nil {
 		return nil
 	}
-	c.clearCookie(w, r, flashCookie)
 	b, err := base64.RawURLEncoding.DecodeString(ck.Value)
 	if err != nil || len(b) == 0 {
 		return nil

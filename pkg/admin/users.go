@@ -480,7 +480,7 @@ func (c *Console) centerOf(r *http.Request, id *uuid.UUID) (*domain.Center, erro
 	}
 	ct, err := c.st.Centers.Get(r.Context(), *id)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the user's center: %w", err)
 	}
 	return &ct, nil
 }
@@ -538,11 +538,13 @@ func (c *Console) userCreate(w http.ResponseWriter, r *http.Request, v *visit) e
 		LastName: f.Get("last_name"), Phone: f.Get("phone"), Role: domain.Role(f.Get("role")),
 		IsSuperuser: f.Get("is_superuser") != "", CenterID: v.user.CenterID}
 	if s := f.Get("center"); s != "" {
-		id, err := uuid.Parse(s)
-		if err != nil {
-			f.add("center", "choose a center from the list")
+		// A malformed id is bad input, beside the field (or above the
+		// form, for an admin, who has none), not a center to refuse.
+		if id, err := uuid.Parse(s); err != nil {
+			f.addFor("center", "choose a center from the list", createFields(v))
+		} else {
+			in.CenterID = &id
 		}
-		in.CenterID = &id
 	} else if v.user.IsSuperuser {
 		in.CenterID = nil
 	}

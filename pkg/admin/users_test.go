@@ -325,6 +325,12 @@ func TestUserCreate(t *testing.T) {
 	n := countUsers()
 	admin.post("/admin/users/new/", form("elsewhere", "center", e.ank.ID.String())).want(t, http.StatusForbidden)
 	admin.post("/admin/users/new/", form("op3", "is_superuser", "on")).want(t, http.StatusForbidden)
+	// A malformed center id is bad input, not a refusal: above the form
+	// for an admin, who has no center field; beside it for a superuser.
+	admin.post("/admin/users/new/", form("badcenter", "center", "not-an-id")).
+		want(t, http.StatusBadRequest, "<li>center: choose a center from the list</li>")
+	super.post("/admin/users/new/", form("badcenter", "center", "not-an-id")).
+		want(t, http.StatusBadRequest, fieldError("center", "choose a center from the list"))
 	for _, key := range []string{"istanbul_user", "istanbul_viewer"} {
 		c := e.signIn(key)
 		c.get("/admin/users/new/").want(t, http.StatusForbidden)

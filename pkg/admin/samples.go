@@ -322,10 +322,10 @@ func (c *Console) sampleDetail(w http.ResponseWriter, r *http.Request, v *visit)
 
 // sampleFormView is the create and edit forms' data.
 type sampleFormView struct {
-	Center      domain.Center
-	Sample      *domain.Sample // nil when creating
-	Form        form
-	Type, User  fieldView
+	Center     domain.Center
+	Sample     *domain.Sample // nil when creating
+	Form       form
+	Type, User fieldView
 	// Action is where the form posts; Cancel, the page it came from.
 	Action, Cta, Cancel string
 }

@@ -114,7 +114,10 @@ func TestSignInThrottleShared(t *testing.T) {
 		t.Fatal("429 without Retry-After")
 	}
 	// The same throttle refuses the API's login for that user too.
-	req, _ := http.NewRequest(http.MethodPost, "/api/auth/token/", nil)
+	req, err := http.NewRequest(http.MethodPost, "/api/auth/token/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.RemoteAddr = "192.0.2.1:1234"
 	retry, err := th.Do(req, "ankara_user", func() error { t.Fatal("auth called while locked"); return nil })
 	if retry <= 0 || err != nil {
@@ -162,7 +165,11 @@ func TestSessionEnds(t *testing.T) {
 		ends   bool
 	}{
 		{"profile change", "istanbul_user", func(id string) {
-			e.exec("UPDATE public.users SET first_name = 'Renamed' WHERE id = $1", id)
+			u := e.users["istanbul_user"]
+			if _, err := e.st.Users.Update(e.ctx, sys, u.ID, domain.UserProfile{Username: u.Username, Email: u.Email,
+				FirstName: "Renamed", LastName: u.LastName, Phone: u.Phone}); err != nil {
+				t.Fatal(err)
+			}
 		}, false},
 		{"deactivated", "istanbul_viewer", func(id string) {
 			if _, err := e.st.Users.SetActive(e.ctx, sys, false, e.users["istanbul_viewer"].ID); err != nil {
@@ -179,6 +186,7 @@ func TestSessionEnds(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, true},
+		// By SQL: the trigger ends the sessions whoever changes the hash.
 		{"password by SQL", "ankara_viewer", func(id string) {
 			e.exec("UPDATE public.users SET password_hash = password_hash || 'x' WHERE id = $1", id)
 		}, true},

@@ -123,4 +123,3 @@ func (ss *Sessions) End(ctx context.Context, secret string) error {
 	}
 	return nil
 }
-

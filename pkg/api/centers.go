@@ -17,25 +17,6 @@ var (
 	centerReadOnly = []string{"id", "schema_name", "is_active", "created_at", "updated_at", "created_by", "updated_by"}
 )
 
-// visibleCenter returns center id if the caller may see it: a superuser any
-// center, active or not; anyone else only their own (which is active, or
-// they could not have authenticated).
-func (s *Server) visibleCenter(r *http.Request) (domain.Center, error) {
-	u := caller(r)
-	id, err := pathID(r, "id")
-	if err != nil {
-		return domain.Center{}, err
-	}
-	if !u.SeesCenter(id) {
-		return domain.Center{}, errNotFound
-	}
-	c, err := s.st.Centers.Get(r.Context(), id)
-	if err == nil && !c.IsActive && !u.IsSuperuser {
-		return domain.Center{}, errNotFound
-	}
-	return c, err
-}
-
 func (s *Server) listCenters(w http.ResponseWriter, r *http.Request) error {
 	u := caller(r)
 	limit, offset, err := pageParams(r)
@@ -57,7 +38,7 @@ func (s *Server) listCenters(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getCenter(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.visibleCenter(r)
+	c, err := visibleByPath(r, s.st.VisibleCenter)
 	return ok(w, c, err)
 }
 
@@ -95,7 +76,7 @@ func (s *Server) createCenter(w http.ResponseWriter, r *http.Request) error {
 // a PUT leaves optional fields it does not send as they are.
 func (s *Server) updateCenter(partial bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		c, err := s.visibleCenter(r)
+		c, err := visibleByPath(r, s.st.VisibleCenter)
 		if err != nil {
 			return err
 		}
@@ -120,7 +101,7 @@ func (s *Server) updateCenter(partial bool) handlerFunc {
 }
 
 func (s *Server) deleteCenter(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.visibleCenter(r)
+	c, err := visibleByPath(r, s.st.VisibleCenter)
 	if err != nil {
 		return err
 	}
@@ -133,7 +114,7 @@ func (s *Server) deleteCenter(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) restoreCenter(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.visibleCenter(r)
+	c, err := visibleByPath(r, s.st.VisibleCenter)
 	if err != nil {
 		return err
 	}
@@ -146,7 +127,7 @@ func (s *Server) restoreCenter(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) hardDeleteCenter(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.visibleCenter(r)
+	c, err := visibleByPath(r, s.st.VisibleCenter)
 	if err != nil {
 		return err
 	}
@@ -159,7 +140,7 @@ func (s *Server) hardDeleteCenter(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) centerStats(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.visibleCenter(r)
+	c, err := visibleByPath(r, s.st.VisibleCenter)
 	if err != nil {
 		return err
 	}

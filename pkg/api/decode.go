@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tenantctl/tenantctl/internal/text"
+	"github.com/tenantctl/tenantctl/pkg/domain"
 	"github.com/tenantctl/tenantctl/tenancy"
 )
 
@@ -205,4 +207,16 @@ func pathID(r *http.Request, name string) (uuid.UUID, error) {
 		return uuid.Nil, errNotFound
 	}
 	return id, nil
+}
+
+// visibleByPath returns the object of the path's {id} if the caller may
+// see it, by visible: the Store's VisibleCenter or VisibleUser, where the
+// rule is. Parsing the path is the API's part.
+func visibleByPath[T any](r *http.Request, visible func(context.Context, domain.User, uuid.UUID) (T, error)) (T, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return visible(r.Context(), *caller(r), id)
 }

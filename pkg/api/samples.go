@@ -27,9 +27,10 @@ func sampleCenter(r *http.Request) (uuid.UUID, error) {
 	return id, nil
 }
 
-// visibleSample returns the sample of the path if the caller may see it:
-// members of its center; a soft-deleted sample only superusers and admins.
-func (s *Server) visibleSample(r *http.Request) (uuid.UUID, domain.Sample, error) {
+// pathSample returns the request's center and the path's sample if the
+// caller may see it, by the Store's VisibleSample, where the rule is.
+// Parsing the request is the API's part.
+func (s *Server) pathSample(r *http.Request) (uuid.UUID, domain.Sample, error) {
 	cid, err := sampleCenter(r)
 	if err != nil {
 		return cid, domain.Sample{}, err
@@ -38,10 +39,7 @@ func (s *Server) visibleSample(r *http.Request) (uuid.UUID, domain.Sample, error
 	if err != nil {
 		return cid, domain.Sample{}, err
 	}
-	sm, err := s.st.Samples.Get(r.Context(), cid, id)
-	if err == nil && !sm.IsActive && !caller(r).Privileged() {
-		err = errNotFound
-	}
+	sm, err := s.st.VisibleSample(r.Context(), *caller(r), cid, id)
 	return cid, sm, err
 }
 
@@ -89,7 +87,7 @@ func (s *Server) writeSamples(w http.ResponseWriter, r *http.Request, status dom
 }
 
 func (s *Server) getSample(w http.ResponseWriter, r *http.Request) error {
-	_, sm, err := s.visibleSample(r)
+	_, sm, err := s.pathSample(r)
 	return ok(w, sm, err)
 }
 
@@ -148,7 +146,7 @@ func (s *Server) createSample(w http.ResponseWriter, r *http.Request) error {
 // out are kept, as in DRF) and PATCH.
 func (s *Server) updateSample(partial bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		cid, cur, err := s.visibleSample(r)
+		cid, cur, err := s.pathSample(r)
 		if err != nil {
 			return err
 		}
@@ -178,7 +176,7 @@ func (s *Server) updateSample(partial bool) handlerFunc {
 }
 
 func (s *Server) deleteSample(w http.ResponseWriter, r *http.Request) error {
-	cid, cur, err := s.visibleSample(r)
+	cid, cur, err := s.pathSample(r)
 	if err != nil {
 		return err
 	}
@@ -202,7 +200,7 @@ func (s *Server) transitionSample(action domain.Action) handlerFunc {
 		u := caller(r)
 		if !u.WritesSamples() {
 			// A viewer is told it may not act only about a sample it sees.
-			if _, _, err := s.visibleSample(r); err != nil {
+			if _, _, err := s.pathSample(r); err != nil {
 				return err
 			}
 			return errViewer

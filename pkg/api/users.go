@@ -18,25 +18,6 @@ var (
 	userReadOnly = []string{"id", "is_active", "created_at", "updated_at", "created_by", "updated_by"}
 )
 
-// visibleUser returns user id if the caller may see them: superusers see
-// everyone, others the members of their own center; soft-deleted users
-// only superusers and admins.
-func (s *Server) visibleUser(r *http.Request) (domain.User, error) {
-	u := caller(r)
-	id, err := pathID(r, "id")
-	if err != nil {
-		return domain.User{}, err
-	}
-	t, err := s.st.Users.Get(r.Context(), id)
-	if err != nil {
-		return t, err
-	}
-	if !u.SeesUser(t) {
-		return domain.User{}, errNotFound
-	}
-	return t, nil
-}
-
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 	u := caller(r)
 	var center *uuid.UUID
@@ -80,7 +61,7 @@ func (s *Server) writeUsers(w http.ResponseWriter, r *http.Request, center *uuid
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
-	t, err := s.visibleUser(r)
+	t, err := visibleByPath(r, s.st.VisibleUser)
 	return ok(w, t, err)
 }
 
@@ -151,7 +132,7 @@ func (o *object) phone() string {
 func (s *Server) updateUser(partial bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		u := caller(r)
-		t, err := s.visibleUser(r)
+		t, err := visibleByPath(r, s.st.VisibleUser)
 		if err != nil {
 			return err
 		}
@@ -205,7 +186,7 @@ func sameID(a, b *uuid.UUID) bool {
 // included).
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	u := caller(r)
-	t, err := s.visibleUser(r)
+	t, err := visibleByPath(r, s.st.VisibleUser)
 	if err != nil {
 		return err
 	}
@@ -219,7 +200,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 // changeCenter moves a user to another center: superusers only.
 func (s *Server) changeCenter(w http.ResponseWriter, r *http.Request) error {
 	u := caller(r)
-	t, err := s.visibleUser(r)
+	t, err := visibleByPath(r, s.st.VisibleUser)
 	if err != nil {
 		return err
 	}
@@ -246,7 +227,7 @@ func (s *Server) changeCenter(w http.ResponseWriter, r *http.Request) error {
 // admins for the non-superuser members of their center.
 func (s *Server) changeRole(w http.ResponseWriter, r *http.Request) error {
 	u := caller(r)
-	t, err := s.visibleUser(r)
+	t, err := visibleByPath(r, s.st.VisibleUser)
 	if err != nil {
 		return err
 	}

@@ -1,15 +1,21 @@
 package domain
 
-import "github.com/google/uuid"
+import (
+	"context"
+
+	"github.com/google/uuid"
+)
 
 // The permission rules of the design's table (DESIGN.md, "Authorization"),
 // in one place, so that the API and the admin console cannot disagree
 // about who may do what. They are pure functions of the users involved:
-// the Store does not call them (the CLI's operator may do anything), the
-// faces do, before calling the Store.
+// the Store's operations do not call them (the CLI's operator may do
+// anything), the faces do, before calling the Store.
 //
 // "Other center" is never a 403 in the table: a face answers not found
-// when SeesCenter or SeesUser is false, before asking anything else.
+// when SeesCenter or SeesUser is false, before asking anything else. The
+// Visible methods below are that answer for one object by id, so that a
+// face's "may u see it" is a call, not a copy of the rule.
 
 // SeesCenter reports whether u sees center id (the table's "centers: list
 // / get / stats" row, and the scope of every per-center row): a superuser
@@ -60,3 +66,57 @@ func (u User) ChangesRoleOf(t User) bool { return u.Manages(t) }
 // hard-delete centers, move users between centers (change_center) and run
 // fleet operations: superusers only.
 func (u User) ManagesCenters() bool { return u.IsSuperuser }
+
+// VisibleCenter returns center id if u may see it: a superuser any center,
+// soft-deleted ones too; anyone else only their own, and only while it is
+// active. Anything else is ErrNotFound (never a "forbidden": another
+// center's existence is not told). SeesCenter is asked first, so that a
+// probe of another center costs no query.
+func (s *Store) VisibleCenter(ctx context.Context, u User, id uuid.UUID) (Center, error) {
+	// The hidden answer is the error a missing center gets, and Get's own
+	// errors are returned unwrapped, so that the two read alike.
+	if !u.SeesCenter(id) {
+		return Center{}, notFound("center", id.String())
+	}
+	c, err := s.Centers.Get(ctx, id)
+	if err != nil {
+		return Center{}, err
+	}
+	if !c.IsActive && !u.IsSuperuser {
+		return Center{}, notFound("center", id.String())
+	}
+	return c, nil
+}
+
+// VisibleUser returns user id if u.SeesUser them, else ErrNotFound. Unlike
+// a center's, this costs a query whoever asks: whether u sees a user
+// depends on the user's center, which only the row tells.
+func (s *Store) VisibleUser(ctx context.Context, u User, id uuid.UUID) (User, error) {
+	t, err := s.Users.Get(ctx, id)
+	if err != nil {
+		return User{}, err
+	}
+	if !u.SeesUser(t) {
+		return User{}, notFound("user", id.String())
+	}
+	return t, nil
+}
+
+// VisibleSample returns sample id of center centerID if u may see it: the
+// center must be one u sees (members; superusers), asked first, without a
+// query; a soft-deleted center's samples are ErrNotFound for everyone, as
+// Samples.Get already does; and a soft-deleted sample only if
+// u.Privileged().
+func (s *Store) VisibleSample(ctx context.Context, u User, centerID, id uuid.UUID) (Sample, error) {
+	if !u.SeesCenter(centerID) {
+		return Sample{}, notFound("center", centerID.String())
+	}
+	sm, err := s.Samples.Get(ctx, centerID, id)
+	if err != nil {
+		return Sample{}, err
+	}
+	if !sm.IsActive && !u.Privileged() {
+		return Sample{}, notFound("sample", id.String())
+	}
+	return sm, nil
+}

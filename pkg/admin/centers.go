@@ -30,21 +30,14 @@ func (c *Console) centerRoutes() {
 var errCentersSuperuserOnly = errForbidden("Only a superuser may create, change or delete centers.")
 
 // visibleCenter returns the center of the path's {id} if v's user may see
-// it, as the API's visibleCenter: a superuser any center, deleted or not;
-// anyone else only their own, and not once it is soft-deleted. Everything
-// else, a malformed id included, is not found: another center's existence
-// is not told.
+// it (domain.Store.VisibleCenter, as the API asks); a malformed id is not
+// found either.
 func (c *Console) visibleCenter(r *http.Request, v *visit) (domain.Center, error) {
 	id, err := pathID(r, "id")
-	if err != nil || !v.user.SeesCenter(id) {
-		return domain.Center{}, domain.ErrNotFound
+	if err != nil {
+		return domain.Center{}, err
 	}
-	ct, err := c.st.Centers.Get(r.Context(), id)
-	// Soft-deleted centers are shown to those who may restore them.
-	if err == nil && !ct.IsActive && !v.user.ManagesCenters() {
-		return domain.Center{}, domain.ErrNotFound
-	}
-	return ct, err
+	return c.st.VisibleCenter(r.Context(), v.user, id)
 }
 
 // managedCenter is visibleCenter for the actions only superusers have:

@@ -37,7 +37,9 @@ var errViewer = errForbidden("Viewers have read-only access to samples.")
 // sampleCenter returns the center of the path if v may see its samples:
 // members of an active center and superusers. Anyone else, and everyone
 // for a soft-deleted center (whose samples the domain hides too), gets
-// not found, as from the API.
+// not found, as from the API. The pages need the center itself, which
+// VisibleSample does not return; and VisibleCenter shows a superuser a
+// soft-deleted center, whose samples are hidden even so.
 func (c *Console) sampleCenter(r *http.Request, v *visit) (domain.Center, error) {
 	ct, err := c.visibleCenter(r, v)
 	if err == nil && !ct.IsActive {
@@ -47,7 +49,7 @@ func (c *Console) sampleCenter(r *http.Request, v *visit) (domain.Center, error)
 }
 
 // visibleSample returns the center and sample of the path if v may see
-// them: a soft-deleted sample only a Privileged user.
+// them (sampleCenter, then domain.Store.VisibleSample).
 func (c *Console) visibleSample(r *http.Request, v *visit) (domain.Center, domain.Sample, error) {
 	ct, err := c.sampleCenter(r, v)
 	if err != nil {
@@ -57,10 +59,7 @@ func (c *Console) visibleSample(r *http.Request, v *visit) (domain.Center, domai
 	if err != nil {
 		return ct, domain.Sample{}, err
 	}
-	sm, err := c.st.Samples.Get(r.Context(), ct.ID, sid)
-	if err == nil && !sm.IsActive && !v.user.Privileged() {
-		err = domain.ErrNotFound
-	}
+	sm, err := c.st.VisibleSample(r.Context(), v.user, ct.ID, sid)
 	return ct, sm, err
 }
 

@@ -35,20 +35,14 @@ const usersPath = "/admin/users/"
 func userPath(id uuid.UUID) string { return usersPath + id.String() + "/" }
 
 // visibleUser returns the user of the path's {id} if the caller sees them
-// (SeesUser); anyone else, and a malformed id, is not found, as in the API.
+// (domain.Store.VisibleUser, as the API asks); a malformed id is not found
+// either.
 func (c *Console) visibleUser(r *http.Request, v *visit) (domain.User, error) {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return domain.User{}, err
 	}
-	t, err := c.st.Users.Get(r.Context(), id)
-	if err != nil {
-		return domain.User{}, err
-	}
-	if !v.user.SeesUser(t) {
-		return domain.User{}, domain.ErrNotFound
-	}
-	return t, nil
+	return c.st.VisibleUser(r.Context(), v.user, id)
 }
 
 // ownOrManagedUser returns the user of the path's {id} if the caller may

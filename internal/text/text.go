@@ -2,7 +2,11 @@
 // ends, which must not depend on each other.
 package text
 
-import "unicode/utf8"
+import (
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+)
 
 // Truncate shortens s to at most n bytes and marks the cut with "…" (3
 // more bytes), for input quoted in an error message and for errors kept in
@@ -32,6 +36,30 @@ func Strings[T ~string](vs []T) []string {
 	s := make([]string, len(vs))
 	for i, v := range vs {
 		s[i] = string(v)
+	}
+	return s
+}
+
+// Bytes is n in the largest binary unit that keeps it at 1 or more:
+// "512 B", "1.5 KiB", "2.0 GiB".
+func Bytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// Plural is n and noun, with an s unless n is 1: "1 center", "2 centers".
+func Plural(n int, noun string) string {
+	s := strconv.Itoa(n) + " " + noun
+	if n != 1 {
+		s += "s"
 	}
 	return s
 }

@@ -124,7 +124,7 @@ func TestBrowserCenter(t *testing.T) {
 	}
 
 	// A center with samples draws bars: Istanbul's page.
-	browser.Visit(t, ctx, base+"/admin/centers/"+e.ist.ID.String()+"/")
+	browser.Visit(t, ctx, base+centerURL(e.ist.ID))
 	if n := browser.Count(t, ctx, "figure.chart svg rect"); n == 0 {
 		t.Fatal("Istanbul's page draws no chart bars")
 	}
@@ -150,7 +150,7 @@ func TestBrowserSample(t *testing.T) {
 	ctx := browser.New(t)
 	signInBrowser(t, ctx, base, "istanbul_user")
 
-	samples := base + "/admin/centers/" + e.ist.ID.String() + "/samples/"
+	samples := base + samplesURL(e.ist)
 	browser.Visit(t, ctx, samples)
 	browser.Screenshot(t, ctx, "samples-1280")
 	browser.SetWidth(t, ctx, 390)
@@ -224,8 +224,8 @@ func TestBrowserTour(t *testing.T) {
 	if err != nil || len(samples) == 0 {
 		t.Fatalf("no sample in Istanbul: %v", err)
 	}
-	ist, ank := "/admin/centers/"+e.ist.ID.String()+"/", "/admin/centers/"+e.ank.ID.String()+"/"
-	user := "/admin/users/" + e.users["istanbul_user"].ID.String() + "/"
+	ist, ank := centerURL(e.ist.ID), centerURL(e.ank.ID)
+	user := userURL(e.users["istanbul_user"])
 	pages := []struct{ name, path string }{
 		{"dashboard", "/admin/"},
 		{"centers", "/admin/centers/?active=all"},

@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/json"
 	"net/http"
@@ -22,8 +21,8 @@ func (c *Console) centerRoutes() {
 	c.handle("GET /admin/centers/{id}/{$}", c.centerPage)
 	c.handle("GET /admin/centers/{id}/edit/{$}", c.centerEditForm)
 	c.handle("POST /admin/centers/{id}/edit/{$}", c.centerEdit)
-	c.handle("POST /admin/centers/{id}/delete/{$}", c.centerSoftDelete)
-	c.handle("POST /admin/centers/{id}/restore/{$}", c.centerRestore)
+	c.handle("POST /admin/centers/{id}/delete/{$}", c.centerSetActive(false))
+	c.handle("POST /admin/centers/{id}/restore/{$}", c.centerSetActive(true))
 	c.handle("GET /admin/centers/{id}/hard_delete/{$}", c.centerHardDeleteForm)
 	c.handle("POST /admin/centers/{id}/hard_delete/{$}", c.centerHardDelete)
 }
@@ -31,21 +30,14 @@ func (c *Console) centerRoutes() {
 var errCentersSuperuserOnly = errForbidden("Only a superuser may create, change or delete centers.")
 
 // visibleCenter returns the center of the path's {id} if v's user may see
-// it, as the API's visibleCenter: a superuser any center, deleted or not;
-// anyone else only their own, and not once it is soft-deleted. Everything
-// else, a malformed id included, is not found: another center's existence
-// is not told.
+// it (domain.Store.VisibleCenter, as the API asks); a malformed id is not
+// found either.
 func (c *Console) visibleCenter(r *http.Request, v *visit) (domain.Center, error) {
-	id, err := uuid.Parse(r.PathValue("id"))
-	if err != nil || !v.user.SeesCenter(id) {
-		return domain.Center{}, domain.ErrNotFound
+	id, err := pathID(r, "id")
+	if err != nil {
+		return domain.Center{}, err
 	}
-	ct, err := c.st.Centers.Get(r.Context(), id)
-	// Soft-deleted centers are shown to those who may restore them.
-	if err == nil && !ct.IsActive && !v.user.ManagesCenters() {
-		return domain.Center{}, domain.ErrNotFound
-	}
-	return ct, err
+	return c.st.VisibleCenter(r.Context(), v.user, id)
 }
 
 // managedCenter is visibleCenter for the actions only superusers have:
@@ -69,10 +61,8 @@ type centerListView struct {
 	Ordering fieldView
 	Sort     map[string]sortLink // by CenterOrderKeys
 	Rows     []centerRow
-	Pager    pager
-	// Invalid says the query had errors, so no list was read.
-	Invalid bool
-	Manages bool
+	Foot     listFoot
+	Manages  bool
 }
 
 // centerRow is a center as the list shows it, flat and formatted here:
@@ -112,32 +102,35 @@ func (c *Console) centerList(w http.ResponseWriter, r *http.Request, v *visit) e
 			opts.IDs = []uuid.UUID{*v.user.CenterID}
 		}
 	}
-	lv := centerListView{Form: f, Query: q, Manages: v.user.ManagesCenters()}
+	lv := centerListView{Form: f, Query: q, Manages: v.user.ManagesCenters(), Foot: listFoot{Empty: "No center matches."}}
 	status := http.StatusOK
 	if !f.invalid() {
 		items, count, err := c.st.Centers.List(r.Context(), opts)
-		if err != nil && !f.fromError(err) {
+		if err != nil && !f.fromError(err, centerListFields...) {
 			return err
 		}
 		for _, ct := range items {
 			lv.Rows = append(lv.Rows, centerRow{ID: ct.ID.String(), Name: ct.Name, IsActive: ct.IsActive,
 				Summary: text.Truncate(ct.Description, summaryLen), Created: formatTime(ct.CreatedAt), Updated: formatTime(ct.UpdatedAt)})
 		}
-		lv.Pager = newPager(q, count, opts.Offset)
+		lv.Foot.Pager = newPager(q, count, opts.Offset)
 	}
 	if f.invalid() {
-		lv.Invalid, status = true, http.StatusBadRequest
+		lv.Rows, lv.Foot.Invalid, status = nil, true, http.StatusBadRequest
 	}
 	lv.Search = newField(f, "search", "Search name or description", "search")
 	lv.Active = newChoice(f, "active", "Status", "all", "All", "true", "Active", "false", "Soft-deleted")
-	var pairs []string
-	for _, o := range domain.CenterOrderings() {
-		pairs = append(pairs, o, cmp.Or(centerOrderingLabels[o], o))
-	}
-	lv.Ordering = newChoice(f, "ordering", "Sort by", pairs...)
+	lv.Ordering = orderingChoice(f, domain.CenterOrderings(), centerOrderingLabels, domain.DefaultCenterOrdering)
 	lv.Sort = sortLinks(q, domain.CenterOrderKeys, cmp.Or(q.Get("ordering"), domain.DefaultCenterOrdering))
 	return c.render(w, r, v, status, "centers_list", "Centers", lv)
 }
+
+// The inputs of the centers' list and form, beside which a domain error
+// about them is shown.
+var (
+	centerListFields = []string{"search", "active", "ordering"}
+	centerFields     = []string{"name", "description", "settings"}
+)
 
 // centerFormView is the create and edit form's data.
 type centerFormView struct {
@@ -145,12 +138,24 @@ type centerFormView struct {
 	Center *domain.Center // nil on the create form
 }
 
+// renderCenterForm renders the create form (ct nil) or ct's edit form.
+func (c *Console) renderCenterForm(w http.ResponseWriter, r *http.Request, v *visit, status int, f form, ct *domain.Center) error {
+	title := "New center"
+	if ct != nil {
+		title = "Edit " + ct.Name
+	}
+	crumbs := []crumb{centersCrumb}
+	if ct != nil {
+		crumbs = append(crumbs, centerCrumb(*ct))
+	}
+	return c.render(w, r, v, status, "centers_form", title, centerFormView{Form: f, Center: ct}, crumbs...)
+}
+
 func (c *Console) centerNewForm(w http.ResponseWriter, r *http.Request, v *visit) error {
 	if !v.user.ManagesCenters() {
 		return errCentersSuperuserOnly
 	}
-	f := newForm(url.Values{"settings": {"{}"}})
-	return c.render(w, r, v, http.StatusOK, "centers_form", "New center", centerFormView{Form: f})
+	return c.renderCenterForm(w, r, v, http.StatusOK, newForm(url.Values{"settings": {"{}"}}), nil)
 }
 
 // centerInput reads the form's fields. Settings go to the domain as typed:
@@ -166,15 +171,13 @@ func (c *Console) centerCreate(w http.ResponseWriter, r *http.Request, v *visit)
 	}
 	f := newForm(r.PostForm)
 	ct, err := c.st.Centers.Create(r.Context(), domain.By(v.user.ID), centerInput(f))
-	if f.fromError(err) {
-		return c.render(w, r, v, http.StatusBadRequest, "centers_form", "New center", centerFormView{Form: f})
+	if f.fromError(err, centerFields...) {
+		return c.renderCenterForm(w, r, v, http.StatusBadRequest, f, nil)
 	}
 	if err != nil {
 		return err
 	}
-	c.setFlash(w, r, "Center "+ct.Name+" created, with its schema "+ct.SchemaName+".")
-	http.Redirect(w, r, centerURL(ct.ID), http.StatusSeeOther)
-	return nil
+	return c.redirect(w, r, centerURL(ct.ID), "Center "+ct.Name+" created, with its schema "+ct.SchemaName+".")
 }
 
 func (c *Console) centerEditForm(w http.ResponseWriter, r *http.Request, v *visit) error {
@@ -183,7 +186,7 @@ func (c *Console) centerEditForm(w http.ResponseWriter, r *http.Request, v *visi
 		return err
 	}
 	f := newForm(url.Values{"name": {ct.Name}, "description": {ct.Description}, "settings": {indentJSON(ct.Settings)}})
-	return c.render(w, r, v, http.StatusOK, "centers_form", "Edit "+ct.Name, centerFormView{Form: f, Center: &ct})
+	return c.renderCenterForm(w, r, v, http.StatusOK, f, &ct)
 }
 
 func (c *Console) centerEdit(w http.ResponseWriter, r *http.Request, v *visit) error {
@@ -193,52 +196,35 @@ func (c *Console) centerEdit(w http.ResponseWriter, r *http.Request, v *visit) e
 	}
 	f := newForm(r.PostForm)
 	updated, err := c.st.Centers.Update(r.Context(), domain.By(v.user.ID), ct.ID, centerInput(f))
-	if f.fromError(err) {
-		return c.render(w, r, v, http.StatusBadRequest, "centers_form", "Edit "+ct.Name, centerFormView{Form: f, Center: &ct})
+	if f.fromError(err, centerFields...) {
+		return c.renderCenterForm(w, r, v, http.StatusBadRequest, f, &ct)
 	}
 	if err != nil {
 		return err
 	}
-	c.setFlash(w, r, "Center "+updated.Name+" saved.")
-	http.Redirect(w, r, centerURL(ct.ID), http.StatusSeeOther)
-	return nil
+	return c.redirect(w, r, centerURL(ct.ID), "Center "+updated.Name+" saved.")
 }
 
-// indentJSON lays settings out for reading and editing; what the database
-// returned is valid JSON, so it cannot fail, but if it did the raw text
-// is still the right thing to show.
-func indentJSON(raw json.RawMessage) string {
-	var b bytes.Buffer
-	if err := json.Indent(&b, raw, "", "  "); err != nil {
-		return string(raw)
+// centerSetActive soft-deletes a center (active false) or restores it.
+func (c *Console) centerSetActive(active bool) handler {
+	return func(w http.ResponseWriter, r *http.Request, v *visit) error {
+		ct, err := c.managedCenter(r, v)
+		if err != nil {
+			return err
+		}
+		by := domain.By(v.user.ID)
+		msg := "Center " + ct.Name + " restored."
+		if active {
+			_, err = c.st.Centers.Restore(r.Context(), by, ct.ID)
+		} else {
+			_, err = c.st.Centers.SoftDelete(r.Context(), by, ct.ID)
+			msg = "Center " + ct.Name + " soft-deleted: its members cannot sign in and its data is kept until a hard delete."
+		}
+		if err != nil {
+			return err
+		}
+		return c.redirect(w, r, centerURL(ct.ID), msg)
 	}
-	return b.String()
-}
-
-func (c *Console) centerSoftDelete(w http.ResponseWriter, r *http.Request, v *visit) error {
-	ct, err := c.managedCenter(r, v)
-	if err != nil {
-		return err
-	}
-	if _, err := c.st.Centers.SoftDelete(r.Context(), domain.By(v.user.ID), ct.ID); err != nil {
-		return err
-	}
-	c.setFlash(w, r, "Center "+ct.Name+" soft-deleted: its members cannot sign in and its data is kept until a hard delete.")
-	http.Redirect(w, r, centerURL(ct.ID), http.StatusSeeOther)
-	return nil
-}
-
-func (c *Console) centerRestore(w http.ResponseWriter, r *http.Request, v *visit) error {
-	ct, err := c.managedCenter(r, v)
-	if err != nil {
-		return err
-	}
-	if _, err := c.st.Centers.Restore(r.Context(), domain.By(v.user.ID), ct.ID); err != nil {
-		return err
-	}
-	c.setFlash(w, r, "Center "+ct.Name+" restored.")
-	http.Redirect(w, r, centerURL(ct.ID), http.StatusSeeOther)
-	return nil
 }
 
 // centerHardDeleteView is the hard delete's confirmation page.
@@ -267,8 +253,14 @@ func (c *Console) centerHardDeleteForm(w http.ResponseWriter, r *http.Request, v
 	if err != nil {
 		return err
 	}
-	return c.render(w, r, v, http.StatusOK, "centers_harddelete", "Delete "+st.Center.Name+" for good",
-		centerHardDeleteView{Form: newForm(nil), Center: st.Center, Stats: st})
+	return c.renderHardDelete(w, r, v, http.StatusOK, st, newForm(nil))
+}
+
+// renderHardDelete renders the hard delete's confirmation for the center
+// of st.
+func (c *Console) renderHardDelete(w http.ResponseWriter, r *http.Request, v *visit, status int, st domain.Stats, f form) error {
+	return c.render(w, r, v, status, "centers_harddelete", "Delete "+st.Center.Name+" for good",
+		centerHardDeleteView{Form: f, Center: st.Center, Stats: st}, centersCrumb, centerCrumb(st.Center))
 }
 
 func (c *Console) centerHardDelete(w http.ResponseWriter, r *http.Request, v *visit) error {
@@ -280,16 +272,13 @@ func (c *Console) centerHardDelete(w http.ResponseWriter, r *http.Request, v *vi
 	// The exact name, case and all: typing it is the point, not finding it.
 	if f.Get("confirm") != st.Center.Name {
 		f.add("confirm", "Type the center's name exactly as shown to confirm; nothing was deleted.")
-		return c.render(w, r, v, http.StatusBadRequest, "centers_harddelete", "Delete "+st.Center.Name+" for good",
-			centerHardDeleteView{Form: f, Center: st.Center, Stats: st})
+		return c.renderHardDelete(w, r, v, http.StatusBadRequest, st, f)
 	}
 	if err := c.st.Centers.HardDelete(r.Context(), st.Center.ID); err != nil {
 		return err
 	}
-	c.setFlash(w, r, "Center "+st.Center.Name+" deleted for good, with its schema "+st.Center.SchemaName+
+	return c.redirect(w, r, "/admin/centers/", "Center "+st.Center.Name+" deleted for good, with its schema "+st.Center.SchemaName+
 		", its samples and its members.")
-	http.Redirect(w, r, "/admin/centers/", http.StatusSeeOther)
-	return nil
 }
 
 // centerView is the center page's data.
@@ -324,6 +313,6 @@ func (c *Console) centerPage(w http.ResponseWriter, r *http.Request, v *visit) e
 	}
 	cv := centerView{Stats: st, Settings: indentJSON(st.Center.Settings), Users: users, UserCount: count,
 		Manages: v.user.ManagesCenters(),
-		Charts:  []chart{statusChart(st.Samples.ByStatus), typeChart(st.Samples.ByType), roleChart(st.Users.ByRole)}}
-	return c.render(w, r, v, http.StatusOK, "centers_detail", st.Center.Name, cv)
+		Charts:  charts(st.Samples, st.Users)}
+	return c.render(w, r, v, http.StatusOK, "centers_detail", st.Center.Name, cv, centersCrumb)
 }

@@ -14,13 +14,9 @@ import (
 	"github.com/tenantctl/tenantctl/pkg/domain"
 )
 
-func centerPath(id uuid.UUID, action string) string {
-	p := "/admin/centers/" + id.String() + "/"
-	if action != "" {
-		p += action + "/"
-	}
-	return p
-}
+// The pages' paths, to which a test appends the rest ("edit/"): one way
+// for every kind of page.
+func centerURL(id uuid.UUID) string { return "/admin/centers/" + id.String() + "/" }
 
 // mustCenter returns center id from the database.
 func (e *env) mustCenter(id uuid.UUID) domain.Center {
@@ -83,7 +79,7 @@ func TestCenterList(t *testing.T) {
 		{"active=maybe", "must be true, false or all"},
 		{"ordering=schema_name", "cannot order by"},
 		{"offset=-1", "must be a whole number from 0"},
-		{"search=" + strings.Repeat("x", 201), "search"},
+		{"search=" + strings.Repeat("x", 201), `id="e-search"`},
 	} {
 		p := su.get("/admin/centers/?" + bad.query)
 		p.want(t, http.StatusBadRequest, bad.text)
@@ -145,10 +141,10 @@ func TestCenterPage(t *testing.T) {
 	e := setup(t)
 	su := e.signIn("super")
 	for _, ct := range []domain.Center{e.ist, e.ank} {
-		p := su.get(centerPath(ct.ID, ""))
+		p := su.get(centerURL(ct.ID))
 		p.want(t, http.StatusOK, ct.Name, ct.SchemaName, "schema version", "Samples by status", "Samples by type",
 			"Users by role", "<svg", `href="/admin/centers/`+ct.ID.String()+`/samples/"`,
-			`href="/admin/users/?center=`+ct.ID.String()+`"`, centerPath(ct.ID, "edit"), centerPath(ct.ID, "delete"))
+			`href="/admin/users/?center=`+ct.ID.String()+`"`, centerURL(ct.ID)+"edit/", centerURL(ct.ID)+"delete/")
 	}
 	st, err := e.st.Stats(e.ctx, e.ist.ID)
 	if err != nil {
@@ -156,7 +152,7 @@ func TestCenterPage(t *testing.T) {
 	}
 	for _, role := range []string{"istanbul_admin", "istanbul_user", "istanbul_viewer"} {
 		c := e.signIn(role)
-		p := c.get(centerPath(e.ist.ID, ""))
+		p := c.get(centerURL(e.ist.ID))
 		p.want(t, http.StatusOK, e.ist.Name, st.Schema.Name, fmt.Sprintf(`<span class="n">%d</span><span class="l">schema version`,
 			st.Schema.MigrationVersion), "istanbul_admin", "istanbul_user", "istanbul_viewer",
 			fmt.Sprintf(`<span class="n">%d</span><span class="l">samples`, st.Samples.Total))
@@ -165,18 +161,18 @@ func TestCenterPage(t *testing.T) {
 				t.Fatalf("%s: center page shows %q", role, hidden)
 			}
 		}
-		c.get(centerPath(e.ank.ID, "")).want(t, http.StatusNotFound)
+		c.get(centerURL(e.ank.ID)).want(t, http.StatusNotFound)
 		c.get("/admin/centers/not-a-uuid/").want(t, http.StatusNotFound)
-		c.get(centerPath(uuid.New(), "")).want(t, http.StatusNotFound)
+		c.get(centerURL(uuid.New())).want(t, http.StatusNotFound)
 	}
 	// A soft-deleted center: a superuser still sees it, with Restore and
 	// the hard delete; its members no longer get in.
 	if _, err := e.st.Centers.SoftDelete(e.ctx, domain.System, e.ank.ID); err != nil {
 		t.Fatal(err)
 	}
-	su.get(centerPath(e.ank.ID, "")).want(t, http.StatusOK, "soft-deleted", centerPath(e.ank.ID, "restore"),
-		centerPath(e.ank.ID, "hard_delete"))
-	e.signIn("istanbul_admin").get(centerPath(e.ank.ID, "")).want(t, http.StatusNotFound)
+	su.get(centerURL(e.ank.ID)).want(t, http.StatusOK, "soft-deleted", centerURL(e.ank.ID)+"restore/",
+		centerURL(e.ank.ID)+"hard_delete/")
+	e.signIn("istanbul_admin").get(centerURL(e.ank.ID)).want(t, http.StatusNotFound)
 }
 
 // TestCenterPermissions: everyone but a superuser is refused every change,
@@ -197,12 +193,12 @@ func TestCenterPermissions(t *testing.T) {
 			ct     domain.Center
 			status int
 		}{{own, http.StatusForbidden}, {other, http.StatusNotFound}} {
-			c.get(centerPath(tc.ct.ID, "edit")).want(t, tc.status)
-			c.post(centerPath(tc.ct.ID, "edit"), url.Values{"name": {"Renamed"}, "settings": {"{}"}}).want(t, tc.status)
-			c.post(centerPath(tc.ct.ID, "delete"), nil).want(t, tc.status)
-			c.post(centerPath(tc.ct.ID, "restore"), nil).want(t, tc.status)
-			c.get(centerPath(tc.ct.ID, "hard_delete")).want(t, tc.status)
-			c.post(centerPath(tc.ct.ID, "hard_delete"), url.Values{"confirm": {tc.ct.Name}}).want(t, tc.status)
+			c.get(centerURL(tc.ct.ID)+"edit/").want(t, tc.status)
+			c.post(centerURL(tc.ct.ID)+"edit/", url.Values{"name": {"Renamed"}, "settings": {"{}"}}).want(t, tc.status)
+			c.post(centerURL(tc.ct.ID)+"delete/", nil).want(t, tc.status)
+			c.post(centerURL(tc.ct.ID)+"restore/", nil).want(t, tc.status)
+			c.get(centerURL(tc.ct.ID)+"hard_delete/").want(t, tc.status)
+			c.post(centerURL(tc.ct.ID)+"hard_delete/", url.Values{"confirm": {tc.ct.Name}}).want(t, tc.status)
 			if got := e.mustCenter(tc.ct.ID); got.Name != tc.ct.Name || !got.IsActive || !got.UpdatedAt.Equal(tc.ct.UpdatedAt) {
 				t.Fatalf("%s: refused actions changed %s: %+v", role, tc.ct.Name, got)
 			}
@@ -214,8 +210,8 @@ func TestCenterPermissions(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := e.signIn("istanbul_admin")
-	c.post(centerPath(e.ank.ID, "restore"), nil).want(t, http.StatusNotFound)
-	c.post(centerPath(e.ank.ID, "hard_delete"), url.Values{"confirm": {e.ank.Name}}).want(t, http.StatusNotFound)
+	c.post(centerURL(e.ank.ID)+"restore/", nil).want(t, http.StatusNotFound)
+	c.post(centerURL(e.ank.ID)+"hard_delete/", url.Values{"confirm": {e.ank.Name}}).want(t, http.StatusNotFound)
 	if e.mustCenter(e.ank.ID).IsActive {
 		t.Fatal("a refused restore restored")
 	}
@@ -224,7 +220,7 @@ func TestCenterPermissions(t *testing.T) {
 	}
 	// A form without the CSRF token changes nothing, even a superuser's.
 	su := e.signIn("super")
-	su.post(centerPath(e.ist.ID, "delete"), url.Values{"csrf": {"forged"}}).want(t, http.StatusForbidden)
+	su.post(centerURL(e.ist.ID)+"delete/", url.Values{"csrf": {"forged"}}).want(t, http.StatusForbidden)
 	if !e.mustCenter(e.ist.ID).IsActive {
 		t.Fatal("a POST without the CSRF token soft-deleted the center")
 	}
@@ -245,7 +241,7 @@ func TestCenterCreate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.location() != centerPath(ct.ID, "") || ct.Description != "Sequencing." ||
+	if p.location() != centerURL(ct.ID) || ct.Description != "Sequencing." ||
 		strings.Join(ct.SampleTypes(), ",") != "blood,saliva" || ct.CreatedBy == nil || *ct.CreatedBy != e.users["super"].ID {
 		t.Fatalf("created %+v, redirected to %q", ct, p.location())
 	}
@@ -302,10 +298,10 @@ func TestCenterCreate(t *testing.T) {
 func TestCenterEdit(t *testing.T) {
 	e := setup(t)
 	su := e.signIn("super")
-	su.get(centerPath(e.ist.ID, "edit")).want(t, http.StatusOK, `value="`+e.ist.Name+`"`, `&#34;timezone&#34;: &#34;Europe/Istanbul&#34;`)
-	p := su.post(centerPath(e.ist.ID, "edit"), url.Values{"name": {"Istanbul Clinic"}, "description": {"Renamed."},
+	su.get(centerURL(e.ist.ID)+"edit/").want(t, http.StatusOK, `value="`+e.ist.Name+`"`, `&#34;timezone&#34;: &#34;Europe/Istanbul&#34;`)
+	p := su.post(centerURL(e.ist.ID)+"edit/", url.Values{"name": {"Istanbul Clinic"}, "description": {"Renamed."},
 		"settings": {`{"sample_types": ["tissue"]}`}})
-	if p.status != http.StatusSeeOther || p.location() != centerPath(e.ist.ID, "") {
+	if p.status != http.StatusSeeOther || p.location() != centerURL(e.ist.ID) {
 		t.Fatalf("edit: status %d, Location %q\n%s", p.status, p.location(), p.body)
 	}
 	ct := e.mustCenter(e.ist.ID)
@@ -321,22 +317,22 @@ func TestCenterEdit(t *testing.T) {
 		{"Fine", `{"a": `, "settings", "must be valid JSON"},
 		{"Fine", `"text"`, "settings", "must be a JSON object"},
 	} {
-		su.post(centerPath(e.ist.ID, "edit"), url.Values{"name": {bad.name}, "settings": {bad.settings}}).
+		su.post(centerURL(e.ist.ID)+"edit/", url.Values{"name": {bad.name}, "settings": {bad.settings}}).
 			want(t, http.StatusBadRequest, `id="e-`+bad.field+`"`, bad.text)
 		if got := e.mustCenter(e.ist.ID); !got.UpdatedAt.Equal(ct.UpdatedAt) || got.Name != ct.Name {
 			t.Fatalf("bad input changed the center: %+v", got)
 		}
 	}
 	for _, h := range hostile {
-		p := su.post(centerPath(e.ist.ID, "edit"), url.Values{"name": {"Istanbul " + h}, "description": {h}, "settings": {"{}"}})
+		p := su.post(centerURL(e.ist.ID)+"edit/", url.Values{"name": {"Istanbul " + h}, "description": {h}, "settings": {"{}"}})
 		if p.status != http.StatusSeeOther {
 			t.Fatalf("edit to %q: status %d\n%s", h, p.status, p.body)
 		}
-		form := su.get(centerPath(e.ist.ID, "edit"))
+		form := su.get(centerURL(e.ist.ID) + "edit/")
 		wantEscaped(t, form, "Istanbul "+h)
-		wantEscaped(t, su.get(centerPath(e.ist.ID, "")), h)
+		wantEscaped(t, su.get(centerURL(e.ist.ID)), h)
 	}
-	su.get(centerPath(uuid.New(), "edit")).want(t, http.StatusNotFound)
+	su.get(centerURL(uuid.New())+"edit/").want(t, http.StatusNotFound)
 }
 
 // TestCenterDeleteRestoreHardDelete: soft delete and restore; the hard
@@ -348,43 +344,49 @@ func TestCenterDeleteRestoreHardDelete(t *testing.T) {
 	id := e.ank.ID
 
 	// Active: the hard delete is refused, form and action alike.
-	su.get(centerPath(id, "hard_delete")).want(t, http.StatusConflict, "soft-delete it")
-	su.post(centerPath(id, "hard_delete"), url.Values{"confirm": {e.ank.Name}}).want(t, http.StatusConflict)
+	su.get(centerURL(id)+"hard_delete/").want(t, http.StatusConflict, "soft-delete it")
+	su.post(centerURL(id)+"hard_delete/", url.Values{"confirm": {e.ank.Name}}).want(t, http.StatusConflict)
 	if _, err := e.st.Stats(e.ctx, id); err != nil {
 		t.Fatalf("an active center's schema after a refused hard delete: %v", err)
 	}
 
-	p := su.post(centerPath(id, "delete"), nil)
-	if p.status != http.StatusSeeOther || p.location() != centerPath(id, "") {
+	p := su.post(centerURL(id)+"delete/", nil)
+	if p.status != http.StatusSeeOther || p.location() != centerURL(id) {
 		t.Fatalf("soft delete: status %d, Location %q", p.status, p.location())
 	}
 	if e.mustCenter(id).IsActive {
 		t.Fatal("soft delete left the center active")
 	}
-	su.get(p.location()).want(t, http.StatusOK, "soft-deleted:", centerPath(id, "restore"))
+	deleted := su.get(p.location())
+	deleted.want(t, http.StatusOK, "soft-deleted:", centerURL(id)+"restore/")
+	// Its samples are a 404 for everyone: no link leads there.
+	if strings.Contains(deleted.body, centerURL(id)+"samples/") {
+		t.Fatalf("a soft-deleted center's page links to its samples\n%s", deleted.body)
+	}
+	su.get(centerURL(id)+"samples/").want(t, http.StatusNotFound)
 	su.get("/admin/centers/?active=false").want(t, http.StatusOK, e.ank.Name)
 
-	p = su.post(centerPath(id, "restore"), nil)
+	p = su.post(centerURL(id)+"restore/", nil)
 	if p.status != http.StatusSeeOther || !e.mustCenter(id).IsActive {
 		t.Fatalf("restore: status %d, active %v", p.status, e.mustCenter(id).IsActive)
 	}
-	su.get(p.location()).want(t, http.StatusOK, "restored.", centerPath(id, "delete"))
+	su.get(p.location()).want(t, http.StatusOK, "restored.", centerURL(id)+"delete/")
 
-	su.post(centerPath(id, "delete"), nil)
+	su.post(centerURL(id)+"delete/", nil)
 	st, err := e.st.Stats(e.ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	su.get(centerPath(id, "hard_delete")).want(t, http.StatusOK, `name="confirm"`, st.Schema.Name,
+	su.get(centerURL(id)+"hard_delete/").want(t, http.StatusOK, `name="confirm"`, st.Schema.Name,
 		fmt.Sprintf("its %d samples", st.Samples.Total))
 	for _, wrong := range []string{"", strings.ToLower(e.ank.Name), e.ank.Name + " ", e.ist.Name} {
-		su.post(centerPath(id, "hard_delete"), url.Values{"confirm": {wrong}}).
+		su.post(centerURL(id)+"hard_delete/", url.Values{"confirm": {wrong}}).
 			want(t, http.StatusBadRequest, `id="e-confirm"`, "nothing was deleted")
 		if _, err := e.st.Stats(e.ctx, id); err != nil {
 			t.Fatalf("schema after a hard delete with %q typed: %v", wrong, err)
 		}
 	}
-	p = su.post(centerPath(id, "hard_delete"), url.Values{"confirm": {e.ank.Name}})
+	p = su.post(centerURL(id)+"hard_delete/", url.Values{"confirm": {e.ank.Name}})
 	if p.status != http.StatusSeeOther || p.location() != "/admin/centers/" {
 		t.Fatalf("hard delete: status %d, Location %q\n%s", p.status, p.location(), p.body)
 	}
@@ -399,5 +401,5 @@ func TestCenterDeleteRestoreHardDelete(t *testing.T) {
 	if strings.Contains(p.body, `href="/admin/centers/`+id.String()) {
 		t.Fatal("the list still links the hard-deleted center")
 	}
-	su.get(centerPath(id, "")).want(t, http.StatusNotFound)
+	su.get(centerURL(id)).want(t, http.StatusNotFound)
 }

@@ -68,6 +68,12 @@ func newChart(title string, data []datum) chart {
 	return c
 }
 
+// charts are the statistics' charts, on the dashboard and a center's page
+// alike: samples by status and by type, users by role.
+func charts(s domain.SampleStats, u domain.UserStats) []chart {
+	return []chart{statusChart(s.ByStatus), typeChart(s.ByType), roleChart(u.ByRole)}
+}
+
 // statusChart draws samples by status, in the lifecycle's order.
 func statusChart(by map[domain.Status]int) chart {
 	var data []datum

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/google/uuid"
@@ -40,7 +41,7 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, v *visit) er
 			return err
 		}
 		dv.Stats = &st
-		dv.Charts = []chart{statusChart(st.Samples.ByStatus), typeChart(st.Samples.ByType), roleChart(st.Users.ByRole)}
+		dv.Charts = charts(st.Samples, st.Users)
 		return c.render(w, r, v, http.StatusOK, "dashboard", "Dashboard", dv)
 	}
 	o, err := c.st.Overview(r.Context())
@@ -48,7 +49,7 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, v *visit) er
 		return err
 	}
 	dv.Fleet = &o
-	dv.Charts = []chart{statusChart(o.Samples.ByStatus), typeChart(o.Samples.ByType), roleChart(o.Users.ByRole)}
+	dv.Charts = charts(o.Samples, o.Users)
 	if dv.Problems, dv.Tenants, err = c.problems(r); err != nil {
 		return err
 	}
@@ -60,7 +61,7 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, v *visit) er
 func (c *Console) problems(r *http.Request) ([]problemView, int, error) {
 	sts, err := c.st.Tenancy().Inspect(r.Context())
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("inspecting the tenants: %w", err)
 	}
 	var out []problemView
 	var ids []uuid.UUID
@@ -74,14 +75,11 @@ func (c *Console) problems(r *http.Request) ([]problemView, int, error) {
 	if len(ids) == 0 {
 		return nil, len(sts), nil
 	}
-	centers, _, err := c.st.Centers.List(r.Context(), domain.ListOptions{IDs: ids, IncludeInactive: true, Limit: domain.MaxLimit})
+	centers, err := c.allCenters(r.Context())
 	if err != nil {
 		return nil, 0, err
 	}
-	names := make(map[uuid.UUID]string, len(centers))
-	for _, ct := range centers {
-		names[ct.ID] = ct.Name
-	}
+	names := centerNames(centers)
 	for i := range out {
 		out[i].Name = names[out[i].ID]
 	}

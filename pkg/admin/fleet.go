@@ -5,16 +5,17 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/tenantctl/tenantctl/internal/text"
 	"github.com/tenantctl/tenantctl/pkg/domain"
 	"github.com/tenantctl/tenantctl/tenancy"
 )
@@ -188,7 +189,7 @@ type fleetView struct {
 	Behind   int // tenants a migration would bring to Latest
 	Problems map[tenancy.Problem]int
 	Rows     []fleetRow
-	Pager    pager
+	Foot     listFoot
 	Form     form
 	Running  *runView
 	Runs     []runView
@@ -199,22 +200,17 @@ type fleetView struct {
 func (c *Console) fleetRows(ctx context.Context) ([]fleetRow, error) {
 	sts, err := c.st.Tenancy().Inspect(ctx)
 	if err != nil {
+		return nil, fmt.Errorf("inspecting the tenants: %w", err)
+	}
+	// Every center: Inspect read every tenant already, and the order by
+	// name needs every name.
+	all, err := c.allCenters(ctx)
+	if err != nil {
 		return nil, err
 	}
-	// Every center, a page of MaxLimit at a time: Inspect read every
-	// tenant already, and the order by name needs every name.
-	centers := map[uuid.UUID]domain.Center{}
-	for off := 0; ; off += domain.MaxLimit {
-		page, total, err := c.st.Centers.List(ctx, domain.ListOptions{IncludeInactive: true, Limit: domain.MaxLimit, Offset: off})
-		if err != nil {
-			return nil, err
-		}
-		for _, ct := range page {
-			centers[ct.ID] = ct
-		}
-		if len(page) == 0 || off+len(page) >= total {
-			break
-		}
+	centers := make(map[uuid.UUID]domain.Center, len(all))
+	for _, ct := range all {
+		centers[ct.ID] = ct
 	}
 	rows := make([]fleetRow, len(sts))
 	for i, s := range sts {
@@ -250,8 +246,8 @@ func (c *Console) fleetList(w http.ResponseWriter, r *http.Request, v *visit) er
 		}
 	}
 	fv.Behind = fv.Problems[tenancy.ProblemBehind]
-	fv.Pager = newPager(q, len(rows), offset)
-	if offset < len(rows) {
+	fv.Foot = listFoot{Pager: newPager(q, len(rows), offset), Invalid: f.invalid(), Empty: "No tenant schemas."}
+	if offset < len(rows) && !f.invalid() {
 		fv.Rows = rows[offset:min(offset+pageSize, len(rows))]
 	}
 	c.fleet.mu.Lock()
@@ -292,13 +288,14 @@ func (c *Console) fleetMigrate(w http.ResponseWriter, r *http.Request, v *visit)
 		}
 	}
 	if len(behind) == 0 {
-		c.setFlash(w, r, "Nothing to migrate: no tenant is behind.")
-		http.Redirect(w, r, "/admin/fleet/", http.StatusSeeOther)
-		return nil
+		return c.redirect(w, r, "/admin/fleet/", "Nothing to migrate: no tenant is behind.")
 	}
 	m := c.st.Tenancy()
 	// Half the pool at most, so that the console and the API keep
-	// connections to answer with while the fleet migrates.
+	// connections to answer with while the fleet migrates. The pool's
+	// size is the operator's one setting for the load this process puts
+	// on the database; the migration's share follows it rather than a
+	// setting of its own.
 	concurrency := max(1, int(c.st.Pool().Config().MaxConns)/2)
 	run, started := c.fleet.start(len(behind), names, func(run *fleetRun) {
 		ctx, cancel := context.WithTimeout(c.fleet.ctx, runTimeout)
@@ -313,13 +310,11 @@ func (c *Console) fleetMigrate(w http.ResponseWriter, r *http.Request, v *visit)
 		}
 		run.finish(err)
 	})
-	if started {
-		c.setFlash(w, r, "Migrating "+plural(len(behind), "tenant")+" that are behind.")
-	} else {
-		c.setFlash(w, r, "A migration is already running; here it is. Start another when it has finished.")
+	msg := "Migrating " + text.Plural(len(behind), "tenant") + " that are behind."
+	if !started {
+		msg = "A migration is already running; here it is. Start another when it has finished."
 	}
-	http.Redirect(w, r, "/admin/fleet/runs/"+run.id+"/", http.StatusSeeOther)
-	return nil
+	return c.redirect(w, r, "/admin/fleet/runs/"+run.id+"/", msg)
 }
 
 func (c *Console) fleetRun(w http.ResponseWriter, r *http.Request, v *visit) error {
@@ -330,7 +325,19 @@ func (c *Console) fleetRun(w http.ResponseWriter, r *http.Request, v *visit) err
 	if run == nil {
 		return domain.ErrNotFound
 	}
-	return c.render(w, r, v, http.StatusOK, "fleet_run", "Fleet migration", run.snapshot())
+	return c.render(w, r, v, http.StatusOK, "fleet_run", "Fleet migration", run.snapshot(), fleetCrumb)
+}
+
+// outcomeBadge is the badge class of a run's outcome: "off" for what
+// needs a look, "on" for a tenant migrated, none for one already there.
+func outcomeBadge(o tenancy.Outcome) string {
+	switch o {
+	case tenancy.OutcomeFailed, tenancy.OutcomeSkipped:
+		return "badge off"
+	case tenancy.OutcomeMigrated:
+		return "badge on"
+	}
+	return "badge"
 }
 
 // falseFirst compares a and b, false before true.
@@ -342,13 +349,4 @@ func falseFirst(a, b bool) int {
 		return 1
 	}
 	return -1
-}
-
-// plural is n and noun, with an s unless n is 1.
-func plural(n int, noun string) string {
-	s := strconv.Itoa(n) + " " + noun
-	if n != 1 {
-		s += "s"
-	}
-	return s
 }

@@ -5,21 +5,24 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
 	"path"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/tenantctl/tenantctl/internal/text"
 	"github.com/tenantctl/tenantctl/pkg/db"
 	"github.com/tenantctl/tenantctl/pkg/domain"
 )
@@ -46,29 +49,31 @@ func parsePages() (*pages, error) {
 	p := &pages{t: map[string]*template.Template{}, static: map[string]staticFile{}}
 	statics, err := fs.ReadDir(files, "static")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the static files: %w", err)
 	}
 	for _, e := range statics {
 		b, err := files.ReadFile("static/" + e.Name())
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("reading %s: %w", e.Name(), err)
 		}
 		sum := sha256.Sum256(b)
 		p.static[e.Name()] = staticFile{body: b, contentType: mime.TypeByExtension(path.Ext(e.Name())),
 			etag: hex.EncodeToString(sum[:8])}
 	}
 	funcs := template.FuncMap{
-		"static": func(name string) string { return "/admin/static/" + name + "?v=" + p.static[name].etag },
-		"date":   formatTime,
-		"bytes":  formatBytes,
-		"field":  newField,
-		"choice": newChoice,
-		"id":     formatID,
-		"query":  withQuery,
+		"static":   func(name string) string { return "/admin/static/" + name + "?v=" + p.static[name].etag },
+		"date":     formatTime,
+		"bytes":    text.Bytes,
+		"field":    newField,
+		"choice":   newChoice,
+		"id":       formatID,
+		"outcome":  outcomeBadge,
+		"sorthead": newSortHead,
+		"duration": formatDuration,
 	}
 	names, err := fs.Glob(files, "templates/*.html")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("finding the templates: %w", err)
 	}
 	for _, n := range names {
 		base := path.Base(n)
@@ -94,24 +99,52 @@ type page struct {
 	User    *domain.User
 	CSRF    string
 	Flash   []string
-	Data    any
+	// Crumbs lead from the top of the menu to the page's parent, on every
+	// page below the top level.
+	Crumbs []crumb
+	Data   any
 }
 
-// render writes page name with data and status. It renders into a buffer
-// first, so that a template error is a clean 500 and never half a page.
-func (c *Console) render(w http.ResponseWriter, r *http.Request, v *visit, status int, name, title string, data any) error {
+// crumb is a link of the breadcrumb trail.
+type crumb struct{ Label, Href string }
+
+// The crumbs of the pages other pages are below.
+var (
+	centersCrumb = crumb{"Centers", "/admin/centers/"}
+	usersCrumb   = crumb{"Users", usersPath}
+	fleetCrumb   = crumb{"Fleet", "/admin/fleet/"}
+)
+
+func centerCrumb(ct domain.Center) crumb  { return crumb{ct.Name, centerURL(ct.ID)} }
+func samplesCrumb(ct domain.Center) crumb { return crumb{"Samples", samplesPath(ct)} }
+func userCrumb(u domain.User) crumb       { return crumb{u.Username, userPath(u.ID)} }
+
+// render writes page name with data and status, below crumbs. It renders
+// into a buffer first, so that a template error is a clean 500 and never
+// half a page.
+func (c *Console) render(w http.ResponseWriter, r *http.Request, v *visit, status int, name, title string, data any, crumbs ...crumb) error {
 	t, ok := c.pages.t[name]
 	if !ok {
 		return fmt.Errorf("admin: no page %q", name)
 	}
 	section, _, _ := strings.Cut(name, "_")
-	p := page{Title: title, Section: section, Data: data, Flash: c.takeFlash(w, r)}
+	p := page{Title: title, Section: section, Data: data, Crumbs: crumbs}
+	// An error page leaves the messages for the next page: they are the
+	// result of a change, which the error did not undo.
+	if name != "error" {
+		p.Flash = readFlash(r)
+	}
 	if v != nil {
 		p.User, p.CSRF = &v.user, v.csrf
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
 		return fmt.Errorf("admin: rendering %s: %w", name, err)
+	}
+	// Shown, the messages are cleared; not before, so that a page that
+	// failed to render loses none.
+	if _, err := r.Cookie(flashCookie); err == nil && name != "error" {
+		c.clearCookie(w, r, flashCookie)
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
@@ -148,6 +181,16 @@ func (c *Console) static(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(f.body)
 }
 
+// pathID returns the path's wildcard name as an id; a malformed one is
+// domain.ErrNotFound, as an id that names nothing.
+func pathID(r *http.Request, name string) (uuid.UUID, error) {
+	id, err := uuid.Parse(r.PathValue(name))
+	if err != nil {
+		return uuid.UUID{}, domain.ErrNotFound
+	}
+	return id, nil
+}
+
 // statusError is an error page with a status and a message for the user.
 type statusError struct {
 	status int
@@ -168,7 +211,6 @@ func errBadForm(err error) error {
 
 // errorView is the error page's data.
 type errorView struct {
-	Status    int
 	Message   string
 	RequestID string
 }
@@ -177,31 +219,35 @@ type errorView struct {
 // exist or is not the caller's to see, 409 for what contradicts the data,
 // 503 while the database is away, 500 (logged) for anything else.
 func (c *Console) errorPage(w http.ResponseWriter, r *http.Request, v *visit, err error) {
-	ev := errorView{Status: http.StatusInternalServerError, RequestID: w.Header().Get("X-Request-ID"),
+	status := http.StatusInternalServerError
+	ev := errorView{RequestID: w.Header().Get("X-Request-ID"),
 		Message: "Something went wrong on our side. It has been logged; try again, and tell the operators if it persists."}
 	var se *statusError
 	var ve *domain.ValidationError
 	switch {
 	case errors.As(err, &se):
-		ev.Status, ev.Message = se.status, se.msg
+		status, ev.Message = se.status, se.msg
 	case errors.Is(err, domain.ErrNotFound):
-		ev.Status, ev.Message = http.StatusNotFound, "There is no such page, or what it shows does not exist or is not yours to see."
+		status, ev.Message = http.StatusNotFound, "There is no such page, or what it shows does not exist or is not yours to see."
 	case errors.As(err, &ve):
-		ev.Status, ev.Message = http.StatusBadRequest, ve.Error()
+		status, ev.Message = http.StatusBadRequest, ve.Error()
 	case errors.Is(err, domain.ErrConflict):
-		ev.Status, ev.Message = http.StatusConflict, err.Error()
+		status, ev.Message = http.StatusConflict, err.Error()
 	case db.IsUnavailable(err):
-		ev.Status, ev.Message = http.StatusServiceUnavailable, "The database is unavailable right now. Try again in a moment."
+		status, ev.Message = http.StatusServiceUnavailable, "The database is unavailable right now. Try again in a moment."
 	default:
 		c.log.ErrorContext(r.Context(), "admin: page failed", slog.String("path", r.URL.Path),
 			slog.String("request_id", ev.RequestID), slog.Any("error", err))
 	}
-	title := http.StatusText(ev.Status)
-	if rerr := c.render(w, r, v, ev.Status, "error", title, ev); rerr != nil {
+	title := http.StatusText(status)
+	if rerr := c.render(w, r, v, status, "error", title, ev); rerr != nil {
 		c.log.ErrorContext(r.Context(), "admin: error page failed", slog.Any("error", rerr))
-		http.Error(w, title, ev.Status)
+		http.Error(w, title, status)
 	}
 }
+
+// msgRequired is an empty required field's error, in the domain's words.
+const msgRequired = "this field is required"
 
 // form is a submitted (or empty) form and its errors, by field; "" holds
 // the errors of the form as a whole.
@@ -228,24 +274,41 @@ func (f form) add(name, msg string) { f.errors[name] = append(f.errors[name], ms
 func (f form) invalid() bool { return len(f.errors) > 0 }
 
 // fromError puts a domain error about the input beside its fields: a
-// validation error's messages, or a uniqueness conflict's. It reports
-// whether err was one; any other error is the page's to show.
-func (f form) fromError(err error) bool {
+// validation error's messages, or a uniqueness conflict's. fields are the
+// inputs the page shows; an error under any other key (the domain's
+// non_field_errors, actor, or a field this page does not have) goes to the
+// form as a whole, where the "formerrors" partial shows it, so that no
+// refusal is a 400 without a word. It reports whether err was one; any
+// other error is the page's to show.
+func (f form) fromError(err error, fields ...string) bool {
 	var ve *domain.ValidationError
 	var ce *domain.ConflictError
 	switch {
 	case errors.As(err, &ve):
-		for k, msgs := range ve.Fields {
-			for _, m := range msgs {
-				f.add(k, m)
+		for _, k := range slices.Sorted(maps.Keys(ve.Fields)) {
+			for _, m := range ve.Fields[k] {
+				f.addFor(k, m, fields)
 			}
 		}
 	case errors.As(err, &ce):
-		f.add(ce.Field, ce.Message)
+		f.addFor(ce.Field, ce.Message, fields)
 	default:
 		return false
 	}
 	return true
+}
+
+// addFor adds msg beside field name if the page shows it (fields), else
+// to the form as a whole, named by the key unless it names no field.
+func (f form) addFor(name, msg string, fields []string) {
+	switch {
+	case slices.Contains(fields, name):
+		f.add(name, msg)
+	case name == "" || name == "non_field_errors":
+		f.add("", msg)
+	default:
+		f.add("", name+": "+msg)
+	}
 }
 
 // fieldView is one labelled input with its errors, as the "field"
@@ -287,6 +350,17 @@ func newChoice(f form, name, label string, pairs ...string) fieldView {
 	return fv
 }
 
+// indentJSON lays a JSON document (settings, metadata) out for reading
+// and editing; what the database returned is valid JSON, so it cannot
+// fail, but if it did the raw text is still the right thing to show.
+func indentJSON(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if err := json.Indent(&b, raw, "", "  "); err != nil {
+		return string(raw)
+	}
+	return b.String()
+}
+
 func formatTime(t any) string {
 	switch t := t.(type) {
 	case time.Time:
@@ -299,18 +373,9 @@ func formatTime(t any) string {
 	return "—"
 }
 
-func formatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+// formatDuration is d to the millisecond, "1.234s" rather than
+// "1.234567891s": a run's times are for a glance.
+func formatDuration(d time.Duration) string { return d.Round(time.Millisecond).String() }
 
 func formatID(id *uuid.UUID) string {
 	if id == nil {

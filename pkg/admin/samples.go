@@ -1,12 +1,14 @@
 package admin
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -35,7 +37,9 @@ var errViewer = errForbidden("Viewers have read-only access to samples.")
 // sampleCenter returns the center of the path if v may see its samples:
 // members of an active center and superusers. Anyone else, and everyone
 // for a soft-deleted center (whose samples the domain hides too), gets
-// not found, as from the API.
+// not found, as from the API. The pages need the center itself, which
+// VisibleSample does not return; and VisibleCenter shows a superuser a
+// soft-deleted center, whose samples are hidden even so.
 func (c *Console) sampleCenter(r *http.Request, v *visit) (domain.Center, error) {
 	ct, err := c.visibleCenter(r, v)
 	if err == nil && !ct.IsActive {
@@ -45,19 +49,36 @@ func (c *Console) sampleCenter(r *http.Request, v *visit) (domain.Center, error)
 }
 
 // visibleSample returns the center and sample of the path if v may see
-// them: a soft-deleted sample only a Privileged user.
+// them (sampleCenter, then domain.Store.VisibleSample).
 func (c *Console) visibleSample(r *http.Request, v *visit) (domain.Center, domain.Sample, error) {
 	ct, err := c.sampleCenter(r, v)
 	if err != nil {
 		return ct, domain.Sample{}, err
 	}
-	sid, err := uuid.Parse(r.PathValue("sid"))
+	sid, err := pathID(r, "sid")
 	if err != nil {
-		return ct, domain.Sample{}, domain.ErrNotFound
+		return ct, domain.Sample{}, err
 	}
-	sm, err := c.st.Samples.Get(r.Context(), ct.ID, sid)
-	if err == nil && !sm.IsActive && !v.user.Privileged() {
-		err = domain.ErrNotFound
+	sm, err := c.st.VisibleSample(r.Context(), v.user, ct.ID, sid)
+	return ct, sm, err
+}
+
+// writableCenter is sampleCenter for creating a sample: a viewer, who
+// sees the samples, is refused with 403.
+func (c *Console) writableCenter(r *http.Request, v *visit) (domain.Center, error) {
+	ct, err := c.sampleCenter(r, v)
+	if err == nil && !v.user.WritesSamples() {
+		err = errViewer
+	}
+	return ct, err
+}
+
+// writableSample is visibleSample for changing the sample: a viewer, who
+// sees it, is refused with 403.
+func (c *Console) writableSample(r *http.Request, v *visit) (domain.Center, domain.Sample, error) {
+	ct, sm, err := c.visibleSample(r, v)
+	if err == nil && !v.user.WritesSamples() {
+		err = errViewer
 	}
 	return ct, sm, err
 }
@@ -68,8 +89,9 @@ func samplePath(ct domain.Center, sm domain.Sample) string {
 	return samplesPath(ct) + sm.ID.String() + "/"
 }
 
-// userRef is a user as a page names one: a username, linked when the
-// viewer may see the user.
+// userRef is a user as a page names one: a username, linked, when the
+// viewer may see the user (SeesUser); "another user" when not, so that a
+// sample whose user moved to another center does not tell who it is.
 type userRef struct {
 	ID       *uuid.UUID
 	Username string
@@ -81,11 +103,15 @@ type userRef struct {
 func (c *Console) members(ctx context.Context, v *visit, id uuid.UUID, activeOnly bool) ([]domain.User, error) {
 	us, _, err := c.st.Users.List(ctx, domain.ListOptions{CenterID: &id, Limit: domain.MaxLimit,
 		IncludeInactive: !activeOnly && v.user.Privileged()})
-	return us, err
+	if err != nil {
+		return nil, fmt.Errorf("listing the members of %s: %w", id, err)
+	}
+	return us, nil
 }
 
 // userRefs resolves user ids to usernames in one query: a null id, or one
-// whose user no longer exists, is "system".
+// whose user no longer exists, is "system"; a user v may not see,
+// "another user".
 func (c *Console) userRefs(ctx context.Context, v *visit, ids ...*uuid.UUID) ([]userRef, error) {
 	var want []uuid.UUID
 	for _, id := range ids {
@@ -97,7 +123,7 @@ func (c *Console) userRefs(ctx context.Context, v *visit, ids ...*uuid.UUID) ([]
 	if len(want) > 0 {
 		us, _, err := c.st.Users.List(ctx, domain.ListOptions{IDs: want, IncludeInactive: true, Limit: len(want)})
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("reading the users a page names: %w", err)
 		}
 		for _, u := range us {
 			found[u.ID] = u
@@ -109,8 +135,11 @@ func (c *Console) userRefs(ctx context.Context, v *visit, ids ...*uuid.UUID) ([]
 		if id == nil {
 			continue
 		}
-		if u, ok := found[*id]; ok {
-			out[i] = userRef{ID: id, Username: u.Username, Link: v.user.SeesUser(u)}
+		switch u, ok := found[*id]; {
+		case ok && v.user.SeesUser(u):
+			out[i] = userRef{ID: id, Username: u.Username, Link: true}
+		case ok:
+			out[i] = userRef{Username: "another user"}
 		}
 	}
 	return out, nil
@@ -119,22 +148,29 @@ func (c *Console) userRefs(ctx context.Context, v *visit, ids ...*uuid.UUID) ([]
 // sampleRow is a row of the samples list.
 type sampleRow struct {
 	domain.Sample
-	User string
+	User userRef
 }
 
 // sampleListView is the samples list's data.
 type sampleListView struct {
 	Center  domain.Center
 	Form    form
+	Query   url.Values
 	Filters []fieldView
 	// IncludeInactive is shown to Privileged users only.
 	IncludeInactive, ShowInactive bool
 	Rows                          []sampleRow
-	Pager                         pager
+	Sort                          map[string]sortLink // by SampleOrderKeys
+	Foot                          listFoot
 	CanWrite                      bool
-	// Invalid: the filters have errors, so nothing was listed.
-	Invalid bool
 }
+
+// The inputs of the samples' list and form, beside which a domain error
+// about them is shown.
+var (
+	sampleListFields = []string{"search", "status", "sample_type", "user_id", "ordering", "include_inactive"}
+	sampleFields     = []string{"name", "barcode", "sample_type", "user_id", "description", "metadata"}
+)
 
 // sampleOrderingLabels names each of domain.SampleOrderings for the sort select.
 var sampleOrderingLabels = map[string]string{
@@ -184,12 +220,7 @@ func (c *Console) sampleList(w http.ResponseWriter, r *http.Request, v *visit) e
 	f := newForm(q)
 	offset := listOffset(q, f)
 	flt := domain.SampleFilter{Status: domain.Status(q.Get("status")), SampleType: q.Get("sample_type"),
-		Search: q.Get("search"), Ordering: q.Get("ordering"), Limit: pageSize, Offset: offset}
-	if flt.Status != "" {
-		if _, err := domain.ParseStatus(q.Get("status")); err != nil {
-			f.fromError(err)
-		}
-	}
+		Search: strings.TrimSpace(q.Get("search")), Ordering: q.Get("ordering"), Limit: pageSize, Offset: offset}
 	if s := q.Get("user_id"); s != "" {
 		id, err := uuid.Parse(s)
 		if err != nil {
@@ -197,36 +228,37 @@ func (c *Console) sampleList(w http.ResponseWriter, r *http.Request, v *visit) e
 		}
 		flt.UserID = &id
 	}
-	switch q.Get("include_inactive") {
-	case "", "false":
-	case "true":
+	if b := triState(q, "include_inactive", f); b != nil && *b {
 		// As in the API: asked for by anyone else, it is ignored.
 		flt.IncludeInactive = v.user.Privileged()
-	default:
-		f.add("include_inactive", "must be true or false")
 	}
 	members, err := c.members(r.Context(), v, ct.ID, false)
 	if err != nil {
 		return err
 	}
-	names := make(map[uuid.UUID]string, len(members))
-	for _, u := range members {
-		names[u.ID] = u.Username
-	}
-	lv := sampleListView{Center: ct, Form: f, ShowInactive: v.user.Privileged(), IncludeInactive: flt.IncludeInactive,
-		CanWrite: v.user.WritesSamples()}
+	lv := sampleListView{Center: ct, Form: f, Query: q, ShowInactive: v.user.Privileged(), IncludeInactive: flt.IncludeInactive,
+		CanWrite: v.user.WritesSamples(), Foot: listFoot{Empty: "No samples match."},
+		Sort: sortLinks(q, domain.SampleOrderKeys, cmp.Or(q.Get("ordering"), domain.DefaultSampleOrdering))}
 	status := http.StatusOK
 	if !f.invalid() {
 		items, count, err := c.st.Samples.List(r.Context(), ct.ID, flt)
 		switch {
-		case f.fromError(err):
+		case f.fromError(err, sampleListFields...):
 		case err != nil:
 			return err
 		default:
-			for _, s := range items {
-				lv.Rows = append(lv.Rows, sampleRow{Sample: s, User: names[s.UserID]})
+			ids := make([]*uuid.UUID, len(items))
+			for i := range items {
+				ids[i] = &items[i].UserID
 			}
-			lv.Pager = newPager(q, count, offset)
+			refs, err := c.userRefs(r.Context(), v, ids...)
+			if err != nil {
+				return err
+			}
+			for i, s := range items {
+				lv.Rows = append(lv.Rows, sampleRow{Sample: s, User: refs[i]})
+			}
+			lv.Foot.Pager = newPager(q, count, offset)
 		}
 	}
 	// The filters are drawn last: the list's own errors go beside them too.
@@ -234,26 +266,17 @@ func (c *Console) sampleList(w http.ResponseWriter, r *http.Request, v *visit) e
 	for _, s := range domain.Statuses {
 		statuses = append(statuses, string(s), string(s))
 	}
-	orderings := []string{"", sampleOrderingLabels[domain.DefaultSampleOrdering]}
-	for _, o := range domain.SampleOrderings() {
-		if o != domain.DefaultSampleOrdering {
-			orderings = append(orderings, o, sampleOrderingLabels[o])
-		}
-	}
-	if o := q.Get("ordering"); o != "" && sampleOrderingLabels[o] == "" {
-		// Several keys, as the API takes them: kept, by their own name.
-		orderings = append(orderings, o, o)
-	}
 	lv.Filters = []fieldView{
+		newField(f, "search", "Search name, barcode or description", "search"),
 		newChoice(f, "status", "Status", statuses...),
 		newChoice(f, "sample_type", "Type", append([]string{"", "any"}, typePairs(ct, q.Get("sample_type"))...)...),
 		newChoice(f, "user_id", "User", append([]string{"", "anyone"}, userPairs(members)...)...),
-		newChoice(f, "ordering", "Sort", orderings...),
+		orderingChoice(f, domain.SampleOrderings(), sampleOrderingLabels, domain.DefaultSampleOrdering),
 	}
 	if f.invalid() {
-		status, lv.Invalid = http.StatusBadRequest, true
+		lv.Rows, lv.Foot.Invalid, status = nil, true, http.StatusBadRequest
 	}
-	return c.render(w, r, v, status, "samples_list", "Samples of "+ct.Name, lv)
+	return c.render(w, r, v, status, "samples_list", "Samples of "+ct.Name, lv, centersCrumb, centerCrumb(ct))
 }
 
 // sampleView is a sample's page: every field, the audit fields as
@@ -274,22 +297,12 @@ type actionButton struct {
 	To     domain.Status
 }
 
-// prettyJSON indents a JSON document for reading; it is valid JSON, from
-// the database.
-func prettyJSON(raw json.RawMessage) string {
-	var b bytes.Buffer
-	if err := json.Indent(&b, raw, "", "  "); err != nil {
-		return string(raw)
-	}
-	return b.String()
-}
-
 func (c *Console) sampleDetail(w http.ResponseWriter, r *http.Request, v *visit) error {
 	ct, sm, err := c.visibleSample(r, v)
 	if err != nil {
 		return err
 	}
-	sv := sampleView{Center: ct, Sample: sm, Metadata: prettyJSON(sm.Metadata),
+	sv := sampleView{Center: ct, Sample: sm, Metadata: indentJSON(sm.Metadata),
 		CanWrite: v.user.WritesSamples(), CanDelete: v.user.DeletesSamples() && sm.IsActive}
 	refs, err := c.userRefs(r.Context(), v, &sm.UserID, sm.CreatedBy, sm.UpdatedBy)
 	if err != nil {
@@ -303,16 +316,17 @@ func (c *Console) sampleDetail(w http.ResponseWriter, r *http.Request, v *visit)
 			}
 		}
 	}
-	return c.render(w, r, v, http.StatusOK, "samples_detail", sm.Name, sv)
+	return c.render(w, r, v, http.StatusOK, "samples_detail", sm.Name, sv, centersCrumb, centerCrumb(ct), samplesCrumb(ct))
 }
 
 // sampleFormView is the create and edit forms' data.
 type sampleFormView struct {
-	Center      domain.Center
-	Sample      *domain.Sample // nil when creating
-	Form        form
-	Type, User  fieldView
-	Action, Cta string
+	Center     domain.Center
+	Sample     *domain.Sample // nil when creating
+	Form       form
+	Type, User fieldView
+	// Action is where the form posts; Cancel, the page it came from.
+	Action, Cta, Cancel string
 }
 
 // renderSampleForm shows the create (sm nil) or edit form of f.
@@ -335,26 +349,27 @@ func (c *Console) renderSampleForm(w http.ResponseWriter, r *http.Request, v *vi
 		users = append([]string{sm.UserID.String(), refs[0].Username + " (current, not an active member)"}, users...)
 	}
 	if sm == nil {
-		fv.Action, fv.Cta = samplesPath(ct)+"new/", "Create sample"
+		fv.Action, fv.Cta, fv.Cancel = samplesPath(ct)+"new/", "Create sample", samplesPath(ct)
 		users = append([]string{"", "— choose —"}, users...)
 	} else {
-		fv.Action, fv.Cta = samplePath(ct, *sm)+"edit/", "Save"
+		fv.Action, fv.Cta, fv.Cancel = samplePath(ct, *sm)+"edit/", "Save", samplePath(ct, *sm)
 	}
 	fv.User = newChoice(f, "user_id", "User", users...)
 	title := "New sample"
 	if sm != nil {
 		title = "Edit " + sm.Name
 	}
-	return c.render(w, r, v, status, "samples_form", title, fv)
+	crumbs := []crumb{centersCrumb, centerCrumb(ct), samplesCrumb(ct)}
+	if sm != nil {
+		crumbs = append(crumbs, crumb{sm.Name, samplePath(ct, *sm)})
+	}
+	return c.render(w, r, v, status, "samples_form", title, fv, crumbs...)
 }
 
 func (c *Console) sampleNew(w http.ResponseWriter, r *http.Request, v *visit) error {
-	ct, err := c.sampleCenter(r, v)
+	ct, err := c.writableCenter(r, v)
 	if err != nil {
 		return err
-	}
-	if !v.user.WritesSamples() {
-		return errViewer
 	}
 	vals := url.Values{"metadata": {"{}"}}
 	if v.user.MemberOf(ct.ID) {
@@ -379,66 +394,55 @@ func sampleInput(f form) domain.SampleInput {
 }
 
 func (c *Console) sampleCreate(w http.ResponseWriter, r *http.Request, v *visit) error {
-	ct, err := c.sampleCenter(r, v)
+	ct, err := c.writableCenter(r, v)
 	if err != nil {
 		return err
 	}
-	if !v.user.WritesSamples() {
-		return errViewer
-	}
-	f := newForm(r.PostForm)
-	in := sampleInput(f)
-	if f.invalid() {
-		return c.renderSampleForm(w, r, v, http.StatusBadRequest, ct, nil, f)
-	}
-	sm, err := c.st.Samples.Create(r.Context(), ct.ID, domain.By(v.user.ID), in)
-	if f.fromError(err) {
-		return c.renderSampleForm(w, r, v, http.StatusBadRequest, ct, nil, f)
-	}
-	if err != nil {
-		return err
-	}
-	c.setFlash(w, r, "Sample "+sm.Name+" created.")
-	http.Redirect(w, r, samplePath(ct, sm), http.StatusSeeOther)
-	return nil
+	return c.sampleSave(w, r, v, ct, nil)
 }
 
 func (c *Console) sampleEdit(w http.ResponseWriter, r *http.Request, v *visit) error {
-	ct, sm, err := c.visibleSample(r, v)
+	ct, sm, err := c.writableSample(r, v)
 	if err != nil {
 		return err
 	}
-	if !v.user.WritesSamples() {
-		return errViewer
-	}
 	f := newForm(url.Values{"name": {sm.Name}, "description": {sm.Description}, "sample_type": {sm.SampleType},
-		"barcode": {sm.Barcode}, "user_id": {sm.UserID.String()}, "metadata": {prettyJSON(sm.Metadata)}})
+		"barcode": {sm.Barcode}, "user_id": {sm.UserID.String()}, "metadata": {indentJSON(sm.Metadata)}})
 	return c.renderSampleForm(w, r, v, http.StatusOK, ct, &sm, f)
 }
 
 func (c *Console) sampleUpdate(w http.ResponseWriter, r *http.Request, v *visit) error {
-	ct, sm, err := c.visibleSample(r, v)
+	ct, sm, err := c.writableSample(r, v)
 	if err != nil {
 		return err
 	}
-	if !v.user.WritesSamples() {
-		return errViewer
-	}
+	return c.sampleSave(w, r, v, ct, &sm)
+}
+
+// sampleSave creates a sample of ct from the posted form (sm nil) or
+// saves sm; bad input is the form again with status 400.
+func (c *Console) sampleSave(w http.ResponseWriter, r *http.Request, v *visit, ct domain.Center, sm *domain.Sample) error {
 	f := newForm(r.PostForm)
 	in := sampleInput(f)
 	if f.invalid() {
-		return c.renderSampleForm(w, r, v, http.StatusBadRequest, ct, &sm, f)
+		return c.renderSampleForm(w, r, v, http.StatusBadRequest, ct, sm, f)
 	}
-	out, err := c.st.Samples.Update(r.Context(), ct.ID, domain.By(v.user.ID), sm.ID, in)
-	if f.fromError(err) {
-		return c.renderSampleForm(w, r, v, http.StatusBadRequest, ct, &sm, f)
+	var out domain.Sample
+	var err error
+	verb := "created"
+	if sm == nil {
+		out, err = c.st.Samples.Create(r.Context(), ct.ID, domain.By(v.user.ID), in)
+	} else {
+		out, err = c.st.Samples.Update(r.Context(), ct.ID, domain.By(v.user.ID), sm.ID, in)
+		verb = "saved"
+	}
+	if f.fromError(err, sampleFields...) {
+		return c.renderSampleForm(w, r, v, http.StatusBadRequest, ct, sm, f)
 	}
 	if err != nil {
 		return err
 	}
-	c.setFlash(w, r, "Sample "+out.Name+" saved.")
-	http.Redirect(w, r, samplePath(ct, out), http.StatusSeeOther)
-	return nil
+	return c.redirect(w, r, samplePath(ct, out), "Sample "+out.Name+" "+verb+".")
 }
 
 // sampleTransition applies action; a status it does not start from is a
@@ -452,22 +456,18 @@ func (c *Console) sampleTransition(action domain.Action) handler {
 			return err
 		}
 		if !v.user.WritesSamples() {
-			if _, _, err := c.visibleSample(r, v); err != nil {
-				return err
-			}
-			return errViewer
+			_, _, err := c.writableSample(r, v) // its 404, or the 403
+			return err
 		}
-		sid, err := uuid.Parse(r.PathValue("sid"))
+		sid, err := pathID(r, "sid")
 		if err != nil {
-			return domain.ErrNotFound
+			return err
 		}
 		sm, err := c.st.Samples.Transition(r.Context(), ct.ID, domain.By(v.user.ID), sid, action, !v.user.Privileged())
 		if err != nil {
 			return err
 		}
-		c.setFlash(w, r, "Sample "+sm.Name+": "+string(action)+" done, now "+string(sm.Status)+".")
-		http.Redirect(w, r, samplePath(ct, sm), http.StatusSeeOther)
-		return nil
+		return c.redirect(w, r, samplePath(ct, sm), "Sample "+sm.Name+": "+string(action)+" done, now "+string(sm.Status)+".")
 	}
 }
 
@@ -482,7 +482,5 @@ func (c *Console) sampleDelete(w http.ResponseWriter, r *http.Request, v *visit)
 	if _, err := c.st.Samples.SoftDelete(r.Context(), ct.ID, domain.By(v.user.ID), sm.ID); err != nil {
 		return err
 	}
-	c.setFlash(w, r, "Sample "+sm.Name+" deleted (soft: an admin can still see it with “include inactive”).")
-	http.Redirect(w, r, samplesPath(ct), http.StatusSeeOther)
-	return nil
+	return c.redirect(w, r, samplesPath(ct), "Sample "+sm.Name+" soft-deleted: an admin still sees it with “Include soft-deleted”.")
 }

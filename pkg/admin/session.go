@@ -5,9 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
+
+	"github.com/google/uuid"
 
 	"github.com/tenantctl/tenantctl/internal/text"
 	"github.com/tenantctl/tenantctl/pkg/domain"
@@ -50,11 +54,7 @@ func csrfToken(secret string) string {
 // CSRF token; their form is parsed here, bounded by maxForm.
 func (c *Console) signedIn(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var secret string
-		if ck, err := r.Cookie(sessionCookie); err == nil {
-			secret = ck.Value
-		}
-		u, _, err := c.st.Sessions.Authenticate(r.Context(), secret, c.idle)
+		u, secret, err := c.session(r)
 		if errors.Is(err, domain.ErrInvalidCredentials) {
 			if secret != "" {
 				c.clearCookie(w, r, sessionCookie)
@@ -68,9 +68,8 @@ func (c *Console) signedIn(h handler) http.Handler {
 		}
 		v := &visit{user: u, csrf: csrfToken(secret)}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-			if err := r.ParseForm(); err != nil {
-				c.errorPage(w, r, v, errBadForm(err))
+			if err := parseForm(w, r); err != nil {
+				c.errorPage(w, r, v, err)
 				return
 			}
 			if !hmac.Equal([]byte(r.PostForm.Get("csrf")), []byte(v.csrf)) {
@@ -84,7 +83,40 @@ func (c *Console) signedIn(h handler) http.Handler {
 	})
 }
 
-// secure tells whether the session cookie must be Secure.
+// session returns the user of the request's session cookie and the
+// cookie's secret; domain.ErrInvalidCredentials when there is no live
+// session.
+func (c *Console) session(r *http.Request) (domain.User, string, error) {
+	var secret string
+	if ck, err := r.Cookie(sessionCookie); err == nil {
+		secret = ck.Value
+	}
+	u, _, err := c.st.Sessions.Authenticate(r.Context(), secret, c.idle)
+	return u, secret, err
+}
+
+// startSession starts a session of userID and gives this browser its
+// cookie.
+func (c *Console) startSession(w http.ResponseWriter, r *http.Request, userID uuid.UUID) error {
+	_, secret, err := c.st.Sessions.Create(r.Context(), userID, c.ttl)
+	if err != nil {
+		return fmt.Errorf("starting a session: %w", err)
+	}
+	c.setCookie(w, r, sessionCookie, secret, int(c.ttl.Seconds()))
+	return nil
+}
+
+// parseForm parses a POST's form, its body bounded by maxForm; a body
+// too large or unreadable is the error page to show.
+func parseForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		return errBadForm(err)
+	}
+	return nil
+}
+
+// secureCookie tells whether the console's cookies must be Secure.
 func (c *Console) secureCookie(r *http.Request) bool { return c.secure || r.TLS != nil }
 
 func (c *Console) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
@@ -102,28 +134,46 @@ type loginView struct {
 	Next string
 }
 
+// localPath returns raw, cleaned, if it is a path of this site under
+// prefix, with its query: what a form may send the browser back to.
+// Anything else would make the form an open redirect or send it out of
+// the console: another host or scheme, //evil, a backslash some browsers
+// read as a slash, and dot segments, which are resolved before the prefix
+// is checked (/admin/..//evil.com is //evil.com, /admin/../api/ is /api/).
+func localPath(raw, prefix string) (string, bool) {
+	if strings.ContainsAny(raw, "\\\r\n\t") {
+		return "", false
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
+		return "", false
+	}
+	clean := path.Clean(u.Path)
+	if strings.HasSuffix(u.Path, "/") && clean != "/" {
+		clean += "/"
+	}
+	if !strings.HasPrefix(clean, prefix) || strings.HasPrefix(clean, "//") {
+		return "", false
+	}
+	u.Path, u.RawPath, u.Fragment, u.RawFragment = clean, "", "", ""
+	return u.String(), true
+}
+
 // safeNext returns where to go after signing in: next if it is a console
-// path, else the dashboard. Anything else (another host, //evil, a
-// backslash some browsers read as a slash) would make the form an open
-// redirect.
+// path other than the sign-in's, else the dashboard.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/admin/") || strings.ContainsAny(next, "\\\r\n") || strings.HasPrefix(next, "/admin/login/") {
+	p, ok := localPath(next, "/admin/")
+	if !ok || strings.HasPrefix(p, "/admin/login/") {
 		return "/admin/"
 	}
-	u, err := url.Parse(next)
-	if err != nil || u.Host != "" || u.Scheme != "" {
-		return "/admin/"
-	}
-	return next
+	return p
 }
 
 func (c *Console) loginForm(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.URL.Query().Get("next"))
-	if ck, err := r.Cookie(sessionCookie); err == nil {
-		if _, _, err := c.st.Sessions.Authenticate(r.Context(), ck.Value, c.idle); err == nil {
-			http.Redirect(w, r, next, http.StatusSeeOther)
-			return
-		}
+	if _, _, err := c.session(r); err == nil {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
 	}
 	c.renderLogin(w, r, http.StatusOK, loginView{Form: newForm(nil), Next: next})
 }
@@ -138,19 +188,18 @@ func (c *Console) renderLogin(w http.ResponseWriter, r *http.Request, status int
 // token endpoint uses, and starts a session. Every wrong credential gets
 // the same message, as Django's does.
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-	if err := r.ParseForm(); err != nil {
-		c.errorPage(w, r, nil, errBadForm(err))
+	if err := parseForm(w, r); err != nil {
+		c.errorPage(w, r, nil, err)
 		return
 	}
 	f := newForm(r.PostForm)
 	lv := loginView{Form: f, Next: safeNext(r.PostForm.Get("next"))}
 	username, password := r.PostForm.Get("username"), r.PostForm.Get("password")
 	if username == "" {
-		f.add("username", "This field is required.")
+		f.add("username", msgRequired)
 	}
 	if password == "" {
-		f.add("password", "This field is required.")
+		f.add("password", msgRequired)
 	}
 	if f.invalid() {
 		c.renderLogin(w, r, http.StatusBadRequest, lv)
@@ -183,12 +232,10 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	_, secret, err := c.st.Sessions.Create(r.Context(), u.ID, c.ttl)
-	if err != nil {
+	if err := c.startSession(w, r, u.ID); err != nil {
 		c.errorPage(w, r, nil, err)
 		return
 	}
-	c.setCookie(w, r, sessionCookie, secret, int(c.ttl.Seconds()))
 	http.Redirect(w, r, lv.Next, http.StatusSeeOther)
 }
 
@@ -203,8 +250,14 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request, v *visit) error
 		return err
 	}
 	c.clearCookie(w, r, sessionCookie)
-	c.setFlash(w, r, "You are signed out.")
-	http.Redirect(w, r, "/admin/login/", http.StatusSeeOther)
+	return c.redirect(w, r, "/admin/login/", "You are signed out.")
+}
+
+// redirect sends the browser to to with a 303, after a change, leaving
+// msgs for the page it lands on.
+func (c *Console) redirect(w http.ResponseWriter, r *http.Request, to string, msgs ...string) error {
+	c.setFlash(w, r, msgs...)
+	http.Redirect(w, r, to, http.StatusSeeOther)
 	return nil
 }
 
@@ -224,13 +277,13 @@ func (c *Console) setFlash(w http.ResponseWriter, r *http.Request, msgs ...strin
 	c.setCookie(w, r, flashCookie, base64.RawURLEncoding.EncodeToString([]byte(s)), 60)
 }
 
-// takeFlash returns the messages setFlash left, and clears them.
-func (c *Console) takeFlash(w http.ResponseWriter, r *http.Request) []string {
+// readFlash returns the messages setFlash left; render clears them once
+// a page has shown them.
+func readFlash(r *http.Request) []string {
 	ck, err := r.Cookie(flashCookie)
 	if err != nil {
 		return nil
 	}
-	c.clearCookie(w, r, flashCookie)
 	b, err := base64.RawURLEncoding.DecodeString(ck.Value)
 	if err != nil || len(b) == 0 {
 		return nil

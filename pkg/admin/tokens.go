@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/tenantctl/tenantctl/pkg/domain"
 )
 
@@ -38,22 +36,20 @@ type tokensView struct {
 	Tokens []tokenRow
 	Form   form
 	TTL    fieldView
+	// InactiveNote says why an inactive user's page has no issue form.
+	InactiveNote string
 	// NewToken is the token just issued, shown this once; it is stored
 	// only as its hash.
 	NewToken, NewName string
 }
 
+// msgInactiveTokens says why an inactive user gets no token.
+const msgInactiveTokens = "An inactive user cannot get tokens; activate the user first."
+
 // tokenOwner is the user whose tokens the path names, if the caller may
-// see, issue and revoke them: their own, or a user they Manage.
+// see, issue and revoke them.
 func (c *Console) tokenOwner(r *http.Request, v *visit) (domain.User, error) {
-	t, err := c.visibleUser(r, v)
-	if err != nil {
-		return t, err
-	}
-	if !managesOrSelf(v.user, t) {
-		return t, errForbidden("You may see only your own API tokens.")
-	}
-	return t, nil
+	return c.ownOrManagedUser(r, v, "You may see only your own API tokens.")
 }
 
 // renderTokens renders t's tokens with the issue form f, and newToken, if
@@ -63,7 +59,7 @@ func (c *Console) renderTokens(w http.ResponseWriter, r *http.Request, v *visit,
 	if err != nil {
 		return err
 	}
-	tv := tokensView{Target: t, Form: f, NewToken: newToken, NewName: newName}
+	tv := tokensView{Target: t, Form: f, NewToken: newToken, NewName: newName, InactiveNote: msgInactiveTokens}
 	now := time.Now()
 	for _, tk := range toks {
 		row := tokenRow{Token: tk, State: "active"}
@@ -79,7 +75,7 @@ func (c *Console) renderTokens(w http.ResponseWriter, r *http.Request, v *visit,
 		f.values.Set("ttl", defaultTTL)
 	}
 	tv.TTL = newChoice(f, "ttl", "Valid for", "1d", "1 day", "30d", "30 days", "90d", "90 days", "never", "Never expires")
-	return c.render(w, r, v, status, "tokens_list", "API tokens of "+t.Username, tv)
+	return c.render(w, r, v, status, "tokens_list", "API tokens of "+t.Username, tv, usersCrumb, userCrumb(t))
 }
 
 func (c *Console) tokenList(w http.ResponseWriter, r *http.Request, v *visit) error {
@@ -104,7 +100,7 @@ func (c *Console) tokenIssue(w http.ResponseWriter, r *http.Request, v *visit) e
 		f.add("ttl", "choose how long the token is valid")
 	}
 	if !t.IsActive {
-		f.add("", "An inactive user cannot get tokens; activate the user first.")
+		f.add("", msgInactiveTokens)
 	}
 	if !f.invalid() {
 		tk, plain, err := c.st.Tokens.Create(r.Context(), domain.By(v.user.ID), t.ID, f.Get("name"), ttl)
@@ -113,8 +109,8 @@ func (c *Console) tokenIssue(w http.ResponseWriter, r *http.Request, v *visit) e
 			return c.renderTokens(w, r, v, http.StatusOK, t, newForm(nil), plain, tk.Name)
 		case errors.Is(err, domain.ErrNotFound):
 			// Deactivated since the page was read.
-			f.add("", "An inactive user cannot get tokens; activate the user first.")
-		case !f.fromError(err):
+			f.add("", msgInactiveTokens)
+		case !f.fromError(err, "name", "ttl"):
 			return err
 		}
 	}
@@ -128,9 +124,9 @@ func (c *Console) tokenRevoke(w http.ResponseWriter, r *http.Request, v *visit) 
 	if err != nil {
 		return err
 	}
-	id, err := uuid.Parse(r.PathValue("token_id"))
+	id, err := pathID(r, "token_id")
 	if err != nil {
-		return domain.ErrNotFound
+		return err
 	}
 	tk, err := c.st.Tokens.Get(r.Context(), id)
 	if err != nil {
@@ -148,7 +144,5 @@ func (c *Console) tokenRevoke(w http.ResponseWriter, r *http.Request, v *visit) 
 	} else {
 		name = "“" + name + "”"
 	}
-	c.setFlash(w, r, "Token "+name+" of "+t.Username+" revoked.")
-	http.Redirect(w, r, userPath(t.ID)+"tokens/", http.StatusSeeOther)
-	return nil
+	return c.redirect(w, r, userPath(t.ID)+"tokens/", "Token "+name+" of "+t.Username+" revoked.")
 }

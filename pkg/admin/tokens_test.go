@@ -20,9 +20,9 @@ func TestTokens(t *testing.T) {
 	e := setup(t)
 	c := e.signIn("istanbul_viewer")
 	me := e.users["istanbul_viewer"]
-	c.get(userURL(me, "tokens/")).want(t, http.StatusOK, "No tokens yet.", `name="ttl"`, `value="30d" selected`)
+	c.get(userURL(me)+"tokens/").want(t, http.StatusOK, "No tokens yet.", `name="ttl"`, `value="30d" selected`)
 
-	p := c.post(userURL(me, "tokens/"), url.Values{"name": {"laptop"}, "ttl": {"1d"}})
+	p := c.post(userURL(me)+"tokens/", url.Values{"name": {"laptop"}, "ttl": {"1d"}})
 	p.want(t, http.StatusOK, "New token “laptop”", "shown this once")
 	plain := tokenPattern.FindString(p.body)
 	if plain == "" {
@@ -45,14 +45,14 @@ func TestTokens(t *testing.T) {
 		t.Fatalf("tokens %+v, %v", toks, err)
 	}
 
-	again := c.get(userURL(me, "tokens/"))
+	again := c.get(userURL(me) + "tokens/")
 	again.want(t, http.StatusOK, "laptop", `<span class="badge on">active</span>`, "Revoke")
 	if strings.Contains(again.body, plain) || strings.Contains(again.body, "New token") {
 		t.Fatal("a second look shows the token again")
 	}
 
-	p = c.post(userURL(me, "tokens/"+toks[0].ID.String()+"/revoke/"), nil)
-	if p.status != http.StatusSeeOther || p.location() != userURL(me, "tokens/") {
+	p = c.post(userURL(me)+"tokens/"+toks[0].ID.String()+"/revoke/", nil)
+	if p.status != http.StatusSeeOther || p.location() != userURL(me)+"tokens/" {
 		t.Fatalf("revoke: %d %q", p.status, p.location())
 	}
 	c.get(p.location()).want(t, http.StatusOK, "Token “laptop” of istanbul_viewer revoked.", `<span class="badge off">revoked</span>`)
@@ -61,12 +61,12 @@ func TestTokens(t *testing.T) {
 	}
 
 	// Never expiring, unnamed; a hostile name shown escaped.
-	c.post(userURL(me, "tokens/"), url.Values{"ttl": {"never"}}).want(t, http.StatusOK, "New token</h2>")
-	p = c.post(userURL(me, "tokens/"), url.Values{"name": {strings.Join(hostile, " ")}, "ttl": {"90d"}})
+	c.post(userURL(me)+"tokens/", url.Values{"ttl": {"never"}}).want(t, http.StatusOK, "New token</h2>")
+	p = c.post(userURL(me)+"tokens/", url.Values{"name": {strings.Join(hostile, " ")}, "ttl": {"90d"}})
 	p.want(t, http.StatusOK)
 	wantAllEscaped(t, p)
-	wantAllEscaped(t, c.get(userURL(me, "tokens/")))
-	p = c.get(userURL(me, "tokens/"))
+	wantAllEscaped(t, c.get(userURL(me)+"tokens/"))
+	p = c.get(userURL(me) + "tokens/")
 	p.want(t, http.StatusOK, "never", "no name")
 
 	// Bad input: beside its field, nothing issued.
@@ -80,7 +80,7 @@ func TestTokens(t *testing.T) {
 		{url.Values{"name": {strings.Repeat("n", 101)}, "ttl": {"1d"}}, "name", "must be at most 100 characters"},
 		{url.Values{"name": {"two\nlines"}, "ttl": {"1d"}}, "name", "must not contain control characters"},
 	} {
-		p := c.post(userURL(me, "tokens/"), tc.v)
+		p := c.post(userURL(me)+"tokens/", tc.v)
 		p.want(t, http.StatusBadRequest, fieldError(tc.field, tc.msg))
 		if tokenPattern.MatchString(p.body) {
 			t.Fatal("an invalid form issued a token")
@@ -132,12 +132,12 @@ func TestTokenPermissions(t *testing.T) {
 		c := e.signIn(tc.who)
 		target := e.users[tc.target]
 		tk, plain := issue(tc.target)
-		c.get(userURL(target, "tokens/")).want(t, tc.status)
+		c.get(userURL(target)+"tokens/").want(t, tc.status)
 		before := len(mustTokens(t, e, target))
-		p := c.post(userURL(target, "tokens/"), url.Values{"name": {"by " + tc.who}, "ttl": {"1d"}})
+		p := c.post(userURL(target)+"tokens/", url.Values{"name": {"by " + tc.who}, "ttl": {"1d"}})
 		p.want(t, tc.status)
 		issued := len(mustTokens(t, e, target)) - before
-		p = c.post(userURL(target, "tokens/"+tk.ID.String()+"/revoke/"), nil)
+		p = c.post(userURL(target)+"tokens/"+tk.ID.String()+"/revoke/", nil)
 		_, err := e.st.Tokens.Authenticate(e.ctx, plain)
 		if tc.status == 200 {
 			if issued != 1 || p.status != http.StatusSeeOther || !errors.Is(err, domain.ErrInvalidCredentials) {
@@ -153,14 +153,20 @@ func TestTokenPermissions(t *testing.T) {
 	// A token revoked through another user's path: not found, still valid.
 	admin := e.signIn("istanbul_admin")
 	tk, plain := issue("istanbul_viewer")
-	admin.post(userURL(e.users["istanbul_user"], "tokens/"+tk.ID.String()+"/revoke/"), nil).want(t, http.StatusNotFound)
-	admin.post(userURL(e.users["istanbul_user"], "tokens/not-an-id/revoke/"), nil).want(t, http.StatusNotFound)
+	admin.post(userURL(e.users["istanbul_user"])+"tokens/"+tk.ID.String()+"/revoke/", nil).want(t, http.StatusNotFound)
+	admin.post(userURL(e.users["istanbul_user"])+"tokens/not-an-id/revoke/", nil).want(t, http.StatusNotFound)
 	if _, err := e.st.Tokens.Authenticate(e.ctx, plain); err != nil {
 		t.Fatalf("a refused revocation revoked: %v", err)
 	}
 
-	// An inactive user gets no token; the form says why.
+	// An inactive user gets no token: the page has no form, but says why,
+	// and the action is refused.
 	e.deactivate("istanbul_user")
-	admin.post(userURL(e.users["istanbul_user"], "tokens/"), url.Values{"name": {"x"}, "ttl": {"1d"}}).
+	p := admin.get(userURL(e.users["istanbul_user"]) + "tokens/")
+	p.want(t, http.StatusOK, "An inactive user cannot get tokens")
+	if strings.Contains(p.body, "Issue token</button>") {
+		t.Fatalf("an inactive user's page offers to issue a token\n%s", p.body)
+	}
+	admin.post(userURL(e.users["istanbul_user"])+"tokens/", url.Values{"name": {"x"}, "ttl": {"1d"}}).
 		want(t, http.StatusBadRequest, "An inactive user cannot get tokens")
 }

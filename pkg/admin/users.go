@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tenantctl/tenantctl/pkg/domain"
+	"github.com/tenantctl/tenantctl/pkg/throttle"
 )
 
 // userRoutes registers the users' pages and their tokens'.
@@ -34,18 +35,26 @@ const usersPath = "/admin/users/"
 func userPath(id uuid.UUID) string { return usersPath + id.String() + "/" }
 
 // visibleUser returns the user of the path's {id} if the caller sees them
-// (SeesUser); anyone else, and a malformed id, is not found, as in the API.
+// (domain.Store.VisibleUser, as the API asks); a malformed id is not found
+// either.
 func (c *Console) visibleUser(r *http.Request, v *visit) (domain.User, error) {
-	id, err := uuid.Parse(r.PathValue("id"))
-	if err != nil {
-		return domain.User{}, domain.ErrNotFound
-	}
-	t, err := c.st.Users.Get(r.Context(), id)
+	id, err := pathID(r, "id")
 	if err != nil {
 		return domain.User{}, err
 	}
-	if !v.user.SeesUser(t) {
-		return domain.User{}, domain.ErrNotFound
+	return c.st.VisibleUser(r.Context(), v.user, id)
+}
+
+// ownOrManagedUser returns the user of the path's {id} if the caller may
+// change them: themselves, or a user they Manage. One they do not see is
+// not found; one they see but may not change is refused with refusal.
+func (c *Console) ownOrManagedUser(r *http.Request, v *visit, refusal string) (domain.User, error) {
+	t, err := c.visibleUser(r, v)
+	if err != nil {
+		return t, err
+	}
+	if !managesOrSelf(v.user, t) {
+		return t, errForbidden(refusal)
 	}
 	return t, nil
 }
@@ -72,11 +81,12 @@ type userListView struct {
 	// Back is this list's path and query, for the bulk form to return to.
 	Back   string
 	Users  []userRow
-	Pager  pager
+	Foot   listFoot
 	Center *domain.Center // a non-superuser's own center
 	// Filters, built here because their choices are data.
 	CenterFilter, RoleFilter fieldView
-	Sort                     map[string]sortLink
+	Ordering                 fieldView
+	Sort                     map[string]sortLink // by UserOrderKeys
 	// The bulk form: its errors and choices; Bulk is false when no row
 	// shown may be changed by the caller.
 	Bulk                             bool
@@ -87,6 +97,15 @@ type userListView struct {
 	CanMove    bool
 	CanCreate  bool
 	ShowActive bool // the active filter: only the Privileged see inactive users
+}
+
+// userOrderingLabels name the orderings in the list's "Sort by" choice.
+var userOrderingLabels = map[string]string{
+	"username": "Username, A to Z", "-username": "Username, Z to A",
+	"email": "Email, A to Z", "-email": "Email, Z to A",
+	"date_joined": "Oldest first", "-date_joined": "Newest first",
+	"last_name": "Last name, A to Z", "-last_name": "Last name, Z to A",
+	"role": "Role, A to Z", "-role": "Role, Z to A",
 }
 
 func (c *Console) userList(w http.ResponseWriter, r *http.Request, v *visit) error {
@@ -106,7 +125,7 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, v *visit, 
 	me := v.user
 	f := newForm(q)
 	opts := listDefaults(listOffset(q, f))
-	opts.Search = q.Get("search")
+	opts.Search = strings.TrimSpace(q.Get("search"))
 	opts.Ordering = q.Get("ordering")
 	if s := q.Get("role"); s != "" {
 		role := domain.Role(s)
@@ -116,13 +135,13 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, v *visit, 
 	if active := triState(q, "active", f); me.Privileged() {
 		opts.Active, opts.IncludeInactive = active, q.Get("active") == "all"
 	}
-	lv := userListView{Form: f, Query: q, BulkForm: bulk, CanMove: me.ManagesCenters(), CanCreate: me.Privileged(),
+	lv := userListView{Form: f, Query: q, BulkForm: bulk, Foot: listFoot{Empty: "No users match."}, CanMove: me.ManagesCenters(), CanCreate: me.Privileged(),
 		ShowActive: me.Privileged(), Back: usersPath + withQuery(q)}
 	var centers []domain.Center
 	switch {
 	case me.IsSuperuser:
 		var err error
-		if centers, _, err = c.st.Centers.List(ctx, domain.ListOptions{IncludeInactive: true, Limit: domain.MaxLimit}); err != nil {
+		if centers, err = c.allCenters(ctx); err != nil {
 			return err
 		}
 		if s := q.Get("center"); s != "" {
@@ -146,33 +165,33 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, v *visit, 
 	count := 0
 	if !f.invalid() {
 		var err error
-		if users, count, err = c.st.Users.List(ctx, opts); err != nil && !f.fromError(err) {
+		if users, count, err = c.st.Users.List(ctx, opts); err != nil && !f.fromError(err, "search", "center", "role", "active", "superuser", "ordering") {
 			return err
 		}
 	}
-	if f.invalid() && status == http.StatusOK {
-		status = http.StatusBadRequest
+	if f.invalid() {
+		users, lv.Foot.Invalid = nil, true
+		if status == http.StatusOK {
+			status = http.StatusBadRequest
+		}
 	}
 	// The choices are built after the list, which may add errors beside
 	// them.
-	lv.CenterFilter, lv.BulkCenter = centerChoices(f, bulk, centers)
-	roles := []string{"", "Any role"}
-	for _, role := range domain.Roles {
-		roles = append(roles, string(role), string(role))
-	}
-	lv.RoleFilter = newChoice(f, "role", "Role", roles...)
+	// The center filter has every center, soft-deleted ones too, so that
+	// their members can be found; the bulk form's target only the active.
+	lv.CenterFilter = newChoice(f, "center", "Center", append([]string{"", "Any center"}, centerPairs(centers, false)...)...)
+	lv.BulkCenter = newChoice(bulk, "new_center", "New center", append([]string{"", "Choose a center"}, centerPairs(centers, true)...)...)
+	lv.RoleFilter = newChoice(f, "role", "Role", append([]string{"", "Any role"}, rolePairs()...)...)
 	actions := []string{"", "Choose an action", "activate", "Activate", "deactivate", "Deactivate",
 		"change_role", "Change role to"}
 	if lv.CanMove {
 		actions = append(actions, "change_center", "Move to center")
 	}
 	lv.BulkAction = newChoice(bulk, "action", "With the checked users", actions...)
-	lv.BulkRole = newChoice(bulk, "new_role", "New role", append([]string{"", "Choose a role"}, roles[2:]...)...)
-	lv.Sort = sortLinks(q, []string{"username", "email", "role", "date_joined"}, cmp.Or(q.Get("ordering"), domain.DefaultUserOrdering))
-	names := make(map[uuid.UUID]string, len(centers))
-	for _, ct := range centers {
-		names[ct.ID] = ct.Name
-	}
+	lv.BulkRole = newChoice(bulk, "new_role", "New role", append([]string{"", "Choose a role"}, rolePairs()...)...)
+	lv.Sort = sortLinks(q, domain.UserOrderKeys, cmp.Or(q.Get("ordering"), domain.DefaultUserOrdering))
+	lv.Ordering = orderingChoice(f, domain.UserOrderings(), userOrderingLabels, domain.DefaultUserOrdering)
+	names := centerNames(centers)
 	checked := bulk.values["ids"]
 	for _, u := range users {
 		row := userRow{User: u, Selectable: me.Manages(u), Checked: slices.Contains(checked, u.ID.String())}
@@ -182,36 +201,20 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, v *visit, 
 		lv.Bulk = lv.Bulk || row.Selectable
 		lv.Users = append(lv.Users, row)
 	}
-	lv.Pager = newPager(q, count, opts.Offset)
+	lv.Foot.Pager = newPager(q, count, opts.Offset)
 	return c.render(w, r, v, status, "users_list", "Users", lv)
 }
 
-// centerChoices are the list's center filter (every center, soft-deleted
-// ones too, so their members can be found) and the bulk form's target
-// (active centers only: the domain refuses the others).
-func centerChoices(f, bulk form, centers []domain.Center) (filter, target fieldView) {
-	all := []string{"", "Any center"}
-	active := []string{"", "Choose a center"}
-	for _, ct := range centers {
-		label := ct.Name
-		if !ct.IsActive {
-			label += " (deleted)"
-		} else {
-			active = append(active, ct.ID.String(), ct.Name)
-		}
-		all = append(all, ct.ID.String(), label)
-	}
-	return newChoice(f, "center", "Center", all...), newChoice(bulk, "new_center", "New center", active...)
-}
-
 // usersBack returns the list a bulk action returns to, and its query: back
-// if it is the users' list, with any query, else the list unfiltered.
-// Anything else (another host, another page) would make the form an open
-// redirect.
+// if it is the users' list (localPath), with any query, else the list
+// unfiltered.
 func usersBack(back string) (string, url.Values) {
-	u, err := url.Parse(back)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || u.Path != usersPath ||
-		strings.ContainsAny(back, "\\\r\n") {
+	p, ok := localPath(back, usersPath)
+	if !ok {
+		return usersPath, url.Values{}
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Path != usersPath {
 		return usersPath, url.Values{}
 	}
 	q, err := url.ParseQuery(u.RawQuery)
@@ -403,9 +406,7 @@ func (c *Console) userBulk(w http.ResponseWriter, r *http.Request, v *visit) err
 			}
 		}
 	}
-	c.setFlash(w, r, bulkReport(changed, len(allowed)-changed, refused))
-	http.Redirect(w, r, back, http.StatusSeeOther)
-	return nil
+	return c.redirect(w, r, back, bulkReport(changed, len(allowed)-changed, refused))
 }
 
 // bulkReport is a bulk action's result in a line: "2 changed, 1 already
@@ -458,8 +459,12 @@ type userFormView struct {
 	// Role and Centers are the create form's choices; Centers is empty
 	// for an admin, whose users join their own center.
 	Role, Centers fieldView
-	// What the caller may do to the target (or create).
-	Superuser, Edit, Rename, Password bool
+	// What the caller may do: Superuser, create anyone; Edit, change
+	// the target's profile, password and tokens; Rename, the username.
+	Superuser, Edit, Rename bool
+	// Self: the target is the caller, who must give the current password
+	// to set a new one.
+	Self bool
 }
 
 // centerOf returns the center a user belongs to, or nil for none.
@@ -469,7 +474,7 @@ func (c *Console) centerOf(r *http.Request, id *uuid.UUID) (*domain.Center, erro
 	}
 	ct, err := c.st.Centers.Get(r.Context(), *id)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the user's center: %w", err)
 	}
 	return &ct, nil
 }
@@ -483,43 +488,34 @@ func mayCreate(v *visit) error {
 	return nil
 }
 
-// createForm is the new-user form's data.
-func (c *Console) createForm(r *http.Request, v *visit, f form) (userFormView, error) {
+// renderCreate renders the new-user form of f. It is built last, after
+// the domain's errors: its selects take their errors when built.
+func (c *Console) renderCreate(w http.ResponseWriter, r *http.Request, v *visit, status int, f form) error {
 	fv := userFormView{Form: f, Superuser: v.user.IsSuperuser}
-	roles := make([]string, 0, 2*len(domain.Roles))
-	for _, role := range domain.Roles {
-		roles = append(roles, string(role), string(role))
-	}
 	if f.Get("role") == "" {
 		f.values.Set("role", string(domain.RoleUser))
 	}
-	fv.Role = newChoice(f, "role", "Role", roles...)
-	if !v.user.IsSuperuser {
+	fv.Role = newChoice(f, "role", "Role", rolePairs()...)
+	if v.user.IsSuperuser {
+		centers, err := c.allCenters(r.Context())
+		if err != nil {
+			return err
+		}
+		fv.Centers = newChoice(f, "center", "Center", append([]string{"", "No center (superusers only)"}, centerPairs(centers, true)...)...)
+	} else {
 		var err error
-		fv.Center, err = c.centerOf(r, v.user.CenterID)
-		return fv, err
+		if fv.Center, err = c.centerOf(r, v.user.CenterID); err != nil {
+			return err
+		}
 	}
-	centers, _, err := c.st.Centers.List(r.Context(), domain.ListOptions{Limit: domain.MaxLimit})
-	if err != nil {
-		return fv, err
-	}
-	pairs := []string{"", "No center (superusers only)"}
-	for _, ct := range centers {
-		pairs = append(pairs, ct.ID.String(), ct.Name)
-	}
-	fv.Centers = newChoice(f, "center", "Center", pairs...)
-	return fv, nil
+	return c.render(w, r, v, status, "users_new", "New user", fv, usersCrumb)
 }
 
 func (c *Console) userNew(w http.ResponseWriter, r *http.Request, v *visit) error {
 	if err := mayCreate(v); err != nil {
 		return err
 	}
-	fv, err := c.createForm(r, v, newForm(nil))
-	if err != nil {
-		return err
-	}
-	return c.render(w, r, v, http.StatusOK, "users_new", "New user", fv)
+	return c.renderCreate(w, r, v, http.StatusOK, newForm(nil))
 }
 
 // userCreate creates a user: a superuser anyone, an admin members of
@@ -536,11 +532,13 @@ func (c *Console) userCreate(w http.ResponseWriter, r *http.Request, v *visit) e
 		LastName: f.Get("last_name"), Phone: f.Get("phone"), Role: domain.Role(f.Get("role")),
 		IsSuperuser: f.Get("is_superuser") != "", CenterID: v.user.CenterID}
 	if s := f.Get("center"); s != "" {
-		id, err := uuid.Parse(s)
-		if err != nil {
-			f.add("center", "choose a center from the list")
+		// A malformed id is bad input, beside the field (or above the
+		// form, for an admin, who has none), not a center to refuse.
+		if id, err := uuid.Parse(s); err != nil {
+			f.addFor("center", "choose a center from the list", createFields(v))
+		} else {
+			in.CenterID = &id
 		}
-		in.CenterID = &id
 	} else if v.user.IsSuperuser {
 		in.CenterID = nil
 	}
@@ -551,20 +549,34 @@ func (c *Console) userCreate(w http.ResponseWriter, r *http.Request, v *visit) e
 	if !f.invalid() {
 		u, err := c.st.Users.Create(r.Context(), domain.By(v.user.ID), in)
 		if err == nil {
-			c.setFlash(w, r, "User "+u.Username+" created.")
-			http.Redirect(w, r, userPath(u.ID), http.StatusSeeOther)
-			return nil
+			return c.redirect(w, r, userPath(u.ID), "User "+u.Username+" created.")
 		}
-		if !f.fromError(err) {
+		if !f.fromError(err, createFields(v)...) {
 			return err
 		}
 	}
-	// The form is built last: its selects take their errors when built.
-	fv, err := c.createForm(r, v, f)
-	if err != nil {
-		return err
+	return c.renderCreate(w, r, v, http.StatusBadRequest, f)
+}
+
+// createFields are the inputs the create form shows v: the center and
+// superuser fields to a superuser only (an admin's users join the admin's
+// center).
+func createFields(v *visit) []string {
+	fields := []string{"username", "email", "first_name", "last_name", "phone", "role", "password", "password2"}
+	if v.user.IsSuperuser {
+		fields = append(fields, "center", "is_superuser")
 	}
-	return c.render(w, r, v, http.StatusBadRequest, "users_new", "New user", fv)
+	return fields
+}
+
+// profileFields are the inputs of t's profile form shown to v: the
+// username only to a manager of t, who may change it.
+func profileFields(v *visit, t domain.User) []string {
+	fields := []string{"email", "first_name", "last_name", "phone"}
+	if v.user.Manages(t) {
+		fields = append(fields, "username")
+	}
+	return fields
 }
 
 // newPassword reads a password typed twice, fields password and
@@ -582,9 +594,9 @@ func newPassword(f form) *string {
 	return &p
 }
 
-// profileForm is a user's page's data, its form filled from f, or from
-// the user when f is nil.
-func (c *Console) profileForm(r *http.Request, v *visit, t domain.User, f *form) (userFormView, error) {
+// renderProfile renders t's page, its form filled from f, or from the
+// user when f is nil.
+func (c *Console) renderProfile(w http.ResponseWriter, r *http.Request, v *visit, status int, t domain.User, f *form) error {
 	if f == nil {
 		nf := newForm(url.Values{"username": {t.Username}, "email": {t.Email}, "first_name": {t.FirstName},
 			"last_name": {t.LastName}, "phone": {t.Phone}})
@@ -592,10 +604,10 @@ func (c *Console) profileForm(r *http.Request, v *visit, t domain.User, f *form)
 	}
 	ct, err := c.centerOf(r, t.CenterID)
 	if err != nil {
-		return userFormView{}, err
+		return err
 	}
-	return userFormView{Form: *f, Target: t, Center: ct, Superuser: v.user.IsSuperuser,
-		Edit: managesOrSelf(v.user, t), Rename: v.user.Manages(t), Password: managesOrSelf(v.user, t)}, nil
+	return c.render(w, r, v, status, "users_detail", t.Username, userFormView{Form: *f, Target: t, Center: ct,
+		Superuser: v.user.IsSuperuser, Edit: managesOrSelf(v.user, t), Rename: v.user.Manages(t)}, usersCrumb)
 }
 
 func (c *Console) userDetail(w http.ResponseWriter, r *http.Request, v *visit) error {
@@ -603,23 +615,16 @@ func (c *Console) userDetail(w http.ResponseWriter, r *http.Request, v *visit) e
 	if err != nil {
 		return err
 	}
-	fv, err := c.profileForm(r, v, t, nil)
-	if err != nil {
-		return err
-	}
-	return c.render(w, r, v, http.StatusOK, "users_detail", t.Username, fv)
+	return c.renderProfile(w, r, v, http.StatusOK, t, nil)
 }
 
 // userSave saves a user's profile: the users the caller Manages, and the
 // caller's own, but only a manager may change a username (the API's
 // rule). Center, role and activity are the bulk actions'.
 func (c *Console) userSave(w http.ResponseWriter, r *http.Request, v *visit) error {
-	t, err := c.visibleUser(r, v)
+	t, err := c.ownOrManagedUser(r, v, "You may change only your own profile.")
 	if err != nil {
 		return err
-	}
-	if !managesOrSelf(v.user, t) {
-		return errForbidden("You may change only your own profile.")
 	}
 	f := newForm(r.PostForm)
 	p := domain.UserProfile{Username: t.Username, Email: f.Get("email"), FirstName: f.Get("first_name"),
@@ -631,31 +636,18 @@ func (c *Console) userSave(w http.ResponseWriter, r *http.Request, v *visit) err
 	}
 	u, err := c.st.Users.Update(r.Context(), domain.By(v.user.ID), t.ID, p)
 	if err == nil {
-		c.setFlash(w, r, "Saved the profile of "+u.Username+".")
-		http.Redirect(w, r, userPath(u.ID), http.StatusSeeOther)
-		return nil
+		return c.redirect(w, r, userPath(u.ID), "User "+u.Username+" saved.")
 	}
-	if !f.fromError(err) {
+	if !f.fromError(err, profileFields(v, t)...) {
 		return err
 	}
-	fv, err := c.profileForm(r, v, t, &f)
-	if err != nil {
-		return err
-	}
-	return c.render(w, r, v, http.StatusBadRequest, "users_detail", t.Username, fv)
+	return c.renderProfile(w, r, v, http.StatusBadRequest, t, &f)
 }
 
 // passwordTarget is the user whose password the path names, if the caller
-// may set it: their own, or a user they Manage.
+// may set it.
 func (c *Console) passwordTarget(r *http.Request, v *visit) (domain.User, error) {
-	t, err := c.visibleUser(r, v)
-	if err != nil {
-		return t, err
-	}
-	if !managesOrSelf(v.user, t) {
-		return t, errForbidden("You may set only your own password.")
-	}
-	return t, nil
+	return c.ownOrManagedUser(r, v, "You may set only your own password.")
 }
 
 func (c *Console) passwordForm(w http.ResponseWriter, r *http.Request, v *visit) error {
@@ -663,7 +655,38 @@ func (c *Console) passwordForm(w http.ResponseWriter, r *http.Request, v *visit)
 	if err != nil {
 		return err
 	}
-	return c.render(w, r, v, http.StatusOK, "users_password", "Set password", userFormView{Form: newForm(nil), Target: t})
+	return c.renderPassword(w, r, v, http.StatusOK, t, newForm(nil))
+}
+
+// renderPassword renders the form setting t's password.
+func (c *Console) renderPassword(w http.ResponseWriter, r *http.Request, v *visit, status int, t domain.User, f form) error {
+	return c.render(w, r, v, status, "users_password", "Set password", userFormView{Form: f, Target: t, Self: t.ID == v.user.ID},
+		usersCrumb, userCrumb(t))
+}
+
+// checkCurrentPassword adds an error beside current_password unless f
+// holds v's user's password, checked through the sign-in's throttle: a
+// stolen session must not be enough to take the account for good, as
+// Django's PasswordChangeForm asks for the old password.
+func (c *Console) checkCurrentPassword(r *http.Request, v *visit, f form) error {
+	current := f.Get("current_password")
+	if current == "" {
+		f.add("current_password", msgRequired)
+		return nil
+	}
+	retry, err := c.th.Do(r, v.user.Username, func() error {
+		_, err := c.st.Users.Authenticate(r.Context(), v.user.Username, current)
+		return err
+	})
+	switch {
+	case retry > 0:
+		f.add("current_password", "Too many wrong passwords. Try again in "+throttle.RetryAfter(retry)+" seconds.")
+	case errors.Is(err, domain.ErrInvalidCredentials):
+		f.add("current_password", "Your current password was entered incorrectly.")
+	case err != nil:
+		return fmt.Errorf("checking the current password: %w", err)
+	}
+	return nil
 }
 
 // passwordSet sets a password typed twice. A new password ends the user's
@@ -676,27 +699,29 @@ func (c *Console) passwordSet(w http.ResponseWriter, r *http.Request, v *visit) 
 		return err
 	}
 	f := newForm(r.PostForm)
+	self := t.ID == v.user.ID
+	if self {
+		if err := c.checkCurrentPassword(r, v, f); err != nil {
+			return err
+		}
+	}
 	p := newPassword(f)
 	if p == nil {
-		f.add("password", "this field is required")
+		f.add("password", msgRequired)
 	}
 	if !f.invalid() {
 		err := c.st.Users.SetPassword(r.Context(), domain.By(v.user.ID), t.ID, p)
 		if err == nil {
-			if t.ID == v.user.ID {
-				_, secret, err := c.st.Sessions.Create(r.Context(), t.ID, c.ttl)
-				if err != nil {
+			if self {
+				if err := c.startSession(w, r, t.ID); err != nil {
 					return err
 				}
-				c.setCookie(w, r, sessionCookie, secret, int(c.ttl.Seconds()))
 			}
-			c.setFlash(w, r, "Password of "+t.Username+" changed; the sessions it had were signed out.")
-			http.Redirect(w, r, userPath(t.ID), http.StatusSeeOther)
-			return nil
+			return c.redirect(w, r, userPath(t.ID), "Password of "+t.Username+" changed; the sessions it had were signed out.")
 		}
-		if !f.fromError(err) {
+		if !f.fromError(err, "password", "password2") {
 			return err
 		}
 	}
-	return c.render(w, r, v, http.StatusBadRequest, "users_password", "Set password", userFormView{Form: f, Target: t})
+	return c.renderPassword(w, r, v, http.StatusBadRequest, t, f)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tenantctl/tenantctl/internal/text"
 	"github.com/tenantctl/tenantctl/pkg/domain"
 )
 
@@ -109,7 +110,7 @@ for confirmation on a terminal and refuses without --yes otherwise.`,
 			}
 			what := "its schema " + center.SchemaName
 			if s, err := st.Stats(ctx, center.ID); err == nil {
-				what += fmt.Sprintf(" with %s and %s", plural(s.Samples.Total, "sample"), plural(s.Users.Total, "user"))
+				what += fmt.Sprintf(" with %s and %s", text.Plural(s.Samples.Total, "sample"), text.Plural(s.Users.Total, "user"))
 			}
 			if err := a.Confirm(fmt.Sprintf("Delete center %q and %s for good?", center.Name, what)); err != nil {
 				return err

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
+	"github.com/tenantctl/tenantctl/internal/text"
 	"github.com/tenantctl/tenantctl/pkg/domain"
 )
 
@@ -81,7 +82,7 @@ func (s statsDoc) Tables() []Table {
 		"ACTIVE", yesNo(s.Center.IsActive),
 		"SCHEMA", s.Schema.Name,
 		"VERSION", itoa(s.Schema.MigrationVersion),
-		"SIZE", humanBytes(s.Schema.SizeBytes),
+		"SIZE", text.Bytes(s.Schema.SizeBytes),
 	)
 	byStatus := Table{Header: []string{"STATUS", "SAMPLES"}}
 	for _, st := range domain.Statuses {
@@ -227,7 +228,7 @@ func (r statsAllReport) Tables() []Table {
 		}
 		total[len(total)-1] += s.Users.Total
 		size += s.Schema.SizeBytes
-		row = append(row, strconv.Itoa(s.Users.Total), itoa(s.Schema.MigrationVersion), humanBytes(s.Schema.SizeBytes))
+		row = append(row, strconv.Itoa(s.Users.Total), itoa(s.Schema.MigrationVersion), text.Bytes(s.Schema.SizeBytes))
 		if r.Summary.Failed > 0 {
 			row = append(row, "")
 		}
@@ -237,7 +238,7 @@ func (r statsAllReport) Tables() []Table {
 	for i := range domain.Statuses {
 		row = append(row, strconv.Itoa(total[1+i]))
 	}
-	row = append(row, strconv.Itoa(total[len(total)-1]), "", humanBytes(size))
+	row = append(row, strconv.Itoa(total[len(total)-1]), "", text.Bytes(size))
 	if r.Summary.Failed > 0 {
 		row = append(row, "")
 	}

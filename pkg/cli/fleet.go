@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/tenantctl/tenantctl/internal/text"
 	"github.com/tenantctl/tenantctl/tenancy"
 )
 
@@ -139,7 +140,7 @@ func (a *App) runRollout(ctx context.Context, m *tenancy.Manager, r rollout, con
 		if bar != nil {
 			bar.Describe(name)
 		} else if len(stages) > 1 {
-			a.Notef("%s: migrating %s", name, plural(len(stage), "center"))
+			a.Notef("%s: migrating %s", name, text.Plural(len(stage), "center"))
 		}
 		budget := 0
 		if r.MaxFailures > 0 {
@@ -346,14 +347,6 @@ func (rep *fleetReport) Tables() []Table {
 		tables = append(tables, detail)
 	}
 	return tables
-}
-
-// plural is "1 center", "2 centers".
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 func itoa(v int32) string { return strconv.Itoa(int(v)) }

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -30,27 +31,18 @@ var overviewChunk = 200
 // transaction, so that every figure is of the same instant: one statement
 // for the registry, then one per overviewChunk active centers for their
 // samples. Its cost grows with the fleet (every tenant's samples are
-// counted); the console caches it.
+// counted), so a caller that shows it often should keep it a while.
 func (s *Store) Overview(ctx context.Context) (Overview, error) {
-	o := Overview{
-		Users:   UserStats{ByRole: make(map[Role]int, len(Roles))},
-		Samples: SampleStats{ByStatus: make(map[Status]int, len(Statuses)), ByType: map[string]int{}},
-	}
-	for _, r := range Roles {
-		o.Users.ByRole[r] = 0
-	}
-	for _, v := range Statuses {
-		o.Samples.ByStatus[v] = 0
-	}
+	o := Overview{Users: newUserStats(), Samples: newSampleStats()}
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE is_active), count(*) FILTER (WHERE NOT is_active) FROM public.centers`).
 			Scan(&o.ActiveCenters, &o.InactiveCenters)
 		if err != nil {
-			return err
+			return fmt.Errorf("counting the centers: %w", err)
 		}
 		rows, err := tx.Query(ctx, `SELECT role, is_superuser, is_active, count(*) FROM public.users GROUP BY 1, 2, 3`)
 		if err != nil {
-			return err
+			return fmt.Errorf("counting the users: %w", err)
 		}
 		var role Role
 		var super, active bool
@@ -68,18 +60,18 @@ func (s *Store) Overview(ctx context.Context) (Overview, error) {
 			}
 			return nil
 		}); err != nil {
-			return err
+			return fmt.Errorf("counting the users: %w", err)
 		}
 		// A center whose schema lacks its samples table (being created,
 		// or a broken tenant the dashboard reports anyway) is left out.
 		rows, err = tx.Query(ctx, `SELECT schema_name FROM public.centers
 WHERE is_active AND to_regclass(quote_ident(schema_name) || '.samples') IS NOT NULL ORDER BY schema_name`)
 		if err != nil {
-			return err
+			return fmt.Errorf("listing the tenants to count: %w", err)
 		}
 		schemas, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
-			return err
+			return fmt.Errorf("listing the tenants to count: %w", err)
 		}
 		o.CentersCounted = len(schemas)
 		for len(schemas) > 0 {
@@ -92,7 +84,7 @@ WHERE is_active AND to_regclass(quote_ident(schema_name) || '.samples') IS NOT N
 			}
 			rows, err := tx.Query(ctx, strings.Join(parts, " UNION ALL "))
 			if err != nil {
-				return err
+				return fmt.Errorf("counting the samples: %w", err)
 			}
 			var status Status
 			var typ string
@@ -102,7 +94,7 @@ WHERE is_active AND to_regclass(quote_ident(schema_name) || '.samples') IS NOT N
 				o.Samples.Total += n
 				return nil
 			}); err != nil {
-				return err
+				return fmt.Errorf("counting the samples: %w", err)
 			}
 		}
 		return nil

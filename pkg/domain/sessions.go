@@ -29,7 +29,7 @@ type Session struct {
 
 // Sessions manages public.admin_sessions, the admin console's sign-ins.
 //
-// A session ends when it is signed out (End, EndAll), at its ExpiresAt,
+// A session ends when it is signed out (End), at its ExpiresAt,
 // after idling longer than Authenticate's idle, and — by a trigger on
 // public.users, whichever process makes the change — when its user is
 // deactivated or changes role, center, superuser status or password.
@@ -122,14 +122,4 @@ func (ss *Sessions) End(ctx context.Context, secret string) error {
 		return mapError(err)
 	}
 	return nil
-}
-
-// EndAll signs user userID out everywhere and returns how many sessions
-// ended (0 for an unknown user).
-func (ss *Sessions) EndAll(ctx context.Context, userID uuid.UUID) (int, error) {
-	tag, err := ss.s.pool.Exec(ctx, "DELETE FROM public.admin_sessions WHERE user_id = $1", userID)
-	if err != nil {
-		return 0, mapError(err)
-	}
-	return int(tag.RowsAffected()), nil
 }

@@ -43,22 +43,31 @@ type SchemaStats struct {
 	SizeBytes int64 `json:"size_bytes"`
 }
 
+// newSampleStats are zero samples, with every status listed.
+func newSampleStats() SampleStats {
+	s := SampleStats{ByStatus: make(map[Status]int, len(Statuses)), ByType: map[string]int{}}
+	for _, v := range Statuses {
+		s.ByStatus[v] = 0
+	}
+	return s
+}
+
+// newUserStats are zero users, with every role listed.
+func newUserStats() UserStats {
+	u := UserStats{ByRole: make(map[Role]int, len(Roles))}
+	for _, r := range Roles {
+		u.ByRole[r] = 0
+	}
+	return u
+}
+
 // Stats returns center id's figures in one read-only transaction of two
 // round trips besides BEGIN and COMMIT: the center with its schema's
 // version and size, then one batch counting samples and members. A
 // soft-deleted center has stats too (Center.IsActive says so); the API
 // decides who may see them.
 func (s *Store) Stats(ctx context.Context, id uuid.UUID) (Stats, error) {
-	st := Stats{
-		Samples: SampleStats{ByStatus: make(map[Status]int, len(Statuses)), ByType: map[string]int{}},
-		Users:   UserStats{ByRole: make(map[Role]int, len(Roles))},
-	}
-	for _, v := range Statuses {
-		st.Samples.ByStatus[v] = 0
-	}
-	for _, r := range Roles {
-		st.Users.ByRole[r] = 0
-	}
+	st := Stats{Samples: newSampleStats(), Users: newUserStats()}
 	err := s.m.InTenantTx(ctx, id, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		c, err := scanCenter(tx.QueryRow(ctx, "SELECT "+centerCols+" FROM public.centers WHERE id = $1", id))
 		if errors.Is(err, pgx.ErrNoRows) {

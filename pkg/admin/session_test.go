@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -258,4 +259,37 @@ func TestHeaders(t *testing.T) {
 	if p := e.anonymous().get("/admin/no-such-page/"); p.status != http.StatusSeeOther {
 		t.Fatalf("anonymous unknown page: %d", p.status)
 	}
+}
+
+// TestSecureCookie: behind a proxy that terminates TLS, SecureCookie marks
+// the session and flash cookies Secure though the request came over HTTP;
+// a request over TLS gets a Secure cookie without it.
+func TestSecureCookie(t *testing.T) {
+	signIn := func(t *testing.T, client *http.Client, base string) {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/admin/login/",
+			strings.NewReader(url.Values{"username": {"istanbul_user"}, "password": {password}}.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusSeeOther || !strings.Contains(res.Header.Get("Set-Cookie"), "; Secure") {
+			t.Fatalf("sign-in: %d, Set-Cookie %q, want a Secure cookie", res.StatusCode, res.Header.Get("Set-Cookie"))
+		}
+	}
+	t.Run("configured", func(t *testing.T) {
+		e := setup(t, func(c *admin.Config) { c.SecureCookie = true })
+		signIn(t, &http.Client{}, e.ts.URL)
+	})
+	t.Run("TLS", func(t *testing.T) {
+		e := setup(t)
+		ts := httptest.NewTLSServer(e.console)
+		t.Cleanup(ts.Close)
+		signIn(t, ts.Client(), ts.URL)
+	})
 }

@@ -64,6 +64,7 @@ func parsePages() (*pages, error) {
 		"static":   func(name string) string { return "/admin/static/" + name + "?v=" + p.static[name].etag },
 		"date":     formatTime,
 		"bytes":    text.Bytes,
+		"plural":   text.Plural,
 		"field":    newField,
 		"choice":   newChoice,
 		"id":       formatID,

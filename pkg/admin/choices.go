@@ -2,7 +2,9 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -26,31 +28,72 @@ func (c *Console) allCenters(ctx context.Context) ([]domain.Center, error) {
 	}
 }
 
-// centerNames maps the centers' ids to their names.
-func centerNames(centers []domain.Center) map[uuid.UUID]string {
-	names := make(map[uuid.UUID]string, len(centers))
-	for _, ct := range centers {
-		names[ct.ID] = ct.Name
+// maxCenterChoices is the most centers a select offers. Past it a center
+// is typed, by name or id (centerParam resolves it, with the domain's "did
+// you mean"): a select of every one of 10,000 centers made the users' page
+// 600 KB and read every center on each view.
+const maxCenterChoices = 200
+
+// centerChoice is the field choosing a center, named name: while there are
+// at most maxCenterChoices centers, a select of them (the active ones only
+// if activeOnly: as targets, for the domain refuses the others; else all,
+// the soft-deleted ones marked), with none as its empty choice; past that,
+// a text input for a center's name or id. One query however many centers
+// there are.
+func (c *Console) centerChoice(ctx context.Context, f form, name, label, none string, activeOnly bool) (fieldView, error) {
+	centers, total, err := c.st.Centers.List(ctx, domain.ListOptions{Limit: maxCenterChoices, IncludeInactive: !activeOnly})
+	if err != nil {
+		return fieldView{}, fmt.Errorf("listing the centers: %w", err)
 	}
-	return names
+	if total > maxCenterChoices {
+		return newField(f, name, label+" (name or id)", "text"), nil
+	}
+	pairs := []string{"", none}
+	for _, ct := range centers {
+		label := ct.Name
+		if !ct.IsActive {
+			label += " (soft-deleted)"
+		}
+		pairs = append(pairs, ct.ID.String(), label)
+	}
+	return newChoice(f, name, label, pairs...), nil
 }
 
-// centerPairs are a select's value/label pairs for centers: the active
-// ones only (as targets: the domain refuses the others), or all, the
-// soft-deleted ones marked. A select of every center is right for the
-// hundreds a deployment has; at 10,000 it is a page of some 600 KB that
-// still works, and the place for a search box instead.
-func centerPairs(centers []domain.Center, activeOnly bool) []string {
-	pairs := make([]string, 0, 2*len(centers))
-	for _, ct := range centers {
-		switch {
-		case ct.IsActive:
-			pairs = append(pairs, ct.ID.String(), ct.Name)
-		case !activeOnly:
-			pairs = append(pairs, ct.ID.String(), ct.Name+" (soft-deleted)")
+// centerParam reads the center of field name, an id from a select or a
+// name or id typed: nil when empty; a center not found is an error beside
+// the field, with a suggestion if one is close.
+func (c *Console) centerParam(ctx context.Context, f form, name string) (*uuid.UUID, error) {
+	ref := strings.TrimSpace(f.Get(name))
+	if ref == "" {
+		return nil, nil
+	}
+	ct, err := c.st.Centers.Resolve(ctx, ref)
+	if nf, ok := errors.AsType[*domain.NotFoundError](err); ok {
+		f.add(name, nf.Error())
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("finding center %q: %w", ref, err)
+	}
+	return &ct.ID, nil
+}
+
+// centersByID maps the centers of ids to their names, soft-deleted ones
+// too, a page of domain.MaxLimit at a time.
+func (c *Console) centersByID(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]string, error) {
+	names := make(map[uuid.UUID]string, len(ids))
+	for len(ids) > 0 {
+		chunk := ids[:min(domain.MaxLimit, len(ids))]
+		ids = ids[len(chunk):]
+		centers, _, err := c.st.Centers.List(ctx, domain.ListOptions{IDs: chunk, IncludeInactive: true, Limit: domain.MaxLimit})
+		if err != nil {
+			return nil, fmt.Errorf("naming the centers: %w", err)
+		}
+		for _, ct := range centers {
+			names[ct.ID] = ct.Name
 		}
 	}
-	return pairs
+	return names, nil
 }
 
 // rolePairs are a select's value/label pairs for the roles.

@@ -75,11 +75,10 @@ func (c *Console) problems(r *http.Request) ([]problemView, int, error) {
 	if len(ids) == 0 {
 		return nil, len(sts), nil
 	}
-	centers, err := c.allCenters(r.Context())
+	names, err := c.centersByID(r.Context(), ids)
 	if err != nil {
 		return nil, 0, err
 	}
-	names := centerNames(centers)
 	for i := range out {
 		out[i].Name = names[out[i].ID]
 	}

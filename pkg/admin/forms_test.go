@@ -52,25 +52,50 @@ func TestListOffsetBound(t *testing.T) {
 	}
 }
 
-// TestCenterChoicesPastMaxLimit: with more centers than one List returns
-// (domain.MaxLimit), the users' center filter, the bulk form's target and
-// the new-user form still offer every center. The centers are rows only,
-// inserted with SQL: creating 510 tenant schemas would take minutes, and
-// these pages read no schema.
-func TestCenterChoicesPastMaxLimit(t *testing.T) {
+// TestCenterChoicesAtScale: with a few centers the users' pages offer
+// them in selects; with more than a select should hold, a center is typed
+// by name (or id), found however many centers there are, and a misspelt
+// one is an error beside the field with the closest name. The centers are
+// rows only, inserted with SQL: these pages read no schema.
+func TestCenterChoicesAtScale(t *testing.T) {
 	e := setup(t)
-	if _, err := e.db.Pool.Exec(e.ctx, `INSERT INTO public.centers (name)
-		SELECT 'Bulk ' || lpad(g::text, 4, '0') FROM generate_series(1, $1::int) g`, domain.MaxLimit+10); err != nil {
-		t.Fatal(err)
-	}
 	su := e.signIn("super")
-	// By name, Istanbul comes after the 510 Bulk centers.
 	istanbul := `<option value="` + e.ist.ID.String() + `">` + e.ist.Name + `</option>`
 	if p := su.get("/admin/users/"); strings.Count(p.body, istanbul) != 2 {
 		t.Fatalf("the users' list offers Istanbul %d times, want 2 (filter and bulk target)", strings.Count(p.body, istanbul))
 	}
 	su.get("/admin/users/new/").want(t, http.StatusOK, istanbul)
+
+	if _, err := e.db.Pool.Exec(e.ctx, `INSERT INTO public.centers (name)
+		SELECT 'Bulk ' || lpad(g::text, 4, '0') FROM generate_series(1, 510) g`); err != nil {
+		t.Fatal(err)
+	}
+	p := su.get("/admin/users/")
+	p.want(t, http.StatusOK, `<input type="text" id="f-center" name="center"`, `<input type="text" id="f-new_center" name="new_center"`)
+	if strings.Contains(p.body, istanbul) {
+		t.Fatal("a select of centers past maxCenterChoices")
+	}
+	p = su.get("/admin/users/?center=" + url.QueryEscape("istanbul medical center"))
+	p.want(t, http.StatusOK, ">istanbul_admin<")
+	if strings.Contains(p.body, ">ankara_admin<") {
+		t.Fatal("the center filter by name let another center's users through")
+	}
 	su.get("/admin/users/?center="+e.ist.ID.String()).want(t, http.StatusOK, ">istanbul_admin<")
+	su.get("/admin/users/?center="+url.QueryEscape("Istanbul Medical Centre")).want(t, http.StatusBadRequest,
+		fieldError("center", `center &#34;Istanbul Medical Centre&#34; not found; did you mean &#34;Istanbul Medical Center&#34;?`))
+	su.get("/admin/users/new/").want(t, http.StatusOK, `<input type="text" id="f-center" name="center"`)
+
+	// Moving a user to a center typed by name.
+	u := e.users["istanbul_user"]
+	su.bulk("/admin/users/", "change_center", url.Values{"new_center": {"Bulk 0510"}}, u).want(t, http.StatusSeeOther)
+	moved, err := e.st.Users.Get(e.ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bulk510, err := e.st.Centers.GetByName(e.ctx, "Bulk 0510")
+	if err != nil || !moved.MemberOf(bulk510.ID) {
+		t.Fatalf("moved to %v, want Bulk 0510 (%v)", moved.CenterID, err)
+	}
 }
 
 // TestBreadcrumbs: every page below the top level has the one trail, from

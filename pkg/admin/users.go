@@ -2,6 +2,7 @@ package admin
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -137,19 +138,11 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, v *visit, 
 	}
 	lv := userListView{Form: f, Query: q, BulkForm: bulk, Foot: listFoot{Empty: "No users match."}, CanMove: me.ManagesCenters(), CanCreate: me.Privileged(),
 		ShowActive: me.Privileged(), Back: usersPath + withQuery(q)}
-	var centers []domain.Center
 	switch {
 	case me.IsSuperuser:
 		var err error
-		if centers, err = c.allCenters(ctx); err != nil {
+		if opts.CenterID, err = c.centerParam(ctx, f, "center"); err != nil {
 			return err
-		}
-		if s := q.Get("center"); s != "" {
-			if id, err := uuid.Parse(s); err == nil {
-				opts.CenterID = &id
-			} else {
-				f.add("center", "choose a center from the list")
-			}
 		}
 	case me.CenterID != nil:
 		ct, err := c.st.Centers.Get(ctx, *me.CenterID)
@@ -179,8 +172,15 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, v *visit, 
 	// them.
 	// The center filter has every center, soft-deleted ones too, so that
 	// their members can be found; the bulk form's target only the active.
-	lv.CenterFilter = newChoice(f, "center", "Center", append([]string{"", "Any center"}, centerPairs(centers, false)...)...)
-	lv.BulkCenter = newChoice(bulk, "new_center", "New center", append([]string{"", "Choose a center"}, centerPairs(centers, true)...)...)
+	if me.IsSuperuser {
+		var err error
+		if lv.CenterFilter, err = c.centerChoice(ctx, f, "center", "Center", "Any center", false); err != nil {
+			return err
+		}
+		if lv.BulkCenter, err = c.centerChoice(ctx, bulk, "new_center", "New center", "Choose a center", true); err != nil {
+			return err
+		}
+	}
 	lv.RoleFilter = newChoice(f, "role", "Role", append([]string{"", "Any role"}, rolePairs()...)...)
 	actions := []string{"", "Choose an action", "activate", "Activate", "deactivate", "Deactivate",
 		"change_role", "Change role to"}
@@ -191,7 +191,16 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, v *visit, 
 	lv.BulkRole = newChoice(bulk, "new_role", "New role", append([]string{"", "Choose a role"}, rolePairs()...)...)
 	lv.Sort = sortLinks(q, domain.UserOrderKeys, cmp.Or(q.Get("ordering"), domain.DefaultUserOrdering))
 	lv.Ordering = orderingChoice(f, domain.UserOrderings(), userOrderingLabels, domain.DefaultUserOrdering)
-	names := centerNames(centers)
+	var ids []uuid.UUID
+	for _, u := range users {
+		if u.CenterID != nil && !slices.Contains(ids, *u.CenterID) {
+			ids = append(ids, *u.CenterID)
+		}
+	}
+	names, err := c.centersByID(ctx, ids)
+	if err != nil {
+		return err
+	}
 	checked := bulk.values["ids"]
 	for _, u := range users {
 		row := userRow{User: u, Selectable: me.Manages(u), Checked: slices.Contains(checked, u.ID.String())}
@@ -258,7 +267,7 @@ func manageRefusal(actor, t domain.User) string {
 // likely) would lock an admin out of the console for good, and either, or
 // a move to another center, would end the very session that asked. Another
 // superuser or admin can do it, deliberately, from their own session.
-func (c *Console) bulkAction(v *visit, f form) (bulkAction, error) {
+func (c *Console) bulkAction(ctx context.Context, v *visit, f form) (bulkAction, error) {
 	users := c.st.Users
 	switch action := f.Get("action"); action {
 	case "activate", "deactivate":
@@ -299,8 +308,15 @@ func (c *Console) bulkAction(v *visit, f form) (bulkAction, error) {
 		if !v.user.ManagesCenters() {
 			return bulkAction{}, errForbidden("Only a superuser may move users to another center.")
 		}
-		center, err := uuid.Parse(f.Get("new_center"))
+		target, err := c.centerParam(ctx, f, "new_center")
 		if err != nil {
+			return bulkAction{}, err
+		}
+		var center uuid.UUID
+		switch {
+		case target != nil:
+			center = *target
+		case f.Get("new_center") == "":
 			f.add("new_center", "choose a center")
 		}
 		return bulkAction{
@@ -341,7 +357,7 @@ type refusal struct{ who, why string }
 func (c *Console) userBulk(w http.ResponseWriter, r *http.Request, v *visit) error {
 	back, q := usersBack(r.PostForm.Get("back"))
 	f := newForm(r.PostForm)
-	act, err := c.bulkAction(v, f)
+	act, err := c.bulkAction(r.Context(), v, f)
 	if err != nil {
 		return err
 	}
@@ -497,11 +513,10 @@ func (c *Console) renderCreate(w http.ResponseWriter, r *http.Request, v *visit,
 	}
 	fv.Role = newChoice(f, "role", "Role", rolePairs()...)
 	if v.user.IsSuperuser {
-		centers, err := c.allCenters(r.Context())
-		if err != nil {
+		var err error
+		if fv.Centers, err = c.centerChoice(r.Context(), f, "center", "Center", "No center (superusers only)", true); err != nil {
 			return err
 		}
-		fv.Centers = newChoice(f, "center", "Center", append([]string{"", "No center (superusers only)"}, centerPairs(centers, true)...)...)
 	} else {
 		var err error
 		if fv.Center, err = c.centerOf(r, v.user.CenterID); err != nil {

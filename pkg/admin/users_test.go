@@ -639,7 +639,7 @@ func TestUserBulkSuperuser(t *testing.T) {
 		{"", nil, []domain.User{user}, fieldError("action", "choose an action")},
 		{"explode", nil, []domain.User{user}, fieldError("action", "choose an action")},
 		{"change_role", url.Values{"new_role": {"boss"}}, []domain.User{user}, fieldError("new_role", "choose a role")},
-		{"change_center", url.Values{"new_center": {"nowhere"}}, []domain.User{user}, fieldError("new_center", "choose a center")},
+		{"change_center", url.Values{"new_center": {"nowhere"}}, []domain.User{user}, fieldError("new_center", `center &#34;nowhere&#34; not found`)},
 		{"activate", url.Values{"ids": {"not-an-id"}}, nil, "&#34;not-an-id&#34; is not a user&#39;s id."},
 	} {
 		super.bulk("/admin/users/", tc.action, tc.extra, tc.users...).want(t, http.StatusBadRequest, tc.msg)

@@ -62,6 +62,8 @@ func TestPermissions(t *testing.T) {
 			{"WritesSamples", u.WritesSamples(), w.writes},
 			{"DeletesSamples", u.DeletesSamples(), w.deletes},
 			{"ManagesCenters", u.ManagesCenters(), w.centers},
+			{"SeesSample(active)", u.SeesSample(domain.Sample{IsActive: true}), true},
+			{"SeesSample(soft-deleted)", u.SeesSample(domain.Sample{}), w.privileged},
 		} {
 			if c.got != c.want {
 				t.Errorf("%s: %s = %v, want %v", row.name, c.what, c.got, c.want)

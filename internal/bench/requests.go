@@ -9,12 +9,14 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
 // request is a kind of tenant-scoped request: the API calls of its load
-// (see wrkLoad), and the pgbench script that sends PostgreSQL the same SQL
-// statements in the same round trips, one transaction per request.
+// (see wrkLoad), the pgbench script that sends PostgreSQL the same SQL
+// statements in the same round trips, one transaction per request, and
+// pgbench-single's, which sends the minimal service's one statement.
 type request struct {
 	name, what string
 	// write: the request creates or consumes rows, on the write centers;
@@ -24,6 +26,9 @@ type request struct {
 	write  bool
 	calls  func(f *fixture, spread, from, to int) []apiCall
 	script string
+	// single is pgbench-single's script over f's first spread read
+	// centers, or its write centers (see singleScript).
+	single func(f *fixture, spread int) string
 	// headers go on every call ("Name: value"): the console's cookie.
 	headers []string
 }
@@ -84,6 +89,32 @@ var (
 	pickSample  = pickRead + fmt.Sprintf("\\set s random(0, %d)\n", samplesPerCenter-1)
 )
 
+// singleScript is a pgbench-single script: pick (\set lines choosing
+// center :on among cs, and the request's other variables), then the
+// statement stmt(table) of the chosen center's table. Each center has a
+// branch of its own with its table in the text, so that pgbench prepares
+// each center's statement once per connection, as pgx does the minimal
+// service's schema-qualified statements.
+func singleScript(pick, on string, cs []benchCenter, stmt func(table string) string) string {
+	var b strings.Builder
+	b.WriteString(pick)
+	for i, c := range cs {
+		kw := "\\elif"
+		if i == 0 {
+			kw = "\\if"
+		}
+		fmt.Fprintf(&b, "%s :%s = %d\n%s;\n", kw, on, i, stmt(samplesTable(c.id)))
+	}
+	b.WriteString("\\endif\n")
+	return b.String()
+}
+
+// singleReads is a read's pgbench-single script over f's first spread
+// read centers, center :n.
+func singleReads(pick string, stmt func(table string) string) func(f *fixture, spread int) string {
+	return func(f *fixture, spread int) string { return singleScript(pick, "n", f.reads[:spread], stmt) }
+}
+
 // samplesPath is the path of c's samples, with rest after it.
 func samplesPath(c benchCenter, rest string) string {
 	return "/api/centers/" + c.id.String() + "/samples/" + rest
@@ -113,16 +144,25 @@ var requests = []request{{
 		return calls
 	},
 	script: pickRead + pgAuth(keyOfRead) + pgEnter(true) + listPage + ":limit OFFSET :offset;\n" + commitSQL,
+	single: singleReads(pickRead, func(table string) string { return singleList(table, ":limit", ":offset") }),
 }, {
 	name: "get", what: "get by id: GET …/samples/{id}/",
 	calls: eachSample(func(c benchCenter, i int) string { return samplesPath(c, c.samples[i].String()+"/") }),
 	script: pickSample + pgAuth(keyOfSample) + pgEnter(true) +
 		"SELECT " + sampleCols + " FROM samples WHERE id = :sample;\n" + commitSQL,
+	// pgbench knows no sample ids: it reads the one it picked in the same
+	// statement, a primary-key lookup in bench_samples more than the
+	// minimal service's.
+	single: singleReads(pickSample, func(table string) string {
+		return singleGet(table, "id", "(SELECT sample FROM public.bench_samples WHERE n = :n AND s = :s)")
+	}),
 }, {
 	name: "barcode", what: "get by barcode: GET …/samples/by_barcode/{barcode}/",
 	calls: eachSample(func(c benchCenter, i int) string { return samplesPath(c, "by_barcode/"+barcodeOf(i)+"/") }),
 	script: pickSample + pgAuth(keyOfSample) + pgEnter(true) +
 		"SELECT " + sampleCols + " FROM samples WHERE barcode = :barcode;\n" + commitSQL,
+	// Sample s's barcode is barcodeOf(s).
+	single: singleReads(pickSample, func(table string) string { return singleGet(table, "barcode", "'B-' || :s") }),
 }, {
 	name: "create", what: "create: POST …/samples/", write: true,
 	calls: func(f *fixture, _, from, to int) []apiCall {
@@ -139,6 +179,16 @@ var requests = []request{{
 		"SELECT center_id IS NOT DISTINCT FROM :center, is_active FROM public.users WHERE id = :user_id FOR SHARE;\n" +
 		"INSERT INTO samples (name, description, sample_type, barcode, user_id, metadata, created_by, updated_by)\n" +
 		"VALUES (:name, '', :type, :barcode, :user_id, :meta, :user_id, :user_id)\nRETURNING " + sampleCols + ";\n" + commitSQL,
+	// Barcodes past the floor's, in write center :w (its id :center<w>,
+	// singleVars).
+	single: func(f *fixture, _ int) string {
+		pick := fmt.Sprintf("\\set w random(0, %d)\n\\set barcode (:client_id + 1) * 1000000000 + 500000000 + :i\n\\set i :i + 1\n", writeCenters-1)
+		var w int
+		return singleScript(pick, "w", f.writes, func(table string) string {
+			w++
+			return singleCreate(table, ":name", "''", ":type", ":barcode", ":meta", fmt.Sprintf(":center%d", w-1))
+		})
+	},
 }, {
 	name: "transition", what: "transition: POST …/samples/{id}/process/ (pending→processing)", write: true,
 	// Pending sample k is in write center k % writeCenters (seedWrites).
@@ -154,7 +204,26 @@ var requests = []request{{
 		pgAuth("SELECT k.*, p.sample FROM bench_pending p JOIN bench_keys k USING (n) WHERE p.k = :k") +
 		pgEnter(false) + "UPDATE samples SET status = :to, updated_by = :user_id WHERE id = :sample AND status = ANY(:from) AND (is_active OR NOT :active_only) RETURNING " + sampleCols + ";\n" +
 		commitSQL,
+	// The pending samples :pending and on, past the floor's; pending
+	// sample k is in write center k % writeCenters, and pgbench reads its
+	// id in the same statement, as get's does.
+	single: func(f *fixture, _ int) string {
+		pick := fmt.Sprintf("\\set k :pending + (:client_id + :clients * :i) %% :pending\n\\set i :i + 1\n\\set w :k %% %d\n", writeCenters)
+		return singleScript(pick, "w", f.writes, func(table string) string {
+			return singleProcess(table, "(SELECT sample FROM public.bench_pending WHERE k = :k)")
+		})
+	},
 }}
+
+// singleVars are pgbench-single's variables besides pgbenchVars: the
+// write centers' ids, center0….
+func (f *fixture) singleVars() map[string]string {
+	vars := map[string]string{}
+	for i, c := range f.writes {
+		vars[fmt.Sprintf("center%d", i)] = c.id.String()
+	}
+	return vars
+}
 
 // pgbenchVars are the variables of every script: the list's page, the
 // created sample's fields, the transition's statuses, the pending
@@ -228,9 +297,16 @@ func msFigure(d time.Duration) Figure { return Figure{float64(d) / 1e6, "ms"} }
 // centers, after a warm-up, and counts the SQL statements and the server's
 // CPU time of the measured part.
 func (f *fixture) loadAPI(ctx context.Context, e *Env, srv *server, req request, spread int) measured {
+	return f.loadFrom(ctx, e, srv, req, spread, 0)
+}
+
+// loadFrom is loadAPI with a write's calls numbered from first: a second
+// service's load (the minimal one's) creates and consumes samples of its
+// own.
+func (f *fixture) loadFrom(ctx context.Context, e *Env, srv *server, req request, spread, first int) measured {
 	sc := e.Scale
-	warm, end := int(pendingRate*sc.Warmup.Seconds()), int(pendingRate*(sc.Warmup+sc.Duration).Seconds())
-	if _, err := wrkLoad(ctx, srv.base, req.calls(f, spread, 0, warm), req.write, sc.Conns, sc.Warmup, req.headers...); err != nil {
+	warm, end := first+int(pendingRate*sc.Warmup.Seconds()), first+int(pendingRate*(sc.Warmup+sc.Duration).Seconds())
+	if _, err := wrkLoad(ctx, srv.base, req.calls(f, spread, first, warm), req.write, sc.Conns, sc.Warmup, req.headers...); err != nil {
 		return measured{err: fmt.Errorf("warm-up: %w", err)}
 	}
 	if err := f.resetStatements(ctx); err != nil {
@@ -265,7 +341,9 @@ func (f *fixture) loadPgbench(ctx context.Context, e *Env, req request, spread i
 	if err := f.resetStatements(ctx); err != nil {
 		return measured{err: err}
 	}
-	vars := pgbenchVars(spread, e.Scale.Conns, len(f.pending[1]))
+	// Half the pending samples for the floor, half for pgbench-single.
+	pending := len(f.pending[1]) / 2
+	vars := pgbenchVars(spread, e.Scale.Conns, pending)
 	maps.Copy(vars, load.vars)
 	load.vars = vars
 	m, total, err := e.runPgbench(ctx, f.url, load)
@@ -273,8 +351,8 @@ func (f *fixture) loadPgbench(ctx context.Context, e *Env, req request, spread i
 		return measured{err: err}
 	}
 	m.stmts, m.err = f.statementsPer(ctx, int64(total))
-	if req.name == "transition" && total > len(f.pending[1]) {
-		m.err = fmt.Errorf("pgbench ran %d transitions, more than the %d pending samples", total, len(f.pending[1]))
+	if req.name == "transition" && total > pending {
+		m.err = fmt.Errorf("pgbench ran %d transitions, more than the %d pending samples", total, pending)
 	}
 	return m
 }
@@ -310,7 +388,8 @@ func (f *fixture) statementsPer(ctx context.Context, n int64) (float64, error) {
 
 // requestsBenchmark loads the API server (Serve) with each kind of request,
 // spread over the smallest spread's centers, beside pgbench sending the
-// same SQL.
+// same SQL, the minimal service (Minimal) answering the same calls with
+// one statement each, and pgbench-single sending that statement.
 func requestsBenchmark(ctx context.Context, e *Env) []Row {
 	const group = "Tenant-scoped requests"
 	spread := e.Scale.Spreads[0]
@@ -319,8 +398,10 @@ func requestsBenchmark(ctx context.Context, e *Env) []Row {
 	if err != nil {
 		return fail(err)
 	}
-	secs := (e.Scale.Warmup + e.Scale.Duration).Seconds()
-	if err := f.seedWrites(ctx, int(pendingRate*secs)); err != nil {
+	// Each side's writes, the API's and the minimal service's, pgbench's
+	// and pgbench-single's, have perSide pending samples of their own.
+	perSide := int(pendingRate * (e.Scale.Warmup + e.Scale.Duration).Seconds())
+	if err := f.seedWrites(ctx, 2*perSide); err != nil {
 		return fail(err)
 	}
 	srv, err := startServer(ctx, f.url, "")
@@ -328,11 +409,20 @@ func requestsBenchmark(ctx context.Context, e *Env) []Row {
 		return fail(err)
 	}
 	defer srv.stop()
+	least, err := startChild(ctx, "minimal", f.url)
+	if err != nil {
+		return fail(err)
+	}
+	defer least.stop()
 
 	var rows []Row
+	var cpu []string
+	var cpuRow Row
 	for _, req := range requests {
 		ours := f.loadAPI(ctx, e, srv, req, spread)
 		floor := f.loadPgbench(ctx, e, req, spread, pgbenchLoad{})
+		minimal := f.loadFrom(ctx, e, least, req, spread, perSide)
+		single := f.loadPgbench(ctx, e, req, spread, pgbenchLoad{script: req.single(f, spread), vars: f.singleVars()})
 		where := fmt.Sprintf("%d tenants", spread)
 		if req.write {
 			where = fmt.Sprintf("%d tenants", len(f.writes))
@@ -340,15 +430,33 @@ func requestsBenchmark(ctx context.Context, e *Env) []Row {
 		row := Row{Group: group, What: fmt.Sprintf("%s; %d connections, %s", req.what, e.Scale.Conns, where),
 			Ours: Figure{ours.rps(), "req/s"}, Floor: Figure{floor.rps(), "tx/s"},
 			Note: "ours " + ours.String() + "; pgbench " + floor.String(), Err: errors.Join(ours.err, floor.err)}
-		if req.name != "list" {
-			rows = append(rows, row)
-			continue
+		rows = append(rows, row)
+		if req.name == "list" {
+			rows[len(rows)-1].Target = RatioAtLeast(0.4)
+			rows = append(rows, Row{Group: group, What: fmt.Sprintf("list p99; %d connections", e.Scale.Conns),
+				Ours: msFigure(ours.p99), Floor: msFigure(floor.p99), Target: AtMost(5, "ms"), Err: ours.err,
+				Note: fmt.Sprintf("the floor is pgbench's own p99 for the same SQL: %d closed-loop clients on %d cores share the CPUs with PostgreSQL (and, on our side, the server and wrk), so a request's latency is mostly its turn: about connections / throughput",
+					e.Scale.Conns, runtime.NumCPU())})
 		}
-		row.Target = RatioAtLeast(0.4)
-		rows = append(rows, row, Row{Group: group, What: fmt.Sprintf("list p99; %d connections", e.Scale.Conns),
-			Ours: msFigure(ours.p99), Floor: msFigure(floor.p99), Target: AtMost(5, "ms"), Err: ours.err,
-			Note: fmt.Sprintf("the floor is pgbench's own p99 for the same SQL: %d closed-loop clients on %d cores share the CPUs with PostgreSQL (and, on our side, the server and wrk), so a request's latency is mostly its turn: about connections / throughput",
-				e.Scale.Conns, runtime.NumCPU())})
+		name, _, _ := strings.Cut(req.what, ":")
+		target := RatioAtLeast(0.8)
+		if req.write {
+			target = RatioAtLeast(0.7)
+		}
+		rows = append(rows, Row{Group: group, What: name + " ÷ the minimal service (the same calls by wrk, one statement each, no authentication, tenancy or logging)",
+			Ours: Figure{ours.rps(), "req/s"}, Floor: Figure{minimal.rps(), "req/s"}, Target: target,
+			Note: "minimal service " + minimal.String(), Err: errors.Join(ours.err, minimal.err)},
+			Row{Group: group, What: name + " ÷ pgbench-single (the minimal service's one statement, " + strconv.Itoa(e.Scale.Conns) + " clients)",
+				Ours: Figure{ours.rps(), "req/s"}, Floor: Figure{single.rps(), "tx/s"},
+				Note: "pgbench-single " + single.String(), Err: errors.Join(ours.err, single.err)})
+		cpu = append(cpu, fmt.Sprintf("%s: wrk %d µs, minimal service %d µs", name, minimal.wrk.Microseconds(), minimal.cpu.Microseconds()))
+		if req.name == "list" {
+			cpuRow = Row{Group: group, What: "wrk's CPU per request ÷ the minimal service's, list",
+				Ours: Figure{float64(minimal.wrk) / 1e3, "µs CPU/request"}, Floor: Figure{float64(minimal.cpu) / 1e3, "µs CPU/request"},
+				Target: RatioAtMost(1), Err: minimal.err}
+		}
 	}
-	return rows
+	cpuRow.Note = "the load generator must cost less than the server it measures, since wrk, the server and PostgreSQL share " +
+		strconv.Itoa(runtime.NumCPU()) + " cores; under each load of the minimal service: " + strings.Join(cpu, "; ")
+	return append(rows, cpuRow)
 }

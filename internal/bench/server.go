@@ -32,6 +32,13 @@ type server struct {
 // a free loopback port, with net/http/pprof on pprofAddr unless it is "",
 // and waits until it answers /healthz.
 func startServer(ctx context.Context, dbURL, pprofAddr string) (*server, error) {
+	return startChild(ctx, "serve", dbURL, pprofEnv+"="+pprofAddr)
+}
+
+// startChild starts benchrun's mode (serve, minimal) over database dbURL
+// on a free loopback port, with env added to its environment, and waits
+// until it answers /healthz.
+func startChild(ctx context.Context, mode, dbURL string, env ...string) (*server, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("bench: start the API server: %w", err)
@@ -40,14 +47,14 @@ func startServer(ctx context.Context, dbURL, pprofAddr string) (*server, error) 
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(self, "serve", "--addr", addr)
-	cmd.Env = append(os.Environ(), "TENANTCTL_DATABASE_URL="+dbURL, pprofEnv+"="+pprofAddr)
+	cmd := exec.Command(self, mode, "--addr", addr)
+	cmd.Env = append(append(os.Environ(), "TENANTCTL_DATABASE_URL="+dbURL), env...)
 	// Its request log goes nowhere: writing it is part of the server's
 	// cost, keeping it is not. Only the last lines are kept, for errors.
 	s := &server{cmd: cmd, base: "http://" + addr, stderr: &bytes.Buffer{}, exited: make(chan struct{})}
 	cmd.Stderr = &tailWriter{buf: s.stderr, max: 8 << 10}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("bench: start the API server: %w", err)
+		return nil, fmt.Errorf("bench: start benchrun %s: %w", mode, err)
 	}
 	go func() { _ = cmd.Wait(); close(s.exited) }()
 	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -62,10 +69,10 @@ func startServer(ctx context.Context, dbURL, pprofAddr string) (*server, error) 
 		}
 		select {
 		case <-s.exited:
-			return nil, fmt.Errorf("bench: the API server exited at start: %s", lastLine(s.stderr.String()))
+			return nil, fmt.Errorf("bench: benchrun %s exited at start: %s", mode, lastLine(s.stderr.String()))
 		case <-wait.Done():
 			s.stop()
-			return nil, fmt.Errorf("bench: the API server did not answer /healthz within 30 s: %w", wait.Err())
+			return nil, fmt.Errorf("bench: benchrun %s did not answer /healthz within 30 s: %w", mode, wait.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

@@ -32,11 +32,11 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "serve" {
-		// Hidden: the API server the request benchmarks start as a child
-		// (bench.Serve).
+	// Hidden: the API server (bench.Serve) and the minimal service
+	// (bench.Minimal) the request benchmarks start as children.
+	if modes := map[string]func(context.Context, []string) int{"serve": bench.Serve, "minimal": bench.Minimal}; len(os.Args) > 1 && modes[os.Args[1]] != nil {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		code := bench.Serve(ctx, os.Args[2:])
+		code := modes[os.Args[1]](ctx, os.Args[2:])
 		stop()
 		os.Exit(code)
 	}

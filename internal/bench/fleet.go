@@ -201,7 +201,7 @@ func runFleet(ctx context.Context, e *Env) []Row {
 		"after a GC forced at the first tenant reported and at every tenth of the fleet. Floor = the same migration of %d tenants, "+
 		"the harness holding the same (one pool of %d connections, no list of the tenants). Growth: %.0f bytes a tenant: what Migrate "+
 		"keeps per tenant, its id and the version it reads first (24 bytes, in a slice made at its size); without DiscardResults it "+
-		"also returns a Result per tenant, about 250 bytes each. Sampled every %s between GCs instead, the peaks were %.2f and %.2f MiB: "+
+		"also returns a Result per tenant, about 200 bytes each. Sampled every %s between GCs instead, the peaks were %.2f and %.2f MiB: "+
 		"a GC running concurrently counts what is allocated meanwhile as live, so those readings swing with the GC's timing (up to "+
 		"2× on a loaded machine), more often the longer the run.",
 		gcReadings, small, sc.Concurrency, growth, heapSampleEvery, mib(libPeak.sampled).Value, mib(smallPeak.sampled).Value)

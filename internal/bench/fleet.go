@@ -100,8 +100,10 @@ func runFleet(ctx context.Context, e *Env) []Row {
 	if err != nil {
 		return fail(err, &nth, &mig, &mem)
 	}
-	defer firstPool.Close()
 	nth.Ours, nth.Floor, nth.Note, err = e.lastVersusFirst(ctx, libURL, last, first)
+	// Closed now, so that the fleet's migration runs with its own pool
+	// alone open, as the smaller one of the memory row will.
+	firstPool.Close()
 	if err != nil {
 		return fail(err, &nth, &mig, &mem)
 	}
@@ -119,11 +121,18 @@ func runFleet(ctx context.Context, e *Env) []Row {
 	down := []tenancy.Migration{{SQL: benchMigrationDownSQL}}
 	// undo takes a fleet back to the product's version before the second
 	// round: the down SQL in every schema, the ledger's rows of the
-	// benchmark's migration (the floor keeps none), a vacuum.
+	// benchmark's migration (the floor keeps none), a vacuum. It reads
+	// the tenants from the ledger (the floor's database is a copy of the
+	// library's: the same tenants) rather than keeping ids, which would
+	// be the harness's memory counted in the library's memory row.
 	undo := func(url string, ledger bool) func(round int) error {
 		return func(round int) error {
 			if round == 0 {
 				return nil
+			}
+			ids, err := tenantIDs(ctx, pool)
+			if err != nil {
+				return err
 			}
 			if _, err := e.psqlRun(ctx, url, sc.Concurrency, ids, migrateTx(next, down)); err != nil {
 				return fmt.Errorf("undo the migration: %w", err)
@@ -137,12 +146,16 @@ func runFleet(ctx context.Context, e *Env) []Row {
 		}
 	}
 	floor := &side{name: "floor", before: undo(floorURL, false), run: func(int) (time.Duration, error) {
+		ids, err := tenantIDs(ctx, pool)
+		if err != nil {
+			return 0, err
+		}
 		return e.psqlRun(ctx, floorURL, sc.Concurrency, ids, migrateTx(next, pending))
 	}}
-	var libPeak uint64
+	var libPeak heapPeaks
 	lib := &side{name: "library", before: undo(libURL, true), run: func(int) (time.Duration, error) {
 		took, peak, err := migrateFleet(ctx, e, next, sc.Fleet, sc.Concurrency)
-		libPeak = max(libPeak, peak)
+		libPeak = libPeak.max(peak)
 		return took, err
 	}}
 	// Each side migrates its fleet twice, in the order floor, library,
@@ -160,13 +173,20 @@ func runFleet(ctx context.Context, e *Env) []Row {
 		sc.Concurrency, sc.Fleet, sc.Concurrency)
 
 	// The smaller migration of the memory row: the first database, filled
-	// up to small tenants. Done with the fleet's pool (the deferred Close
-	// is then a no-op), the harness holds what it held during the larger.
+	// up to small tenants, over a pool like the fleet's. Done with the
+	// fleet's pool (the deferred Close is then a no-op), the harness
+	// holds what it held during the larger: one pool of as many
+	// connections, no list of the tenants.
 	pool.Close()
+	smallPool, err := newPool(ctx, firstURL, sc.Concurrency, true)
+	if err != nil {
+		return fail(err, &mem)
+	}
+	defer smallPool.Close()
 	if _, err := e.psqlRun(ctx, firstURL, sc.Concurrency, newIDs(small-sc.Serial), createTx(first)); err != nil {
 		return fail(err, &mem)
 	}
-	firstNext, err := withBenchMigration(firstPool)
+	firstNext, err := withBenchMigration(smallPool)
 	if err != nil {
 		return fail(err, &mem)
 	}
@@ -174,13 +194,17 @@ func runFleet(ctx context.Context, e *Env) []Row {
 	if err != nil {
 		return fail(err, &mem)
 	}
-	mem.Ours, mem.Floor = mib(libPeak), mib(smallPeak)
-	growth := (float64(libPeak) - float64(smallPeak)) / float64(max(sc.Fleet-small, 1))
-	mem.Note = fmt.Sprintf("The live heap (runtime/metrics /gc/heap/live:bytes, what the last GC found reachable) and goroutine stacks, "+
-		"sampled every %s during Manager.Migrate with DiscardResults (each tenant's Result goes to OnResult, the progress, and is "+
-		"forgotten); HeapInuse would swing 2× with the GC's pacing. Floor = the same migration of %d tenants. Growth: %.0f bytes a tenant. "+
-		"What Migrate keeps per tenant is then the version it reads first (a few dozen bytes); without DiscardResults it also returns "+
-		"a Result per tenant, about 250 bytes each.", heapSampleEvery, small, growth)
+	mem.Ours, mem.Floor = mib(libPeak.collected), mib(smallPeak.collected)
+	growth := (float64(libPeak.collected) - float64(smallPeak.collected)) / float64(max(sc.Fleet-small, 1))
+	mem.Note = fmt.Sprintf("The live heap (runtime/metrics /gc/heap/live:bytes) and goroutine stacks during Manager.Migrate with "+
+		"DiscardResults (each tenant's Result goes to OnResult, the progress, and is forgotten): the peak of %d readings, each right "+
+		"after a GC forced at the first tenant reported and at every tenth of the fleet. Floor = the same migration of %d tenants, "+
+		"the harness holding the same (one pool of %d connections, no list of the tenants). Growth: %.0f bytes a tenant: what Migrate "+
+		"keeps per tenant, its id and the version it reads first (24 bytes, in a slice made at its size); without DiscardResults it "+
+		"also returns a Result per tenant, about 200 bytes each. Sampled every %s between GCs instead, the peaks were %.2f and %.2f MiB: "+
+		"a GC running concurrently counts what is allocated meanwhile as live, so those readings swing with the GC's timing (up to "+
+		"2× on a loaded machine), more often the longer the run.",
+		gcReadings, small, sc.Concurrency, growth, heapSampleEvery, mib(libPeak.sampled).Value, mib(smallPeak.sampled).Value)
 	return []Row{nth, mig, mem}
 }
 
@@ -297,13 +321,30 @@ func withBenchMigration(pool *pgxpool.Pool) (*tenancy.Manager, error) {
 	return m, nil
 }
 
+// heapPeaks are the peaks of the Go memory a migration held (liveMemory):
+// collected, read right after GCs forced at gcReadings points of its
+// progress, and sampled, read every heapSampleEvery whatever the GC was
+// doing.
+type heapPeaks struct{ collected, sampled uint64 }
+
+func (p heapPeaks) max(q heapPeaks) heapPeaks {
+	return heapPeaks{max(p.collected, q.collected), max(p.sampled, q.sampled)}
+}
+
+// gcReadings is how many times migrateFleet forces a GC to read the live
+// memory: at the first tenant reported (when Migrate has read them all
+// from the ledger) and at every tenth of the fleet.
+const gcReadings = 11
+
 // migrateFleet migrates every tenant of m's ledger that is behind, conc at
 // a time, checks that all n of them were reported through OnResult and
-// migrated, and returns the time Migrate took and the peak of the live
-// heap meanwhile.
-func migrateFleet(ctx context.Context, e *Env, m *tenancy.Manager, n, conc int) (time.Duration, uint64, error) {
+// migrated, and returns the time Migrate took and the peaks of its memory
+// meanwhile. The forced GCs (a few milliseconds each, gcReadings of them)
+// fall in the time measured, as a progress report's work would.
+func migrateFleet(ctx context.Context, e *Env, m *tenancy.Manager, n, conc int) (time.Duration, heapPeaks, error) {
 	runtime.GC() // so that the sampling starts from what is live, not the garbage of building the fleet
-	peakHeap := sampleLiveMemory()
+	sampled := sampleLiveMemory()
+	var peaks heapPeaks
 	reported, migrated := 0, 0
 	start := time.Now()
 	// DiscardResults: a fleet of any size, with progress (OnResult) and
@@ -313,19 +354,36 @@ func migrateFleet(ctx context.Context, e *Env, m *tenancy.Manager, n, conc int) 
 		if r.Outcome == tenancy.OutcomeMigrated {
 			migrated++
 		}
-		if done%max(total/10, 1) == 0 {
-			e.Log.Info("fleet migration", "done", done, "of", total)
+		if tenth := done%max(total/10, 1) == 0; tenth || done == 1 {
+			runtime.GC()
+			peaks.collected = max(peaks.collected, liveMemory())
+			if tenth {
+				e.Log.Info("fleet migration", "done", done, "of", total)
+			}
 		}
 	}})
 	took := time.Since(start)
-	peak := peakHeap()
+	peaks.sampled = sampled()
 	switch {
 	case err != nil:
-		return 0, 0, err
+		return 0, heapPeaks{}, err
 	case reported != n || migrated != n:
-		return 0, 0, fmt.Errorf("%d tenants: OnResult called %d times, %d migrated", n, reported, migrated)
+		return 0, heapPeaks{}, fmt.Errorf("%d tenants: OnResult called %d times, %d migrated", n, reported, migrated)
 	}
-	return took, peak, nil
+	return took, peaks, nil
+}
+
+// tenantIDs reads the ids of the tenants in pool's ledger.
+func tenantIDs(ctx context.Context, pool *pgxpool.Pool) ([]uuid.UUID, error) {
+	rows, err := pool.Query(ctx, "SELECT tenant_id FROM "+ledgerTenants+" ORDER BY schema_name")
+	if err != nil {
+		return nil, fmt.Errorf("read the tenants: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("read the tenants: %w", err)
+	}
+	return ids, nil
 }
 
 // heapSampleEvery is how often migrateFleet samples the heap.

@@ -18,10 +18,12 @@ package tenancy_test
 //	qualified  295886  1      376  18738  817131  1.87   397  19803
 //
 // No mode returned another tenant's rows, prepared included, on one
-// connection switching tenants at every read. On loopback a round trip is
-// a few tens of µs, so time is dominated by the server; at 1,000 tenants
-// each read touches a tenant its backend has rarely seen (catalog and
-// relation caches), which all modes pay alike. qualified degrades with the
+// connection switching tenants at every read. On loopback the two round
+// trips saved are worth less than the run-to-run noise (about ±15%); over
+// a network each is a network round trip. At 1,000 tenants every mode is
+// slower alike, presumably because a read mostly touches a tenant its
+// backend has not seen lately (catalog and relation caches; not profiled
+// here). qualified degrades with the
 // fleet: pgx's statement cache holds 512 statements per connection, so
 // about half the reads miss, and a miss costs a Parse round trip (and a
 // Deallocate of the evicted one) before the batch. exec and simple are

@@ -34,29 +34,43 @@ func (c *Console) allCenters(ctx context.Context) ([]domain.Center, error) {
 // 600 KB and read every center on each view.
 const maxCenterChoices = 200
 
-// centerChoice is the field choosing a center, named name: while there are
-// at most maxCenterChoices centers, a select of them (the active ones only
-// if activeOnly: as targets, for the domain refuses the others; else all,
-// the soft-deleted ones marked), with none as its empty choice; past that,
-// a text input for a center's name or id. One query however many centers
-// there are.
-func (c *Console) centerChoice(ctx context.Context, f form, name, label, none string, activeOnly bool) (fieldView, error) {
-	centers, total, err := c.st.Centers.List(ctx, domain.ListOptions{Limit: maxCenterChoices, IncludeInactive: !activeOnly})
+// centerChoices reads what the center fields of a page offer: every
+// center, soft-deleted ones too, while there are at most maxCenterChoices;
+// nil past that, when the fields are typed (centerField). One query
+// however many centers there are, for all of a page's center fields.
+func (c *Console) centerChoices(ctx context.Context) ([]domain.Center, error) {
+	centers, total, err := c.st.Centers.List(ctx, domain.ListOptions{Limit: maxCenterChoices, IncludeInactive: true})
 	if err != nil {
-		return fieldView{}, fmt.Errorf("listing the centers: %w", err)
+		return nil, fmt.Errorf("listing the centers: %w", err)
 	}
 	if total > maxCenterChoices {
-		return newField(f, name, label+" (name or id)", "text"), nil
+		return nil, nil
+	}
+	if centers == nil {
+		centers = []domain.Center{} // none yet: an empty select, not a text input
+	}
+	return centers, nil
+}
+
+// centerField is the field choosing a center, named name, over what
+// centerChoices read: a select of them (the active ones only if
+// activeOnly: as targets, for the domain refuses the others; else all, the
+// soft-deleted ones marked), with none as its empty choice; a text input
+// for a center's name or id when there were too many to offer.
+func centerField(f form, centers []domain.Center, name, label, none string, activeOnly bool) fieldView {
+	if centers == nil {
+		return newField(f, name, label+" (name or id)", "text")
 	}
 	pairs := []string{"", none}
 	for _, ct := range centers {
-		label := ct.Name
-		if !ct.IsActive {
-			label += " (soft-deleted)"
+		switch {
+		case ct.IsActive:
+			pairs = append(pairs, ct.ID.String(), ct.Name)
+		case !activeOnly:
+			pairs = append(pairs, ct.ID.String(), ct.Name+" (soft-deleted)")
 		}
-		pairs = append(pairs, ct.ID.String(), label)
 	}
-	return newChoice(f, name, label, pairs...), nil
+	return newChoice(f, name, label, pairs...)
 }
 
 // centerParam reads the center of field name, an id from a select or a

@@ -173,13 +173,12 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, v *visit, 
 	// The center filter has every center, soft-deleted ones too, so that
 	// their members can be found; the bulk form's target only the active.
 	if me.IsSuperuser {
-		var err error
-		if lv.CenterFilter, err = c.centerChoice(ctx, f, "center", "Center", "Any center", false); err != nil {
+		centers, err := c.centerChoices(ctx)
+		if err != nil {
 			return err
 		}
-		if lv.BulkCenter, err = c.centerChoice(ctx, bulk, "new_center", "New center", "Choose a center", true); err != nil {
-			return err
-		}
+		lv.CenterFilter = centerField(f, centers, "center", "Center", "Any center", false)
+		lv.BulkCenter = centerField(bulk, centers, "new_center", "New center", "Choose a center", true)
 	}
 	lv.RoleFilter = newChoice(f, "role", "Role", append([]string{"", "Any role"}, rolePairs()...)...)
 	actions := []string{"", "Choose an action", "activate", "Activate", "deactivate", "Deactivate",
@@ -513,10 +512,11 @@ func (c *Console) renderCreate(w http.ResponseWriter, r *http.Request, v *visit,
 	}
 	fv.Role = newChoice(f, "role", "Role", rolePairs()...)
 	if v.user.IsSuperuser {
-		var err error
-		if fv.Centers, err = c.centerChoice(r.Context(), f, "center", "Center", "No center (superusers only)", true); err != nil {
+		centers, err := c.centerChoices(r.Context())
+		if err != nil {
 			return err
 		}
+		fv.Centers = centerField(f, centers, "center", "Center", "No center (superusers only)", true)
 	} else {
 		var err error
 		if fv.Center, err = c.centerOf(r, v.user.CenterID); err != nil {

@@ -159,7 +159,7 @@ func ExampleManager_InTenantBatch() {
 					return nil
 				})
 			},
-			func(tx pgx.Tx) error {
+			func(tx pgx.Tx, _ *pgx.Batch) error {
 				return tx.QueryRow(ctx, "SELECT count(*) FROM notes").Scan(&n)
 			})
 		return n, err

@@ -176,7 +176,7 @@ func BenchmarkReadMode(b *testing.B) {
 	qualified := map[uuid.UUID]string{}
 	modes := []readMode{
 		{"baseline", nil, func(ctx context.Context, m *tenancy.Manager, id uuid.UUID) error {
-			return m.InTenantBatch(ctx, id, ro, func(bt *pgx.Batch) { queueCheck(bt, id) }, func(tx pgx.Tx) error {
+			return m.InTenantBatch(ctx, id, ro, func(bt *pgx.Batch) { queueCheck(bt, id) }, func(tx pgx.Tx, _ *pgx.Batch) error {
 				rows, err := tx.Query(ctx, unqualified, 20, 0)
 				if err != nil {
 					return err

@@ -2,10 +2,12 @@ package tenancy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // InTenant runs fn in a transaction whose search_path is tenant id's schema
@@ -22,8 +24,9 @@ import (
 // connection. Behind PgBouncer in transaction pooling mode the whole
 // transaction runs on one server connection, which is exactly the scope of
 // SET LOCAL. The alternative, schema-qualified SQL, would make every query of
-// the application carry the schema and defeat prepared statements shared
-// across tenants.
+// the application carry the schema and give each tenant statements of its
+// own in pgx's per-connection cache (512 entries), which a large fleet
+// overflows (BenchmarkReadMode).
 //
 // fn's queries may be prepared and cached by pgx as usual: PostgreSQL
 // re-plans a cached statement when search_path differs from the one it was
@@ -43,35 +46,56 @@ import (
 // (package tenancyhttp does it for HTTP requests) when the id comes from
 // outside.
 func (m *Manager) InTenant(ctx context.Context, id uuid.UUID, fn func(pgx.Tx) error) error {
-	return m.InTenantBatch(ctx, id, pgx.TxOptions{}, nil, fn)
+	return m.InTenantTx(ctx, id, pgx.TxOptions{}, fn)
 }
 
 // InTenantTx is InTenant with transaction options (isolation level, access
 // mode, deferrable). TxOptions.BeginQuery and CommitQuery are not supported.
 func (m *Manager) InTenantTx(ctx context.Context, id uuid.UUID, opts pgx.TxOptions, fn func(pgx.Tx) error) error {
-	return m.InTenantBatch(ctx, id, opts, nil, fn)
+	return m.InTenantBatch(ctx, id, opts, nil, func(tx pgx.Tx, _ *pgx.Batch) error { return fn(tx) })
 }
 
-// InTenantBatch is InTenantTx whose first queries travel with BEGIN and the
-// tenant's search_path in one round trip (pgx's Batch.BeginTx): queue, which
-// may be nil, queues them on the batch and reads their results with the
+// InTenantBatch is InTenantTx in the fewest round trips: queue's queries
+// travel with BEGIN and the tenant's search_path (pgx's Batch.BeginTx), and
+// the queries fn queues on last travel with COMMIT. queue, which may be nil,
+// queues the first queries on a batch and reads their results with the
 // queued queries' callbacks (QueuedQuery.QueryRow, Query, Exec). Then fn,
-// which may be nil, runs in the same transaction, and the transaction
-// commits if nothing failed. An error of a queued query, of a callback or of
-// fn rolls everything back.
-//
-// The queued queries must name their tables with their schema, or not
-// depend on search_path at all: pgx prepares a batch's statements that are
-// new to the connection before it sends the batch, that is before the
-// tenant's search_path is set. A check of a registry row in public fits;
-// the tenant's own tables are fn's business.
+// which may be nil, runs in the same transaction: it may query tx, and
+// queue on last what should end the transaction. An error of a queued
+// query, of the first batch's callbacks or of fn rolls everything back; so
+// does an error of a query on last, but its callbacks run after COMMIT was
+// sent, so their errors are returned and cannot stop the commit: queue on
+// last only what needs no decision once it ran. fn must not commit or roll
+// back tx itself.
 //
 // A read-only transaction (opts.AccessMode pgx.ReadOnly) with no fn sends
-// its COMMIT in the same batch, so it is a single round trip. A callback's
-// error then cannot stop the commit, which is harmless only because nothing
-// was written; a read-write transaction commits after the callbacks
-// succeeded.
-func (m *Manager) InTenantBatch(ctx context.Context, id uuid.UUID, opts pgx.TxOptions, queue func(*pgx.Batch), fn func(pgx.Tx) error) error {
+// its COMMIT in the first batch: a single round trip. A callback's error
+// then cannot stop the commit, which is harmless only because nothing was
+// written. A read-write transaction whose fn queues its writes on last is
+// two round trips.
+//
+// # Tenant queries in the first batch
+//
+// The first batch's queries may name the tenant's tables unqualified. In
+// pgx's default mode (QueryExecModeCacheStatement) a statement new to the
+// connection is prepared before the batch is sent, and so before the
+// switch, against the session's search_path, where the tenant's tables do
+// not resolve. When that preparation fails, InTenantBatch sends BEGIN, the
+// switch and the queries before the refused one, then the rest inside the
+// transaction, where pgx prepares them against the tenant's tables and
+// caches them: a statement's first use on a connection costs three round
+// trips more, and later ones none, for every tenant, since PostgreSQL
+// re-plans a prepared statement whenever search_path differs from the one
+// it was planned with (BenchmarkReadMode). The exec and simple-protocol
+// modes, which connections through PgBouncer in transaction pooling mode
+// use, prepare nothing beforehand: the batch's statements are parsed in
+// order, after the switch, always in one round trip. A statement that
+// resolves outside the tenant too (a table of the same name in the
+// session's search_path) is prepared there and still reads the tenant's
+// table, re-planned; should the two tables' columns differ it fails with
+// "cached plan must not change result type". Name the columns, or qualify
+// the query.
+func (m *Manager) InTenantBatch(ctx context.Context, id uuid.UUID, opts pgx.TxOptions, queue func(*pgx.Batch), fn func(tx pgx.Tx, last *pgx.Batch) error) error {
 	if err := checkTxOptions(opts); err != nil {
 		return err
 	}
@@ -87,21 +111,77 @@ func (m *Manager) InTenantBatch(ctx context.Context, id uuid.UUID, opts pgx.TxOp
 	if oneTrip {
 		b.Queue("COMMIT")
 	}
-	br := m.pool.SendBatch(ctx, &b)
-	tx := br.Tx()
-	defer tx.Rollback(ctx) // a no-op once committed; otherwise the error that matters is returned below
-	if err := br.Close(); err != nil {
+	// The connection, not the pool: the COMMIT that ends the transaction
+	// travels in a batch of the connection, which pgx's Tx cannot see, so
+	// whether the transaction is still open is asked of the connection.
+	c, err := m.pool.Acquire(ctx)
+	if err != nil {
 		return err
 	}
-	if oneTrip {
-		return nil
+	defer func() {
+		if c.Conn().PgConn().TxStatus() != 'I' {
+			// A failed rollback leaves the connection busy or closed; the
+			// pool then destroys it instead of reusing it.
+			_, _ = c.Exec(ctx, "ROLLBACK")
+		}
+		c.Release()
+	}()
+	br := c.SendBatch(ctx, &b)
+	tx := br.Tx()
+	err = br.Close()
+	if refused, ok := preparedOutside(err); ok {
+		tx, err = sendInside(ctx, c.Conn(), &b, refused, opts)
 	}
+	if err != nil || oneTrip {
+		return err
+	}
+	var last pgx.Batch
 	if fn != nil {
-		if err := fn(tx); err != nil {
+		if err := fn(tx, &last); err != nil {
 			return err
 		}
 	}
-	return tx.Commit(ctx)
+	last.Queue("COMMIT")
+	return c.SendBatch(ctx, &last).Close()
+}
+
+// preparedOutside returns the SQL of the statement whose preparation
+// before a batch the server refused, if err is that: a tenant query
+// prepared outside its tenant. An argument that cannot be encoded fails
+// the same step with no server error, and is returned as it is.
+func preparedOutside(err error) (string, bool) {
+	var pre pgx.ErrPreprocessingBatch
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pre) && errors.As(err, &pgErr) {
+		return pre.SQL(), true
+	}
+	return "", false
+}
+
+// sendInside sends b, whose statement refused sends nothing of, in two
+// steps: BEGIN, the switch and the queries queued before refused (which
+// prepared outside the tenant, or were cached), then the rest inside the
+// transaction, where pgx prepares and caches them against the tenant's
+// tables. The first step's callbacks run before the rest is sent, so a
+// registry check that fails (a dropped tenant) answers before the query
+// that cannot prepare. The queries are queued anew, callbacks kept: pgx
+// remembers on each queued query the statement it failed to prepare.
+func sendInside(ctx context.Context, c *pgx.Conn, b *pgx.Batch, refused string, opts pgx.TxOptions) (pgx.Tx, error) {
+	var enter, rest pgx.Batch
+	enter.BeginTx(opts)
+	into := &enter
+	for _, q := range b.QueuedQueries[1:] {
+		if q.SQL == refused {
+			into = &rest
+		}
+		into.Queue(q.SQL, q.Arguments...).Fn = q.Fn
+	}
+	br := c.SendBatch(ctx, &enter)
+	tx := br.Tx()
+	if err := br.Close(); err != nil || rest.Len() == 0 {
+		return tx, err
+	}
+	return tx, tx.SendBatch(ctx, &rest).Close()
 }
 
 // checkTxOptions accepts only pgx's own constants: pgx renders the options

@@ -53,7 +53,9 @@ func switchBenchmark(ctx context.Context, e *Env) []Row {
 	}
 	ro := pgx.TxOptions{AccessMode: pgx.ReadOnly}
 	sides := []func() error{
-		func() error { return m.InTenantBatch(ctx, c.id, ro, check, page) },
+		func() error {
+			return m.InTenantBatch(ctx, c.id, ro, check, func(tx pgx.Tx, _ *pgx.Batch) error { return page(tx) })
+		},
 		// InTenantBatch without the set_config: the connection's own
 		// search_path ("$user", public) finds public.samples.
 		func() error {

@@ -44,7 +44,7 @@ func serve(t *testing.T, pool *pgxpool.Pool, m *tenancy.Manager, requestTimeout 
 	ctx, stop := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
-		done <- api.Serve(ctx, ln, s.Handler(), api.ServeOptions{Background: s.Listen, Logger: quietLogger()})
+		done <- api.Serve(ctx, ln, s.Handler(), api.ServeOptions{Logger: quietLogger()})
 	}()
 	t.Cleanup(func() {
 		stop()

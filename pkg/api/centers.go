@@ -95,7 +95,6 @@ func (s *Server) updateCenter(partial bool) handlerFunc {
 			return err
 		}
 		c, err = s.st.Centers.Patch(r.Context(), domain.By(caller(r).ID), c.ID, p)
-		s.centers.evict(c.ID)
 		return ok(w, c, err)
 	}
 }
@@ -109,7 +108,6 @@ func (s *Server) deleteCenter(w http.ResponseWriter, r *http.Request) error {
 		return errSuperuserOnly
 	}
 	_, err = s.st.Centers.SoftDelete(r.Context(), domain.By(caller(r).ID), c.ID)
-	s.centers.evict(c.ID)
 	return noContent(w, err)
 }
 
@@ -122,7 +120,6 @@ func (s *Server) restoreCenter(w http.ResponseWriter, r *http.Request) error {
 		return errSuperuserOnly
 	}
 	c, err = s.st.Centers.Restore(r.Context(), domain.By(caller(r).ID), c.ID)
-	s.centers.evict(c.ID)
 	return ok(w, c, err)
 }
 
@@ -135,15 +132,23 @@ func (s *Server) hardDeleteCenter(w http.ResponseWriter, r *http.Request) error 
 		return errSuperuserOnly
 	}
 	err = s.st.Centers.HardDelete(r.Context(), c.ID)
-	s.centers.evict(c.ID)
 	return noContent(w, err)
 }
 
+// centerStats reads the center with its figures, in one round trip, and
+// then decides whether the caller sees it, by the rule of VisibleCenter.
 func (s *Server) centerStats(w http.ResponseWriter, r *http.Request) error {
-	c, err := visibleByPath(r, s.st.VisibleCenter)
+	id, err := pathID(r, "id")
 	if err != nil {
 		return err
 	}
-	st, err := s.st.Stats(r.Context(), c.ID)
+	u := caller(r)
+	if !u.SeesCenter(id) {
+		return errNotFound
+	}
+	st, err := s.st.Stats(r.Context(), id)
+	if err == nil && !u.Sees(st.Center) {
+		err = errNotFound
+	}
 	return ok(w, st, err)
 }

@@ -5,7 +5,7 @@
 // its --help lists them.
 //
 //	srv, err := api.New(api.Config{Store: domain.New(pool, m)})
-//	err = api.Serve(ctx, ln, srv.Handler(), api.ServeOptions{Background: srv.Listen})
+//	err = api.Serve(ctx, ln, srv.Handler(), api.ServeOptions{})
 //
 // # Routes
 //
@@ -53,16 +53,21 @@
 // nothing internal is sent. A client that hangs up once the response has
 // begun is logged as a disconnect, not as a failure.
 //
-// # The center cache
+// # The request path
 //
-// The sample routes resolve {center_id} with tenancyhttp.Middleware, accepting
-// only an existing, active center. Active centers are cached for
-// Config.CenterCacheTTL; Listen evicts a center as soon as any process
-// changes it (a trigger on public.centers NOTIFYs CentersChannel) and
-// flushes everything when its connection comes back. The cache is a fast
-// path only: every sample operation re-checks in its own transaction that
-// the center is active, so a stale cache cannot expose a soft-deleted
-// center's samples.
+// A read costs one round trip to PostgreSQL, a sample write two. The token
+// is proved by its own statement (Tokens.Authenticate) once a minute per
+// token and process; in between its principal comes from the Store's
+// cache (Tokens.Principal) and the request's first batch re-checks it
+// (domain.WithPrincipal's guard): the token valid, the user unchanged, and
+// for the sample routes the center active (tenancyhttp.Middleware only
+// parses {center_id}). So a token revoked, a user deactivated, demoted or
+// moved, a center soft-deleted, by any process, is refused by the next
+// request, directly or behind PgBouncer, with nothing to notify and no
+// TTL. When the guard finds the user changed, or a handler refused a
+// request on the cached principal's word alone, the token is proved again
+// and the handler runs once more as the user is now; nothing was written.
+// The routes that write centers and users prove the token each time.
 //
 // # Metrics
 //

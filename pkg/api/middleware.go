@@ -1,9 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -134,29 +136,55 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
-type userKey struct{}
+type authKey struct{}
+
+// auth is what authenticate learned of a request: its caller, and what
+// proving the token again needs (proveAgain).
+type auth struct {
+	principal domain.Principal
+	token     string
+	// body is the request's body, read ahead on routes that may run
+	// twice; nil on others and for requests without one.
+	body []byte
+}
 
 // caller returns the authenticated user of the request.
 func caller(r *http.Request) *domain.User {
-	u, _ := r.Context().Value(userKey{}).(*domain.User)
-	if u == nil {
+	a, _ := r.Context().Value(authKey{}).(*auth)
+	if a == nil {
 		// Only reachable if a route forgot authenticate: fail closed.
 		panic("api: no authenticated user on an authenticated route")
 	}
-	return u
+	return &a.principal.User
 }
 
 // authenticate requires "Authorization: Bearer <token>" ("Token <token>",
 // DRF's keyword, is accepted too) naming a valid token of an active user;
 // anything else is a 401 with WWW-Authenticate: Bearer.
-func (s *Server) authenticate(next http.Handler) http.Handler {
+//
+// On a cached route (route.cached), whose Store calls all run the
+// principal's guard, the token's principal may come from the Store's
+// cache (Tokens.Principal) and travels in the context (domain.WithPrincipal):
+// the request then spends no round trip of its own on its token. Should
+// the guard find the user changed (domain.ErrPrincipalChanged), the
+// handler runs once more with the principal proved again (proveAgain), so
+// the body is read ahead to be read twice; so it does when the handler
+// refused the request on the cached principal's word alone and the user
+// turns out to have changed (a viewer since promoted). Other routes prove the token by
+// its own statement (Tokens.Authenticate).
+func (s *Server) authenticate(next http.Handler, cached bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		scheme, token, found := strings.Cut(r.Header.Get("Authorization"), " ")
 		if !found || !(strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "Token")) {
 			s.writeError(w, r, errUnauthorized)
 			return
 		}
-		u, err := s.st.Tokens.Authenticate(r.Context(), strings.TrimSpace(token))
+		token = strings.TrimSpace(token)
+		prove := s.st.Tokens.Authenticate
+		if cached {
+			prove = s.st.Tokens.Principal
+		}
+		p, err := prove(r.Context(), token)
 		if err != nil {
 			if err == domain.ErrInvalidCredentials {
 				err = errUnauthorized
@@ -164,6 +192,38 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, &u)))
+		a := &auth{principal: p, token: token}
+		ctx := context.WithValue(r.Context(), authKey{}, a)
+		if cached {
+			ctx = domain.WithPrincipal(ctx, p)
+			if r.Body != nil && r.Body != http.NoBody {
+				// One byte past the limit, so that readObject still
+				// answers a body too large with its 413.
+				if a.body, err = io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1)); err != nil {
+					s.writeError(w, r, errStatus(http.StatusBadRequest, "could not read the request body"))
+					return
+				}
+				r.Body = io.NopCloser(bytes.NewReader(a.body))
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// proveAgain proves r's token again, bypassing the cache, and returns r
+// with its principal as it is now and its body as it came, to run the
+// handler once more; changed says whether the principal differs from r's.
+func (s *Server) proveAgain(r *http.Request) (_ *http.Request, changed bool, err error) {
+	a := r.Context().Value(authKey{}).(*auth)
+	p, err := s.st.Tokens.Authenticate(r.Context(), a.token)
+	if err != nil {
+		return r, false, err
+	}
+	changed = !p.Same(a.principal)
+	ctx := domain.WithPrincipal(context.WithValue(r.Context(), authKey{}, &auth{principal: p, token: a.token, body: a.body}), p)
+	r = r.WithContext(ctx)
+	if a.body != nil {
+		r.Body = io.NopCloser(bytes.NewReader(a.body))
+	}
+	return r, changed, nil
 }

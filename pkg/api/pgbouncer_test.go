@@ -6,22 +6,18 @@ package api_test
 // test`, 3 server connections per database, fewer than the API's pool and
 // the test's concurrent clients). The fixtures (seed, tokens, the "other
 // process" that soft-deletes) use the test database directly; only the
-// server under test goes through PgBouncer, with its LISTEN connection
-// pointed at PostgreSQL directly (Config.ListenConnString).
+// server under test goes through PgBouncer.
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -34,8 +30,8 @@ import (
 )
 
 // setupBehindPgBouncer is setup with the server's pool, tenancy and store on
-// the test's database through PgBouncer, and Listen on it directly. It
-// returns the PgBouncer URL of the test's database.
+// the test's database through PgBouncer. It returns the PgBouncer URL of
+// the test's database.
 func setupBehindPgBouncer(t *testing.T, configure ...func(*api.Config)) (*env, string) {
 	t.Helper()
 	base := pgbouncer.URL(t)
@@ -46,14 +42,16 @@ func setupBehindPgBouncer(t *testing.T, configure ...func(*api.Config)) (*env, s
 		if url, err = pgcluster.WithDatabase(base, direct.ConnConfig.Database); err != nil {
 			t.Fatal(err)
 		}
-		// More clients than PgBouncer's 3 server connections.
-		pool := pgbouncer.Pool(t, url, 8)
+		// More clients than PgBouncer's 3 server connections, configured
+		// as apiserver configures its pool (db.Open).
+		pcfg := pgbouncer.PoolConfig(t, url, 8)
+		db.ConfigurePool(pcfg)
+		pool := pgbouncer.NewPool(t, pcfg)
 		m, err := db.NewTenancy(pool, tenancy.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfg.Store = domain.New(pool, m)
-		cfg.ListenConnString = direct.ConnString()
 	}}, configure...)...)
 	return e, url
 }
@@ -209,69 +207,14 @@ func TestTenantScopedBehindPgBouncer(t *testing.T) {
 	pgbouncer.AssertServerConnsClean(t, url)
 }
 
-// TestListenBehindPgBouncer: with the pool behind PgBouncer and Listen on a
-// direct connection, a center soft-deleted by another process answers 404
-// within 2 s; a Listen pointed at PgBouncer says in the log that it needs a
-// direct connection, instead of listening to nothing.
-func TestListenBehindPgBouncer(t *testing.T) {
-	e, url := setupBehindPgBouncer(t, func(cfg *api.Config) { cfg.CenterCacheTTL = time.Hour })
-	lctx, stop := context.WithCancel(e.ctx)
-	done := make(chan error)
-	go func() { done <- e.srv.Listen(lctx) }()
-	t.Cleanup(func() { stop(); <-done })
-
-	// The listener is a session of its own on the server.
-	listening := func() bool {
-		var n int
-		_ = e.db.Pool.QueryRow(e.ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'").Scan(&n)
-		return n == 1
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !listening() {
-		if time.Now().After(deadline) {
-			t.Fatalf("listener not connected within 5 s; log: %s", e.logs)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-
-	c := e.newCenter("Remote behind PgBouncer")
-	e.expect(e.do("GET", samplesPath(c), "super", ""), 200, "before")
-	// Another process: the fixtures' store, on the database directly.
-	if _, err := e.st.Centers.SoftDelete(e.ctx, domain.System, c.ID); err != nil {
-		t.Fatal(err)
-	}
-	deadline = time.Now().Add(2 * time.Second)
-	for e.do("GET", samplesPath(c), "super", "").status != 404 {
-		if time.Now().After(deadline) {
-			t.Fatal("a center soft-deleted by another process still answered after 2 s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if strings.Contains(e.logs.String(), "direct connection") {
-		t.Errorf("the direct listener complained: %s", e.logs)
-	}
-
-	// Misconfigured: LISTEN through PgBouncer is refused, loudly.
-	logs := &syncBuffer{}
-	bad, err := api.New(api.Config{Store: e.st, ListenConnString: url,
-		Logger: slog.New(slog.NewJSONHandler(logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bctx, bstop := context.WithCancel(e.ctx)
-	bdone := make(chan error)
-	go func() { bdone <- bad.Listen(bctx) }()
-	deadline = time.Now().Add(2 * time.Second)
-	for !strings.Contains(logs.String(), "needs a direct connection to PostgreSQL") {
-		if time.Now().After(deadline) {
-			bstop()
-			<-bdone
-			t.Fatalf("Listen through PgBouncer did not report it; log: %s", logs)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	bstop()
-	<-bdone
+// TestFreshnessBehindPgBouncer: with the pool behind PgBouncer, a change
+// made by another process is refused by the next request, as directly
+// (TestFreshness): the guard travels in the request's own transaction,
+// and there is no session to LISTEN on.
+func TestFreshnessBehindPgBouncer(t *testing.T) {
+	e, url := setupBehindPgBouncer(t)
+	checkFreshness(t, e)
+	pgbouncer.AssertServerConnsClean(t, url)
 }
 
 // TestMigratePublicRefusesPgBouncer: public migrations (tern's session

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 )
 
@@ -30,16 +29,13 @@ type ServeOptions struct {
 	// ShutdownTimeout bounds the wait for requests in flight once ctx
 	// ends; past it the remaining connections are closed. Defaults to 20 s.
 	ShutdownTimeout time.Duration
-	// Background, if set, runs beside the server with a context that ends
-	// when the server has shut down: Server.Listen, typically.
-	Background func(context.Context) error
 	// Logger receives net/http's own errors. Defaults to slog.Default().
 	Logger *slog.Logger
 }
 
 // Serve serves h on ln until ctx ends, then shuts down gracefully: it stops
 // accepting connections, lets the requests in flight finish (at most
-// ShutdownTimeout), ends Background and returns nil. It returns early with
+// ShutdownTimeout) and returns nil. It returns early with
 // an error if serving fails. It closes ln.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServeOptions) error {
 	log := cmp.Or(opts.Logger, slog.Default())
@@ -51,19 +47,6 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServeOptio
 		IdleTimeout:       cmp.Or(opts.IdleTimeout, 2*time.Minute),
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-
-	// Background gets a context of its own: it must outlive ctx until the
-	// requests in flight, which may rely on it (the center cache), are done.
-	bgCtx, stopBg := context.WithCancel(context.WithoutCancel(ctx))
-	var bg sync.WaitGroup
-	if opts.Background != nil {
-		bg.Go(func() {
-			if err := opts.Background(bgCtx); err != nil {
-				log.Warn("api: background task ended", "error", err)
-			}
-		})
-	}
-	defer func() { stopBg(); bg.Wait() }()
 
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()

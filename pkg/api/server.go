@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/tenantctl/tenantctl/pkg/domain"
 	"github.com/tenantctl/tenantctl/pkg/throttle"
 	"github.com/tenantctl/tenantctl/tenancy/tenancyhttp"
@@ -23,8 +21,7 @@ import (
 // Config configures a Server. Store is required.
 type Config struct {
 	// Store is the domain (domain.New with pkg/db.NewTenancy's manager).
-	// Its pool is also what /readyz and the pool metrics read, and how
-	// Listen connects unless ListenConnString says otherwise. Required.
+	// Its pool is also what /readyz and the pool metrics read. Required.
 	Store *domain.Store
 	// Logger receives request logs and errors. Defaults to slog.Default().
 	Logger *slog.Logger
@@ -34,19 +31,6 @@ type Config struct {
 	// RequestTimeout bounds each request's database work: past it the
 	// request's context ends and the client gets a 503. Defaults to 30 s.
 	RequestTimeout time.Duration
-	// CenterCacheTTL is how long a center found active is trusted by the
-	// tenant resolver without asking the database again. Listen evicts
-	// changed centers at once; the TTL bounds staleness while the listener
-	// is down. Defaults to 5 minutes.
-	CenterCacheTTL time.Duration
-	// ListenConnString is where Listen opens its own connection (a
-	// postgres:// URL or key=value DSN) to LISTEN on CentersChannel.
-	// Defaults to Store's pool's connection settings. LISTEN belongs to a
-	// session: when that pool goes through PgBouncer in transaction pooling mode, set
-	// this to PostgreSQL directly, or notifications never arrive (Listen
-	// notices, logs that it needs a direct connection, and retries; the
-	// cache then only ages out after CenterCacheTTL).
-	ListenConnString string
 	// LoginThrottle limits failed logins per username and per client
 	// address. nil: throttle.New(throttle.Config{}). Pass the same one to
 	// the admin console so that both faces share one count.
@@ -61,16 +45,12 @@ type Config struct {
 	DisableMetrics bool
 }
 
-// Server is the HTTP API over the domain. Serve its Handler (with Serve);
-// run Listen beside it (ServeOptions.Background) so that changes made by
-// other processes reach its cache.
+// Server is the HTTP API over the domain. Serve its Handler (with Serve).
 type Server struct {
 	st       *domain.Store
 	log      *slog.Logger
 	tokenTTL time.Duration
 	timeout  time.Duration
-	centers  *centerCache
-	listenCC *pgx.ConnConfig // Listen's connection: Config.ListenConnString, else pool's
 	metrics  *metrics
 	login    *throttle.Login
 	routes   []route
@@ -88,8 +68,12 @@ type Route struct{ Method, Path string }
 type route struct {
 	method, path string
 	access       access
-	h            handlerFunc
-	op           op // its OpenAPI description
+	// cached: every Store call of h runs the principal's guard
+	// (domain.WithPrincipal), so the token's principal may come from the
+	// cache (authenticate). Member routes always are.
+	cached bool
+	h      handlerFunc
+	op     op // its OpenAPI description
 }
 
 // access is what a route requires of the caller.
@@ -98,7 +82,7 @@ type access int
 const (
 	anon   access = iota // nothing
 	authed               // a valid token
-	member               // a valid token, and {center_id} an active center (tenant middleware)
+	member               // a valid token, and {center_id} a center id (tenant middleware), which the Store checks
 )
 
 // New returns a Server with every route registered.
@@ -106,7 +90,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("api: Config.Store is required")
 	}
-	if cfg.TokenTTL < 0 || cfg.RequestTimeout < 0 || cfg.CenterCacheTTL < 0 {
+	if cfg.TokenTTL < 0 || cfg.RequestTimeout < 0 {
 		return nil, errors.New("api: Config durations must not be negative")
 	}
 	s := &Server{
@@ -120,23 +104,11 @@ func New(cfg Config) (*Server, error) {
 	if s.login == nil {
 		s.login = throttle.New(throttle.Config{})
 	}
-	s.centers = newCenterCache(cmp.Or(cfg.CenterCacheTTL, 5*time.Minute))
-	s.listenCC = cfg.Store.Pool().Config().ConnConfig
-	if cfg.ListenConnString != "" {
-		// Parsed now, so that a bad setting fails at start, not in a log
-		// line of the listener's retry loop.
-		cc, err := pgx.ParseConfig(cfg.ListenConnString)
-		if err != nil {
-			// pgx's message quotes the string, password included.
-			return nil, errors.New("api: invalid Config.ListenConnString: expected postgres://user@host:port/dbname or a key=value DSN")
-		}
-		s.listenCC = cc
-	}
 	s.routes = s.routeTable(!cfg.DisableMetrics)
 	s.mux = http.NewServeMux()
 	tenant := tenancyhttp.Middleware(tenancyhttp.Config{
 		Key:     tenancyhttp.PathValue("center_id"),
-		Resolve: s.resolveCenter,
+		Resolve: resolveCenter,
 		OnError: func(w http.ResponseWriter, r *http.Request, err error) { s.writeError(w, r, err) },
 	})
 	for _, rt := range s.routes {
@@ -184,48 +156,48 @@ func (s *Server) routeTable(withMetrics bool) []route {
 		sample  = samples + "{id}/"
 	)
 	rs := []route{
-		{"GET", "/healthz", anon, s.healthz, op{sum: "Liveness: 200 while the process serves", out: "Status"}},
-		{"GET", "/readyz", anon, s.readyz, op{sum: "Readiness: the database answers and is migrated", out: "Status"}},
-		{"GET", "/api/openapi.json", anon, s.openAPI, op{sum: "This OpenAPI document", out: "OpenAPI"}},
-		{"POST", "/api/auth/token/", anon, s.obtainToken, op{sum: "Exchange a username and password for a token", in: "TokenRequest", out: "Token"}},
+		{"GET", "/healthz", anon, false, s.healthz, op{sum: "Liveness: 200 while the process serves", out: "Status"}},
+		{"GET", "/readyz", anon, false, s.readyz, op{sum: "Readiness: the database answers and is migrated", out: "Status"}},
+		{"GET", "/api/openapi.json", anon, false, s.openAPI, op{sum: "This OpenAPI document", out: "OpenAPI"}},
+		{"POST", "/api/auth/token/", anon, false, s.obtainToken, op{sum: "Exchange a username and password for a token", in: "TokenRequest", out: "Token"}},
 
-		{"GET", "/api/centers/", authed, s.listCenters, op{sum: "List centers", out: "CenterPage", q: qPage | qInactive}},
-		{"POST", "/api/centers/", authed, s.createCenter, op{sum: "Create a center and its schema", in: "CenterWrite", out: "Center", code: 201}},
-		{"GET", center, authed, s.getCenter, op{sum: "Get a center", out: "Center"}},
-		{"PUT", center, authed, s.updateCenter(false), op{sum: "Update a center", in: "CenterWrite", out: "Center"}},
-		{"PATCH", center, authed, s.updateCenter(true), op{sum: "Update some fields of a center", in: "CenterPatch", out: "Center"}},
-		{"DELETE", center, authed, s.deleteCenter, op{sum: "Soft-delete a center", code: 204}},
-		{"POST", center + "restore/", authed, s.restoreCenter, op{sum: "Restore a soft-deleted center", out: "Center"}},
-		{"DELETE", center + "hard_delete/", authed, s.hardDeleteCenter, op{sum: "Drop a soft-deleted center and its schema", code: 204}},
-		{"GET", center + "stats/", authed, s.centerStats, op{sum: "A center's statistics", out: "Stats"}},
+		{"GET", "/api/centers/", authed, true, s.listCenters, op{sum: "List centers", out: "CenterPage", q: qPage | qInactive}},
+		{"POST", "/api/centers/", authed, false, s.createCenter, op{sum: "Create a center and its schema", in: "CenterWrite", out: "Center", code: 201}},
+		{"GET", center, authed, true, s.getCenter, op{sum: "Get a center", out: "Center"}},
+		{"PUT", center, authed, false, s.updateCenter(false), op{sum: "Update a center", in: "CenterWrite", out: "Center"}},
+		{"PATCH", center, authed, false, s.updateCenter(true), op{sum: "Update some fields of a center", in: "CenterPatch", out: "Center"}},
+		{"DELETE", center, authed, false, s.deleteCenter, op{sum: "Soft-delete a center", code: 204}},
+		{"POST", center + "restore/", authed, false, s.restoreCenter, op{sum: "Restore a soft-deleted center", out: "Center"}},
+		{"DELETE", center + "hard_delete/", authed, false, s.hardDeleteCenter, op{sum: "Drop a soft-deleted center and its schema", code: 204}},
+		{"GET", center + "stats/", authed, true, s.centerStats, op{sum: "A center's statistics", out: "Stats"}},
 
-		{"GET", "/api/users/", authed, s.listUsers, op{sum: "List users", out: "UserPage", q: qPage | qInactive}},
-		{"POST", "/api/users/", authed, s.createUser, op{sum: "Create a user", in: "UserCreate", out: "User", code: 201}},
-		{"GET", user, authed, s.getUser, op{sum: "Get a user", out: "User"}},
-		{"PUT", user, authed, s.updateUser(false), op{sum: "Update a user's profile", in: "UserUpdate", out: "User"}},
-		{"PATCH", user, authed, s.updateUser(true), op{sum: "Update some fields of a user's profile", in: "UserPatch", out: "User"}},
-		{"DELETE", user, authed, s.deleteUser, op{sum: "Soft-delete a user", code: 204}},
-		{"POST", user + "change_center/", authed, s.changeCenter, op{sum: "Move a user to another center", in: "ChangeCenter", out: "User"}},
-		{"POST", user + "change_role/", authed, s.changeRole, op{sum: "Change a user's role", in: "ChangeRole", out: "User"}},
-		{"GET", "/api/users/by_center/{center_id}/", authed, s.usersByCenter, op{sum: "List a center's users", out: "UserPage", q: qPage | qInactive}},
+		{"GET", "/api/users/", authed, true, s.listUsers, op{sum: "List users", out: "UserPage", q: qPage | qInactive}},
+		{"POST", "/api/users/", authed, false, s.createUser, op{sum: "Create a user", in: "UserCreate", out: "User", code: 201}},
+		{"GET", user, authed, true, s.getUser, op{sum: "Get a user", out: "User"}},
+		{"PUT", user, authed, false, s.updateUser(false), op{sum: "Update a user's profile", in: "UserUpdate", out: "User"}},
+		{"PATCH", user, authed, false, s.updateUser(true), op{sum: "Update some fields of a user's profile", in: "UserPatch", out: "User"}},
+		{"DELETE", user, authed, false, s.deleteUser, op{sum: "Soft-delete a user", code: 204}},
+		{"POST", user + "change_center/", authed, false, s.changeCenter, op{sum: "Move a user to another center", in: "ChangeCenter", out: "User"}},
+		{"POST", user + "change_role/", authed, false, s.changeRole, op{sum: "Change a user's role", in: "ChangeRole", out: "User"}},
+		{"GET", "/api/users/by_center/{center_id}/", authed, true, s.usersByCenter, op{sum: "List a center's users", out: "UserPage", q: qPage | qInactive}},
 
-		{"GET", samples, member, s.listSamples, op{sum: "List a center's samples", out: "SamplePage", q: qPage | qInactive | qSamples}},
-		{"POST", samples, member, s.createSample, op{sum: "Create a sample", in: "SampleWrite", out: "Sample", code: 201}},
-		{"GET", sample, member, s.getSample, op{sum: "Get a sample", out: "Sample"}},
-		{"PUT", sample, member, s.updateSample(false), op{sum: "Update a sample", in: "SampleWrite", out: "Sample"}},
-		{"PATCH", sample, member, s.updateSample(true), op{sum: "Update some fields of a sample", in: "SamplePatch", out: "Sample"}},
-		{"DELETE", sample, member, s.deleteSample, op{sum: "Soft-delete a sample", code: 204}},
+		{"GET", samples, member, true, s.listSamples, op{sum: "List a center's samples", out: "SamplePage", q: qPage | qInactive | qSamples}},
+		{"POST", samples, member, true, s.createSample, op{sum: "Create a sample", in: "SampleWrite", out: "Sample", code: 201}},
+		{"GET", sample, member, true, s.getSample, op{sum: "Get a sample", out: "Sample"}},
+		{"PUT", sample, member, true, s.updateSample(false), op{sum: "Update a sample", in: "SampleWrite", out: "Sample"}},
+		{"PATCH", sample, member, true, s.updateSample(true), op{sum: "Update some fields of a sample", in: "SamplePatch", out: "Sample"}},
+		{"DELETE", sample, member, true, s.deleteSample, op{sum: "Soft-delete a sample", code: 204}},
 	}
 	for _, a := range domain.Actions {
-		rs = append(rs, route{"POST", sample + string(a) + "/", member, s.transitionSample(a),
+		rs = append(rs, route{"POST", sample + string(a) + "/", member, true, s.transitionSample(a),
 			op{sum: "Sample transition: " + string(a), out: "Sample"}})
 	}
 	rs = append(rs,
-		route{"GET", samples + "by_barcode/{barcode}/", member, s.sampleByBarcode, op{sum: "Get a sample by barcode", out: "Sample"}},
-		route{"GET", samples + "by_status/{status}/", member, s.samplesByStatus, op{sum: "List a center's samples in a status", out: "SamplePage", q: qPage | qInactive | qSamples}},
+		route{"GET", samples + "by_barcode/{barcode}/", member, true, s.sampleByBarcode, op{sum: "Get a sample by barcode", out: "Sample"}},
+		route{"GET", samples + "by_status/{status}/", member, true, s.samplesByStatus, op{sum: "List a center's samples in a status", out: "SamplePage", q: qPage | qInactive | qSamples}},
 	)
 	if withMetrics {
-		rs = append(rs, route{"GET", "/metrics", anon, s.serveMetrics, op{sum: "Prometheus metrics (text exposition format)", text: true}})
+		rs = append(rs, route{"GET", "/metrics", anon, false, s.serveMetrics, op{sum: "Prometheus metrics (text exposition format)", text: true}})
 	}
 	return rs
 }
@@ -242,6 +214,22 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 func (s *Server) handle(mux *http.ServeMux, rt route, tenant func(http.Handler) http.Handler) {
 	var next http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := rt.h(w, r)
+		// Run again, once, as the user is now, when the guard refused the
+		// cached principal, or when the handler refused the request on its
+		// word alone and it is stale: nothing was written or changed.
+		if rt.cached && (errors.Is(err, domain.ErrPrincipalChanged) || (refusal(err) && !domain.Guarded(r.Context()))) {
+			again, changed, perr := s.proveAgain(r)
+			switch {
+			case perr != nil:
+				err = perr
+			case changed || errors.Is(err, domain.ErrPrincipalChanged):
+				err = rt.h(w, again)
+			}
+		}
+		if rt.access >= authed && errors.Is(err, domain.ErrInvalidCredentials) {
+			// The guard's answer: the token went bad since it was proved.
+			err = errUnauthorized
+		}
 		switch {
 		case err == nil:
 		case errors.Is(err, errClientGone):
@@ -256,7 +244,7 @@ func (s *Server) handle(mux *http.ServeMux, rt route, tenant func(http.Handler) 
 		next = tenant(next)
 	}
 	if rt.access >= authed {
-		next = s.authenticate(next)
+		next = s.authenticate(next, rt.cached)
 	}
 	patterns := []string{rt.method + " " + rt.path}
 	if p, ok := strings.CutSuffix(rt.path, "/"); ok {
@@ -270,6 +258,13 @@ func (s *Server) handle(mux *http.ServeMux, rt route, tenant func(http.Handler) 
 			next.ServeHTTP(w, r)
 		}))
 	}
+}
+
+// refusal reports whether err refuses a request for who asks (403, or a
+// 404 that hides what the caller may not see).
+func refusal(err error) bool {
+	var he *httpError
+	return errors.Is(err, domain.ErrNotFound) || (errors.As(err, &he) && (he.status == http.StatusForbidden || he.status == http.StatusNotFound))
 }
 
 // problemMux serves mux, answering its own 404 and 405 (Allow header kept)

@@ -97,9 +97,6 @@ func Run(ctx context.Context, args []string, env Env) int {
 	addr := fs.String("addr", "127.0.0.1:8000", "`address` to listen on")
 	cmdline.Env(fs, "addr", "TENANTCTL_ADDR")
 	databaseURL := cmdline.DatabaseURL(fs)
-	fs.StringVar(&cfg.API.ListenConnString, "listen-database-url", "",
-		"direct PostgreSQL `URL` for the LISTEN connection, when --database-url goes through PgBouncer (default: --database-url)")
-	cmdline.Env(fs, "listen-database-url", "TENANTCTL_LISTEN_DATABASE_URL")
 	fs.DurationVar(&cfg.API.TokenTTL, "token-ttl", 24*time.Hour, "lifetime of tokens issued by POST /api/auth/token/")
 	cmdline.Env(fs, "token-ttl", "TENANTCTL_TOKEN_TTL")
 	fs.DurationVar(&cfg.API.RequestTimeout, "request-timeout", 30*time.Second, "bound on each request's database work (503 past it)")
@@ -184,7 +181,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 	defer closeAll()
 	log := cmp.Or(cfg.API.Logger, slog.Default())
 	log.Info("apiserver listening", "addr", ln.Addr().String())
-	return api.Serve(ctx, ln, srv.Handler(), api.ServeOptions{Background: srv.Listen, Logger: log})
+	return api.Serve(ctx, ln, srv.Handler(), api.ServeOptions{Logger: log})
 }
 
 // open returns the Server of cfg over a pool of its own, and what closes

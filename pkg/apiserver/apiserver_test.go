@@ -111,7 +111,7 @@ func TestHelp(t *testing.T) {
 		for _, want := range []string{"/api/centers/", "/api/centers/{center_id}/samples/", "/api/users/",
 			"/api/auth/token/", "/api/openapi.json", "/healthz", "/readyz", "/metrics",
 			"--addr address               address to listen on; env TENANTCTL_ADDR",
-			"env TENANTCTL_DATABASE_URL, then DATABASE_URL", "env TENANTCTL_LISTEN_DATABASE_URL",
+			"env TENANTCTL_DATABASE_URL, then DATABASE_URL",
 			"env TENANTCTL_TOKEN_TTL", "env TENANTCTL_REQUEST_TIMEOUT", "env TENANTCTL_METRICS", "--version",
 			"/admin/", "env TENANTCTL_ADMIN", "env TENANTCTL_SESSION_TTL", "env TENANTCTL_SESSION_IDLE",
 			"env TENANTCTL_SECURE_COOKIES"} {

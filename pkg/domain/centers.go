@@ -112,10 +112,16 @@ RETURNING `+centerCols, id, *p.Name, *p.Description, *p.Settings, actor.nullID()
 // Get returns the center with id, active or not (callers hide soft-deleted
 // centers from whoever should not see them: Center.IsActive).
 func (cs *Centers) Get(ctx context.Context, id uuid.UUID) (Center, error) {
-	c, err := scanCenter(cs.s.pool.QueryRow(ctx, "SELECT "+centerCols+" FROM public.centers WHERE id = $1", id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Center{}, notFound("center", id.String())
-	}
+	var c Center
+	err := cs.s.read(ctx, func(b *pgx.Batch) {
+		b.Queue("SELECT "+centerCols+" FROM public.centers WHERE id = $1", id).QueryRow(func(row pgx.Row) (err error) {
+			c, err = scanCenter(row)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return notFound("center", id.String())
+			}
+			return err
+		})
+	})
 	return c, err
 }
 
@@ -190,7 +196,7 @@ func (cs *Centers) List(ctx context.Context, opts ListOptions) ([]Center, int, e
 	if opts.Search != "" {
 		q.search(opts.Search, "name", "description")
 	}
-	return collectPage(ctx, cs.s.pool, q, order, limit, offset, scanCenter)
+	return readPage(q, order, limit, offset, scanCenter, func(queue func(*pgx.Batch)) error { return cs.s.read(ctx, queue) })
 }
 
 // Update replaces every writable field of center id (a PUT): name,

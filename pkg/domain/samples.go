@@ -169,18 +169,36 @@ func scanSample(row pgx.Row, extra ...any) (Sample, error) {
 	return s, err
 }
 
-// inCenter runs fn in center id's schema (Manager.InTenantBatch), after
-// checking in the same transaction that the center exists and is active:
-// a soft-deleted center's samples are ErrNotFound. fn gets the center's
-// settings. The check travels with BEGIN and the schema switch, in one
-// round trip.
-func (s *Store) inCenter(ctx context.Context, id uuid.UUID, readOnly bool, fn func(tx pgx.Tx, settings json.RawMessage) error) error {
+// enter runs a transaction in center id's schema (Manager.InTenantBatch)
+// with the guard of ctx's principal (WithPrincipal) first in its first
+// batch.
+func (s *Store) enter(ctx context.Context, id uuid.UUID, readOnly bool, queue func(*pgx.Batch), fn func(tx pgx.Tx, last *pgx.Batch) error) error {
 	var opts pgx.TxOptions
 	if readOnly {
 		opts.AccessMode = pgx.ReadOnly
 	}
-	var settings json.RawMessage
 	return s.m.InTenantBatch(ctx, id, opts, func(b *pgx.Batch) {
+		s.queueGuard(ctx, b)
+		if queue != nil {
+			queue(b)
+		}
+	}, fn)
+}
+
+// inCenter is enter for the work of an active center: after the guard, it
+// checks that the center exists and is active, so that a soft-deleted
+// center's samples are ErrNotFound, then queue's statements follow in the
+// same first batch, and fn gets the center's settings. A read-only
+// transaction without fn is one round trip; one whose fn queues its
+// writes on last, two.
+func (s *Store) inCenter(ctx context.Context, id uuid.UUID, readOnly bool, queue func(*pgx.Batch),
+	fn func(tx pgx.Tx, settings json.RawMessage, last *pgx.Batch) error) error {
+	var settings json.RawMessage
+	var then func(pgx.Tx, *pgx.Batch) error
+	if fn != nil {
+		then = func(tx pgx.Tx, last *pgx.Batch) error { return fn(tx, settings, last) }
+	}
+	return s.enter(ctx, id, readOnly, func(b *pgx.Batch) {
 		b.Queue("SELECT is_active, settings FROM public.centers WHERE id = $1", id).QueryRow(func(row pgx.Row) error {
 			var active bool
 			err := row.Scan(&active, &settings)
@@ -189,7 +207,22 @@ func (s *Store) inCenter(ctx context.Context, id uuid.UUID, readOnly bool, fn fu
 			}
 			return err
 		})
-	}, func(tx pgx.Tx) error { return fn(tx, settings) })
+		if queue != nil {
+			queue(b)
+		}
+	}, then)
+}
+
+// queueSample queues the read of one sample by sql ($1: key) on b into out;
+// no row is ErrNotFound naming key.
+func queueSample(b *pgx.Batch, sql string, key any, name string, out *Sample) {
+	b.Queue(sql, key).QueryRow(func(row pgx.Row) (err error) {
+		*out, err = scanSample(row)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("sample", name)
+		}
+		return err
+	})
 }
 
 func (p SamplePatch) validate(f *fieldErrors) SamplePatch {
@@ -212,37 +245,52 @@ func (p SamplePatch) validate(f *fieldErrors) SamplePatch {
 	return p
 }
 
+// membership is what the first batch of a sample write learns of the
+// user it names (queueMembership), for checkRefs.
+type membership struct {
+	found, member, active bool
+}
+
+// queueMembership queues the check that user userID is an active member of
+// center centerID on b, unless userID is nil. FOR SHARE holds the
+// membership until commit: a concurrent change_center (an update of a
+// non-key column, which FOR KEY SHARE would let through) cannot move the
+// user out between this check and the sample's write.
+func queueMembership(b *pgx.Batch, centerID uuid.UUID, userID *uuid.UUID) *membership {
+	m := &membership{}
+	if userID == nil {
+		return m
+	}
+	b.Queue("SELECT center_id IS NOT DISTINCT FROM $2, is_active FROM public.users WHERE id = $1 FOR SHARE",
+		*userID, centerID).QueryRow(func(row pgx.Row) error {
+		err := row.Scan(&m.member, &m.active)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		m.found = err == nil
+		return err
+	})
+	return m
+}
+
 // checkRefs checks, inside the tenant transaction, what validation cannot
 // see alone: the sample type against the center's list, and the user's
-// membership. Either may be nil (unchanged).
-func checkRefs(ctx context.Context, tx pgx.Tx, f *fieldErrors, centerID uuid.UUID, settings json.RawMessage,
-	sampleType *string, userID *uuid.UUID) error {
+// membership (queueMembership). Either may be nil (unchanged).
+func checkRefs(f *fieldErrors, settings json.RawMessage, sampleType *string, userID *uuid.UUID, m *membership) {
 	if sampleType != nil && len((*f)["sample_type"]) == 0 {
 		if types := sampleTypesOf(settings); !slices.Contains(types, *sampleType) {
 			f.add("sample_type", fmt.Sprintf("%q is not a sample type of this center (%s)", *sampleType, strings.Join(types, ", ")))
 		}
 	}
-	if userID == nil {
-		return nil
-	}
-	var member, active bool
-	// FOR SHARE holds the membership until commit: a concurrent
-	// change_center (an update of a non-key column, which FOR KEY SHARE
-	// would let through) cannot move the user out between this check and
-	// the sample's insert.
-	err := tx.QueryRow(ctx, "SELECT center_id IS NOT DISTINCT FROM $2, is_active FROM public.users WHERE id = $1 FOR SHARE",
-		*userID, centerID).Scan(&member, &active)
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
+	case userID == nil:
+	case !m.found:
 		f.add("user_id", "user does not exist")
-	case err != nil:
-		return err
-	case !member:
+	case !m.member:
 		f.add("user_id", "user is not a member of this center")
-	case !active:
+	case !m.active:
 		f.add("user_id", "user is not active")
 	}
-	return nil
 }
 
 // Create adds a sample, pending, to center centerID. Every field is
@@ -261,19 +309,24 @@ func (ss *Samples) Create(ctx context.Context, centerID uuid.UUID, actor Actor, 
 		}
 	}
 	var out Sample
-	err := ss.s.inCenter(ctx, centerID, false, func(tx pgx.Tx, settings json.RawMessage) error {
-		if err := checkRefs(ctx, tx, &f, centerID, settings, p.SampleType, userID); err != nil {
-			return err
-		}
+	var m *membership
+	// Two round trips: the checks with BEGIN, the insert with COMMIT.
+	err := ss.s.inCenter(ctx, centerID, false, func(b *pgx.Batch) {
+		m = queueMembership(b, centerID, userID)
+	}, func(_ pgx.Tx, settings json.RawMessage, last *pgx.Batch) error {
+		checkRefs(&f, settings, p.SampleType, userID, m)
 		if err := f.err(); err != nil {
 			return err
 		}
-		var err error
-		out, err = scanSample(tx.QueryRow(ctx, `
+		last.Queue(`
 INSERT INTO samples (name, description, sample_type, barcode, user_id, metadata, created_by, updated_by)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
-RETURNING `+sampleCols, *p.Name, *p.Description, *p.SampleType, *p.Barcode, *userID, *p.Metadata, actor.nullID()))
-		return err
+RETURNING `+sampleCols, *p.Name, *p.Description, *p.SampleType, *p.Barcode, *userID, *p.Metadata, actor.nullID()).
+			QueryRow(func(row pgx.Row) (err error) {
+				out, err = scanSample(row)
+				return err
+			})
+		return nil
 	})
 	return out, mapError(err)
 }
@@ -281,14 +334,9 @@ RETURNING `+sampleCols, *p.Name, *p.Description, *p.SampleType, *p.Barcode, *use
 // Get returns sample id of center centerID, active or not.
 func (ss *Samples) Get(ctx context.Context, centerID, id uuid.UUID) (Sample, error) {
 	var out Sample
-	err := ss.s.inCenter(ctx, centerID, true, func(tx pgx.Tx, _ json.RawMessage) error {
-		var err error
-		out, err = scanSample(tx.QueryRow(ctx, "SELECT "+sampleCols+" FROM samples WHERE id = $1", id))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return notFound("sample", id.String())
-		}
-		return err
-	})
+	err := ss.s.inCenter(ctx, centerID, true, func(b *pgx.Batch) {
+		queueSample(b, "SELECT "+sampleCols+" FROM samples WHERE id = $1", id, id.String(), &out)
+	}, nil)
 	return out, err
 }
 
@@ -300,14 +348,9 @@ func (ss *Samples) GetByBarcode(ctx context.Context, centerID uuid.UUID, barcode
 		return Sample{}, notFound("sample", barcode)
 	}
 	var out Sample
-	err := ss.s.inCenter(ctx, centerID, true, func(tx pgx.Tx, _ json.RawMessage) error {
-		var err error
-		out, err = scanSample(tx.QueryRow(ctx, "SELECT "+sampleCols+" FROM samples WHERE barcode = $1", barcode))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return notFound("sample", barcode)
-		}
-		return err
-	})
+	err := ss.s.inCenter(ctx, centerID, true, func(b *pgx.Batch) {
+		queueSample(b, "SELECT "+sampleCols+" FROM samples WHERE barcode = $1", barcode, barcode, &out)
+	}, nil)
 	return out, err
 }
 
@@ -364,12 +407,8 @@ func (ss *Samples) List(ctx context.Context, centerID uuid.UUID, flt SampleFilte
 	if flt.Search != "" {
 		q.search(flt.Search, "name", "barcode", "description")
 	}
-	var items []Sample
-	var total int
-	err := ss.s.inCenter(ctx, centerID, true, func(tx pgx.Tx, _ json.RawMessage) error {
-		var err error
-		items, total, err = collectPage(ctx, tx, q, order, limit, offset, scanSample)
-		return err
+	items, total, err := readPage(q, order, limit, offset, scanSample, func(queue func(*pgx.Batch)) error {
+		return ss.s.inCenter(ctx, centerID, true, queue, nil)
 	})
 	if err != nil {
 		return nil, 0, mapError(err)
@@ -390,15 +429,14 @@ func (ss *Samples) Update(ctx context.Context, centerID uuid.UUID, actor Actor, 
 func (ss *Samples) Patch(ctx context.Context, centerID uuid.UUID, actor Actor, id uuid.UUID, p SamplePatch) (Sample, error) {
 	var f fieldErrors
 	p = p.validate(&f)
-	var out Sample
-	err := ss.s.inCenter(ctx, centerID, false, func(tx pgx.Tx, settings json.RawMessage) error {
-		cur, err := scanSample(tx.QueryRow(ctx, "SELECT "+sampleCols+" FROM samples WHERE id = $1 FOR UPDATE", id))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return notFound("sample", id.String())
-		}
-		if err != nil {
-			return err
-		}
+	var out, cur Sample
+	var m *membership
+	// Two round trips: the sample, locked, and the checks with BEGIN; the
+	// update with COMMIT.
+	err := ss.s.inCenter(ctx, centerID, false, func(b *pgx.Batch) {
+		queueSample(b, "SELECT "+sampleCols+" FROM samples WHERE id = $1 FOR UPDATE", id, id.String(), &cur)
+		m = queueMembership(b, centerID, p.UserID)
+	}, func(_ pgx.Tx, settings json.RawMessage, last *pgx.Batch) error {
 		st, uid := p.SampleType, p.UserID
 		if st != nil && *st == cur.SampleType {
 			st = nil
@@ -406,9 +444,7 @@ func (ss *Samples) Patch(ctx context.Context, centerID uuid.UUID, actor Actor, i
 		if uid != nil && *uid == cur.UserID {
 			uid = nil
 		}
-		if err := checkRefs(ctx, tx, &f, centerID, settings, st, uid); err != nil {
-			return err
-		}
+		checkRefs(&f, settings, st, uid, m)
 		if err := f.err(); err != nil {
 			return err
 		}
@@ -416,13 +452,17 @@ func (ss *Samples) Patch(ctx context.Context, centerID uuid.UUID, actor Actor, i
 		if p.Metadata != nil {
 			meta = *p.Metadata
 		}
-		out, err = scanSample(tx.QueryRow(ctx, `
+		last.Queue(`
 UPDATE samples SET name = coalesce($2, name), description = coalesce($3, description),
 	sample_type = coalesce($4, sample_type), barcode = coalesce($5, barcode), user_id = coalesce($6, user_id),
 	metadata = coalesce($7::jsonb, metadata), updated_by = $8
 WHERE id = $1
-RETURNING `+sampleCols, id, p.Name, p.Description, p.SampleType, p.Barcode, p.UserID, meta, actor.nullID()))
-		return err
+RETURNING `+sampleCols, id, p.Name, p.Description, p.SampleType, p.Barcode, p.UserID, meta, actor.nullID()).
+			QueryRow(func(row pgx.Row) (err error) {
+				out, err = scanSample(row)
+				return err
+			})
+		return nil
 	})
 	return out, mapError(err)
 }
@@ -439,19 +479,22 @@ func (ss *Samples) Restore(ctx context.Context, centerID uuid.UUID, actor Actor,
 
 func (ss *Samples) setActive(ctx context.Context, centerID uuid.UUID, actor Actor, id uuid.UUID, active bool) (Sample, error) {
 	var out Sample
-	err := ss.s.inCenter(ctx, centerID, false, func(tx pgx.Tx, _ json.RawMessage) error {
-		var err error
-		out, err = scanSample(tx.QueryRow(ctx, `
+	// Two round trips: the update with BEGIN, then COMMIT once the guard
+	// and the center check passed.
+	err := ss.s.inCenter(ctx, centerID, false, func(b *pgx.Batch) {
+		b.Queue(`
 WITH u AS (
 	UPDATE samples SET is_active = $2, updated_by = $3 WHERE id = $1 AND is_active <> $2 RETURNING `+sampleCols+`
 )
 SELECT * FROM u UNION ALL SELECT `+sampleCols+` FROM samples WHERE id = $1 AND NOT EXISTS (SELECT FROM u)`,
-			id, active, actor.nullID()))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return notFound("sample", id.String())
-		}
-		return err
-	})
+			id, active, actor.nullID()).QueryRow(func(row pgx.Row) (err error) {
+			out, err = scanSample(row)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return notFound("sample", id.String())
+			}
+			return err
+		})
+	}, nil)
 	return out, err
 }
 
@@ -474,18 +517,28 @@ func (ss *Samples) Transition(ctx context.Context, centerID uuid.UUID, actor Act
 		from[i] = string(s)
 	}
 	var out Sample
-	err := ss.s.inCenter(ctx, centerID, false, func(tx pgx.Tx, _ json.RawMessage) error {
-		var err error
-		out, err = scanSample(tx.QueryRow(ctx, "UPDATE samples SET status = $2, updated_by = $3 WHERE id = $1 AND status = ANY($4) AND (is_active OR NOT $5) RETURNING "+sampleCols,
-			id, string(t.to), actor.nullID(), from, activeOnly))
-		if !errors.Is(err, pgx.ErrNoRows) {
+	changed := false
+	// Two round trips: the update with BEGIN, then COMMIT once the guard
+	// and the center check passed.
+	err := ss.s.inCenter(ctx, centerID, false, func(b *pgx.Batch) {
+		b.Queue("UPDATE samples SET status = $2, updated_by = $3 WHERE id = $1 AND status = ANY($4) AND (is_active OR NOT $5) RETURNING "+sampleCols,
+			id, string(t.to), actor.nullID(), from, activeOnly).QueryRow(func(row pgx.Row) (err error) {
+			out, err = scanSample(row)
+			changed = err == nil
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
 			return err
+		})
+	}, func(tx pgx.Tx, _ json.RawMessage, _ *pgx.Batch) error {
+		if changed {
+			return nil
 		}
 		// Nothing changed: the sample is missing, hidden or in another
 		// status.
 		var cur Status
 		var active bool
-		err = tx.QueryRow(ctx, "SELECT status, is_active FROM samples WHERE id = $1", id).Scan(&cur, &active)
+		err := tx.QueryRow(ctx, "SELECT status, is_active FROM samples WHERE id = $1", id).Scan(&cur, &active)
 		if errors.Is(err, pgx.ErrNoRows) || (err == nil && activeOnly && !active) {
 			return notFound("sample", id.String())
 		}

@@ -222,7 +222,7 @@ func (s *Store) seedSamples(ctx context.Context, res *SeedResult, c Center, sc s
 		return nil
 	}
 	var created int
-	err := s.inCenter(ctx, c.ID, false, func(tx pgx.Tx, _ json.RawMessage) error {
+	err := s.inCenter(ctx, c.ID, false, nil, func(tx pgx.Tx, _ json.RawMessage, _ *pgx.Batch) error {
 		tag, err := tx.Exec(ctx, `
 INSERT INTO samples (name, description, sample_type, status, barcode, user_id, metadata, created_at, updated_at)
 SELECT name, description, sample_type, status, barcode, user_id, metadata::jsonb,

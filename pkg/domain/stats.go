@@ -61,31 +61,29 @@ func newUserStats() UserStats {
 	return u
 }
 
-// Stats returns center id's figures in one read-only transaction of two
-// round trips besides BEGIN and COMMIT: the center with its schema's
-// version and size, then one batch counting samples and members. A
+// Stats returns center id's figures in one read-only transaction of one
+// round trip: the center, its schema's version and size, its members and
+// its samples, counted by statements that travel with BEGIN and COMMIT. A
 // soft-deleted center has stats too (Center.IsActive says so); the API
 // decides who may see them.
 func (s *Store) Stats(ctx context.Context, id uuid.UUID) (Stats, error) {
 	st := Stats{Samples: newSampleStats(), Users: newUserStats()}
-	err := s.m.InTenantTx(ctx, id, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		c, err := scanCenter(tx.QueryRow(ctx, "SELECT "+centerCols+" FROM public.centers WHERE id = $1", id))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return notFound("center", id.String())
-		}
-		if err != nil {
+	st.Schema.Name = s.m.SchemaName(id)
+	err := s.enter(ctx, id, true, func(b *pgx.Batch) {
+		b.Queue("SELECT "+centerCols+" FROM public.centers WHERE id = $1", id).QueryRow(func(row pgx.Row) (err error) {
+			st.Center, err = scanCenter(row)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return notFound("center", id.String())
+			}
 			return err
-		}
-		st.Center = c
-		st.Schema.Name = c.SchemaName
+		})
 		// The version comes from package tenancy's ledger table, which
 		// pkg/db.NewTenancy puts in public: one row of it, where Inspect
 		// would read the whole fleet.
-		var b pgx.Batch
 		b.Queue(`SELECT coalesce((SELECT version FROM public.tenancy_tenants WHERE tenant_id = $1), 0),
 	(SELECT coalesce(sum(pg_total_relation_size(r.oid)), 0)::bigint FROM pg_class r
 	 JOIN pg_namespace n ON n.oid = r.relnamespace WHERE n.nspname = $2 AND r.relkind IN ('r', 'm', 'S'))`,
-			id, c.SchemaName).QueryRow(func(row pgx.Row) error {
+			id, st.Schema.Name).QueryRow(func(row pgx.Row) error {
 			return row.Scan(&st.Schema.MigrationVersion, &st.Schema.SizeBytes)
 		})
 		b.Queue("SELECT role, count(*) FROM public.users WHERE center_id = $1 AND is_active GROUP BY role", id).
@@ -112,7 +110,6 @@ func (s *Store) Stats(ctx context.Context, id uuid.UUID) (Stats, error) {
 				})
 				return err
 			})
-		return tx.SendBatch(ctx, &b).Close()
-	})
+	}, nil)
 	return st, err
 }

@@ -1,7 +1,6 @@
 package domain
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -50,7 +49,7 @@ func New(pool *pgxpool.Pool, m *tenancy.Manager) *Store {
 	s.Centers = &Centers{s}
 	s.Users = &Users{s}
 	s.Samples = &Samples{s}
-	s.Tokens = &Tokens{s}
+	s.Tokens = &Tokens{s: s}
 	s.Sessions = &Sessions{s}
 	return s
 }
@@ -170,45 +169,44 @@ func (q *listQuery) whereSQL() string {
 	return " FROM " + q.from + " WHERE " + strings.Join(append([]string{"true"}, q.conds...), " AND ")
 }
 
-// collectPage runs q: a page of rows in order, with how many match in all,
+// readPage reads q: a page of rows in order, with how many match in all,
 // counted by an uncorrelated subquery in the same statement, which
 // PostgreSQL evaluates once; or, past the last page where no row carries
-// that count, by a count(*) of its own. Not count(*) OVER (): a window over
-// the ordered rows makes PostgreSQL fetch every match through the order's
-// index before it returns the first (at 10,000 centers the first page took
-// 6.5–9.8 ms that way, 1.3–1.9 ms with the subquery).
-func collectPage[T any](ctx context.Context, db querier, q listQuery, order string, limit, offset int,
-	scan func(row pgx.Row, extra ...any) (T, error)) ([]T, int, error) {
+// that count, by a count(*) of its own, a second read. Not count(*) OVER
+// (): a window over the ordered rows makes PostgreSQL fetch every match
+// through the order's index before it returns the first (at 10,000
+// centers the first page took 6.5–9.8 ms that way, 1.3–1.9 ms with the
+// subquery). read runs the statement queue queues, in one round trip
+// (Store.read, or a tenant's read-only transaction).
+func readPage[T any](q listQuery, order string, limit, offset int,
+	scan func(row pgx.Row, extra ...any) (T, error), read func(queue func(*pgx.Batch)) error) ([]T, int, error) {
 	where := q.whereSQL()
 	filterArgs := len(q.args)
 	sql := q.pageSQL(order, limit, offset)
+	var items []T
 	var total int
-	rows, err := db.Query(ctx, sql, q.args...)
-	if err != nil {
-		return nil, 0, err
+	err := read(func(b *pgx.Batch) {
+		b.Queue(sql, q.args...).Query(func(rows pgx.Rows) error {
+			var err error
+			items, err = pgx.AppendRows(make([]T, 0, limit), rows, func(row pgx.CollectableRow) (T, error) { return scan(row, &total) })
+			return err
+		})
+	})
+	if err != nil || len(items) > 0 || offset == 0 {
+		return items, total, err
 	}
-	items, err := pgx.AppendRows(make([]T, 0, limit), rows, func(row pgx.CollectableRow) (T, error) { return scan(row, &total) })
-	if err != nil {
-		return nil, 0, err
-	}
-	if len(items) == 0 && offset > 0 {
-		err = db.QueryRow(ctx, "SELECT count(*)"+where, q.args[:filterArgs]...).Scan(&total)
-	}
+	err = read(func(b *pgx.Batch) {
+		b.Queue("SELECT count(*)"+where, q.args[:filterArgs]...).QueryRow(func(row pgx.Row) error { return row.Scan(&total) })
+	})
 	return items, total, err
 }
 
-// pageSQL is collectPage's statement: q's page in order, each row with
+// pageSQL is readPage's statement: q's page in order, each row with
 // the count of every match. It adds limit and offset to q's arguments.
 func (q *listQuery) pageSQL(order string, limit, offset int) string {
 	where := q.whereSQL()
 	return "SELECT " + q.cols + ", (SELECT count(*)" + where + ")" + where + " ORDER BY " + order +
 		" LIMIT " + q.arg(limit) + " OFFSET " + q.arg(offset)
-}
-
-// querier is a pool or a transaction.
-type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // orderSpec is what a list may be ordered by: keys, in the order errors

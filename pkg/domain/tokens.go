@@ -60,7 +60,10 @@ type Token struct {
 }
 
 // Tokens manages public.api_tokens.
-type Tokens struct{ s *Store }
+type Tokens struct {
+	s     *Store
+	cache principalCache // Principal's
+}
 
 const tokenCols = "id, user_id, name, expires_at, last_used_at, is_active, created_at, updated_at, created_by, updated_by"
 
@@ -106,13 +109,25 @@ RETURNING `+tokenCols, userID, name, sum, expires, actor.nullID()))
 	return t, plain, nil
 }
 
+// validCredential is the FROM and WHERE of a valid credential of table
+// (public.api_tokens, public.admin_sessions) found by its hash, $1, as t,
+// with its user u and the user's center c: the credential is active and
+// unexpired, its user active and, unless a superuser, in an active center;
+// valid adds the table's own conditions.
+func validCredential(table, valid string) string {
+	return `
+	FROM public.` + table + ` t
+	JOIN public.users u ON u.id = t.user_id
+	LEFT JOIN public.centers c ON c.id = u.center_id
+	WHERE t.token_hash = $1 AND t.is_active AND (t.expires_at IS NULL OR t.expires_at > now())` + valid + `
+		AND u.is_active AND (u.is_superuser OR c.is_active)`
+}
+
 // authenticateSQL builds the statement that authenticates a credential of
-// table (public.api_tokens, public.admin_sessions) by its hash, $1: the
-// credential is active and unexpired, its user active and, unless a
-// superuser, in an active center; valid adds the table's own conditions.
-// The credential's seen column is touched in the same statement, at most
-// once a minute. It returns the user's columns and, if cols name any of
-// the credential's, its id and then cols: one round trip in all.
+// table by its hash (validCredential). The credential's seen column is
+// touched in the same statement, at most once a minute. It returns the
+// user's columns and, if cols name any of the credential's, its id and
+// then cols: one round trip in all.
 func authenticateSQL(table, seen, valid string, cols ...string) string {
 	hitCols, outCols := "", ""
 	for _, c := range cols {
@@ -124,12 +139,7 @@ func authenticateSQL(table, seen, valid string, cols ...string) string {
 	}
 	return `
 WITH hit AS (
-	SELECT t.id, t.user_id` + hitCols + `
-	FROM public.` + table + ` t
-	JOIN public.users u ON u.id = t.user_id
-	LEFT JOIN public.centers c ON c.id = u.center_id
-	WHERE t.token_hash = $1 AND t.is_active AND (t.expires_at IS NULL OR t.expires_at > now())` + valid + `
-		AND u.is_active AND (u.is_superuser OR c.is_active)
+	SELECT t.id, t.user_id` + hitCols + validCredential(table, valid) + `
 ), touch AS (
 	UPDATE public.` + table + ` SET ` + seen + ` = now()
 	WHERE id = (SELECT id FROM hit) AND (` + seen + ` IS NULL OR ` + seen + ` < now() - interval '1 minute')
@@ -141,22 +151,33 @@ SELECT ` + userColsOf("u") + outCols + ` FROM hit JOIN public.users u ON u.id = 
 // every API request.
 var tokenAuthSQL = authenticateSQL("api_tokens", "last_used_at", "")
 
-// Authenticate returns the user of token, or ErrInvalidCredentials when the
-// token is malformed, unknown, revoked or expired, or its user is inactive
-// (or, for a non-superuser, the user's center is). The token is found by
-// the SHA-256 of the whole string through a unique index, so no secret is
-// ever compared byte by byte. last_used_at is updated in the same statement,
-// at most once a minute per token.
-func (ts *Tokens) Authenticate(ctx context.Context, token string) (User, error) {
+// Authenticate returns the principal of token, or ErrInvalidCredentials
+// when the token is malformed, unknown, revoked or expired, or its user is
+// inactive (or, for a non-superuser, the user's center is). The token is
+// found by the SHA-256 of the whole string through a unique index, so no
+// secret is ever compared byte by byte. last_used_at is updated in the
+// same statement, at most once a minute per token. The principal is
+// remembered for Principal, or forgotten if the token is no longer valid.
+func (ts *Tokens) Authenticate(ctx context.Context, token string) (Principal, error) {
 	sum, ok := secretHash(TokenPrefix, token)
 	if !ok {
-		return User{}, ErrInvalidCredentials
+		return Principal{}, ErrInvalidCredentials
 	}
-	u, err := scanUser(ts.s.pool.QueryRow(ctx, tokenAuthSQL, sum))
+	return ts.authenticate(ctx, [sha256.Size]byte(sum))
+}
+
+func (ts *Tokens) authenticate(ctx context.Context, sum [sha256.Size]byte) (Principal, error) {
+	u, err := scanUser(ts.s.pool.QueryRow(ctx, tokenAuthSQL, sum[:]))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return User{}, ErrInvalidCredentials
+		ts.cache.forget(sum)
+		return Principal{}, ErrInvalidCredentials
 	}
-	return u, err
+	if err != nil {
+		return Principal{}, err
+	}
+	p := Principal{User: u, hash: sum}
+	ts.cache.put(p)
+	return p, nil
 }
 
 // Get returns token id's record.

@@ -261,10 +261,16 @@ RETURNING `+userCols, in.Username, in.Email, in.FirstName, in.LastName, in.Phone
 
 // Get returns user id, active or not.
 func (us *Users) Get(ctx context.Context, id uuid.UUID) (User, error) {
-	u, err := scanUser(us.s.pool.QueryRow(ctx, "SELECT "+userCols+" FROM public.users WHERE id = $1", id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return User{}, notFound("user", id.String())
-	}
+	var u User
+	err := us.s.read(ctx, func(b *pgx.Batch) {
+		b.Queue("SELECT "+userCols+" FROM public.users WHERE id = $1", id).QueryRow(func(row pgx.Row) (err error) {
+			u, err = scanUser(row)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return notFound("user", id.String())
+			}
+			return err
+		})
+	})
 	return u, err
 }
 
@@ -353,7 +359,7 @@ func (us *Users) List(ctx context.Context, opts ListOptions) ([]User, int, error
 	if opts.Search != "" {
 		q.search(opts.Search, "username", "email", "first_name", "last_name")
 	}
-	return collectPage(ctx, us.s.pool, q, order, limit, offset, scanUser)
+	return readPage(q, order, limit, offset, scanUser, func(queue func(*pgx.Batch)) error { return us.s.read(ctx, queue) })
 }
 
 // Update replaces every profile field of user id (a PUT). A nil Password

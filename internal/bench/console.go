@@ -34,10 +34,12 @@ const (
 	consolePageSize = 50
 	consoleCookie   = "tenantctl_session"
 	consoleIdle     = time.Hour
-	// consoleTrips is how many pages each side sends one after another
-	// through the round-trip counter, after consoleTripsWarm more.
-	consoleTrips, consoleTripsWarm = 200, 10
 )
+
+// tripsCounted is how many calls (pages, requests, pgbench transactions)
+// a side sends one after another through the round-trip counter, after
+// tripsWarm more.
+const tripsCounted, tripsWarm = 200, 10
 
 // consolePage is a page of GET /admin/centers/: its query and the
 // domain.ListOptions the page builds from it for a superuser (pkg/admin's
@@ -153,7 +155,10 @@ func consoleBenchmark(ctx context.Context, e *Env) []Row {
 		if err == nil && !slices.Equal(oursRun, floorRun) {
 			err = fmt.Errorf("bench: the page ran %q, pgbench %q", oursRun, floorRun)
 		}
-		t, err1 := relay.perPage(ctx, counted.base+p.path(), cookie)
+		t, err1 := relay.perCall(func(int) error {
+			_, err := getConsolePage(ctx, counted.base+p.path(), cookie)
+			return err
+		})
 		ft, err2 := relay.perPgbench(ctx, e, script, vars)
 		trips, floorTrips = append(trips, t), append(floorTrips, ft)
 		cpu = append(cpu, fmt.Sprintf("%d µs (%s)", ours.cpu.Microseconds(), p.name))
@@ -174,7 +179,7 @@ func consoleBenchmark(ctx context.Context, e *Env) []Row {
 		Note: fmt.Sprintf("Counted by a TCP relay between each side and PostgreSQL (a round trip: the client sending after PostgreSQL last answered it), %d pages one after another after %d more, through a second apiserver on the relay (the loads above go direct); pgbench's per transaction is runs of %d and 1 transactions through the relay, differenced, so that connecting and preparing are left out. "+
 			"The floor is what the page's domain calls send (Sessions.Authenticate, then Centers.List with the page's options), captured by a pgx tracer and replayed by pgbench -M prepared, two statements outside a transaction, each its own round trip; the page is checked to run the same statements with the same rows per call (pg_stat_statements, parameters aside). "+
 			"Beyond the floor the page costs the HTTP exchange, routing and the access log, parsing the query, and rendering 50 rows into HTML: apiserver CPU per page %s, which the floor does not spend.",
-			consoleTrips, consoleTripsWarm, consoleTrips+1, strings.Join(cpu, ", "))})
+			tripsCounted, tripsWarm, tripsCounted+1, strings.Join(cpu, ", "))})
 	return rows
 }
 
@@ -424,27 +429,32 @@ func (t *tripCounter) close() {
 	t.wg.Wait()
 }
 
-// perPage asks for page u consoleTripsWarm times, then consoleTrips times
-// counted, one after another, and returns the round trips per page.
-func (t *tripCounter) perPage(ctx context.Context, u, cookie string) (float64, error) {
-	for range consoleTripsWarm {
-		if _, err := getConsolePage(ctx, u, cookie); err != nil {
+// perCall sends call(0), call(1)… one after another, tripsWarm of them
+// uncounted, so that the server's pool is connected and pgx's statement
+// cache holds the calls' statements (the steady state is what counts),
+// then tripsCounted counted, and returns the round trips per call. call
+// gets its number, for calls that must each be new (a create's barcode).
+func (t *tripCounter) perCall(call func(i int) error) (float64, error) {
+	for i := range tripsWarm {
+		if err := call(i); err != nil {
 			return 0, err
 		}
 	}
 	t.trips.Store(0)
-	for range consoleTrips {
-		if _, err := getConsolePage(ctx, u, cookie); err != nil {
+	for i := range tripsCounted {
+		if err := call(tripsWarm + i); err != nil {
 			return 0, err
 		}
 	}
-	return float64(t.trips.Load()) / consoleTrips, nil
+	return float64(t.trips.Load()) / tripsCounted, nil
 }
 
 // perPgbench runs script through the relay with one client for 1 and for
-// consoleTrips+1 transactions and returns the round trips of a
-// transaction: the difference over consoleTrips, without connecting and
-// preparing.
+// tripsCounted+1 transactions and returns the round trips of a
+// transaction: the difference over tripsCounted, without connecting and
+// preparing. A script numbering its transactions by :i (the requests'
+// writes, each taking a fresh barcode or pending sample by it) starts its
+// second run where the first stopped, vars["i"] + 1.
 func (t *tripCounter) perPgbench(ctx context.Context, e *Env, script string, vars map[string]string) (float64, error) {
 	dir, err := os.MkdirTemp("", "tenantctl-pgbench-")
 	if err != nil {
@@ -455,7 +465,7 @@ func (t *tripCounter) perPgbench(ctx context.Context, e *Env, script string, var
 	if err := os.WriteFile(file, []byte(script), 0o644); err != nil {
 		return 0, fmt.Errorf("bench: %w", err)
 	}
-	run := func(n int) (int64, error) {
+	run := func(n int, vars map[string]string) (int64, error) {
 		args := []string{"-n", "-M", "prepared", "-c", "1", "-t", strconv.Itoa(n), "-f", file}
 		for _, k := range slices.Sorted(maps.Keys(vars)) {
 			args = append(args, "-D", k+"="+vars[k])
@@ -466,13 +476,22 @@ func (t *tripCounter) perPgbench(ctx context.Context, e *Env, script string, var
 		}
 		return t.trips.Load(), nil
 	}
-	one, err := run(1)
+	one, err := run(1, vars)
 	if err != nil {
 		return 0, err
 	}
-	many, err := run(consoleTrips + 1)
+	next := vars
+	if v, ok := vars["i"]; ok {
+		i, err := strconv.Atoi(v)
+		if err != nil {
+			return 0, fmt.Errorf("bench: pgbench variable i=%q: %w", v, err)
+		}
+		next = maps.Clone(vars)
+		next["i"] = strconv.Itoa(i + 1)
+	}
+	many, err := run(tripsCounted+1, next)
 	if err != nil {
 		return 0, err
 	}
-	return float64(many-one) / consoleTrips, nil
+	return float64(many-one) / tripsCounted, nil
 }

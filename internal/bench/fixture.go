@@ -36,8 +36,10 @@ const (
 
 // benchCenter is a center as wrk's calls and pgbench's tables know it.
 type benchCenter struct {
-	id      uuid.UUID
-	schema  string
+	id     uuid.UUID
+	schema string
+	// user is the member whose token is token.
+	user    uuid.UUID
 	token   string
 	samples []uuid.UUID // of a read center; barcodes are barcodeOf(index)
 }
@@ -212,7 +214,7 @@ func (f *fixture) createCenter(ctx context.Context, name string, n int) (benchCe
 	if err != nil {
 		return benchCenter{}, fmt.Errorf("bench: create token: %w", err)
 	}
-	bc := benchCenter{id: c.ID, schema: f.m.SchemaName(c.ID), token: token}
+	bc := benchCenter{id: c.ID, schema: f.m.SchemaName(c.ID), user: u.ID, token: token}
 	sum := sha256.Sum256([]byte(token))
 	if _, err := f.pool.Exec(ctx, "INSERT INTO bench_keys (n, center, schema, token_hash) VALUES ($1, $2, $3, $4)",
 		n, c.ID, pgx.Identifier{bc.schema}.Sanitize(), sum[:]); err != nil {

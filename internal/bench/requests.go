@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math"
+	"net/http"
 	"runtime"
 	"slices"
 	"strconv"
@@ -389,7 +391,8 @@ func (f *fixture) statementsPer(ctx context.Context, n int64) (float64, error) {
 // requestsBenchmark loads the API server (Serve) with each kind of request,
 // spread over the smallest spread's centers, beside pgbench sending the
 // same SQL, the minimal service (Minimal) answering the same calls with
-// one statement each, and pgbench-single sending that statement.
+// one statement each, and pgbench-single sending that statement; then
+// counts the round trips to PostgreSQL of each (tripRows).
 func requestsBenchmark(ctx context.Context, e *Env) []Row {
 	const group = "Tenant-scoped requests"
 	spread := e.Scale.Spreads[0]
@@ -400,8 +403,9 @@ func requestsBenchmark(ctx context.Context, e *Env) []Row {
 	}
 	// Each side's writes, the API's and the minimal service's, pgbench's
 	// and pgbench-single's, have perSide pending samples of their own.
+	// The round trips' counted calls come after them (tripRows).
 	perSide := int(pendingRate * (e.Scale.Warmup + e.Scale.Duration).Seconds())
-	if err := f.seedWrites(ctx, 2*perSide); err != nil {
+	if err := f.seedWrites(ctx, 2*perSide+tripsWarm+tripsCounted); err != nil {
 		return fail(err)
 	}
 	srv, err := startServer(ctx, f.url, "")
@@ -437,6 +441,9 @@ func requestsBenchmark(ctx context.Context, e *Env) []Row {
 				Ours: msFigure(ours.p99), Floor: msFigure(floor.p99), Target: AtMost(5, "ms"), Err: ours.err,
 				Note: fmt.Sprintf("the floor is pgbench's own p99 for the same SQL: %d closed-loop clients on %d cores share the CPUs with PostgreSQL (and, on our side, the server and wrk), so a request's latency is mostly its turn: about connections / throughput",
 					e.Scale.Conns, runtime.NumCPU())})
+			rows = append(rows, Row{Group: group, What: fmt.Sprintf("list p99 ÷ p50; %d connections", e.Scale.Conns),
+				Ours: msFigure(ours.p99), Floor: msFigure(ours.p50), Target: RatioAtMost(3), Err: ours.err,
+				Note: "ours, both of the list load above: how far the slowest requests stray from the typical one, a ratio that holds on a slower or faster machine where the p99 itself does not; pgbench's for the same SQL: " + fmtMS(floor.p99) + " ÷ " + fmtMS(floor.p50)})
 		}
 		name, _, _ := strings.Cut(req.what, ":")
 		target := RatioAtLeast(0.8)
@@ -458,5 +465,133 @@ func requestsBenchmark(ctx context.Context, e *Env) []Row {
 	}
 	cpuRow.Note = "the load generator must cost less than the server it measures, since wrk, the server and PostgreSQL share " +
 		strconv.Itoa(runtime.NumCPU()) + " cores; under each load of the minimal service: " + strings.Join(cpu, "; ")
-	return append(rows, cpuRow)
+	rows = append(rows, cpuRow)
+	return append(rows, f.tripRows(ctx, e, spread, 2*perSide)...)
+}
+
+// tripReads are the API's reads besides the requests' kinds, measured for
+// their round trips only: path is the read of center c's, as its member.
+var tripReads = []struct {
+	what string
+	path func(c benchCenter) string
+}{
+	{"centers list: GET /api/centers/", func(benchCenter) string { return "/api/centers/" }},
+	{"center: GET /api/centers/{id}/", func(c benchCenter) string { return "/api/centers/" + c.id.String() + "/" }},
+	{"center stats: GET /api/centers/{id}/stats/", func(c benchCenter) string { return "/api/centers/" + c.id.String() + "/stats/" }},
+	{"users list: GET /api/users/", func(benchCenter) string { return "/api/users/" }},
+	{"user: GET /api/users/{id}/", func(c benchCenter) string { return "/api/users/" + c.user.String() + "/" }},
+	{"samples by status: GET …/samples/by_status/pending/", func(c benchCenter) string { return samplesPath(c, "by_status/pending/") }},
+}
+
+// tripRows counts the round trips to PostgreSQL of each kind of request
+// and of tripReads, through a relay (tripCounter) and a second API server
+// on it, both started after the loads so that they cost the loads
+// nothing; and pgbench's per transaction of each request's script. A
+// read's calls are its load's over spread read centers, in turn; a
+// write's are its load's numbered from first on, which no load sends.
+func (f *fixture) tripRows(ctx context.Context, e *Env, spread, first int) []Row {
+	const (
+		group = "Round trips to PostgreSQL per request"
+		unit  = "round trips"
+	)
+	fail := func(err error) []Row { return []Row{{Group: group, What: "round trips per request", Err: err}} }
+	relay, err := startTripCounter(f.url)
+	if err != nil {
+		return fail(err)
+	}
+	defer relay.close()
+	counted, err := startServer(ctx, relay.url, "")
+	if err != nil {
+		return fail(err)
+	}
+	defer counted.stop()
+	client := &http.Client{}
+	defer client.CloseIdleConnections()
+	perCall := func(calls []apiCall) (float64, error) {
+		return relay.perCall(func(i int) error { return sendCall(ctx, client, counted.base, calls[i%len(calls)]) })
+	}
+	how := fmt.Sprintf("Counted by a TCP relay between a second apiserver and PostgreSQL (a round trip: the server sending after PostgreSQL last answered it), "+
+		"%d calls one after another after %d more, so that the server's pool is connected and pgx's statement cache warm: the steady state; the loads above go direct. "+
+		"A read's calls are its load's, over the read centers in turn; a write's are new ones, past the loads' barcodes and pending samples. ", tripsCounted, tripsWarm)
+	var rows []Row
+	// pgbench's share of the pending samples is loadPgbench's: the floor
+	// took those from 0 on, and the count takes the last ones.
+	pending := len(f.pending[1]) / 2
+	for _, req := range requests {
+		row := Row{Group: group, What: req.what + ": round trips per request", Floor: Figure{1, unit}, Target: AtMost(1, unit)}
+		calls := req.calls(f, spread, 0, 0)
+		vars := pgbenchVars(spread, 1, pending)
+		if req.write {
+			row.Target = AtMost(2, unit)
+			calls = req.calls(f, spread, first, first+tripsWarm+tripsCounted)
+			if len(calls) < tripsWarm+tripsCounted {
+				row.Err = fmt.Errorf("bench: %d calls of %s past the loads', want %d", len(calls), req.name, tripsWarm+tripsCounted)
+				rows = append(rows, row)
+				continue
+			}
+			// Barcodes 1,400,000,000 on (client 0's), past the floor's
+			// and short of pgbench-single's; and the floor's last pending
+			// samples, with one client.
+			vars["i"] = "400000000"
+			if req.name == "transition" {
+				vars["i"] = strconv.Itoa(pending - tripsCounted - 2)
+			}
+		}
+		ours, err := perCall(calls)
+		floor, err2 := relay.perPgbench(ctx, e, req.script, vars)
+		row.Ours, row.Err = Figure{ours, unit}, errors.Join(err, err2)
+		floorIs := "The floor is one round trip, the least a read can take"
+		if req.write {
+			// A write's least depends on what it must read before it
+			// writes; what pgbench sends is at least what the
+			// throughput rows compare with.
+			row.Floor, floorIs = Figure{floor, unit}, "The floor is pgbench's"
+		}
+		row.Note = fmt.Sprintf("%s; pgbench's script of the same SQL (the floor of the throughput rows above), through the relay: %.2f round trips per transaction (runs of %d and 1 transactions, differenced, so that connecting and preparing are left out)",
+			floorIs, floor, tripsCounted+1)
+		rows = append(rows, row)
+	}
+	for _, r := range tripReads {
+		calls := make([]apiCall, spread)
+		for i, c := range f.reads[:spread] {
+			calls[i] = apiCall{"GET", r.path(c), c.token, ""}
+		}
+		ours, err := perCall(calls)
+		rows = append(rows, Row{Group: group, What: r.what + ": round trips per request, as a center's member", Ours: Figure{ours, unit},
+			Floor: Figure{1, unit}, Target: AtMost(1, unit), Err: err, Note: fmt.Sprintf("The floor is one round trip, the least a read can take; the calls go to the members of %d read centers in turn", spread)})
+	}
+	rows[0].Note = how + rows[0].Note
+	return rows
+}
+
+// sendCall sends c to the server at base and reads the answer, which
+// must be a success.
+func sendCall(ctx context.Context, client *http.Client, base string, c apiCall) error {
+	var body io.Reader
+	if c.body != "" {
+		body = strings.NewReader(c.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, c.method, base+c.path, body)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("bench: %s %s: %w", c.method, c.path, err)
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("bench: %s %s: %w", c.method, c.path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("bench: %s %s: status %d: %s", c.method, c.path, resp.StatusCode, lastLine(string(answer)))
+	}
+	return nil
 }

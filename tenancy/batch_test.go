@@ -155,6 +155,14 @@ func TestInTenantBatchRollsBack(t *testing.T) {
 	if !errors.Is(err, errDeliberate) {
 		t.Errorf("read-only failing callback: err %v, want it returned", err)
 	}
+	// Read-only holds without BEGIN too (the implicit transaction of a
+	// one-trip read), and with one (another isolation level).
+	for _, opts := range []pgx.TxOptions{{AccessMode: pgx.ReadOnly}, {AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}} {
+		err = m.InTenantBatch(ctx, id, opts, insert, nil)
+		if sqlState(err) != "25006" {
+			t.Errorf("%+v: insert in a read-only batch: err %v, want read_only_sql_transaction", opts, err)
+		}
+	}
 	err = m.InTenantBatch(ctx, id, pgx.TxOptions{IsoLevel: "bogus"}, insert, nil)
 	if err == nil {
 		t.Error("a bogus isolation level was accepted")

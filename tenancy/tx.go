@@ -68,9 +68,11 @@ func (m *Manager) InTenantTx(ctx context.Context, id uuid.UUID, opts pgx.TxOptio
 // last only what needs no decision once it ran. fn must not commit or roll
 // back tx itself.
 //
-// A read-only transaction (opts.AccessMode pgx.ReadOnly) with no fn sends
-// its COMMIT in the first batch: a single round trip. A callback's error
-// then cannot stop the commit, which is harmless only because nothing was
+// A read-only transaction (opts.AccessMode pgx.ReadOnly) with no fn is a
+// single round trip: its COMMIT travels in the first batch or, with the
+// default isolation level, it is the implicit transaction PostgreSQL runs
+// a pipeline in, with neither BEGIN nor COMMIT. A callback's error then
+// cannot stop the commit, which is harmless only because nothing was
 // written. A read-write transaction whose fn queues its writes on last is
 // two round trips.
 //
@@ -99,16 +101,27 @@ func (m *Manager) InTenantBatch(ctx context.Context, id uuid.UUID, opts pgx.TxOp
 	if err := checkTxOptions(opts); err != nil {
 		return err
 	}
+	path := pgx.Identifier{m.SchemaName(id)}.Sanitize() + m.searchPath
+	oneTrip := fn == nil && opts.AccessMode == pgx.ReadOnly
+	// A one-trip read with PostgreSQL's default isolation needs neither
+	// BEGIN nor COMMIT: PostgreSQL runs a pipeline up to its Sync, which
+	// pgx sends once per batch, as one implicit transaction, and that is
+	// the scope of SET LOCAL. Two statements fewer for the server to run,
+	// and the same read-only transaction, set in the switch's statement.
+	implicit := oneTrip && opts == pgx.TxOptions{AccessMode: pgx.ReadOnly}
 	var b pgx.Batch
-	b.BeginTx(opts)
 	// set_config(..., true) is SET LOCAL taking its value as a parameter;
 	// its text is the same for every tenant, so it is prepared once.
-	b.Queue("SELECT set_config('search_path', $1, true)", pgx.Identifier{m.SchemaName(id)}.Sanitize()+m.searchPath)
+	if implicit {
+		b.Queue("SELECT set_config('search_path', $1, true), set_config('transaction_read_only', 'on', true)", path)
+	} else {
+		b.BeginTx(opts)
+		b.Queue("SELECT set_config('search_path', $1, true)", path)
+	}
 	if queue != nil {
 		queue(&b)
 	}
-	oneTrip := fn == nil && opts.AccessMode == pgx.ReadOnly
-	if oneTrip {
+	if oneTrip && !implicit {
 		b.Queue("COMMIT")
 	}
 	// The connection, not the pool: the COMMIT that ends the transaction
@@ -130,7 +143,7 @@ func (m *Manager) InTenantBatch(ctx context.Context, id uuid.UUID, opts pgx.TxOp
 	tx := br.Tx()
 	err = br.Close()
 	if refused, ok := preparedOutside(err); ok {
-		tx, err = sendInside(ctx, c.Conn(), &b, refused, opts)
+		tx, err = sendInside(ctx, c.Conn(), &b, refused, opts, implicit)
 	}
 	if err != nil || oneTrip {
 		return err
@@ -159,22 +172,32 @@ func preparedOutside(err error) (string, bool) {
 }
 
 // sendInside sends b, whose statement refused sends nothing of, in two
-// steps: BEGIN, the switch and the queries queued before refused (which
+// steps, as an explicit transaction even if b was to be an implicit one
+// (a pipeline is one transaction only up to its Sync): BEGIN, the switch
+// and the queries queued before refused (which
 // prepared outside the tenant, or were cached), then the rest inside the
 // transaction, where pgx prepares and caches them against the tenant's
 // tables. The first step's callbacks run before the rest is sent, so a
 // registry check that fails (a dropped tenant) answers before the query
 // that cannot prepare. The queries are queued anew, callbacks kept: pgx
 // remembers on each queued query the statement it failed to prepare.
-func sendInside(ctx context.Context, c *pgx.Conn, b *pgx.Batch, refused string, opts pgx.TxOptions) (pgx.Tx, error) {
+func sendInside(ctx context.Context, c *pgx.Conn, b *pgx.Batch, refused string, opts pgx.TxOptions, implicit bool) (pgx.Tx, error) {
 	var enter, rest pgx.Batch
 	enter.BeginTx(opts)
+	qs := b.QueuedQueries
+	if !implicit {
+		qs = qs[1:] // b's own BEGIN
+	}
 	into := &enter
-	for _, q := range b.QueuedQueries[1:] {
+	for _, q := range qs {
 		if q.SQL == refused {
 			into = &rest
 		}
 		into.Queue(q.SQL, q.Arguments...).Fn = q.Fn
+	}
+	if implicit {
+		// The end the pipeline's Sync would have been.
+		into.Queue("COMMIT")
 	}
 	br := c.SendBatch(ctx, &enter)
 	tx := br.Tx()

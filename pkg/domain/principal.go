@@ -3,6 +3,7 @@ package domain
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"sync"
 	"time"
@@ -79,19 +80,84 @@ func (s *Store) queueGuard(ctx context.Context, b *pgx.Batch) {
 	b.Queue(guardSQL, p.hash[:]).QueryRow(func(row pgx.Row) error {
 		var now User
 		err := row.Scan(&now.Role, &now.CenterID, &now.IsSuperuser)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			s.Tokens.cache.forget(p.hash)
-			return ErrInvalidCredentials
-		case err != nil:
-			return err
-		case now.Role != p.Role || now.IsSuperuser != p.IsSuperuser || !sameCenter(now.CenterID, p.CenterID):
-			s.Tokens.cache.forget(p.hash)
-			return ErrPrincipalChanged
+		if errors.Is(err, pgx.ErrNoRows) {
+			return s.guardFailed(p, nil)
 		}
-		p.guarded = true
-		return nil
+		if err != nil {
+			return err
+		}
+		return s.guardFailed(p, &now)
 	})
+}
+
+// guardCenterSQL is the guard and the check of center $2 in one statement,
+// for the work of a center (queueCenter): one row, with nulls for what
+// does not pass.
+var guardCenterSQL = `SELECT g.role, g.center_id, g.is_superuser, c.is_active, c.settings
+FROM (SELECT) one
+LEFT JOIN (` + guardSQL + `) g ON true
+LEFT JOIN public.centers c ON c.id = $2`
+
+// centerSQL is the check of center $1 alone, for a context with no
+// principal (the console, the CLI).
+const centerSQL = "SELECT is_active, settings FROM public.centers WHERE id = $1"
+
+// queueCenter queues the check that center id exists and is active,
+// reading its settings into settings, after ctx's guard, in one statement:
+// the guard's errors first, then ErrNotFound for the center. The settings
+// are scanned as bytes, which pgx copies, where a json.RawMessage would be
+// validated by encoding/json on every request.
+func (s *Store) queueCenter(ctx context.Context, b *pgx.Batch, id uuid.UUID, settings *json.RawMessage) {
+	active := func(err error, ok *bool) error {
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && (ok == nil || !*ok)) {
+			return notFound("center", id.String())
+		}
+		return err
+	}
+	p, ok := ctx.Value(principalKey{}).(*Principal)
+	if !ok {
+		b.Queue(centerSQL, id).QueryRow(func(row pgx.Row) error {
+			var ok bool
+			err := row.Scan(&ok, (*[]byte)(settings))
+			return active(err, &ok)
+		})
+		return
+	}
+	b.Queue(guardCenterSQL, p.hash[:], id).QueryRow(func(row pgx.Row) error {
+		var role *Role
+		var superuser, ok *bool
+		var now User
+		if err := row.Scan(&role, &now.CenterID, &superuser, &ok, (*[]byte)(settings)); err != nil {
+			return err
+		}
+		var err error
+		if role == nil {
+			err = s.guardFailed(p, nil)
+		} else {
+			now.Role, now.IsSuperuser = *role, *superuser
+			err = s.guardFailed(p, &now)
+		}
+		if err != nil {
+			return err
+		}
+		return active(nil, ok)
+	})
+}
+
+// guardFailed compares the user the guard found (nil: none, the token is
+// no longer valid) with p, and returns the guard's error, forgetting p, or
+// marks p guarded.
+func (s *Store) guardFailed(p *Principal, now *User) error {
+	switch {
+	case now == nil:
+		s.Tokens.cache.forget(p.hash)
+		return ErrInvalidCredentials
+	case now.Role != p.Role || now.IsSuperuser != p.IsSuperuser || !sameCenter(now.CenterID, p.CenterID):
+		s.Tokens.cache.forget(p.hash)
+		return ErrPrincipalChanged
+	}
+	p.guarded = true
+	return nil
 }
 
 func sameCenter(a, b *uuid.UUID) bool {

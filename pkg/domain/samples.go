@@ -185,10 +185,11 @@ func (s *Store) enter(ctx context.Context, id uuid.UUID, readOnly bool, queue fu
 	}, fn)
 }
 
-// inCenter is enter for the work of an active center: after the guard, it
-// checks that the center exists and is active, so that a soft-deleted
-// center's samples are ErrNotFound, then queue's statements follow in the
-// same first batch, and fn gets the center's settings. A read-only
+// inCenter is enter for the work of an active center: with the guard, in
+// the same statement (queueCenter), it checks that the center exists and
+// is active, so that a soft-deleted center's samples are ErrNotFound; then
+// queue's statements follow in the same first batch, and fn gets the
+// center's settings. A read-only
 // transaction without fn is one round trip; one whose fn queues its
 // writes on last, two.
 func (s *Store) inCenter(ctx context.Context, id uuid.UUID, readOnly bool, queue func(*pgx.Batch),
@@ -198,15 +199,12 @@ func (s *Store) inCenter(ctx context.Context, id uuid.UUID, readOnly bool, queue
 	if fn != nil {
 		then = func(tx pgx.Tx, last *pgx.Batch) error { return fn(tx, settings, last) }
 	}
-	return s.enter(ctx, id, readOnly, func(b *pgx.Batch) {
-		b.Queue("SELECT is_active, settings FROM public.centers WHERE id = $1", id).QueryRow(func(row pgx.Row) error {
-			var active bool
-			err := row.Scan(&active, &settings)
-			if errors.Is(err, pgx.ErrNoRows) || (err == nil && !active) {
-				return notFound("center", id.String())
-			}
-			return err
-		})
+	var opts pgx.TxOptions
+	if readOnly {
+		opts.AccessMode = pgx.ReadOnly
+	}
+	return s.m.InTenantBatch(ctx, id, opts, func(b *pgx.Batch) {
+		s.queueCenter(ctx, b, id, &settings)
 		if queue != nil {
 			queue(b)
 		}

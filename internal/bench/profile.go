@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -81,8 +82,21 @@ func fetchProfile(ctx context.Context, url string) ([]share, time.Duration, erro
 	if resp.StatusCode != http.StatusOK {
 		return nil, 0, fmt.Errorf("bench: fetch the CPU profile: status %s", resp.Status)
 	}
-	return profileShares(resp.Body)
+	var body io.Reader = resp.Body
+	if path := os.Getenv(ProfileEnv); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return nil, 0, fmt.Errorf("bench: keep the CPU profile: %w", err)
+		}
+		defer f.Close()
+		body = io.TeeReader(body, f)
+	}
+	return profileShares(body)
 }
+
+// ProfileEnv names the file that keeps the profile row's CPU profile, for
+// `go tool pprof`, when set: the row sums it by kind, pprof shows it whole.
+const ProfileEnv = "TENANTCTL_BENCH_PROFILE"
 
 // share is a part of a profile's samples.
 type share struct {

@@ -255,8 +255,17 @@ func TestUserRules(t *testing.T) {
 // caller no longer sees is a 404, one they see but may no longer change a
 // 403, and nothing changes. (testdb.Meanwhile commits the change while
 // the write waits for it, after any read the handler made first.)
-func TestUserWriteRace(t *testing.T) {
-	e := setup(t)
+func TestUserWriteRace(t *testing.T) { userWriteRace(t, setup(t)) }
+
+// TestUserWriteRaceBehindPgBouncer: the same through PgBouncer, whose
+// transaction pooling must keep a write's two round trips, BEGIN's and
+// COMMIT's, on one server connection.
+func TestUserWriteRaceBehindPgBouncer(t *testing.T) {
+	e, _ := setupBehindPgBouncer(t)
+	userWriteRace(t, e)
+}
+
+func userWriteRace(t *testing.T, e *env) {
 	user, viewer := e.users["istanbul_user"], e.users["istanbul_viewer"]
 
 	var r resp

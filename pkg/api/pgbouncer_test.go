@@ -46,8 +46,11 @@ func setupBehindPgBouncer(t *testing.T, configure ...func(*api.Config)) (*env, s
 		if url, err = pgcluster.WithDatabase(base, direct.ConnConfig.Database); err != nil {
 			t.Fatal(err)
 		}
-		// More clients than PgBouncer's 3 server connections.
-		pool := pgbouncer.Pool(t, url, 8)
+		// More clients than PgBouncer's 3 server connections, configured
+		// as db.Open configures the server's.
+		pcfg := pgbouncer.PoolConfig(t, url, 8)
+		db.ConfigurePool(pcfg)
+		pool := pgbouncer.NewPool(t, pcfg)
 		m, err := db.NewTenancy(pool, tenancy.Config{})
 		if err != nil {
 			t.Fatal(err)

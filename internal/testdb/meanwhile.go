@@ -19,8 +19,9 @@ import (
 // must come to wait for change: if it returns first, or has not waited
 // within a minute, tb fails (after write has returned).
 //
-// Write runs on another goroutine: it must not call tb.Fatal, only
-// record what the test checks afterwards.
+// Write runs on another goroutine: it should record what the test checks
+// afterwards rather than fail the test itself, since tb.Fatal belongs to
+// the test's own goroutine.
 func (d *DB) Meanwhile(tb testing.TB, write func(), change string, args ...any) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(tb.Context(), time.Minute)

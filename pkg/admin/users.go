@@ -234,12 +234,44 @@ func usersBack(back string) (string, url.Values) {
 
 // bulkAction is one of the bulk actions, bound to its parameters.
 type bulkAction struct {
-	// refuse says why actor may not apply the action to t, or "".
+	// refuse says why actor may not apply the action to t, a user actor
+	// sees, or "".
 	refuse func(actor, t domain.User) string
-	// apply applies it to every one of ids in one transaction.
-	apply func(r *http.Request, actor domain.Actor, ids []uuid.UUID) ([]domain.User, error)
+	// apply applies it to every one of ids in one transaction, through
+	// users, which holds the action's rule.
+	apply func(ctx context.Context, users domain.CheckedUsers, actor domain.Actor, ids []uuid.UUID) ([]domain.User, error)
 	// changed tells whether it changed a row, from before and after.
 	changed func(before, after domain.User) bool
+}
+
+// unseen is why a row the caller does not see is refused: the same words
+// whether the user exists or not, as another center's members are not the
+// caller's to know about.
+const unseen = "not found, or not a member of your center"
+
+// judge says why actor may not apply act to t, or nil: the one decision,
+// made on the rows the console read to report on each, then again by the
+// write on the rows it locks (rule).
+func (act bulkAction) judge(actor, t domain.User) *refusal {
+	if !actor.SeesUser(t) {
+		return &refusal{t.ID.String(), unseen}
+	}
+	if why := act.refuse(actor, t); why != "" {
+		return &refusal{t.Username, why}
+	}
+	return nil
+}
+
+// rule is judge as the domain's Rule for actor's write: a row that
+// changed since the console read it, so that actor may no longer change
+// it, refuses the whole write.
+func (act bulkAction) rule(actor domain.User) domain.Rule {
+	return func(t domain.User) error {
+		if rf := act.judge(actor, t); rf != nil {
+			return *rf
+		}
+		return nil
+	}
 }
 
 // manageRefusal says why actor may not change t, or "" if actor Manages t.
@@ -267,7 +299,6 @@ func manageRefusal(actor, t domain.User) string {
 // a move to another center, would end the very session that asked. Another
 // superuser or admin can do it, deliberately, from their own session.
 func (c *Console) bulkAction(ctx context.Context, v *visit, f form) (bulkAction, error) {
-	users := c.st.Users
 	switch action := f.Get("action"); action {
 	case "activate", "deactivate":
 		active := action == "activate"
@@ -278,8 +309,8 @@ func (c *Console) bulkAction(ctx context.Context, v *visit, f form) (bulkAction,
 				}
 				return manageRefusal(actor, t)
 			},
-			apply: func(r *http.Request, actor domain.Actor, ids []uuid.UUID) ([]domain.User, error) {
-				return users.SetActive(r.Context(), actor, active, ids...)
+			apply: func(ctx context.Context, users domain.CheckedUsers, actor domain.Actor, ids []uuid.UUID) ([]domain.User, error) {
+				return users.SetActive(ctx, actor, active, ids...)
 			},
 			changed: func(b, a domain.User) bool { return b.IsActive != a.IsActive },
 		}, nil
@@ -298,8 +329,8 @@ func (c *Console) bulkAction(ctx context.Context, v *visit, f form) (bulkAction,
 				}
 				return ""
 			},
-			apply: func(r *http.Request, actor domain.Actor, ids []uuid.UUID) ([]domain.User, error) {
-				return users.ChangeRole(r.Context(), actor, role, ids...)
+			apply: func(ctx context.Context, users domain.CheckedUsers, actor domain.Actor, ids []uuid.UUID) ([]domain.User, error) {
+				return users.ChangeRole(ctx, actor, role, ids...)
 			},
 			changed: func(b, a domain.User) bool { return b.Role != a.Role },
 		}, nil
@@ -325,8 +356,8 @@ func (c *Console) bulkAction(ctx context.Context, v *visit, f form) (bulkAction,
 				}
 				return ""
 			},
-			apply: func(r *http.Request, actor domain.Actor, ids []uuid.UUID) ([]domain.User, error) {
-				return users.ChangeCenter(r.Context(), actor, center, ids...)
+			apply: func(ctx context.Context, users domain.CheckedUsers, actor domain.Actor, ids []uuid.UUID) ([]domain.User, error) {
+				return users.ChangeCenter(ctx, actor, center, ids...)
 			},
 			changed: func(b, a domain.User) bool { return !sameCenter(b.CenterID, a.CenterID) },
 		}, nil
@@ -343,16 +374,23 @@ func sameCenter(a, b *uuid.UUID) bool {
 	return *a == *b
 }
 
-// refusal is a checked row the action was not applied to.
+// refusal is a checked row the action was not applied to. As an error, it
+// is a Rule's refusal of the write.
 type refusal struct{ who, why string }
+
+func (rf refusal) Error() string { return rf.who + " (" + rf.why + ")" }
 
 // userBulk applies the bulk action of the list's form to the checked rows:
 // each row is allowed or refused, with its reason, by the permission
 // methods; the allowed ones change in one domain call, one transaction, so
 // that a domain error (say, the new center was just deleted) changes
-// nothing. The report counts the rows whose state did change (some may
-// already have been as asked) and names the refused ones, then the browser
-// returns to the list it came from.
+// nothing. The write decides again on the rows it locks, with the same
+// judge: a row that another process changed in between so that the caller
+// may no longer change it (moved to another center, made a superuser)
+// refuses the whole write, and the list comes back saying so. The report
+// counts the rows whose state did change (some may already have been as
+// asked) and names the refused ones, then the browser returns to the list
+// it came from.
 func (c *Console) userBulk(w http.ResponseWriter, r *http.Request, v *visit) error {
 	back, q := usersBack(r.PostForm.Get("back"))
 	f := newForm(r.PostForm)
@@ -394,21 +432,19 @@ func (c *Console) userBulk(w http.ResponseWriter, r *http.Request, v *visit) err
 	var refused []refusal
 	for _, id := range ids {
 		t, ok := before[id]
-		if !ok || !v.user.SeesUser(t) {
-			// The same words whether the user exists or not: another
-			// center's members are not the caller's to know about.
-			refused = append(refused, refusal{id.String(), "not found, or not a member of your center"})
+		if !ok {
+			refused = append(refused, refusal{id.String(), unseen})
 			continue
 		}
-		if why := act.refuse(v.user, t); why != "" {
-			refused = append(refused, refusal{t.Username, why})
+		if rf := act.judge(v.user, t); rf != nil {
+			refused = append(refused, *rf)
 			continue
 		}
 		allowed = append(allowed, id)
 	}
 	changed := 0
 	if len(allowed) > 0 {
-		after, err := act.apply(r, domain.By(v.user.ID), allowed)
+		after, err := act.apply(r.Context(), c.st.Users.Checked(act.rule(v.user)), domain.By(v.user.ID), allowed)
 		if errorsIn(f, err) {
 			return c.renderUsers(w, r, v, q, f, http.StatusBadRequest)
 		}
@@ -448,9 +484,23 @@ func bulkReport(changed, same int, refused []refusal) string {
 // errorsIn puts a domain error about the input in f, as errors of the
 // form as a whole saying that nothing changed; it reports whether err was
 // one. The bulk form has no field for the domain's names (center, ids).
+// The write's refusals (bulkAction.rule), joined, are each named.
 func errorsIn(f form, err error) bool {
-	var ve *domain.ValidationError
+	var (
+		ve *domain.ValidationError
+		rf refusal
+	)
 	switch {
+	case errors.As(err, &rf):
+		errs := []error{err}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			errs = j.Unwrap()
+		}
+		for _, e := range errs {
+			if errors.As(e, &rf) {
+				f.add("", "Nothing changed: refused "+rf.Error()+".")
+			}
+		}
 	case errors.As(err, &ve):
 		for _, k := range slices.Sorted(maps.Keys(ve.Fields)) {
 			for _, m := range ve.Fields[k] {

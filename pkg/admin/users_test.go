@@ -657,3 +657,37 @@ func TestUserBulkSuperuser(t *testing.T) {
 		}
 	}
 }
+
+// TestUserBulkRace: the list shows an admin their members as theirs to
+// change; before the form's write, another process moves one to another
+// center, or makes one a superuser. The write is refused, as a whole, for
+// the user as they now are, in the words a refused row gets, and nothing
+// changes. (testdb.Meanwhile commits the change while the write waits for
+// it: after the console's own read of the rows, so that only a decision
+// on the rows the write locks can see it.)
+func TestUserBulkRace(t *testing.T) {
+	e := setup(t)
+	admin := e.signIn("istanbul_admin")
+	user, viewer := e.users["istanbul_user"], e.users["istanbul_viewer"]
+	admin.get("/admin/users/").want(t, http.StatusOK, `name="ids" value="`+user.ID.String()+`"`,
+		`name="ids" value="`+viewer.ID.String()+`"`)
+
+	var p page
+	e.db.Meanwhile(t, func() { p = admin.bulk("/admin/users/", "deactivate", nil, user, viewer) },
+		"UPDATE public.users SET center_id = $1 WHERE id = $2", e.ank.ID, user.ID)
+	p.want(t, http.StatusBadRequest, "Nothing changed: refused "+user.ID.String()+" (not found, or not a member of your center).")
+	if u := e.user("istanbul_user"); !u.IsActive || !u.MemberOf(e.ank.ID) {
+		t.Fatalf("istanbul_user after the refused write: %+v", u)
+	}
+	if !e.user("istanbul_viewer").IsActive {
+		t.Fatal("a refused write deactivated istanbul_viewer")
+	}
+
+	e.db.Meanwhile(t, func() {
+		p = admin.bulk("/admin/users/", "change_role", url.Values{"new_role": {"user"}}, viewer)
+	}, "UPDATE public.users SET is_superuser = true WHERE id = $1", viewer.ID)
+	p.want(t, http.StatusBadRequest, "Nothing changed: refused istanbul_viewer (a superuser: only a superuser may change one).")
+	if u := e.user("istanbul_viewer"); u.Role != domain.RoleViewer {
+		t.Fatalf("istanbul_viewer after the refused write: %+v", u)
+	}
+}

@@ -248,3 +248,41 @@ func TestUserRules(t *testing.T) {
 	}
 	e.expect(e.do("POST", me+"change_center/", "super", `{"center": "`+"00000000-0000-0000-0000-000000000000"+`"}`), 400, "change_center to nowhere")
 }
+
+// TestUserWriteRace: between the API's read of a user and its write,
+// another process moves the user to another center, or makes them a
+// superuser. The write decides on the user as they now are: one the
+// caller no longer sees is a 404, one they see but may no longer change a
+// 403, and nothing changes. (testdb.Meanwhile commits the change while
+// the write waits for it, after any read the handler made first.)
+func TestUserWriteRace(t *testing.T) { userWriteRace(t, setup(t)) }
+
+// TestUserWriteRaceBehindPgBouncer: the same through PgBouncer, whose
+// transaction pooling must keep a write's two round trips, BEGIN's and
+// COMMIT's, on one server connection.
+func TestUserWriteRaceBehindPgBouncer(t *testing.T) {
+	e, _ := setupBehindPgBouncer(t)
+	userWriteRace(t, e)
+}
+
+func userWriteRace(t *testing.T, e *env) {
+	user, viewer := e.users["istanbul_user"], e.users["istanbul_viewer"]
+
+	var r resp
+	e.db.Meanwhile(t, func() { r = e.do("DELETE", userPath(user), "istanbul_admin", "") },
+		"UPDATE public.users SET center_id = $1 WHERE id = $2", e.ank.ID, user.ID)
+	e.expect(r, http.StatusNotFound, "delete a user moved meanwhile")
+	if r.str("detail") != "not found" {
+		t.Errorf("delete a user moved meanwhile: %s", r.raw)
+	}
+	if u, err := e.st.Users.Get(e.ctx, user.ID); err != nil || !u.IsActive || !u.MemberOf(e.ank.ID) {
+		t.Fatalf("istanbul_user after the refused delete: %+v, %v", u, err)
+	}
+
+	e.db.Meanwhile(t, func() { r = e.do("POST", userPath(viewer)+"change_role/", "istanbul_admin", `{"role": "user"}`) },
+		"UPDATE public.users SET is_superuser = true WHERE id = $1", viewer.ID)
+	e.expect(r, http.StatusForbidden, "change the role of a user made a superuser meanwhile")
+	if u, err := e.st.Users.Get(e.ctx, viewer.ID); err != nil || u.Role != domain.RoleViewer {
+		t.Fatalf("istanbul_viewer after the refused change_role: %+v, %v", u, err)
+	}
+}

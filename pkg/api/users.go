@@ -181,31 +181,49 @@ func sameID(a, b *uuid.UUID) bool {
 	return *a == *b
 }
 
+// userRule is the rule of a write by u to one user, a domain.Rule: a user
+// u does not see is not found, one u sees but may not change (may says
+// which) is refused with refusal. A handler that reads its target before
+// its body (so that a 404 or 403 comes before a 400) asks it of that read
+// too; the write asks it again of the row it locks, which is the decision
+// that counts: the user may have been moved or promoted in between.
+func userRule(u *domain.User, may func(t domain.User) bool, refusal error) domain.Rule {
+	return func(t domain.User) error {
+		switch {
+		case !u.SeesUser(t):
+			return errNotFound
+		case !may(t):
+			return refusal
+		}
+		return nil
+	}
+}
+
 // deleteUser soft-deletes: superusers anyone, admins the non-superuser
 // members of their center. Users and viewers may not delete (themselves
-// included).
+// included). Without a body to read, the write's rule is the only check,
+// on the row it locks: no read of the user before.
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	u := caller(r)
-	t, err := visibleByPath(r, s.st.VisibleUser)
+	id, err := pathID(r, "id")
 	if err != nil {
 		return err
 	}
-	if !u.Manages(t) {
-		return errForbidden("only a superuser or an admin of the user's center may delete users")
-	}
-	_, err = s.st.Users.SetActive(r.Context(), domain.By(u.ID), false, t.ID)
+	rule := userRule(u, u.Manages, errForbidden("only a superuser or an admin of the user's center may delete users"))
+	_, err = s.st.Users.Checked(rule).SetActive(r.Context(), domain.By(u.ID), false, id)
 	return noContent(w, err)
 }
 
 // changeCenter moves a user to another center: superusers only.
 func (s *Server) changeCenter(w http.ResponseWriter, r *http.Request) error {
 	u := caller(r)
+	rule := userRule(u, func(domain.User) bool { return u.ManagesCenters() }, errSuperuserOnly)
 	t, err := visibleByPath(r, s.st.VisibleUser)
 	if err != nil {
 		return err
 	}
-	if !u.ManagesCenters() {
-		return errSuperuserOnly
+	if err := rule(t); err != nil {
+		return err
 	}
 	o, err := readObject(w, r, []string{"center"}, nil)
 	if err != nil {
@@ -216,7 +234,7 @@ func (s *Server) changeCenter(w http.ResponseWriter, r *http.Request) error {
 	if err := o.err(); err != nil {
 		return err
 	}
-	users, err := s.st.Users.ChangeCenter(r.Context(), domain.By(u.ID), *center, t.ID)
+	users, err := s.st.Users.Checked(rule).ChangeCenter(r.Context(), domain.By(u.ID), *center, t.ID)
 	if err != nil {
 		return err
 	}
@@ -227,12 +245,13 @@ func (s *Server) changeCenter(w http.ResponseWriter, r *http.Request) error {
 // admins for the non-superuser members of their center.
 func (s *Server) changeRole(w http.ResponseWriter, r *http.Request) error {
 	u := caller(r)
+	rule := userRule(u, u.ChangesRoleOf, errForbidden("only a superuser or an admin of the user's center may change roles"))
 	t, err := visibleByPath(r, s.st.VisibleUser)
 	if err != nil {
 		return err
 	}
-	if !u.ChangesRoleOf(t) {
-		return errForbidden("only a superuser or an admin of the user's center may change roles")
+	if err := rule(t); err != nil {
+		return err
 	}
 	o, err := readObject(w, r, []string{"role"}, nil)
 	if err != nil {
@@ -243,7 +262,7 @@ func (s *Server) changeRole(w http.ResponseWriter, r *http.Request) error {
 	if err := o.err(); err != nil {
 		return err
 	}
-	users, err := s.st.Users.ChangeRole(r.Context(), domain.By(u.ID), domain.Role(*role), t.ID)
+	users, err := s.st.Users.Checked(rule).ChangeRole(r.Context(), domain.By(u.ID), domain.Role(*role), t.ID)
 	if err != nil {
 		return err
 	}

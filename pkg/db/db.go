@@ -84,6 +84,11 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 // their 36-character text and an encode error per value: allocations on
 // every id of every request (see BenchmarkUUID). Registration runs no SQL,
 // so it is safe behind PgBouncer. An AfterConnect already set still runs.
+//
+// A []uuid.UUID (id = ANY($1)) is also given its array type: the exec and
+// simple_protocol query modes, those PgBouncer needs, type a parameter by
+// its Go type instead of asking the server, and fail to encode a slice of
+// an unregistered type.
 func ConfigurePool(cfg *pgxpool.Config) {
 	after := cfg.AfterConnect
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {

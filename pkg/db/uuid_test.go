@@ -113,3 +113,29 @@ func BenchmarkUUID(b *testing.B) {
 		})
 	}
 }
+
+// TestConfigurePoolUUIDArrayInEveryMode: a []uuid.UUID parameter, as in
+// "id = ANY($1)", is encoded in the query modes that do not ask the
+// server for parameter types (exec and simple_protocol, which PgBouncer
+// needs), as well as in pgx's default.
+func TestConfigurePoolUUIDArrayInEveryMode(t *testing.T) {
+	id, other := uuid.New(), uuid.New()
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeExec, pgx.QueryExecModeSimpleProtocol} {
+		cfg, err := pgxpool.ParseConfig(tenancytest.DatabaseURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.ConnConfig.DefaultQueryExecMode = mode
+		db.ConfigurePool(cfg)
+		pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		var in, out bool
+		err = pool.QueryRow(t.Context(), "SELECT $1::uuid = ANY($2), $3::uuid = ANY($2)", id, []uuid.UUID{id}, other).Scan(&in, &out)
+		if err != nil || !in || out {
+			t.Errorf("%v: %v, %v, %v; want true, false, nil", mode, in, out, err)
+		}
+	}
+}

@@ -56,6 +56,10 @@
 // anything); the design's permission table is User's methods
 // (permissions.go: SeesCenter, SeesUser, Manages, ...), which the API and
 // the admin console ask before calling the Store, so both apply one rule.
+// A decision that depends on the rows a write changes travels with the
+// write: the bulk user writes take the face's Rule (Users.Checked) and ask
+// it of each row they lock, so that a concurrent change of the row cannot
+// slip between the decision and the UPDATE.
 // Get methods return soft-deleted rows too (IsActive says so); List methods
 // hide them unless asked.
 //

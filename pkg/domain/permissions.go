@@ -10,7 +10,9 @@ import (
 // in one place, so that the API and the admin console cannot disagree
 // about who may do what. They are pure functions of the users involved:
 // the Store's operations do not call them (the CLI's operator may do
-// anything), the faces do, before calling the Store.
+// anything), the faces do, before calling the Store, and inside the bulk
+// user writes through the Rule they pass (Users.Checked), on the rows
+// those writes lock.
 //
 // "Other center" is never a 403 in the table: a face answers not found
 // when SeesCenter or SeesUser is false, before asking anything else. The

@@ -14,6 +14,7 @@ import (
 	"github.com/alexedwards/argon2id"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Role is a user's role within their center.
@@ -98,8 +99,39 @@ type UserProfile struct {
 	Password                                    *string // nil keeps the current one
 }
 
-// Users manages public.users.
+// Users manages public.users. Its bulk writes (SetActive, ChangeRole,
+// ChangeCenter, SetSuperuser) change whoever they are given, as the CLI's
+// operator may; a face acting for a user binds them to its Rule with
+// Checked.
 type Users struct{ s *Store }
+
+// A Rule decides whether a bulk write may change user t: nil lets it, an
+// error refuses it. t is the row as the write's own transaction reads it,
+// locked until that transaction ends, so the decision is made on the very
+// row the UPDATE changes: a user moved to another center or made a
+// superuser since the face last read them is judged as they are now, and
+// cannot change again before the write commits.
+//
+// The rule and its errors are the face's: the API answers a user the
+// caller may not see with 404 and one it sees but may not change with 403;
+// the console names the user and the reason. A Rule runs while the rows
+// are locked: it must decide from t and what it already holds, without
+// querying anything.
+type Rule func(t User) error
+
+// CheckedUsers are the bulk writes of Users bound to a Rule (Users.Checked).
+// The methods of Users of the same names are these with no rule.
+type CheckedUsers struct {
+	us   *Users
+	rule Rule
+}
+
+// Checked returns the bulk writes of us asking rule of every target row,
+// locked, before changing any. One refusal refuses the whole write: nothing
+// changes, and the error is errors.Join of every row's refusal, in the
+// order of the ids (errors.As finds the first). A nil rule allows
+// everything, as Users itself does.
+func (us *Users) Checked(rule Rule) CheckedUsers { return CheckedUsers{us: us, rule: rule} }
 
 // userCols are the columns scanUser reads, unqualified.
 var userCols = userColsOf("")
@@ -201,21 +233,30 @@ func (s *Store) hash(p *string) (*string, error) {
 	return &h, nil
 }
 
-// checkCenterActive checks, inside tx, that center id exists and is active,
-// recording a field error under field otherwise. It takes a KEY SHARE lock
-// so the center cannot be hard-deleted before tx commits.
-func checkCenterActive(ctx context.Context, tx pgx.Tx, f *fieldErrors, field string, id uuid.UUID) error {
+// centerActiveSQL reads whether a center is active, with a KEY SHARE lock
+// so that the center cannot be hard-deleted before the transaction commits.
+const centerActiveSQL = "SELECT is_active FROM public.centers WHERE id = $1 FOR KEY SHARE"
+
+// scanCenterActive reads row, centerActiveSQL's result, recording a field error
+// under field unless the center exists and is active.
+func scanCenterActive(row pgx.Row, f *fieldErrors, field string) error {
 	var active bool
-	err := tx.QueryRow(ctx, "SELECT is_active FROM public.centers WHERE id = $1 FOR KEY SHARE", id).Scan(&active)
+	err := row.Scan(&active)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		f.add(field, "center does not exist")
 	case err != nil:
-		return err
+		return fmt.Errorf("read the center: %w", err)
 	case !active:
 		f.add(field, "center is not active")
 	}
 	return nil
+}
+
+// checkCenterActive checks, inside tx, that center id exists and is active,
+// recording a field error under field otherwise (scanCenterActive).
+func checkCenterActive(ctx context.Context, tx pgx.Tx, f *fieldErrors, field string, id uuid.UUID) error {
+	return scanCenterActive(tx.QueryRow(ctx, centerActiveSQL, id), f, field)
 }
 
 // Create adds a user. Every field is validated at once; the center is
@@ -417,52 +458,130 @@ func (us *Users) SetPassword(ctx context.Context, actor Actor, id uuid.UUID, pas
 }
 
 // bulk runs an UPDATE of public.users over ids (set is the SET clause, with
-// $1 the ids, $2 the actor, $3 the value) in one transaction: if any id does
-// not exist nothing changes and the error names the missing ones. The users
-// come back in the order of ids, duplicates removed.
-func (us *Users) bulk(ctx context.Context, ids []uuid.UUID, set string, actor Actor, value any,
-	check func(ctx context.Context, tx pgx.Tx) error) ([]User, error) {
+// $1 the ids, $2 the actor, $3 the value), all or none, in two round trips:
+//
+//  1. BEGIN, what queue queues (ChangeCenter's check of the center, whose
+//     problems it records in the fieldErrors it is given), and a SELECT of
+//     the target rows that locks them;
+//  2. if every id exists, cu.rule allows every row and queue recorded no
+//     problem (checked in that order, so that a face's 404 and 403 come
+//     before a 400 as they do when the face reads the user first), the
+//     UPDATE and COMMIT.
+//
+// A refusal takes two as well: the first, then a ROLLBACK instead of the
+// UPDATE. The error of missing ids names them all. The users come back in
+// the order of ids, duplicates removed.
+//
+// The rows are locked so that the rule decides on the rows the UPDATE
+// changes: a decision made on rows read earlier, in another transaction,
+// let a concurrent move or promotion slip in between. Under READ COMMITTED
+// the locking SELECT waits for a concurrent writer of a row and then reads
+// the row it committed; any later writer waits for this COMMIT. The lock
+// is FOR NO KEY UPDATE, the one the UPDATE takes anyway: FOR UPDATE would
+// also block the KEY SHARE locks of foreign keys, among them the one the
+// UPDATE's own updated_by takes on the actor's row, so that two admins
+// each changing the other would deadlock. The rows are locked in id order
+// so that two bulk writes over the same users cannot deadlock either.
+func (cu CheckedUsers) bulk(ctx context.Context, ids []uuid.UUID, set string, actor Actor, value any,
+	queue func(b *pgx.Batch, f *fieldErrors)) ([]User, error) {
 	ids = dedupe(ids)
 	if len(ids) == 0 {
 		return nil, &ValidationError{Fields: map[string][]string{"ids": {"at least one user is required"}}}
 	}
-	var out []User
-	err := pgx.BeginFunc(ctx, us.s.pool, func(tx pgx.Tx) error {
-		if check != nil {
-			if err := check(ctx, tx); err != nil {
-				return err
-			}
-		}
-		rows, err := tx.Query(ctx, "UPDATE public.users SET "+set+", updated_by = $2 WHERE id = ANY($1) RETURNING "+userCols,
-			ids, actor.nullID(), value)
-		if err != nil {
-			return err
-		}
-		got, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (User, error) { return scanUser(row) })
-		if err != nil {
-			return err
-		}
-		byID := make(map[uuid.UUID]User, len(got))
-		for _, u := range got {
-			byID[u.ID] = u
-		}
-		var missing []string
-		for _, id := range ids {
-			if u, ok := byID[id]; ok {
-				out = append(out, u)
-			} else {
-				missing = append(missing, id.String())
-			}
-		}
-		if len(missing) > 0 {
-			return notFound("user", strings.Join(missing, ", "))
-		}
-		return nil
-	})
+	// A connection of its own rather than a pgx.Tx, whose Begin and
+	// Commit would each take a round trip of their own.
+	c, err := cu.us.s.pool.Acquire(ctx)
 	if err != nil {
+		return nil, fmt.Errorf("acquire a connection: %w", err)
+	}
+	defer release(ctx, c)
+
+	var (
+		b      pgx.Batch
+		f      fieldErrors
+		locked []User
+	)
+	b.Queue("BEGIN")
+	if queue != nil {
+		queue(&b, &f)
+	}
+	b.Queue("SELECT "+userCols+" FROM public.users WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE", ids).
+		Query(func(rows pgx.Rows) error {
+			var err error
+			locked, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (User, error) { return scanUser(row) })
+			return err
+		})
+	if err := c.SendBatch(ctx, &b).Close(); err != nil {
+		return nil, fmt.Errorf("lock the users: %w", mapError(err))
+	}
+	if err := cu.allow(ids, locked); err != nil {
+		return nil, err
+	}
+	if err := f.err(); err != nil {
+		return nil, err
+	}
+
+	var got []User
+	b = pgx.Batch{}
+	b.Queue("UPDATE public.users SET "+set+", updated_by = $2 WHERE id = ANY($1) RETURNING "+userCols, ids, actor.nullID(), value).
+		Query(func(rows pgx.Rows) error {
+			var err error
+			got, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (User, error) { return scanUser(row) })
+			return err
+		})
+	b.Queue("COMMIT")
+	if err := c.SendBatch(ctx, &b).Close(); err != nil {
+		// Not wrapped: a constraint's *ValidationError is the answer.
 		return nil, mapError(err)
 	}
+	byID := make(map[uuid.UUID]User, len(got))
+	for _, u := range got {
+		byID[u.ID] = u
+	}
+	out := make([]User, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, byID[id])
+	}
 	return out, nil
+}
+
+// allow checks that every one of ids is among the locked rows, and then
+// that cu.rule allows every row.
+func (cu CheckedUsers) allow(ids []uuid.UUID, locked []User) error {
+	byID := make(map[uuid.UUID]User, len(locked))
+	for _, u := range locked {
+		byID[u.ID] = u
+	}
+	var missing []string
+	for _, id := range ids {
+		if _, ok := byID[id]; !ok {
+			missing = append(missing, id.String())
+		}
+	}
+	if len(missing) > 0 {
+		return notFound("user", strings.Join(missing, ", "))
+	}
+	if cu.rule == nil {
+		return nil
+	}
+	var refused []error
+	for _, id := range ids {
+		if err := cu.rule(byID[id]); err != nil {
+			refused = append(refused, err)
+		}
+	}
+	return errors.Join(refused...)
+}
+
+// release returns c to the pool, rolling back what a failed bulk write left
+// open. Without the rollback the pool would destroy the connection; if the
+// rollback fails, it still does.
+func release(ctx context.Context, c *pgxpool.Conn) {
+	if !c.Conn().IsClosed() && c.Conn().PgConn().TxStatus() != 'I' {
+		// The write's own error is the one to report.
+		_, _ = c.Exec(ctx, "ROLLBACK")
+	}
+	c.Release()
 }
 
 func dedupe(ids []uuid.UUID) []uuid.UUID {
@@ -479,40 +598,56 @@ func dedupe(ids []uuid.UUID) []uuid.UUID {
 
 // SetActive activates or deactivates (soft-deletes) users, all or none.
 // A deactivated user cannot authenticate, by password or token.
-func (us *Users) SetActive(ctx context.Context, actor Actor, active bool, ids ...uuid.UUID) ([]User, error) {
-	return us.bulk(ctx, ids, "is_active = $3", actor, active, nil)
+func (cu CheckedUsers) SetActive(ctx context.Context, actor Actor, active bool, ids ...uuid.UUID) ([]User, error) {
+	return cu.bulk(ctx, ids, "is_active = $3", actor, active, nil)
 }
 
 // ChangeRole gives users a role, all or none.
-func (us *Users) ChangeRole(ctx context.Context, actor Actor, role Role, ids ...uuid.UUID) ([]User, error) {
+func (cu CheckedUsers) ChangeRole(ctx context.Context, actor Actor, role Role, ids ...uuid.UUID) ([]User, error) {
 	var f fieldErrors
 	f.checkRole(role)
 	if err := f.err(); err != nil {
 		return nil, err
 	}
-	return us.bulk(ctx, ids, "role = $3", actor, role, nil)
+	return cu.bulk(ctx, ids, "role = $3", actor, role, nil)
 }
 
 // ChangeCenter moves users to center centerID, which must exist and be
 // active, all or none. Their samples stay in the old center's schema.
-func (us *Users) ChangeCenter(ctx context.Context, actor Actor, centerID uuid.UUID, ids ...uuid.UUID) ([]User, error) {
-	return us.bulk(ctx, ids, "center_id = $3", actor, centerID, func(ctx context.Context, tx pgx.Tx) error {
-		var f fieldErrors
-		if err := checkCenterActive(ctx, tx, &f, "center", centerID); err != nil {
-			return err
-		}
-		return f.err()
+func (cu CheckedUsers) ChangeCenter(ctx context.Context, actor Actor, centerID uuid.UUID, ids ...uuid.UUID) ([]User, error) {
+	return cu.bulk(ctx, ids, "center_id = $3", actor, centerID, func(b *pgx.Batch, f *fieldErrors) {
+		b.Queue(centerActiveSQL, centerID).QueryRow(func(row pgx.Row) error { return scanCenterActive(row, f, "center") })
 	})
 }
 
 // SetSuperuser grants or revokes platform-operator status. Revoking it
 // from a user without a center is a validation error (center required).
-func (us *Users) SetSuperuser(ctx context.Context, actor Actor, id uuid.UUID, superuser bool) (User, error) {
-	users, err := us.bulk(ctx, []uuid.UUID{id}, "is_superuser = $3", actor, superuser, nil)
+func (cu CheckedUsers) SetSuperuser(ctx context.Context, actor Actor, id uuid.UUID, superuser bool) (User, error) {
+	users, err := cu.bulk(ctx, []uuid.UUID{id}, "is_superuser = $3", actor, superuser, nil)
 	if err != nil {
 		return User{}, err
 	}
 	return users[0], nil
+}
+
+// SetActive is CheckedUsers.SetActive with no rule.
+func (us *Users) SetActive(ctx context.Context, actor Actor, active bool, ids ...uuid.UUID) ([]User, error) {
+	return us.Checked(nil).SetActive(ctx, actor, active, ids...)
+}
+
+// ChangeRole is CheckedUsers.ChangeRole with no rule.
+func (us *Users) ChangeRole(ctx context.Context, actor Actor, role Role, ids ...uuid.UUID) ([]User, error) {
+	return us.Checked(nil).ChangeRole(ctx, actor, role, ids...)
+}
+
+// ChangeCenter is CheckedUsers.ChangeCenter with no rule.
+func (us *Users) ChangeCenter(ctx context.Context, actor Actor, centerID uuid.UUID, ids ...uuid.UUID) ([]User, error) {
+	return us.Checked(nil).ChangeCenter(ctx, actor, centerID, ids...)
+}
+
+// SetSuperuser is CheckedUsers.SetSuperuser with no rule.
+func (us *Users) SetSuperuser(ctx context.Context, actor Actor, id uuid.UUID, superuser bool) (User, error) {
+	return us.Checked(nil).SetSuperuser(ctx, actor, id, superuser)
 }
 
 // Authenticate returns the user with username and password, or

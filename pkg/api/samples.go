@@ -143,16 +143,14 @@ func (s *Server) createSample(w http.ResponseWriter, r *http.Request) error {
 }
 
 // updateSample is PUT (name, sample_type and barcode required; others left
-// out are kept, as in DRF) and PATCH.
+// out are kept, as in DRF) and PATCH. The sample is judged as the write
+// locks it (CheckedSamples): two round trips, and no read before them to
+// go stale.
 func (s *Server) updateSample(partial bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		cid, cur, err := s.pathSample(r)
+		cid, id, err := s.writableSample(r)
 		if err != nil {
 			return err
-		}
-		u := caller(r)
-		if !u.WritesSamples() {
-			return errViewer
 		}
 		o, err := readObject(w, r, append(sampleWritable, "status"), sampleReadOnly)
 		if err != nil {
@@ -164,26 +162,61 @@ func (s *Server) updateSample(partial bool) handlerFunc {
 		p := domain.SamplePatch{Name: o.str("name"), Description: o.str("description"),
 			SampleType: o.str("sample_type"), Barcode: o.str("barcode"), Metadata: o.json("metadata")}
 		p.UserID, _ = o.id("user_id", false)
-		if v := o.str("status"); v != nil && domain.Status(*v) != cur.Status {
-			o.add("status", "cannot be changed here; use the process, complete, reject and archive actions")
-		}
+		status := o.str("status")
 		if err := o.err(); err != nil {
 			return err
 		}
-		sm, err := s.st.Samples.Patch(r.Context(), cid, domain.By(u.ID), cur.ID, p)
+		u := caller(r)
+		sm, err := s.st.Samples.Checked(func(cur domain.Sample) error {
+			if !u.SeesSample(cur) {
+				return errNotFound
+			}
+			if status != nil && domain.Status(*status) != cur.Status {
+				return fieldError(map[string][]string{"status": {"cannot be changed here; use the process, complete, reject and archive actions"}})
+			}
+			return nil
+		}).Patch(r.Context(), cid, domain.By(u.ID), id, p)
 		return ok(w, sm, err)
 	}
 }
 
+// writableSample returns the request's center and the path's sample id if
+// the caller may write samples. A viewer is told it may not only about a
+// sample it sees (pathSample), as by the transitions.
+func (s *Server) writableSample(r *http.Request) (uuid.UUID, uuid.UUID, error) {
+	cid, err := sampleCenter(r)
+	if err != nil {
+		return cid, uuid.Nil, err
+	}
+	if !caller(r).WritesSamples() {
+		if _, _, err := s.pathSample(r); err != nil {
+			return cid, uuid.Nil, err
+		}
+		return cid, uuid.Nil, errViewer
+	}
+	id, err := pathID(r, "id")
+	return cid, id, err
+}
+
 func (s *Server) deleteSample(w http.ResponseWriter, r *http.Request) error {
-	cid, cur, err := s.pathSample(r)
+	cid, err := sampleCenter(r)
 	if err != nil {
 		return err
 	}
-	if !caller(r).DeletesSamples() {
-		return errForbidden("only a superuser or an admin may delete samples")
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
 	}
-	_, err = s.st.Samples.SoftDelete(r.Context(), cid, domain.By(caller(r).ID), cur.ID)
+	u := caller(r)
+	_, err = s.st.Samples.Checked(func(cur domain.Sample) error {
+		if !u.SeesSample(cur) {
+			return errNotFound
+		}
+		if !u.DeletesSamples() {
+			return errForbidden("only a superuser or an admin may delete samples")
+		}
+		return nil
+	}).SoftDelete(r.Context(), cid, domain.By(u.ID), id)
 	return noContent(w, err)
 }
 
@@ -193,22 +226,11 @@ func (s *Server) deleteSample(w http.ResponseWriter, r *http.Request) error {
 // the transition's own statement: one transaction, not a read before it.
 func (s *Server) transitionSample(action domain.Action) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		cid, err := sampleCenter(r)
+		cid, id, err := s.writableSample(r)
 		if err != nil {
 			return err
 		}
 		u := caller(r)
-		if !u.WritesSamples() {
-			// A viewer is told it may not act only about a sample it sees.
-			if _, _, err := s.pathSample(r); err != nil {
-				return err
-			}
-			return errViewer
-		}
-		id, err := pathID(r, "id")
-		if err != nil {
-			return err
-		}
 		sm, err := s.st.Samples.Transition(r.Context(), cid, domain.By(u.ID), id, action, !u.Privileged())
 		return ok(w, sm, err)
 	}

@@ -93,10 +93,6 @@ func ConfigurePool(cfg *pgxpool.Config) {
 	after := cfg.AfterConnect
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
 		pgxuuid.Register(conn.TypeMap())
-		// What an argument's Go type says of its PostgreSQL type, for the
-		// exec and simple-protocol modes (PgBouncer), which send arguments
-		// without asking the server: uuid.UUID is known by its codec, a
-		// list of them only by this.
 		conn.TypeMap().RegisterDefaultPgType([]uuid.UUID(nil), "_uuid")
 		if after != nil {
 			return after(ctx, conn)

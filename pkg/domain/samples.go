@@ -414,27 +414,68 @@ func (ss *Samples) List(ctx context.Context, centerID uuid.UUID, flt SampleFilte
 	return items, total, nil
 }
 
+// A SampleRule decides whether a write may change sample cur: nil lets
+// it, an error (the face's own) refuses it and the write changes nothing.
+// cur is the row as the write's transaction reads it, locked until it
+// ends, so the decision is made on the very row the write changes, as a
+// Rule's for users. It must decide from cur and what it already holds,
+// without querying anything.
+type SampleRule func(cur Sample) error
+
+// CheckedSamples are the writes of Samples that change one sample by id
+// (Update, Patch, SoftDelete, Restore) bound to a SampleRule
+// (Samples.Checked). The methods of Samples of the same names are these
+// with no rule. Each is two round trips: the sample, locked, with BEGIN
+// and the checks; the write with COMMIT.
+type CheckedSamples struct {
+	ss   *Samples
+	rule SampleRule
+}
+
+// Checked returns the writes of ss asking rule of the sample they change,
+// locked, before changing it. A nil rule allows everything, as Samples
+// itself does.
+func (ss *Samples) Checked(rule SampleRule) CheckedSamples { return CheckedSamples{ss: ss, rule: rule} }
+
+// Update is CheckedSamples.Update with no rule.
+func (ss *Samples) Update(ctx context.Context, centerID uuid.UUID, actor Actor, id uuid.UUID, in SampleInput) (Sample, error) {
+	return ss.Checked(nil).Update(ctx, centerID, actor, id, in)
+}
+
+// Patch is CheckedSamples.Patch with no rule.
+func (ss *Samples) Patch(ctx context.Context, centerID uuid.UUID, actor Actor, id uuid.UUID, p SamplePatch) (Sample, error) {
+	return ss.Checked(nil).Patch(ctx, centerID, actor, id, p)
+}
+
+// SoftDelete is CheckedSamples.SoftDelete with no rule.
+func (ss *Samples) SoftDelete(ctx context.Context, centerID uuid.UUID, actor Actor, id uuid.UUID) (Sample, error) {
+	return ss.Checked(nil).SoftDelete(ctx, centerID, actor, id)
+}
+
+// Restore is CheckedSamples.Restore with no rule.
+func (ss *Samples) Restore(ctx context.Context, centerID uuid.UUID, actor Actor, id uuid.UUID) (Sample, error) {
+	return ss.Checked(nil).Restore(ctx, centerID, actor, id)
+}
+
 // Update replaces every writable field of sample id (a PUT); in.UserID nil
 // keeps the current user and nil Metadata means {}.
-func (ss *Samples) Update(ctx context.Context, centerID uuid.UUID, actor Actor, id uuid.UUID, in SampleInput) (Sample, error) {
-	return ss.Patch(ctx, centerID, actor, id, SamplePatch{Name: &in.Name, Description: &in.Description,
+func (cs CheckedSamples) Update(ctx context.Context, centerID uuid.UUID, actor Actor, id uuid.UUID, in SampleInput) (Sample, error) {
+	return cs.Patch(ctx, centerID, actor, id, SamplePatch{Name: &in.Name, Description: &in.Description,
 		SampleType: &in.SampleType, Barcode: &in.Barcode, UserID: in.UserID, Metadata: &in.Metadata})
 }
 
 // Patch changes the fields p sets (a PATCH). A sample type is checked
 // against the center's list only when it changes, so a center narrowing its
-// list does not make its older samples uneditable.
-func (ss *Samples) Patch(ctx context.Context, centerID uuid.UUID, actor Actor, id uuid.UUID, p SamplePatch) (Sample, error) {
+// list does not make its older samples uneditable. The rule is asked
+// before the fields are checked against the center.
+func (cs CheckedSamples) Patch(ctx context.Context, centerID uuid.UUID, actor Actor, id uuid.UUID, p SamplePatch) (Sample, error) {
 	var f fieldErrors
 	p = p.validate(&f)
-	var out, cur Sample
+	var out Sample
 	var m *membership
-	// Two round trips: the sample, locked, and the checks with BEGIN; the
-	// update with COMMIT.
-	err := ss.s.inCenter(ctx, centerID, false, func(b *pgx.Batch) {
-		queueSample(b, "SELECT "+sampleCols+" FROM samples WHERE id = $1 FOR UPDATE", id, id.String(), &cur)
+	err := cs.locked(ctx, centerID, id, func(b *pgx.Batch) {
 		m = queueMembership(b, centerID, p.UserID)
-	}, func(_ pgx.Tx, settings json.RawMessage, last *pgx.Batch) error {
+	}, func(cur Sample, settings json.RawMessage, last *pgx.Batch) error {
 		st, uid := p.SampleType, p.UserID
 		if st != nil && *st == cur.SampleType {
 			st = nil
@@ -466,34 +507,53 @@ RETURNING `+sampleCols, id, p.Name, p.Description, p.SampleType, p.Barcode, p.Us
 }
 
 // SoftDelete hides sample id from default lists.
-func (ss *Samples) SoftDelete(ctx context.Context, centerID uuid.UUID, actor Actor, id uuid.UUID) (Sample, error) {
-	return ss.setActive(ctx, centerID, actor, id, false)
+func (cs CheckedSamples) SoftDelete(ctx context.Context, centerID uuid.UUID, actor Actor, id uuid.UUID) (Sample, error) {
+	return cs.setActive(ctx, centerID, actor, id, false)
 }
 
 // Restore brings back a soft-deleted sample.
-func (ss *Samples) Restore(ctx context.Context, centerID uuid.UUID, actor Actor, id uuid.UUID) (Sample, error) {
-	return ss.setActive(ctx, centerID, actor, id, true)
+func (cs CheckedSamples) Restore(ctx context.Context, centerID uuid.UUID, actor Actor, id uuid.UUID) (Sample, error) {
+	return cs.setActive(ctx, centerID, actor, id, true)
 }
 
-func (ss *Samples) setActive(ctx context.Context, centerID uuid.UUID, actor Actor, id uuid.UUID, active bool) (Sample, error) {
+// setActive changes the sample's is_active; a sample already so is
+// returned as it is, and nothing is written.
+func (cs CheckedSamples) setActive(ctx context.Context, centerID uuid.UUID, actor Actor, id uuid.UUID, active bool) (Sample, error) {
 	var out Sample
-	// Two round trips: the update with BEGIN, then COMMIT once the guard
-	// and the center check passed.
-	err := ss.s.inCenter(ctx, centerID, false, func(b *pgx.Batch) {
-		b.Queue(`
-WITH u AS (
-	UPDATE samples SET is_active = $2, updated_by = $3 WHERE id = $1 AND is_active <> $2 RETURNING `+sampleCols+`
-)
-SELECT * FROM u UNION ALL SELECT `+sampleCols+` FROM samples WHERE id = $1 AND NOT EXISTS (SELECT FROM u)`,
+	err := cs.locked(ctx, centerID, id, nil, func(cur Sample, _ json.RawMessage, last *pgx.Batch) error {
+		out = cur
+		if cur.IsActive == active {
+			return nil
+		}
+		last.Queue("UPDATE samples SET is_active = $2, updated_by = $3 WHERE id = $1 RETURNING "+sampleCols,
 			id, active, actor.nullID()).QueryRow(func(row pgx.Row) (err error) {
 			out, err = scanSample(row)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return notFound("sample", id.String())
-			}
 			return err
 		})
-	}, nil)
+		return nil
+	})
 	return out, err
+}
+
+// locked is the shape of a CheckedSamples write: sample id of center
+// centerID read FOR UPDATE in the first batch, with queue's checks, then
+// the rule asked of it, then write, which queues the change on last.
+func (cs CheckedSamples) locked(ctx context.Context, centerID, id uuid.UUID, queue func(*pgx.Batch),
+	write func(cur Sample, settings json.RawMessage, last *pgx.Batch) error) error {
+	var cur Sample
+	return cs.ss.s.inCenter(ctx, centerID, false, func(b *pgx.Batch) {
+		queueSample(b, "SELECT "+sampleCols+" FROM samples WHERE id = $1 FOR UPDATE", id, id.String(), &cur)
+		if queue != nil {
+			queue(b)
+		}
+	}, func(_ pgx.Tx, settings json.RawMessage, last *pgx.Batch) error {
+		if cs.rule != nil {
+			if err := cs.rule(cur); err != nil {
+				return err
+			}
+		}
+		return write(cur, settings, last)
+	})
 }
 
 // Transition applies action to sample id atomically: the status changes

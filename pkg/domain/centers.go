@@ -112,17 +112,7 @@ RETURNING `+centerCols, id, *p.Name, *p.Description, *p.Settings, actor.nullID()
 // Get returns the center with id, active or not (callers hide soft-deleted
 // centers from whoever should not see them: Center.IsActive).
 func (cs *Centers) Get(ctx context.Context, id uuid.UUID) (Center, error) {
-	var c Center
-	err := cs.s.read(ctx, func(b *pgx.Batch) {
-		b.Queue("SELECT "+centerCols+" FROM public.centers WHERE id = $1", id).QueryRow(func(row pgx.Row) (err error) {
-			c, err = scanCenter(row)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return notFound("center", id.String())
-			}
-			return err
-		})
-	})
-	return c, err
+	return readByID(ctx, cs.s, "center", "SELECT "+centerCols+" FROM public.centers WHERE id = $1", id, scanCenter)
 }
 
 // GetByName returns the center named name, compared case-insensitively.

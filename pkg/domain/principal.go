@@ -174,6 +174,22 @@ func (s *Store) read(ctx context.Context, queue func(b *pgx.Batch)) error {
 	return s.pool.SendBatch(ctx, &b).Close()
 }
 
+// readByID reads the row of kind id by sql ($1: id) in one round trip
+// (Store.read); no row is ErrNotFound.
+func readByID[T any](ctx context.Context, s *Store, kind, sql string, id uuid.UUID, scan func(row pgx.Row, extra ...any) (T, error)) (T, error) {
+	var out T
+	err := s.read(ctx, func(b *pgx.Batch) {
+		b.Queue(sql, id).QueryRow(func(row pgx.Row) (err error) {
+			out, err = scan(row)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return notFound(kind, id.String())
+			}
+			return err
+		})
+	})
+	return out, err
+}
+
 // principalTouch is how long a cached principal is served before its token
 // is authenticated again, by the statement that also updates the token's
 // last_used_at: that column's resolution stays a minute, as without the

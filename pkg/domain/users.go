@@ -302,17 +302,7 @@ RETURNING `+userCols, in.Username, in.Email, in.FirstName, in.LastName, in.Phone
 
 // Get returns user id, active or not.
 func (us *Users) Get(ctx context.Context, id uuid.UUID) (User, error) {
-	var u User
-	err := us.s.read(ctx, func(b *pgx.Batch) {
-		b.Queue("SELECT "+userCols+" FROM public.users WHERE id = $1", id).QueryRow(func(row pgx.Row) (err error) {
-			u, err = scanUser(row)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return notFound("user", id.String())
-			}
-			return err
-		})
-	})
-	return u, err
+	return readByID(ctx, us.s, "user", "SELECT "+userCols+" FROM public.users WHERE id = $1", id, scanUser)
 }
 
 // GetByUsername returns the user named username (case-sensitive), active or

@@ -159,7 +159,7 @@ func consoleBenchmark(ctx context.Context, e *Env) []Row {
 			_, err := getConsolePage(ctx, counted.base+p.path(), cookie)
 			return err
 		})
-		ft, err2 := relay.perPgbench(ctx, e, script, vars)
+		ft, err2 := relay.perPgbench(ctx, e, script, vars, "")
 		trips, floorTrips = append(trips, t), append(floorTrips, ft)
 		cpu = append(cpu, fmt.Sprintf("%d µs (%s)", ours.cpu.Microseconds(), p.name))
 		rows = append(rows, Row{Group: group, What: what, Ours: msFigure(ours.p50), Floor: msFigure(floor.p50),
@@ -454,8 +454,9 @@ func (t *tripCounter) perCall(call func(i int) error) (float64, error) {
 // transaction: the difference over tripsCounted, without connecting and
 // preparing. A script numbering its transactions by :i (the requests'
 // writes, each taking a fresh barcode or pending sample by it) starts its
-// second run where the first stopped, vars["i"] + 1.
-func (t *tripCounter) perPgbench(ctx context.Context, e *Env, script string, vars map[string]string) (float64, error) {
+// second run where the first stopped, vars["i"] + 1. session is
+// pgbenchLoad's.
+func (t *tripCounter) perPgbench(ctx context.Context, e *Env, script string, vars map[string]string, session string) (float64, error) {
 	dir, err := os.MkdirTemp("", "tenantctl-pgbench-")
 	if err != nil {
 		return 0, fmt.Errorf("bench: %w", err)
@@ -471,7 +472,7 @@ func (t *tripCounter) perPgbench(ctx context.Context, e *Env, script string, var
 			args = append(args, "-D", k+"="+vars[k])
 		}
 		t.trips.Store(0)
-		if out, err := e.Command(ctx, "pgbench", append(args, t.url)...).CombinedOutput(); err != nil {
+		if out, err := e.pgbenchCommand(ctx, session, append(args, t.url)...).CombinedOutput(); err != nil {
 			return 0, fmt.Errorf("pgbench: %w: %s", err, lastLine(string(out)))
 		}
 		return t.trips.Load(), nil

@@ -103,17 +103,20 @@ func newFixture(ctx context.Context, e *Env) (*fixture, error) {
 		return nil, err
 	}
 	f := &fixture{url: url, pool: pool, st: domain.New(pool, m), m: m}
-	_, err = pool.Exec(ctx, `
-CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
--- schema is quoted, as set_config('search_path', …) takes it.
-CREATE TABLE bench_keys (n int PRIMARY KEY, center uuid NOT NULL, schema text NOT NULL, token_hash bytea NOT NULL);
-CREATE TABLE bench_samples (n int, s int, sample uuid NOT NULL, barcode text NOT NULL, PRIMARY KEY (n, s));
-CREATE TABLE bench_pending (k int PRIMARY KEY, n int NOT NULL, sample uuid NOT NULL)`)
-	if err != nil {
+	if _, err = pool.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;"+benchTables); err != nil {
 		return nil, fmt.Errorf("bench: create the pgbench tables: %w", err)
 	}
 	return f, nil
 }
+
+// benchTables are pgbench's tables of the fixture: its numbers' centers,
+// tokens and samples.
+const benchTables = `
+-- schema is quoted, as set_config('search_path', …) takes it; member is the
+-- user of token_hash, the writes' acting user.
+CREATE TABLE bench_keys (n int PRIMARY KEY, center uuid NOT NULL, schema text NOT NULL, token_hash bytea NOT NULL, member uuid NOT NULL);
+CREATE TABLE bench_samples (n int, s int, sample uuid NOT NULL, barcode text NOT NULL, PRIMARY KEY (n, s));
+CREATE TABLE bench_pending (k int PRIMARY KEY, n int NOT NULL, sample uuid NOT NULL)`
 
 // seedWrites creates the write centers and, per side, perSide pending
 // samples, unless done already.
@@ -216,8 +219,8 @@ func (f *fixture) createCenter(ctx context.Context, name string, n int) (benchCe
 	}
 	bc := benchCenter{id: c.ID, schema: f.m.SchemaName(c.ID), user: u.ID, token: token}
 	sum := sha256.Sum256([]byte(token))
-	if _, err := f.pool.Exec(ctx, "INSERT INTO bench_keys (n, center, schema, token_hash) VALUES ($1, $2, $3, $4)",
-		n, c.ID, pgx.Identifier{bc.schema}.Sanitize(), sum[:]); err != nil {
+	if _, err := f.pool.Exec(ctx, "INSERT INTO bench_keys (n, center, schema, token_hash, member) VALUES ($1, $2, $3, $4, $5)",
+		n, c.ID, pgx.Identifier{bc.schema}.Sanitize(), sum[:], u.ID); err != nil {
 		return benchCenter{}, fmt.Errorf("bench: record center: %w", err)
 	}
 	return bc, nil

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -24,6 +25,21 @@ type pgbenchLoad struct {
 	// walkTime how long they are expected to take at most.
 	walk     int
 	walkTime time.Duration
+	// session is the search_path of pgbench's connections, if not the
+	// server's default (see fixture.pgbenchSession).
+	session string
+}
+
+// pgbenchCommand is pgbench with args, its connections' search_path
+// session unless empty.
+func (e *Env) pgbenchCommand(ctx context.Context, session string, args ...string) *exec.Cmd {
+	cmd := e.Command(ctx, "pgbench", args...)
+	if session != "" {
+		// libpq's options, which the server reads as command-line
+		// switches; the last of duplicate variables wins.
+		cmd.Env = append(os.Environ(), "PGOPTIONS=-c search_path="+session)
+	}
+	return cmd
 }
 
 // walkScript makes a list's script start each client with a walk over
@@ -70,7 +86,7 @@ func (e *Env) runPgbench(ctx context.Context, dbURL string, load pgbenchLoad) (m
 	for _, k := range slices.Sorted(maps.Keys(load.vars)) {
 		args = append(args, "-D", k+"="+load.vars[k])
 	}
-	out, err := e.Command(ctx, "pgbench", append(args, dbURL)...).CombinedOutput()
+	out, err := e.pgbenchCommand(ctx, load.session, append(args, dbURL)...).CombinedOutput()
 	if err != nil {
 		return m, 0, fmt.Errorf("pgbench: %w: %s", err, lastLine(string(out)))
 	}

@@ -15,12 +15,13 @@ import (
 )
 
 // switchBenchmark is what entering a tenant costs: the list of one
-// center's samples as pkg/domain sends it (the center check queued with
-// BEGIN, then the page, then COMMIT), through Manager.InTenantBatch,
-// which adds the schema switch to the batch, and through the same batch
-// without it over a copy of the center's table in public. Both from the
-// harness's process over one pool, Scale.Conns goroutines at once, in
-// rounds alternating which side goes first.
+// center's samples as pkg/domain sends it, in one round trip (the center
+// check and the page in one batch, PostgreSQL's implicit transaction),
+// through Manager.InTenantBatch, which adds the schema switch to the
+// batch, and through the same batch without the switch's search_path
+// over a copy of the center's table in public. Both from the harness's
+// process over one pool, Scale.Conns goroutines at once, in rounds
+// alternating which side goes first.
 func switchBenchmark(ctx context.Context, e *Env) []Row {
 	const group = "Tenant switch"
 	fail := func(err error) []Row { return []Row{{Group: group, What: "tenant switch", Err: err}} }
@@ -40,38 +41,24 @@ func switchBenchmark(ctx context.Context, e *Env) []Row {
 		return fail(err)
 	}
 	defer pool.Close()
-	check := func(b *pgx.Batch) {
+	queue := func(b *pgx.Batch) {
 		b.Queue(centerCheck+"$1", c.id).QueryRow(func(row pgx.Row) error { return row.Scan(nil, nil) })
-	}
-	page := func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, listPage+"$1 OFFSET $2", 20, 0)
-		if err != nil {
-			return err
-		}
-		rows.Close()
-		return rows.Err()
+		b.Queue(listPage+"$1 OFFSET $2", 20, 0).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+			}
+			return rows.Err()
+		})
 	}
 	ro := pgx.TxOptions{AccessMode: pgx.ReadOnly}
 	sides := []func() error{
-		func() error {
-			return m.InTenantBatch(ctx, c.id, ro, check, func(tx pgx.Tx, _ *pgx.Batch) error { return page(tx) })
-		},
-		// InTenantBatch without the set_config: the connection's own
-		// search_path ("$user", public) finds public.samples.
+		func() error { return m.InTenantBatch(ctx, c.id, ro, queue, nil) },
+		// InTenantBatch's batch but for the search_path: the connection's
+		// own ("$user", public) finds public.samples.
 		func() error {
 			var b pgx.Batch
-			b.BeginTx(ro)
-			check(&b)
-			br := pool.SendBatch(ctx, &b)
-			tx := br.Tx()
-			defer tx.Rollback(ctx) // a no-op once committed
-			if err := br.Close(); err != nil {
-				return err
-			}
-			if err := page(tx); err != nil {
-				return err
-			}
-			return tx.Commit(ctx)
+			b.Queue("SELECT set_config('transaction_read_only', 'on', true)")
+			queue(&b)
+			return pool.SendBatch(ctx, &b).Close()
 		},
 	}
 	var lat [2][]time.Duration
@@ -92,10 +79,10 @@ func switchBenchmark(ctx context.Context, e *Env) []Row {
 		}
 	}
 	t, p := fromLatencies(lat[0], e.Scale.Duration), fromLatencies(lat[1], e.Scale.Duration)
-	note := fmt.Sprintf("What pkg/domain sends for a list of one center's samples (a batch of BEGIN READ ONLY and the center check, the page of 20, COMMIT) from the harness, %d goroutines over a pool of as many connections, in %d rounds alternating which side goes first. "+
-		"Tenant schema: through Manager.InTenantBatch, which adds set_config('search_path', …) to the batch: %.0f tx/s, p50 %s, p99 %s; "+
-		"plain table: the same batch without it, over a copy of the center's samples in public: %.0f tx/s, p50 %s, p99 %s. "+
-		"No HTTP and no authentication statement: the switch's share of an API request (above) is smaller.",
+	note := fmt.Sprintf("What pkg/domain sends for a list of one center's samples (one batch, PostgreSQL's implicit transaction: the center check and the page of 20) from the harness, %d goroutines over a pool of as many connections, in %d rounds alternating which side goes first. "+
+		"Tenant schema: through Manager.InTenantBatch, which opens the batch with set_config('search_path', …) and set_config('transaction_read_only', …): %.0f tx/s, p50 %s, p99 %s; "+
+		"plain table: the same batch, its first statement setting transaction_read_only only, over a copy of the center's samples in public: %.0f tx/s, p50 %s, p99 %s. "+
+		"No HTTP and no guard: the switch's share of an API request (above) is smaller.",
 		e.Scale.Conns, rounds, t.rps(), fmtMS(t.p50), fmtMS(t.p99), p.rps(), fmtMS(p.p50), fmtMS(p.p99))
 	what := fmt.Sprintf("list of one center, %d connections", e.Scale.Conns)
 	return []Row{
@@ -195,11 +182,11 @@ func scaleBenchmark(ctx context.Context, e *Env) []Row {
 			Ours: Figure{p50[last], "ms"}, Floor: Figure{p50[0], "ms"}, Target: RatioAtMost(1.2),
 			Note: fmt.Sprintf("Both after a walk that asked for every center of the spread %d times, as many clients at once (ours: through the API before the measured load, whose pool then met each center on every connection with near certainty; pgbench: each client every center once, at the start of the measured run, one connection per client, its walks left out of the figures). pgbench's p50 for the same SQL went from %.2f to %.2f ms (%.2f×). "+
 				"Measured before the walk, as a server just started meets the spread, p50 was: %s: the difference is PostgreSQL loading each schema's catalog entries (relation, indexes, statistics) into a backend's caches the first time the backend meets it; a request that meets a schema for the first time also re-plans its statements, as every request does whose search_path differs from its connection's last (both sides alike). "+
-				"Ours also pays, on the first request to each center, the tenant middleware's center lookup (pkg/api's center cache). Growing the fixture to %d centers (through the product) took %s",
+				"Growing the fixture to %d centers (through the product) took %s",
 				e.Scale.Conns, floorP50[0], floorP50[last], floorP50[last]/floorP50[0], strings.Join(cold, "; "), len(f.reads), seeded.Round(time.Second))},
 		Row{Group: group, What: fmt.Sprintf("apiserver resident memory under the list spread over %d tenants", spreads[last]),
 			Ours: Figure{float64(rssPeak) / (1 << 20), "MiB"}, Target: AtMost(64, "MiB"),
-			Note: fmt.Sprintf("largest VmRSS sampled every 50 ms during the measured loads; VmHWM over the whole run, walks included, %.1f MiB. Per-tenant state in the server is bounded: the center cache by maxCachedCenters (10,000; pkg/api), pgx's statement cache by its size per connection (the statements' text is the same for every tenant). PostgreSQL's per-backend catalog caches grow with the schemas a connection meets and are freed with it (pgxpool's MaxConnLifetime, an hour by default)", float64(hwm)/(1<<20)),
+			Note: fmt.Sprintf("largest VmRSS sampled every 50 ms during the measured loads; VmHWM over the whole run, walks included, %.1f MiB. Per-tenant state in the server is bounded: the principal cache by maxCachedPrincipals (16,384 tokens; pkg/domain), pgx's statement cache by its size per connection (the statements' text is the same for every tenant). PostgreSQL's per-backend catalog caches grow with the schemas a connection meets and are freed with it (pgxpool's MaxConnLifetime, an hour by default)", float64(hwm)/(1<<20)),
 			Err:  err})
 	return rows
 }

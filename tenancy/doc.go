@@ -55,9 +55,10 @@
 //		return err
 //	})
 //
-// Manager.InTenantBatch also sends the transaction's first schema-qualified
-// queries (a registry check) with BEGIN, and a read-only one with its
-// COMMIT: one round trip.
+// Manager.InTenantBatch sends the transaction's first queries, the
+// tenant's own included, with BEGIN and the switch, and its last ones with
+// COMMIT: a read is one round trip (PostgreSQL's implicit transaction of a
+// pipeline, without BEGIN or COMMIT at all), a write two.
 //
 // # Migrating the fleet
 //

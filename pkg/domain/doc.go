@@ -29,11 +29,20 @@
 // tenancy so that the registry row and the schema commit together:
 // Centers.Create inserts the row in a tenancy.Manager.Create hook, with the
 // id the schema is named from.
-// Sample operations run inside Manager.InTenant: their SQL names the tenant
-// table unqualified (search_path is the tenant's schema alone) and the
-// registry schema-qualified (public.centers, public.users). Each first reads
-// the center in the same transaction: a soft-deleted center's samples are
-// ErrNotFound.
+// Sample operations run inside Manager.InTenantBatch: their SQL names the
+// tenant table unqualified (search_path is the tenant's schema alone) and
+// the registry schema-qualified (public.centers, public.users). Each checks
+// the center in its first batch: a soft-deleted center's samples are
+// ErrNotFound. A read is one round trip, a write two (its checks with
+// BEGIN, its change with COMMIT).
+//
+// # Principals
+//
+// An operation run with a context from WithPrincipal (the API's, for a
+// token's caller) also re-checks the token and its user in its first batch,
+// in the center check's statement (the guard): Tokens.Principal may then
+// serve principals from memory, since nothing is decided on them that the
+// database has not confirmed in the same round trip.
 //
 // # Errors
 //

@@ -111,15 +111,11 @@ func consoleBenchmark(ctx context.Context, e *Env) []Row {
 		return fail(err)
 	}
 	defer srv.stop()
-	relay, err := startTripCounter(f.url)
+	relay, counted, err := startCounted(ctx, f.url)
 	if err != nil {
 		return fail(err)
 	}
 	defer relay.close()
-	counted, err := startServer(ctx, relay.url, "")
-	if err != nil {
-		return fail(err)
-	}
 	defer counted.stop()
 
 	var rows []Row
@@ -210,30 +206,56 @@ func getConsolePage(ctx context.Context, u, cookie string) (int, error) {
 }
 
 // sqlRecorder is a pgx tracer keeping the statements its pool sends, with
-// their arguments, while capturing.
+// their arguments, while capturing: queries and the queries of batches
+// (the domain's reads are batches, a guard's statement before their own).
 type sqlRecorder struct {
-	mu    sync.Mutex
-	on    bool
-	stmts []recordedStmt
+	mu      sync.Mutex
+	on      bool
+	batches int
+	stmts   []recordedStmt
 }
 
 type recordedStmt struct {
-	sql  string
-	args []any
+	sql   string
+	args  []any
+	batch int // the statement's batch, counted from 1; 0 for a query of its own
+}
+
+func (r *sqlRecorder) record(s recordedStmt) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.on {
+		r.stmts = append(r.stmts, s)
+	}
 }
 
 // TraceQueryStart records the statement.
 func (r *sqlRecorder) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.on {
-		r.stmts = append(r.stmts, recordedStmt{d.SQL, d.Args})
-	}
+	r.record(recordedStmt{sql: d.SQL, args: d.Args})
 	return ctx
 }
 
 // TraceQueryEnd is pgx.QueryTracer's.
 func (r *sqlRecorder) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// TraceBatchStart numbers the batch its queries will be recorded with.
+func (r *sqlRecorder) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.batches++
+	return ctx
+}
+
+// TraceBatchQuery records a statement of the batch.
+func (r *sqlRecorder) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
+	r.mu.Lock()
+	batch := r.batches
+	r.mu.Unlock()
+	r.record(recordedStmt{sql: d.SQL, args: d.Args, batch: batch})
+}
+
+// TraceBatchEnd is pgx.BatchTracer's.
+func (r *sqlRecorder) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
 // capture returns the statements fn sends.
 func (r *sqlRecorder) capture(fn func() error) ([]recordedStmt, error) {
@@ -253,12 +275,20 @@ func (r *sqlRecorder) capture(fn func() error) ([]recordedStmt, error) {
 var placeholder = regexp.MustCompile(`\$([0-9]+)`)
 
 // pgbenchScript turns statements into a pgbench script sending each in a
-// round trip of its own, as pgx sends a query outside a batch: statement
-// i's parameter $n becomes variable :si_n, whose value vars holds.
+// round trip of its own, as pgx sends a query outside a batch, and the
+// statements of one batch in a pipeline: statement i's parameter $n
+// becomes variable :si_n, whose value vars holds.
 func pgbenchScript(stmts []recordedStmt) (script string, vars map[string]string, err error) {
 	var b strings.Builder
 	vars = map[string]string{}
+	inBatch := func(i int) bool {
+		return i >= 0 && i < len(stmts) && stmts[i].batch != 0 &&
+			((i > 0 && stmts[i-1].batch == stmts[i].batch) || (i+1 < len(stmts) && stmts[i+1].batch == stmts[i].batch))
+	}
 	for i, s := range stmts {
+		if inBatch(i) && (i == 0 || stmts[i-1].batch != s.batch) {
+			b.WriteString("\\startpipeline\n")
+		}
 		var errs []error
 		sql := placeholder.ReplaceAllStringFunc(s.sql, func(p string) string {
 			n, _ := strconv.Atoi(p[1:])
@@ -276,6 +306,9 @@ func pgbenchScript(stmts []recordedStmt) (script string, vars map[string]string,
 			return "", nil, err
 		}
 		b.WriteString(strings.TrimSpace(sql) + ";\n")
+		if inBatch(i) && (i+1 == len(stmts) || stmts[i+1].batch != s.batch) {
+			b.WriteString("\\endpipeline\n")
+		}
 	}
 	return b.String(), vars, nil
 }
@@ -329,6 +362,22 @@ func (f *fixture) statementsRun(ctx context.Context) ([]string, error) {
 	// shown two of the same text); what is compared is which ran.
 	slices.Sort(out)
 	return slices.Compact(out), nil
+}
+
+// startCounted starts a relay to dbURL's server (startTripCounter) and an
+// API server whose database is reached through it, for counting a
+// request's round trips apart from the loads, which go direct.
+func startCounted(ctx context.Context, dbURL string) (*tripCounter, *server, error) {
+	relay, err := startTripCounter(dbURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	counted, err := startServer(ctx, relay.url, "")
+	if err != nil {
+		relay.close()
+		return nil, nil, err
+	}
+	return relay, counted, nil
 }
 
 // tripCounter is a TCP relay to PostgreSQL that counts round trips: a

@@ -536,15 +536,11 @@ func (f *fixture) tripRows(ctx context.Context, e *Env, spread, first int) []Row
 		unit  = "round trips"
 	)
 	fail := func(err error) []Row { return []Row{{Group: group, What: "round trips per request", Err: err}} }
-	relay, err := startTripCounter(f.url)
+	relay, counted, err := startCounted(ctx, f.url)
 	if err != nil {
 		return fail(err)
 	}
 	defer relay.close()
-	counted, err := startServer(ctx, relay.url, "")
-	if err != nil {
-		return fail(err)
-	}
 	defer counted.stop()
 	client := &http.Client{}
 	defer client.CloseIdleConnections()

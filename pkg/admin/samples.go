@@ -34,18 +34,6 @@ func (c *Console) sampleRoutes() {
 // errViewer refuses a viewer's write, as the API does.
 var errViewer = errForbidden("Viewers have read-only access to samples.")
 
-// seenBy is the rule of the console's sample writes: the sample, as the
-// write locks it, must still be one u sees (soft-deleted since the page
-// was read, it is not, for a user who is not Privileged).
-func seenBy(u domain.User) domain.SampleRule {
-	return func(cur domain.Sample) error {
-		if !u.SeesSample(cur) {
-			return domain.ErrNotFound
-		}
-		return nil
-	}
-}
-
 // sampleCenter returns the center of the path if v may see its samples:
 // members of an active center and superusers. Anyone else, and everyone
 // for a soft-deleted center (whose samples the domain hides too), gets
@@ -445,7 +433,7 @@ func (c *Console) sampleSave(w http.ResponseWriter, r *http.Request, v *visit, c
 	if sm == nil {
 		out, err = c.st.Samples.Create(r.Context(), ct.ID, domain.By(v.user.ID), in)
 	} else {
-		out, err = c.st.Samples.Checked(seenBy(v.user)).Update(r.Context(), ct.ID, domain.By(v.user.ID), sm.ID, in)
+		out, err = c.st.Samples.Checked(domain.SeenBy(v.user)).Update(r.Context(), ct.ID, domain.By(v.user.ID), sm.ID, in)
 		verb = "saved"
 	}
 	if f.fromError(err, sampleFields...) {
@@ -491,7 +479,7 @@ func (c *Console) sampleDelete(w http.ResponseWriter, r *http.Request, v *visit)
 	if !v.user.DeletesSamples() {
 		return errForbidden("Only a superuser or an admin may delete samples.")
 	}
-	if _, err := c.st.Samples.Checked(seenBy(v.user)).SoftDelete(r.Context(), ct.ID, domain.By(v.user.ID), sm.ID); err != nil {
+	if _, err := c.st.Samples.Checked(domain.SeenBy(v.user)).SoftDelete(r.Context(), ct.ID, domain.By(v.user.ID), sm.ID); err != nil {
 		return err
 	}
 	return c.redirect(w, r, samplesPath(ct), "Sample "+sm.Name+" soft-deleted: an admin still sees it with “Include soft-deleted”.")

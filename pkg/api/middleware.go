@@ -163,15 +163,15 @@ func caller(r *http.Request) *domain.User {
 // anything else is a 401 with WWW-Authenticate: Bearer.
 //
 // On a cached route (route.cached), whose Store calls all run the
-// principal's guard, the token's principal may come from the Store's
-// cache (Tokens.Principal) and travels in the context (domain.WithPrincipal):
+// principal's guard, the token's principal may come from the Store's cache
+// (Tokens.Principal) and travels in the context (domain.WithPrincipal):
 // the request then spends no round trip of its own on its token. Should
 // the guard find the user changed (domain.ErrPrincipalChanged), the
 // handler runs once more with the principal proved again (proveAgain), so
 // the body is read ahead to be read twice; so it does when the handler
 // refused the request on the cached principal's word alone and the user
-// turns out to have changed (a viewer since promoted). Other routes prove the token by
-// its own statement (Tokens.Authenticate).
+// turns out to have changed (a viewer since promoted). Other routes prove
+// the token by its own statement (Tokens.Authenticate).
 func (s *Server) authenticate(next http.Handler, cached bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		scheme, token, found := strings.Cut(r.Header.Get("Authorization"), " ")

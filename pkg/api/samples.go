@@ -167,9 +167,10 @@ func (s *Server) updateSample(partial bool) handlerFunc {
 			return err
 		}
 		u := caller(r)
+		seen := domain.SeenBy(*u)
 		sm, err := s.st.Samples.Checked(func(cur domain.Sample) error {
-			if !u.SeesSample(cur) {
-				return errNotFound
+			if err := seen(cur); err != nil {
+				return err
 			}
 			if status != nil && domain.Status(*status) != cur.Status {
 				return fieldError(map[string][]string{"status": {"cannot be changed here; use the process, complete, reject and archive actions"}})
@@ -208,9 +209,10 @@ func (s *Server) deleteSample(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	u := caller(r)
+	seen := domain.SeenBy(*u)
 	_, err = s.st.Samples.Checked(func(cur domain.Sample) error {
-		if !u.SeesSample(cur) {
-			return errNotFound
+		if err := seen(cur); err != nil {
+			return err
 		}
 		if !u.DeletesSamples() {
 			return errForbidden("only a superuser or an admin may delete samples")

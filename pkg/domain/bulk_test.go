@@ -14,6 +14,7 @@ import (
 	"github.com/tenantctl/tenantctl/pkg/db"
 	"github.com/tenantctl/tenantctl/pkg/domain"
 	"github.com/tenantctl/tenantctl/tenancy"
+	"github.com/tenantctl/tenantctl/tenancy/tenancytest"
 )
 
 // errRefused is the refusal of the rules of these tests.
@@ -206,11 +207,7 @@ func tripStore(t *testing.T, b *bundle) (*domain.Store, *tripCounter) {
 	counter := &tripCounter{}
 	cfg.ConnConfig.Tracer = counter
 	cfg.MaxConns = 1 // one connection, whose statement cache the first calls warm
-	pool, err := pgxpool.NewWithConfig(b.ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := tenancytest.PoolWithConfig(t, cfg)
 	m, err := db.NewTenancy(pool, tenancy.Config{})
 	if err != nil {
 		t.Fatal(err)

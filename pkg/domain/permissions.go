@@ -127,6 +127,19 @@ func (s *Store) VisibleSample(ctx context.Context, u User, centerID, id uuid.UUI
 	return sm, nil
 }
 
+// SeenBy is the SampleRule of a face's write of a sample it showed u: the
+// sample, as the write locks it, must still be one u sees (SeesSample),
+// else ErrNotFound. Soft-deleted since the page or the request read it, it
+// is not, for a user who is not Privileged.
+func SeenBy(u User) SampleRule {
+	return func(cur Sample) error {
+		if !u.SeesSample(cur) {
+			return notFound("sample", cur.ID.String())
+		}
+		return nil
+	}
+}
+
 // SeesSample reports whether u may see sample sm of a center u sees: a
 // soft-deleted one only if Privileged. However the sample was found (by
 // id, by barcode), this is the rule.

@@ -25,8 +25,11 @@ type Principal struct {
 
 // Same reports whether p and q are the same user with the same role,
 // center and superuser status: what the guard compares.
-func (p Principal) Same(q Principal) bool {
-	return p.ID == q.ID && p.Role == q.Role && p.IsSuperuser == q.IsSuperuser && sameCenter(p.CenterID, q.CenterID)
+func (p Principal) Same(q Principal) bool { return p.ID == q.ID && p.sameRights(q.User) }
+
+// sameRights reports whether u has p's role, center and superuser status.
+func (p Principal) sameRights(u User) bool {
+	return p.Role == u.Role && p.IsSuperuser == u.IsSuperuser && sameCenter(p.CenterID, u.CenterID)
 }
 
 // ErrPrincipalChanged is a Store operation's answer when the principal of
@@ -81,12 +84,12 @@ func (s *Store) queueGuard(ctx context.Context, b *pgx.Batch) {
 		var now User
 		err := row.Scan(&now.Role, &now.CenterID, &now.IsSuperuser)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return s.guardFailed(p, nil)
+			return s.checkGuard(p, nil)
 		}
 		if err != nil {
 			return err
 		}
-		return s.guardFailed(p, &now)
+		return s.checkGuard(p, &now)
 	})
 }
 
@@ -130,29 +133,28 @@ func (s *Store) queueCenter(ctx context.Context, b *pgx.Batch, id uuid.UUID, set
 		if err := row.Scan(&role, &now.CenterID, &superuser, &ok, (*[]byte)(settings)); err != nil {
 			return err
 		}
-		var err error
+		found := &now
 		if role == nil {
-			err = s.guardFailed(p, nil)
+			found = nil
 		} else {
 			now.Role, now.IsSuperuser = *role, *superuser
-			err = s.guardFailed(p, &now)
 		}
-		if err != nil {
+		if err := s.checkGuard(p, found); err != nil {
 			return err
 		}
 		return active(nil, ok)
 	})
 }
 
-// guardFailed compares the user the guard found (nil: none, the token is
-// no longer valid) with p, and returns the guard's error, forgetting p, or
+// checkGuard compares the user the guard found (nil: none, the token is
+// no longer valid) with p: it returns the guard's error, forgetting p, or
 // marks p guarded.
-func (s *Store) guardFailed(p *Principal, now *User) error {
+func (s *Store) checkGuard(p *Principal, now *User) error {
 	switch {
 	case now == nil:
 		s.Tokens.cache.forget(p.hash)
 		return ErrInvalidCredentials
-	case now.Role != p.Role || now.IsSuperuser != p.IsSuperuser || !sameCenter(now.CenterID, p.CenterID):
+	case !p.sameRights(*now):
 		s.Tokens.cache.forget(p.hash)
 		return ErrPrincipalChanged
 	}

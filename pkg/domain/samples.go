@@ -169,24 +169,9 @@ func scanSample(row pgx.Row, extra ...any) (Sample, error) {
 	return s, err
 }
 
-// enter runs a transaction in center id's schema (Manager.InTenantBatch)
-// with the guard of ctx's principal (WithPrincipal) first in its first
-// batch.
-func (s *Store) enter(ctx context.Context, id uuid.UUID, readOnly bool, queue func(*pgx.Batch), fn func(tx pgx.Tx, last *pgx.Batch) error) error {
-	var opts pgx.TxOptions
-	if readOnly {
-		opts.AccessMode = pgx.ReadOnly
-	}
-	return s.m.InTenantBatch(ctx, id, opts, func(b *pgx.Batch) {
-		s.queueGuard(ctx, b)
-		if queue != nil {
-			queue(b)
-		}
-	}, fn)
-}
-
-// inCenter is enter for the work of an active center: with the guard, in
-// the same statement (queueCenter), it checks that the center exists and
+// inCenter runs a transaction in center id's schema (Manager.InTenantBatch)
+// for the work of an active center: with the guard of ctx's principal
+// (WithPrincipal), in the same statement (queueCenter), it checks that the center exists and
 // is active, so that a soft-deleted center's samples are ErrNotFound; then
 // queue's statements follow in the same first batch, and fn gets the
 // center's settings. A read-only

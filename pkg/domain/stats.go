@@ -69,7 +69,8 @@ func newUserStats() UserStats {
 func (s *Store) Stats(ctx context.Context, id uuid.UUID) (Stats, error) {
 	st := Stats{Samples: newSampleStats(), Users: newUserStats()}
 	st.Schema.Name = s.m.SchemaName(id)
-	err := s.enter(ctx, id, true, func(b *pgx.Batch) {
+	err := s.m.InTenantBatch(ctx, id, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(b *pgx.Batch) {
+		s.queueGuard(ctx, b)
 		b.Queue("SELECT "+centerCols+" FROM public.centers WHERE id = $1", id).QueryRow(func(row pgx.Row) (err error) {
 			st.Center, err = scanCenter(row)
 			if errors.Is(err, pgx.ErrNoRows) {

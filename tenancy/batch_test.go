@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -72,7 +73,7 @@ func TestInTenantBatch(t *testing.T) {
 		var inserted int64
 		var seen int
 		trips := roundTrips(t, writes, func() error {
-			return m.InTenantBatch(ctx, id, pgx.TxOptions{}, func(b *pgx.Batch) {
+			return m.InTenantBatch(ctx, id, pgx.TxOptions{}, func(_, b *pgx.Batch) {
 				b.Queue("INSERT INTO "+items+" (tenant_marker, name) VALUES ($1, 'batched') RETURNING id", id.String()).
 					QueryRow(func(row pgx.Row) error { return row.Scan(&inserted) })
 			}, func(tx pgx.Tx, _ *pgx.Batch) error {
@@ -94,7 +95,7 @@ func TestInTenantBatch(t *testing.T) {
 		var count int
 		var path string
 		trips := roundTrips(t, writes, func() error {
-			return m.InTenantBatch(ctx, id, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(b *pgx.Batch) {
+			return m.InTenantBatch(ctx, id, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(_, b *pgx.Batch) {
 				b.Queue("SELECT count(*), current_setting('search_path') FROM "+items+" WHERE name = $1", "batched").
 					QueryRow(func(row pgx.Row) error { return row.Scan(&count, &path) })
 			}, nil)
@@ -119,6 +120,54 @@ func TestInTenantBatch(t *testing.T) {
 	}
 }
 
+// TestInTenantBatchOutside: outside's queries run before the switch, with
+// the connection's own search_path, in the same transaction as inside's,
+// read-only when the transaction is; a read is still one round trip.
+func TestInTenantBatchOutside(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	m, id, _, writes := countedManager(t)
+	tenantPath := pgx.Identifier{m.SchemaName(id)}.Sanitize()
+	const where = "SELECT current_setting('search_path'), transaction_timestamp()"
+	type seen struct {
+		path string
+		at   time.Time
+	}
+	for _, opts := range []pgx.TxOptions{{AccessMode: pgx.ReadOnly}, {AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, {}} {
+		// The first run prepares the inside statement in the tenant, in
+		// round trips of its own.
+		for run := range 2 {
+			var out, in seen
+			trips := roundTrips(t, writes, func() error {
+				return m.InTenantBatch(ctx, id, opts, func(outside, inside *pgx.Batch) {
+					outside.Queue(where).QueryRow(func(row pgx.Row) error { return row.Scan(&out.path, &out.at) })
+					inside.Queue(where + ", count(*) FROM items").QueryRow(func(row pgx.Row) error {
+						return row.Scan(&in.path, &in.at, nil)
+					})
+				}, nil)
+			})
+			if out.path != `""` || in.path != tenantPath {
+				t.Errorf("%+v run %d: search_path outside %q, inside %q; want the connection's own, then %q", opts, run, out.path, in.path, tenantPath)
+			}
+			if !out.at.Equal(in.at) {
+				t.Errorf("%+v run %d: outside's transaction began at %v, inside's at %v; want one transaction", opts, run, out.at, in.at)
+			}
+			if run == 1 && opts.AccessMode == pgx.ReadOnly && trips != 1 {
+				t.Errorf("%+v, prepared: %d round trips, want 1", opts, trips)
+			}
+		}
+		if opts.AccessMode != pgx.ReadOnly {
+			continue
+		}
+		err := m.InTenantBatch(ctx, id, opts, func(outside, _ *pgx.Batch) {
+			outside.Queue("CREATE TEMP TABLE doomed (id int)")
+		}, nil)
+		if sqlState(err) != "25006" {
+			t.Errorf("%+v: a write outside a read-only batch: err %v, want read_only_sql_transaction", opts, err)
+		}
+	}
+}
+
 // TestInTenantBatchRollsBack: a failing queued query, a callback's error
 // or fn's error commits nothing; a read-only one-trip batch whose callback
 // fails reports it; the connection stays usable throughout.
@@ -127,19 +176,19 @@ func TestInTenantBatchRollsBack(t *testing.T) {
 	ctx := t.Context()
 	m, id, pool, _ := countedManager(t)
 	items := pgx.Identifier{m.SchemaName(id), "items"}.Sanitize()
-	insert := func(b *pgx.Batch) {
+	insert := func(_, b *pgx.Batch) {
 		b.Queue("INSERT INTO "+items+" (tenant_marker, name) VALUES ($1, 'doomed')", id.String())
 	}
 
-	err := m.InTenantBatch(ctx, id, pgx.TxOptions{}, func(b *pgx.Batch) {
-		insert(b)
+	err := m.InTenantBatch(ctx, id, pgx.TxOptions{}, func(_, b *pgx.Batch) {
+		insert(nil, b)
 		b.Queue("SELECT 1/0")
 	}, nil)
 	if sqlState(err) != "22012" {
 		t.Errorf("failing query: err %v, want division_by_zero", err)
 	}
-	err = m.InTenantBatch(ctx, id, pgx.TxOptions{}, func(b *pgx.Batch) {
-		insert(b)
+	err = m.InTenantBatch(ctx, id, pgx.TxOptions{}, func(_, b *pgx.Batch) {
+		insert(nil, b)
 		b.Queue("SELECT 1").QueryRow(func(pgx.Row) error { return errDeliberate })
 	}, nil)
 	if !errors.Is(err, errDeliberate) {
@@ -149,7 +198,7 @@ func TestInTenantBatchRollsBack(t *testing.T) {
 	if !errors.Is(err, errDeliberate) {
 		t.Errorf("failing fn: err %v, want it returned", err)
 	}
-	err = m.InTenantBatch(ctx, id, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(b *pgx.Batch) {
+	err = m.InTenantBatch(ctx, id, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(_, b *pgx.Batch) {
 		b.Queue("SELECT 1").QueryRow(func(pgx.Row) error { return errDeliberate })
 	}, nil)
 	if !errors.Is(err, errDeliberate) {

@@ -58,7 +58,10 @@
 // Manager.InTenantBatch sends the transaction's first queries, the
 // tenant's own included, with BEGIN and the switch, and its last ones with
 // COMMIT: a read is one round trip (PostgreSQL's implicit transaction of a
-// pipeline, without BEGIN or COMMIT at all), a write two.
+// pipeline, without BEGIN or COMMIT at all), a write two. The first
+// queries that do not read the tenant's schema (an application's registry)
+// run before the switch, so that their prepared plans survive the change
+// of tenant.
 //
 // # Migrating the fleet
 //

@@ -119,9 +119,9 @@ func ExampleManager_Migrate() {
 	// migrated 1 -> 2 [002_priority.sql]
 }
 
-// Check the application's registry and read the tenant's rows, the
-// registry's query travelling with BEGIN: a suspended customer costs one
-// round trip and never reaches its schema.
+// Check the application's registry and read the tenant's rows in one
+// round trip: the check's error stops the callbacks queued after it, so a
+// suspended customer's rows are never returned.
 func ExampleManager_InTenantBatch() {
 	ctx := context.Background()
 	m, pool, cfg, cleanup := exampleSetup(ctx, exampleMigrations)
@@ -145,10 +145,10 @@ func ExampleManager_InTenantBatch() {
 	countNotes := func() (int, error) {
 		var n int
 		err := m.InTenantBatch(ctx, acme, pgx.TxOptions{AccessMode: pgx.ReadOnly},
-			func(b *pgx.Batch) {
-				// Queued queries name their schema: they are prepared
-				// before the tenant's search_path is set.
-				b.Queue("SELECT active FROM "+customers+" WHERE id = $1", acme).QueryRow(func(row pgx.Row) error {
+			func(outside, inside *pgx.Batch) {
+				// The registry's query names its schema and runs before
+				// the switch, so its plan serves every tenant.
+				outside.Queue("SELECT active FROM "+customers+" WHERE id = $1", acme).QueryRow(func(row pgx.Row) error {
 					var active bool
 					if err := row.Scan(&active); err != nil {
 						return err
@@ -158,10 +158,8 @@ func ExampleManager_InTenantBatch() {
 					}
 					return nil
 				})
-			},
-			func(tx pgx.Tx, _ *pgx.Batch) error {
-				return tx.QueryRow(ctx, "SELECT count(*) FROM notes").Scan(&n)
-			})
+				inside.Queue("SELECT count(*) FROM notes").QueryRow(func(row pgx.Row) error { return row.Scan(&n) })
+			}, nil)
 		return n, err
 	}
 

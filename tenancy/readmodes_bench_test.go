@@ -165,8 +165,8 @@ func BenchmarkReadMode(b *testing.B) {
 	ro := pgx.TxOptions{AccessMode: pgx.ReadOnly}
 	oneTrip := func(sql func(id uuid.UUID) string) func(ctx context.Context, m *tenancy.Manager, id uuid.UUID) error {
 		return func(ctx context.Context, m *tenancy.Manager, id uuid.UUID) error {
-			return m.InTenantBatch(ctx, id, ro, func(bt *pgx.Batch) {
-				queueCheck(bt, id)
+			return m.InTenantBatch(ctx, id, ro, func(outside, bt *pgx.Batch) {
+				queueCheck(outside, id)
 				bt.Queue(sql(id), 20, 0).Query(func(rows pgx.Rows) error {
 					return collectReadModePage(rows, id)
 				})
@@ -176,7 +176,7 @@ func BenchmarkReadMode(b *testing.B) {
 	qualified := map[uuid.UUID]string{}
 	modes := []readMode{
 		{"baseline", nil, func(ctx context.Context, m *tenancy.Manager, id uuid.UUID) error {
-			return m.InTenantBatch(ctx, id, ro, func(bt *pgx.Batch) { queueCheck(bt, id) }, func(tx pgx.Tx, _ *pgx.Batch) error {
+			return m.InTenantBatch(ctx, id, ro, func(outside, _ *pgx.Batch) { queueCheck(outside, id) }, func(tx pgx.Tx, _ *pgx.Batch) error {
 				rows, err := tx.Query(ctx, unqualified, 20, 0)
 				if err != nil {
 					return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -58,8 +59,14 @@ func (m *Manager) InTenantTx(ctx context.Context, id uuid.UUID, opts pgx.TxOptio
 // InTenantBatch is InTenantTx in the fewest round trips: queue's queries
 // travel with BEGIN and the tenant's search_path (pgx's Batch.BeginTx), and
 // the queries fn queues on last travel with COMMIT. queue, which may be nil,
-// queues the first queries on a batch and reads their results with the
-// queued queries' callbacks (QueuedQuery.QueryRow, Query, Exec). Then fn,
+// queues the first queries and reads their results with the queued
+// queries' callbacks (QueuedQuery.QueryRow, Query, Exec): on inside those
+// that run in the tenant's schema, on outside those that do not depend on
+// it (the application's registry, schema-qualified), which run first, in
+// the same transaction, before the switch. PostgreSQL re-plans a prepared
+// statement whenever search_path differs from the one it was last planned
+// with, so a statement of the registry run after the switch is planned
+// again at every change of tenant, and before it, never. Then fn,
 // which may be nil, runs in the same transaction: it may query tx, and
 // queue on last what should end the transaction. An error of a queued
 // query, of the first batch's callbacks or of fn rolls everything back; so
@@ -97,7 +104,7 @@ func (m *Manager) InTenantTx(ctx context.Context, id uuid.UUID, opts pgx.TxOptio
 // table, re-planned; should the two tables' columns differ it fails with
 // "cached plan must not change result type". Name the columns, or qualify
 // the query.
-func (m *Manager) InTenantBatch(ctx context.Context, id uuid.UUID, opts pgx.TxOptions, queue func(*pgx.Batch), fn func(tx pgx.Tx, last *pgx.Batch) error) error {
+func (m *Manager) InTenantBatch(ctx context.Context, id uuid.UUID, opts pgx.TxOptions, queue func(outside, inside *pgx.Batch), fn func(tx pgx.Tx, last *pgx.Batch) error) error {
 	if err := checkTxOptions(opts); err != nil {
 		return err
 	}
@@ -109,18 +116,26 @@ func (m *Manager) InTenantBatch(ctx context.Context, id uuid.UUID, opts pgx.TxOp
 	// the scope of SET LOCAL. Two statements fewer for the server to run,
 	// and the same read-only transaction, set in the switch's statement.
 	implicit := oneTrip && opts == pgx.TxOptions{AccessMode: pgx.ReadOnly}
-	var b pgx.Batch
+	var outside, inside, b pgx.Batch
+	if queue != nil {
+		queue(&outside, &inside)
+	}
 	// set_config(..., true) is SET LOCAL taking its value as a parameter;
 	// its text is the same for every tenant, so it is prepared once.
-	if implicit {
+	switch {
+	case implicit && outside.Len() == 0:
 		b.Queue("SELECT set_config('search_path', $1, true), set_config('transaction_read_only', 'on', true)", path)
-	} else {
+	case implicit:
+		// Read-only before the first statement, which may be outside's.
+		b.Queue("SELECT set_config('transaction_read_only', 'on', true)")
+		requeue(&b, outside.QueuedQueries)
+		b.Queue("SELECT set_config('search_path', $1, true)", path)
+	default:
 		b.BeginTx(opts)
+		requeue(&b, outside.QueuedQueries)
 		b.Queue("SELECT set_config('search_path', $1, true)", path)
 	}
-	if queue != nil {
-		queue(&b)
-	}
+	requeue(&b, inside.QueuedQueries)
 	if oneTrip && !implicit {
 		b.Queue("COMMIT")
 	}
@@ -173,9 +188,9 @@ func preparedOutside(err error) (string, bool) {
 
 // sendInside sends b, whose statement refused sends nothing of, in two
 // steps, as an explicit transaction even if b was to be an implicit one
-// (a pipeline is one transaction only up to its Sync): BEGIN, the switch
-// and the queries queued before refused (which
-// prepared outside the tenant, or were cached), then the rest inside the
+// (a pipeline is one transaction only up to its Sync): BEGIN, the queries
+// queued before refused (which prepared outside the tenant, or were
+// cached) with the switch among them, then the rest inside the
 // transaction, where pgx prepares and caches them against the tenant's
 // tables. The first step's callbacks run before the rest is sent, so a
 // registry check that fails (a dropped tenant) answers before the query
@@ -188,23 +203,29 @@ func sendInside(ctx context.Context, c *pgx.Conn, b *pgx.Batch, refused string, 
 	if !implicit {
 		qs = qs[1:] // b's own BEGIN
 	}
-	into := &enter
-	for _, q := range qs {
-		if q.SQL == refused {
-			into = &rest
-		}
-		into.Queue(q.SQL, q.Arguments...).Fn = q.Fn
+	i := slices.IndexFunc(qs, func(q *pgx.QueuedQuery) bool { return q.SQL == refused })
+	if i < 0 {
+		return nil, fmt.Errorf("tenancy: the refused statement is not in the batch: %q", refused)
 	}
+	requeue(&enter, qs[:i])
+	requeue(&rest, qs[i:])
 	if implicit {
 		// The end the pipeline's Sync would have been.
-		into.Queue("COMMIT")
+		rest.Queue("COMMIT")
 	}
 	br := c.SendBatch(ctx, &enter)
 	tx := br.Tx()
-	if err := br.Close(); err != nil || rest.Len() == 0 {
+	if err := br.Close(); err != nil {
 		return tx, err
 	}
 	return tx, tx.SendBatch(ctx, &rest).Close()
+}
+
+// requeue queues qs on b as they are, callbacks kept.
+func requeue(b *pgx.Batch, qs []*pgx.QueuedQuery) {
+	for _, q := range qs {
+		b.Queue(q.SQL, q.Arguments...).Fn = q.Fn
+	}
 }
 
 // checkTxOptions accepts only pgx's own constants: pgx renders the options

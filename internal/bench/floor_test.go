@@ -56,11 +56,10 @@ func TestFloorScripts(t *testing.T) {
 		}
 	}
 
-	guard := strings.TrimSuffix(pgGuard, ";\n")
 	for _, n := range []int{0, spread - 1, writeKeyBase, writeKeyBase + writeCenters - 1} {
 		var role *string
 		var active *bool
-		err := pool.QueryRow(ctx, "SELECT role::text, is_active FROM ("+strings.ReplaceAll(guard, ":n", strconv.Itoa(n))+") g").Scan(&role, &active)
+		err := pool.QueryRow(ctx, "SELECT role::text, is_active FROM ("+strings.ReplaceAll(pgGuard, ":n", strconv.Itoa(n))+") g").Scan(&role, &active)
 		if err != nil || role == nil || active == nil || !*active {
 			t.Errorf("guard of key %d: role %v, center active %v, %v; want the member's role and an active center", n, role, active, err)
 		}

@@ -61,15 +61,9 @@ const (
 // statement's parameter.
 func key(col string) string { return "(SELECT " + col + " FROM public.bench_keys WHERE n = :n)" }
 
-// pgSwitch is tenancy.Manager.InTenantBatch's schema switch; a read's,
-// which runs in PostgreSQL's implicit transaction, also makes the
-// transaction read-only.
-func pgSwitch(readOnly bool) string {
-	if readOnly {
-		return "SELECT set_config('search_path', " + key("schema") + ", true), set_config('transaction_read_only', 'on', true);\n"
-	}
-	return "SELECT set_config('search_path', " + key("schema") + ", true);\n"
-}
+// pgSwitch is tenancy.Manager.InTenantBatch's schema switch, after the
+// statements of the registry (the guard's, the create's membership's).
+var pgSwitch = "SELECT set_config('search_path', " + key("schema") + ", true)"
 
 // pgGuard is domain's guardCenterSQL: the token's user, if the token is
 // still valid, and the center, in one row.
@@ -81,24 +75,37 @@ LEFT JOIN (SELECT u.role, u.center_id, u.is_superuser
 	LEFT JOIN public.centers c ON c.id = u.center_id
 	WHERE t.token_hash = ` + key("token_hash") + ` AND t.is_active AND (t.expires_at IS NULL OR t.expires_at > now())
 		AND u.is_active AND (u.is_superuser OR c.is_active)) g ON true
-LEFT JOIN public.centers c ON c.id = ` + key("center") + ";\n"
+LEFT JOIN public.centers c ON c.id = ` + key("center")
 
-// pgRead is a read's script, one round trip: pick (\set lines), then the
-// switch, the guard and read in one pipeline, as Samples' reads send
+// pgRead is a read's script, one round trip: pick (\set lines), then in
+// one pipeline the read-only setting of PostgreSQL's implicit
+// transaction, the guard, the switch and read, as Samples' reads send
 // them (Store.inCenter with nothing after its first batch).
 func pgRead(pick, read string) string {
-	return pick + "\\startpipeline\n" + pgSwitch(true) + pgGuard + read + ";\n\\endpipeline\n"
+	return pick + pipeline("SELECT set_config('transaction_read_only', 'on', true)", pgGuard, pgSwitch, read)
 }
 
 // pgWrite is a write's script, two round trips: pick, then BEGIN, the
-// switch, the guard and first in one pipeline; then last and COMMIT in
+// guard, outside (a statement of the registry, or none), the switch and
+// first (a tenant's, or none) in one pipeline; then last and COMMIT in
 // another, or COMMIT alone if last is empty.
-func pgWrite(pick, first, last string) string {
-	s := pick + "\\startpipeline\nBEGIN;\n" + pgSwitch(false) + pgGuard + first + ";\n\\endpipeline\n"
+func pgWrite(pick, outside, first, last string) string {
+	s := pick + pipeline("BEGIN", pgGuard, outside, pgSwitch, first)
 	if last == "" {
 		return s + "COMMIT;\n"
 	}
-	return s + "\\startpipeline\n" + last + ";\nCOMMIT;\n\\endpipeline\n"
+	return s + pipeline(last, "COMMIT")
+}
+
+// pipeline is a pgbench pipeline of the statements that are not empty.
+func pipeline(stmts ...string) string {
+	s := "\\startpipeline\n"
+	for _, stmt := range stmts {
+		if stmt != "" {
+			s += stmt + ";\n"
+		}
+	}
+	return s + "\\endpipeline\n"
 }
 
 // pgbench's choice of center and sample.
@@ -205,7 +212,7 @@ var requests = []request{{
 	// The token's member creates the sample and is its user. The empty
 	// description is a literal: pgbench takes no empty variable.
 	script: pgWrite(fmt.Sprintf("\\set n %d + random(0, %d)\n\\set barcode (:client_id + 1) * 1000000000 + :i\n\\set i :i + 1\n", writeKeyBase, writeCenters-1),
-		"SELECT center_id IS NOT DISTINCT FROM "+key("center")+", is_active FROM public.users WHERE id = "+key("member")+" FOR SHARE",
+		"SELECT center_id IS NOT DISTINCT FROM "+key("center")+", is_active FROM public.users WHERE id = "+key("member")+" FOR SHARE", "",
 		"INSERT INTO samples (name, description, sample_type, barcode, user_id, metadata, created_by, updated_by)\n"+
 			"VALUES (:name, '', :type, :barcode, "+key("member")+", :meta, "+key("member")+", "+key("member")+")\nRETURNING "+sampleCols),
 	// Barcodes past the floor's, in write center :w (its id :center<w>,
@@ -231,7 +238,7 @@ var requests = []request{{
 	},
 	// Pending sample k is in write center k % writeCenters, key n
 	// writeKeyBase + k % writeCenters (seedWrites).
-	script: pgWrite(fmt.Sprintf("\\set k (:client_id + :clients * :i) %% :pending\n\\set i :i + 1\n\\set n %d + :k %% %d\n", writeKeyBase, writeCenters),
+	script: pgWrite(fmt.Sprintf("\\set k (:client_id + :clients * :i) %% :pending\n\\set i :i + 1\n\\set n %d + :k %% %d\n", writeKeyBase, writeCenters), "",
 		"UPDATE samples SET status = :to, updated_by = "+key("member")+" WHERE id = (SELECT sample FROM public.bench_pending WHERE k = :k) AND status = ANY(:from) AND (is_active OR NOT :active_only) RETURNING "+sampleCols, ""),
 	// The pending samples :pending and on, past the floor's; pending
 	// sample k is in write center k % writeCenters, and pgbench reads its
@@ -266,13 +273,15 @@ func pgbenchVars(spread, conns, pending int) map[string]string {
 }
 
 // measured is one side of a comparison: what a load measured, its SQL
-// statements per request (pg_stat_statements) and, for the API, the
+// statements and PostgreSQL's plans of them per request
+// (pg_stat_statements, with track_planning) and, for the API, the
 // server's and wrk's CPU time per request.
 type measured struct {
 	requests int
 	elapsed  time.Duration
 	p50, p99 time.Duration
 	stmts    float64
+	plans    float64
 	cpu, wrk time.Duration
 	err      error
 }
@@ -304,7 +313,7 @@ func (m measured) String() string {
 	}
 	s := fmt.Sprintf("%.0f/s, p50 %s, p99 %s", m.rps(), fmtMS(m.p50), fmtMS(m.p99))
 	if m.stmts > 0 {
-		s += fmt.Sprintf(", %.1f statements/request besides BEGIN and COMMIT", m.stmts)
+		s += fmt.Sprintf(", %.1f statements/request besides BEGIN and COMMIT, %.2f plans/request", m.stmts, m.plans)
 	}
 	if m.cpu > 0 {
 		s += fmt.Sprintf(", server CPU %d µs/request", m.cpu.Microseconds())
@@ -356,7 +365,7 @@ func (f *fixture) loadFrom(ctx context.Context, e *Env, srv *server, req request
 	if m.requests > 0 {
 		m.cpu = (cpu1 - cpu0) / time.Duration(m.requests)
 	}
-	m.stmts, m.err = f.statementsPer(ctx, int64(m.requests))
+	m.stmts, m.plans, m.err = f.statementsPer(ctx, int64(m.requests))
 	return m
 }
 
@@ -382,7 +391,7 @@ func (f *fixture) loadPgbench(ctx context.Context, e *Env, req request, spread i
 	if err != nil {
 		return measured{err: err}
 	}
-	m.stmts, m.err = f.statementsPer(ctx, int64(total))
+	m.stmts, m.plans, m.err = f.statementsPer(ctx, int64(total))
 	if req.name == "transition" && total > pending {
 		m.err = fmt.Errorf("pgbench ran %d transitions, more than the %d pending samples", total, pending)
 	}
@@ -404,18 +413,21 @@ WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 	AND query NOT LIKE '%pg_stat_statements%' AND query !~* '^\s*(begin|commit)'`
 
 // statementsPer returns the statements run in the bench database since
-// the last reset, per request of n. BEGIN and COMMIT are left out: the
-// extension does not see pgbench's, which travel as prepared statements.
-func (f *fixture) statementsPer(ctx context.Context, n int64) (float64, error) {
+// the last reset, and the plans PostgreSQL made for them, per request of
+// n. BEGIN and COMMIT are left out: the extension does not see pgbench's,
+// which travel as prepared statements. A prepared statement's generic
+// plan is made once and reused: a plan per call is a custom plan, or one
+// made again because the statement's search_path changed.
+func (f *fixture) statementsPer(ctx context.Context, n int64) (stmts, plans float64, err error) {
 	if n == 0 {
-		return 0, nil
+		return 0, 0, nil
 	}
-	var calls int64
-	err := f.pool.QueryRow(ctx, `SELECT coalesce(sum(calls), 0)::bigint `+statementsOfRun).Scan(&calls)
+	var calls, planned int64
+	err = f.pool.QueryRow(ctx, `SELECT coalesce(sum(calls), 0)::bigint, coalesce(sum(plans), 0)::bigint `+statementsOfRun).Scan(&calls, &planned)
 	if err != nil {
-		return 0, fmt.Errorf("bench: read pg_stat_statements: %w", err)
+		return 0, 0, fmt.Errorf("bench: read pg_stat_statements: %w", err)
 	}
-	return float64(calls) / float64(n), nil
+	return float64(calls) / float64(n), float64(planned) / float64(n), nil
 }
 
 // floorNote says how the throughput rows' pgbench sends the product's SQL.

@@ -171,13 +171,14 @@ func scanSample(row pgx.Row, extra ...any) (Sample, error) {
 
 // inCenter runs a transaction in center id's schema (Manager.InTenantBatch)
 // for the work of an active center: with the guard of ctx's principal
-// (WithPrincipal), in the same statement (queueCenter), it checks that the center exists and
-// is active, so that a soft-deleted center's samples are ErrNotFound; then
-// queue's statements follow in the same first batch, and fn gets the
-// center's settings. A read-only
-// transaction without fn is one round trip; one whose fn queues its
-// writes on last, two.
-func (s *Store) inCenter(ctx context.Context, id uuid.UUID, readOnly bool, queue func(*pgx.Batch),
+// (WithPrincipal), in the same statement (queueCenter), it checks that the
+// center exists and is active, so that a soft-deleted center's samples are
+// ErrNotFound; then queue's statements follow in the same first batch,
+// those of the registry on outside, before the switch to the center's
+// schema, and fn gets the center's settings. A read-only transaction
+// without fn is one round trip; one whose fn queues its writes on last,
+// two.
+func (s *Store) inCenter(ctx context.Context, id uuid.UUID, readOnly bool, queue func(outside, inside *pgx.Batch),
 	fn func(tx pgx.Tx, settings json.RawMessage, last *pgx.Batch) error) error {
 	var settings json.RawMessage
 	var then func(pgx.Tx, *pgx.Batch) error
@@ -188,10 +189,10 @@ func (s *Store) inCenter(ctx context.Context, id uuid.UUID, readOnly bool, queue
 	if readOnly {
 		opts.AccessMode = pgx.ReadOnly
 	}
-	return s.m.InTenantBatch(ctx, id, opts, func(b *pgx.Batch) {
-		s.queueCenter(ctx, b, id, &settings)
+	return s.m.InTenantBatch(ctx, id, opts, func(outside, inside *pgx.Batch) {
+		s.queueCenter(ctx, outside, id, &settings)
 		if queue != nil {
-			queue(b)
+			queue(outside, inside)
 		}
 	}, then)
 }
@@ -294,8 +295,8 @@ func (ss *Samples) Create(ctx context.Context, centerID uuid.UUID, actor Actor, 
 	var out Sample
 	var m *membership
 	// Two round trips: the checks with BEGIN, the insert with COMMIT.
-	err := ss.s.inCenter(ctx, centerID, false, func(b *pgx.Batch) {
-		m = queueMembership(b, centerID, userID)
+	err := ss.s.inCenter(ctx, centerID, false, func(outside, _ *pgx.Batch) {
+		m = queueMembership(outside, centerID, userID)
 	}, func(_ pgx.Tx, settings json.RawMessage, last *pgx.Batch) error {
 		checkRefs(&f, settings, p.SampleType, userID, m)
 		if err := f.err(); err != nil {
@@ -317,7 +318,7 @@ RETURNING `+sampleCols, *p.Name, *p.Description, *p.SampleType, *p.Barcode, *use
 // Get returns sample id of center centerID, active or not.
 func (ss *Samples) Get(ctx context.Context, centerID, id uuid.UUID) (Sample, error) {
 	var out Sample
-	err := ss.s.inCenter(ctx, centerID, true, func(b *pgx.Batch) {
+	err := ss.s.inCenter(ctx, centerID, true, func(_, b *pgx.Batch) {
 		queueSample(b, "SELECT "+sampleCols+" FROM samples WHERE id = $1", id, id.String(), &out)
 	}, nil)
 	return out, err
@@ -331,7 +332,7 @@ func (ss *Samples) GetByBarcode(ctx context.Context, centerID uuid.UUID, barcode
 		return Sample{}, notFound("sample", barcode)
 	}
 	var out Sample
-	err := ss.s.inCenter(ctx, centerID, true, func(b *pgx.Batch) {
+	err := ss.s.inCenter(ctx, centerID, true, func(_, b *pgx.Batch) {
 		queueSample(b, "SELECT "+sampleCols+" FROM samples WHERE barcode = $1", barcode, barcode, &out)
 	}, nil)
 	return out, err
@@ -391,7 +392,7 @@ func (ss *Samples) List(ctx context.Context, centerID uuid.UUID, flt SampleFilte
 		q.search(flt.Search, "name", "barcode", "description")
 	}
 	items, total, err := readPage(q, order, limit, offset, scanSample, func(queue func(*pgx.Batch)) error {
-		return ss.s.inCenter(ctx, centerID, true, queue, nil)
+		return ss.s.inCenter(ctx, centerID, true, func(_, inside *pgx.Batch) { queue(inside) }, nil)
 	})
 	if err != nil {
 		return nil, 0, mapError(err)
@@ -458,8 +459,8 @@ func (cs CheckedSamples) Patch(ctx context.Context, centerID uuid.UUID, actor Ac
 	p = p.validate(&f)
 	var out Sample
 	var m *membership
-	err := cs.locked(ctx, centerID, id, func(b *pgx.Batch) {
-		m = queueMembership(b, centerID, p.UserID)
+	err := cs.locked(ctx, centerID, id, func(outside *pgx.Batch) {
+		m = queueMembership(outside, centerID, p.UserID)
 	}, func(cur Sample, settings json.RawMessage, last *pgx.Batch) error {
 		st, uid := p.SampleType, p.UserID
 		if st != nil && *st == cur.SampleType {
@@ -521,15 +522,16 @@ func (cs CheckedSamples) setActive(ctx context.Context, centerID uuid.UUID, acto
 }
 
 // locked is the shape of a CheckedSamples write: sample id of center
-// centerID read FOR UPDATE in the first batch, with queue's checks, then
-// the rule asked of it, then write, which queues the change on last.
-func (cs CheckedSamples) locked(ctx context.Context, centerID, id uuid.UUID, queue func(*pgx.Batch),
+// centerID read FOR UPDATE in the first batch, with outside's checks of
+// the registry, then the rule asked of it, then write, which queues the
+// change on last.
+func (cs CheckedSamples) locked(ctx context.Context, centerID, id uuid.UUID, outside func(*pgx.Batch),
 	write func(cur Sample, settings json.RawMessage, last *pgx.Batch) error) error {
 	var cur Sample
-	return cs.ss.s.inCenter(ctx, centerID, false, func(b *pgx.Batch) {
-		queueSample(b, "SELECT "+sampleCols+" FROM samples WHERE id = $1 FOR UPDATE", id, id.String(), &cur)
-		if queue != nil {
-			queue(b)
+	return cs.ss.s.inCenter(ctx, centerID, false, func(out, in *pgx.Batch) {
+		queueSample(in, "SELECT "+sampleCols+" FROM samples WHERE id = $1 FOR UPDATE", id, id.String(), &cur)
+		if outside != nil {
+			outside(out)
 		}
 	}, func(_ pgx.Tx, settings json.RawMessage, last *pgx.Batch) error {
 		if cs.rule != nil {
@@ -563,7 +565,7 @@ func (ss *Samples) Transition(ctx context.Context, centerID uuid.UUID, actor Act
 	changed := false
 	// Two round trips: the update with BEGIN, then COMMIT once the guard
 	// and the center check passed.
-	err := ss.s.inCenter(ctx, centerID, false, func(b *pgx.Batch) {
+	err := ss.s.inCenter(ctx, centerID, false, func(_, b *pgx.Batch) {
 		b.Queue("UPDATE samples SET status = $2, updated_by = $3 WHERE id = $1 AND status = ANY($4) AND (is_active OR NOT $5) RETURNING "+sampleCols,
 			id, string(t.to), actor.nullID(), from, activeOnly).QueryRow(func(row pgx.Row) (err error) {
 			out, err = scanSample(row)

@@ -69,7 +69,8 @@ func newUserStats() UserStats {
 func (s *Store) Stats(ctx context.Context, id uuid.UUID) (Stats, error) {
 	st := Stats{Samples: newSampleStats(), Users: newUserStats()}
 	st.Schema.Name = s.m.SchemaName(id)
-	err := s.m.InTenantBatch(ctx, id, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(b *pgx.Batch) {
+	// The registry's statements before the switch, the samples' after it.
+	err := s.m.InTenantBatch(ctx, id, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(b, inside *pgx.Batch) {
 		s.queueGuard(ctx, b)
 		b.Queue("SELECT "+centerCols+" FROM public.centers WHERE id = $1", id).QueryRow(func(row pgx.Row) (err error) {
 			st.Center, err = scanCenter(row)
@@ -98,7 +99,7 @@ func (s *Store) Stats(ctx context.Context, id uuid.UUID) (Stats, error) {
 				})
 				return err
 			})
-		b.Queue("SELECT status, sample_type, count(*) FROM samples WHERE is_active GROUP BY status, sample_type").
+		inside.Queue("SELECT status, sample_type, count(*) FROM samples WHERE is_active GROUP BY status, sample_type").
 			Query(func(rows pgx.Rows) error {
 				var status Status
 				var typ string

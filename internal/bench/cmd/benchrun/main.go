@@ -116,9 +116,10 @@ func startCluster(ctx context.Context) (*pgcluster.Cluster, error) {
 		return nil, err
 	}
 	return pgcluster.Open(ctx, pgcluster.Options{
-		BinDir:   bin,
-		Durable:  true,
-		Settings: []string{"max_connections = 200", "shared_preload_libraries = 'pg_stat_statements'"},
+		BinDir:  bin,
+		Durable: true,
+		// track_planning: the plans per request in the requests' notes.
+		Settings: []string{"max_connections = 200", "shared_preload_libraries = 'pg_stat_statements'", "pg_stat_statements.track_planning = on"},
 		Log:      log,
 	})
 }

@@ -128,14 +128,14 @@ func (m *Manager) InTenantBatch(ctx context.Context, id uuid.UUID, opts pgx.TxOp
 	case implicit:
 		// Read-only before the first statement, which may be outside's.
 		b.Queue("SELECT set_config('transaction_read_only', 'on', true)")
-		requeue(&b, outside.QueuedQueries)
+		b.QueuedQueries = append(b.QueuedQueries, outside.QueuedQueries...)
 		b.Queue("SELECT set_config('search_path', $1, true)", path)
 	default:
 		b.BeginTx(opts)
-		requeue(&b, outside.QueuedQueries)
+		b.QueuedQueries = append(b.QueuedQueries, outside.QueuedQueries...)
 		b.Queue("SELECT set_config('search_path', $1, true)", path)
 	}
-	requeue(&b, inside.QueuedQueries)
+	b.QueuedQueries = append(b.QueuedQueries, inside.QueuedQueries...)
 	if oneTrip && !implicit {
 		b.Queue("COMMIT")
 	}
@@ -178,6 +178,9 @@ func (m *Manager) InTenantBatch(ctx context.Context, id uuid.UUID, opts pgx.TxOp
 // prepared outside its tenant. An argument that cannot be encoded fails
 // the same step with no server error, and is returned as it is.
 func preparedOutside(err error) (string, bool) {
+	if err == nil {
+		return "", false
+	}
 	var pre pgx.ErrPreprocessingBatch
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pre) && errors.As(err, &pgErr) {

@@ -64,7 +64,7 @@ func profileBenchmark(ctx context.Context, e *Env) []Row {
 		What: fmt.Sprintf("apiserver CPU under the list load, %d connections, %d tenants (pprof over %d s)", e.Scale.Conns, spread, secs),
 		Ours: Figure{m.cpu.Seconds() * 1e6, "µs CPU/request"},
 		Note: fmt.Sprintf("%.1f s of CPU sampled; by what spent it (a sample counts for the first function up its stack past the runtime and small helpers, a system call wherever it is): %s. Load: %s. "+
-			"Each list request is an HTTP exchange, one round trip to PostgreSQL (a write and a read: one pipeline of the schema switch, the token's guard with the center check, and the list query, PostgreSQL's implicit transaction; the token's own statement only once a minute per token), plus the response and the access log line.",
+			"Each list request is an HTTP exchange, one round trip to PostgreSQL (a write and a read: one pipeline, PostgreSQL's implicit transaction, of the read-only setting, the token's guard with the center check, the schema switch and the list query; the token's own statement only once a minute per token), plus the response and the access log line.",
 			total.Seconds(), strings.Join(parts, ", "), m.String())}}
 }
 

@@ -55,7 +55,8 @@
 //
 // # The request path
 //
-// A read costs one round trip to PostgreSQL, a sample write two. The token
+// A read costs one round trip to PostgreSQL, a write of a sample or of a
+// user two. The token
 // is proved by its own statement (Tokens.Authenticate) once a minute per
 // token and process; in between its principal comes from the Store's
 // cache (Tokens.Principal) and the request's first batch re-checks it
@@ -67,7 +68,9 @@
 // TTL. When the guard finds the user changed, or a handler refused a
 // request on the cached principal's word alone, the token is proved again
 // and the handler runs once more as the user is now; nothing was written.
-// The routes that write centers and users prove the token each time.
+// The routes that write centers, and that create users, prove the token
+// each time; a write to a user decides on the row it locks, with the
+// guard in the same first batch (domain.Users.Checked).
 //
 // # Metrics
 //

@@ -43,6 +43,20 @@ func checkFreshness(t *testing.T, e *env) {
 		t.Errorf("the request run again lost its body: %s", r.raw)
 	}
 
+	// The same for a write of a user, decided on the row it locks: a
+	// demoted admin may no longer rename a member, an admin again may.
+	renamed := e.newUser(e.ist, domain.RoleUser)
+	rename := func(name string) resp {
+		return e.do("PATCH", "/api/users/"+renamed.ID.String()+"/", "fresh_admin", `{"first_name": "`+name+`"}`)
+	}
+	e.expect(rename("Ada"), 200, "admin renames a member")
+	sql("UPDATE public.users SET role = 'user' WHERE id = $1", admin.ID)
+	e.expect(rename("Bea"), 403, "demoted to user, renames a member")
+	sql("UPDATE public.users SET role = 'admin' WHERE id = $1", admin.ID)
+	if r := e.expect(rename("Cleo"), 200, "admin again, renames a member"); r.str("first_name") != "Cleo" {
+		t.Errorf("the rename run again lost its body: %s", r.raw)
+	}
+
 	// Moved to another center: the old one's samples are another center's.
 	sql("UPDATE public.users SET center_id = $2 WHERE id = $1", admin.ID, e.ank.ID)
 	e.expect(e.do("GET", samplesPath(e.ist), "fresh_admin", ""), 404, "moved away, lists the old center")

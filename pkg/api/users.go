@@ -128,48 +128,56 @@ func (o *object) phone() string {
 // updateUser is PUT (username and email required; other fields left out
 // are kept, as in DRF) and PATCH. Superusers update anyone, admins the
 // non-superuser members of their center, users and viewers only
-// themselves, and not their username.
+// themselves, and not their username. Everything is decided on the row
+// the write locks (Users.Checked), in order: not found, forbidden, then
+// the body's problems.
 func (s *Server) updateUser(partial bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		u := caller(r)
-		t, err := visibleByPath(r, s.st.VisibleUser)
+		id, err := pathID(r, "id")
 		if err != nil {
 			return err
 		}
-		self := t.ID == u.ID
-		if !u.Manages(t) && !self {
-			return errForbidden("you may update only your own profile")
+		o, bodyErr := readObject(w, r, append(userProfile, userManaged...), userReadOnly)
+		var p domain.UserPatch
+		if bodyErr == nil {
+			if !partial {
+				o.require("username", "email")
+			}
+			p = domain.UserPatch{Username: o.str("username"), Email: o.str("email"), FirstName: o.str("first_name"),
+				LastName: o.str("last_name"), Password: o.str("password")}
+			if o.has("phone") {
+				ph := o.phone()
+				p.Phone = &ph
+			}
 		}
-		o, err := readObject(w, r, append(userProfile, userManaged...), userReadOnly)
-		if err != nil {
-			return err
-		}
-		if !partial {
-			o.require("username", "email")
-		}
-		p := domain.UserPatch{Username: o.str("username"), Email: o.str("email"), FirstName: o.str("first_name"),
-			LastName: o.str("last_name"), Password: o.str("password")}
-		if o.has("phone") {
-			ph := o.phone()
-			p.Phone = &ph
-		}
-		// Managed fields may be sent back unchanged.
-		if c, sent := o.id("center", true); sent && !sameID(c, t.CenterID) {
-			o.add("center", "cannot be changed here; use POST /api/users/{id}/change_center/")
-		}
-		if v := o.str("role"); v != nil && domain.Role(*v) != t.Role {
-			o.add("role", "cannot be changed here; use POST /api/users/{id}/change_role/")
-		}
-		if v := o.boolean("is_superuser"); v != nil && *v != t.IsSuperuser {
-			o.add("is_superuser", "cannot be changed through the API")
-		}
-		if err := o.err(); err != nil {
-			return err
-		}
-		if !u.Manages(t) && p.Username != nil && *p.Username != t.Username {
-			return errForbidden("only an administrator may change a username")
-		}
-		t, err = s.st.Users.Patch(r.Context(), domain.By(u.ID), t.ID, p)
+		t, err := s.st.Users.Checked(func(t domain.User) error {
+			switch {
+			case !u.SeesUser(t):
+				return errNotFound
+			case !u.Manages(t) && t.ID != u.ID:
+				return errForbidden("you may update only your own profile")
+			case bodyErr != nil:
+				return bodyErr
+			}
+			// Managed fields may be sent back unchanged.
+			if c, sent := o.id("center", true); sent && !sameID(c, t.CenterID) {
+				o.add("center", "cannot be changed here; use POST /api/users/{id}/change_center/")
+			}
+			if v := o.str("role"); v != nil && domain.Role(*v) != t.Role {
+				o.add("role", "cannot be changed here; use POST /api/users/{id}/change_role/")
+			}
+			if v := o.boolean("is_superuser"); v != nil && *v != t.IsSuperuser {
+				o.add("is_superuser", "cannot be changed through the API")
+			}
+			if err := o.err(); err != nil {
+				return err
+			}
+			if !u.Manages(t) && p.Username != nil && *p.Username != t.Username {
+				return errForbidden("only an administrator may change a username")
+			}
+			return nil
+		}).Patch(r.Context(), domain.By(u.ID), id, p)
 		return ok(w, t, err)
 	}
 }
@@ -183,10 +191,9 @@ func sameID(a, b *uuid.UUID) bool {
 
 // userRule is the rule of a write by u to one user, a domain.Rule: a user
 // u does not see is not found, one u sees but may not change (may says
-// which) is refused with refusal. A handler that reads its target before
-// its body (so that a 404 or 403 comes before a 400) asks it of that read
-// too; the write asks it again of the row it locks, which is the decision
-// that counts: the user may have been moved or promoted in between.
+// which) is refused with refusal. The write asks it of the row it locks:
+// a decision on a row read before could miss a move or a promotion in
+// between.
 func userRule(u *domain.User, may func(t domain.User) bool, refusal error) domain.Rule {
 	return func(t domain.User) error {
 		switch {
@@ -217,24 +224,21 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 // changeCenter moves a user to another center: superusers only.
 func (s *Server) changeCenter(w http.ResponseWriter, r *http.Request) error {
 	u := caller(r)
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	o, bodyErr := readObject(w, r, []string{"center"}, nil)
+	center := &uuid.Nil
+	if bodyErr == nil {
+		o.require("center")
+		if c, _ := o.id("center", false); c != nil {
+			center = c
+		}
+		bodyErr = o.err()
+	}
 	rule := userRule(u, func(domain.User) bool { return u.ManagesCenters() }, errSuperuserOnly)
-	t, err := visibleByPath(r, s.st.VisibleUser)
-	if err != nil {
-		return err
-	}
-	if err := rule(t); err != nil {
-		return err
-	}
-	o, err := readObject(w, r, []string{"center"}, nil)
-	if err != nil {
-		return err
-	}
-	o.require("center")
-	center, _ := o.id("center", false)
-	if err := o.err(); err != nil {
-		return err
-	}
-	users, err := s.st.Users.Checked(rule).ChangeCenter(r.Context(), domain.By(u.ID), *center, t.ID)
+	users, err := s.st.Users.Checked(then(rule, bodyErr)).ChangeCenter(r.Context(), domain.By(u.ID), *center, id)
 	if err != nil {
 		return err
 	}
@@ -245,26 +249,35 @@ func (s *Server) changeCenter(w http.ResponseWriter, r *http.Request) error {
 // admins for the non-superuser members of their center.
 func (s *Server) changeRole(w http.ResponseWriter, r *http.Request) error {
 	u := caller(r)
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	o, bodyErr := readObject(w, r, []string{"role"}, nil)
+	var role domain.Role
+	if bodyErr == nil {
+		o.require("role")
+		if v := o.str("role"); v != nil {
+			role = domain.Role(*v)
+		}
+		bodyErr = o.err()
+	}
 	rule := userRule(u, u.ChangesRoleOf, errForbidden("only a superuser or an admin of the user's center may change roles"))
-	t, err := visibleByPath(r, s.st.VisibleUser)
-	if err != nil {
-		return err
-	}
-	if err := rule(t); err != nil {
-		return err
-	}
-	o, err := readObject(w, r, []string{"role"}, nil)
-	if err != nil {
-		return err
-	}
-	o.require("role")
-	role := o.str("role")
-	if err := o.err(); err != nil {
-		return err
-	}
-	users, err := s.st.Users.Checked(rule).ChangeRole(r.Context(), domain.By(u.ID), domain.Role(*role), t.ID)
+	users, err := s.st.Users.Checked(then(rule, bodyErr)).ChangeRole(r.Context(), domain.By(u.ID), role, id)
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, users[0])
+}
+
+// then is rule, then bodyErr if rule allows the row: the body's problems
+// come after the target's 404 or 403, which the write decides on the row
+// it locks.
+func then(rule domain.Rule, bodyErr error) domain.Rule {
+	return func(t domain.User) error {
+		if err := rule(t); err != nil {
+			return err
+		}
+		return bodyErr
+	}
 }

@@ -12,7 +12,7 @@ import (
 
 // TestRequestTrips: with an API request's principal (WithPrincipal), every
 // read the API makes is one round trip to PostgreSQL, the guard included,
-// and every sample write two, in the steady state (tripCounter.trips runs
+// and every write of a sample or of a user two, in the steady state (tripCounter.trips runs
 // each twice). A principal the guard refuses stops the operation in the
 // same trips.
 func TestRequestTrips(t *testing.T) {
@@ -59,6 +59,12 @@ func TestRequestTrips(t *testing.T) {
 		}},
 		{"Samples.SoftDelete", 2, func() error { _, err := st.Samples.SoftDelete(ctx, c.ID, by, sm.ID); return err }},
 		{"Samples.Restore", 2, func() error { _, err := st.Samples.Restore(ctx, c.ID, by, sm.ID); return err }},
+		{"Users.Patch", 2, func() error {
+			name := "Trip"
+			_, err := st.Users.Patch(ctx, by, u.ID, domain.UserPatch{FirstName: &name})
+			return err
+		}},
+		{"Users.ChangeRole", 2, func() error { _, err := st.Users.ChangeRole(ctx, by, domain.RoleAdmin, u.ID); return err }},
 		{"Samples.Transition", 2, func() error {
 			// The fixture's own trips go through b's pool, not st's.
 			fresh := b.sample(t, c, u, domain.SampleInput{Barcode: "TRIP-" + uuid.NewString()})

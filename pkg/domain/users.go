@@ -119,14 +119,15 @@ type Users struct{ s *Store }
 // querying anything.
 type Rule func(t User) error
 
-// CheckedUsers are the bulk writes of Users bound to a Rule (Users.Checked).
-// The methods of Users of the same names are these with no rule.
+// CheckedUsers are the writes of existing users bound to a Rule
+// (Users.Checked), the bulk ones and the profile's. The methods of Users of
+// the same names are these with no rule.
 type CheckedUsers struct {
 	us   *Users
 	rule Rule
 }
 
-// Checked returns the bulk writes of us asking rule of every target row,
+// Checked returns the writes of us asking rule of every target row,
 // locked, before changing any. One refusal refuses the whole write: nothing
 // changes, and the error is errors.Join of every row's refusal, in the
 // order of the ids (errors.As finds the first). A nil rule allows
@@ -395,33 +396,44 @@ func (us *Users) List(ctx context.Context, opts ListOptions) ([]User, int, error
 
 // Update replaces every profile field of user id (a PUT). A nil Password
 // keeps the current one.
-func (us *Users) Update(ctx context.Context, actor Actor, id uuid.UUID, p UserProfile) (User, error) {
-	return us.Patch(ctx, actor, id, UserPatch{Username: &p.Username, Email: &p.Email, FirstName: &p.FirstName,
+func (cu CheckedUsers) Update(ctx context.Context, actor Actor, id uuid.UUID, p UserProfile) (User, error) {
+	return cu.Patch(ctx, actor, id, UserPatch{Username: &p.Username, Email: &p.Email, FirstName: &p.FirstName,
 		LastName: &p.LastName, Phone: &p.Phone, Password: p.Password})
 }
 
-// Patch changes the profile fields p sets (a PATCH).
-func (us *Users) Patch(ctx context.Context, actor Actor, id uuid.UUID, p UserPatch) (User, error) {
+// Patch changes the profile fields p sets (a PATCH), on the row the rule
+// allowed, in two round trips (bulk). The rule is asked before p's fields
+// are checked, so that a face's 404 and 403 come before a 400.
+func (cu CheckedUsers) Patch(ctx context.Context, actor Actor, id uuid.UUID, p UserPatch) (User, error) {
 	var f fieldErrors
 	p.validate(&f)
-	if err := f.err(); err != nil {
-		return User{}, err
+	// Hashed before the row is locked: argon2id takes long enough to hold
+	// up the user's other writers.
+	var hash *string
+	if f.err() == nil {
+		var err error
+		if hash, err = cu.us.s.hash(p.Password); err != nil {
+			return User{}, err
+		}
 	}
-	hash, err := us.s.hash(p.Password)
+	users, err := cu.bulk(ctx, []uuid.UUID{id}, &f, nil, `username = coalesce($3, username), email = coalesce($4, email),
+	first_name = coalesce($5, first_name), last_name = coalesce($6, last_name),
+	phone = CASE WHEN $7::text IS NULL THEN phone ELSE nullif($7, '') END,
+	password_hash = coalesce($8, password_hash)`, actor, p.Username, p.Email, p.FirstName, p.LastName, p.Phone, hash)
 	if err != nil {
 		return User{}, err
 	}
-	u, err := scanUser(us.s.pool.QueryRow(ctx, `
-UPDATE public.users SET username = coalesce($2, username), email = coalesce($3, email),
-	first_name = coalesce($4, first_name), last_name = coalesce($5, last_name),
-	phone = CASE WHEN $6::text IS NULL THEN phone ELSE nullif($6, '') END,
-	password_hash = coalesce($7, password_hash), updated_by = $8
-WHERE id = $1
-RETURNING `+userCols, id, p.Username, p.Email, p.FirstName, p.LastName, p.Phone, hash, actor.nullID()))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return User{}, notFound("user", id.String())
-	}
-	return u, mapError(err)
+	return users[0], nil
+}
+
+// Update is CheckedUsers.Update with no rule.
+func (us *Users) Update(ctx context.Context, actor Actor, id uuid.UUID, p UserProfile) (User, error) {
+	return us.Checked(nil).Update(ctx, actor, id, p)
+}
+
+// Patch is CheckedUsers.Patch with no rule.
+func (us *Users) Patch(ctx context.Context, actor Actor, id uuid.UUID, p UserPatch) (User, error) {
+	return us.Checked(nil).Patch(ctx, actor, id, p)
 }
 
 // SetPassword replaces user id's password (at least 10 characters); nil
@@ -447,15 +459,16 @@ func (us *Users) SetPassword(ctx context.Context, actor Actor, id uuid.UUID, pas
 	return nil
 }
 
-// bulk runs an UPDATE of public.users over ids (set is the SET clause, with
-// $1 the ids, $2 the actor, $3 the value), all or none, in two round trips:
+// bulk runs an UPDATE of public.users over ids (set is the SET clause,
+// with $1 the ids, $2 the actor and values from $3 on), all or none, in
+// two round trips:
 //
-//  1. BEGIN, what queue queues (ChangeCenter's check of the center, whose
-//     problems it records in the fieldErrors it is given), and a SELECT of
-//     the target rows that locks them;
-//  2. if every id exists, cu.rule allows every row and queue recorded no
-//     problem (checked in that order, so that a face's 404 and 403 come
-//     before a 400 as they do when the face reads the user first), the
+//  1. BEGIN, the guard of ctx's principal (WithPrincipal), what queue
+//     queues (ChangeCenter's check of the center, whose problems it
+//     records in f), and a SELECT of the target rows that locks them;
+//  2. if every id exists, cu.rule allows every row and f holds no problem
+//     (checked in that order, so that a face's 404 and 403 come before a
+//     400: f may arrive with the caller's own checks of its input), the
 //     UPDATE and COMMIT.
 //
 // A refusal takes two as well: the first, then a ROLLBACK instead of the
@@ -472,11 +485,14 @@ func (us *Users) SetPassword(ctx context.Context, actor Actor, id uuid.UUID, pas
 // UPDATE's own updated_by takes on the actor's row, so that two admins
 // each changing the other would deadlock. The rows are locked in id order
 // so that two bulk writes over the same users cannot deadlock either.
-func (cu CheckedUsers) bulk(ctx context.Context, ids []uuid.UUID, set string, actor Actor, value any,
-	queue func(b *pgx.Batch, f *fieldErrors)) ([]User, error) {
+func (cu CheckedUsers) bulk(ctx context.Context, ids []uuid.UUID, f *fieldErrors, queue func(b *pgx.Batch, f *fieldErrors),
+	set string, actor Actor, values ...any) ([]User, error) {
 	ids = dedupe(ids)
 	if len(ids) == 0 {
 		return nil, &ValidationError{Fields: map[string][]string{"ids": {"at least one user is required"}}}
+	}
+	if f == nil {
+		f = &fieldErrors{}
 	}
 	// A connection of its own rather than a pgx.Tx, whose Begin and
 	// Commit would each take a round trip of their own.
@@ -488,12 +504,12 @@ func (cu CheckedUsers) bulk(ctx context.Context, ids []uuid.UUID, set string, ac
 
 	var (
 		b      pgx.Batch
-		f      fieldErrors
 		locked []User
 	)
 	b.Queue("BEGIN")
+	cu.us.s.queueGuard(ctx, &b)
 	if queue != nil {
-		queue(&b, &f)
+		queue(&b, f)
 	}
 	b.Queue("SELECT "+userCols+" FROM public.users WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE", ids).
 		Query(func(rows pgx.Rows) error {
@@ -513,7 +529,7 @@ func (cu CheckedUsers) bulk(ctx context.Context, ids []uuid.UUID, set string, ac
 
 	var got []User
 	b = pgx.Batch{}
-	b.Queue("UPDATE public.users SET "+set+", updated_by = $2 WHERE id = ANY($1) RETURNING "+userCols, ids, actor.nullID(), value).
+	b.Queue("UPDATE public.users SET "+set+", updated_by = $2 WHERE id = ANY($1) RETURNING "+userCols, append([]any{ids, actor.nullID()}, values...)...).
 		Query(func(rows pgx.Rows) error {
 			var err error
 			got, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (User, error) { return scanUser(row) })
@@ -589,31 +605,28 @@ func dedupe(ids []uuid.UUID) []uuid.UUID {
 // SetActive activates or deactivates (soft-deletes) users, all or none.
 // A deactivated user cannot authenticate, by password or token.
 func (cu CheckedUsers) SetActive(ctx context.Context, actor Actor, active bool, ids ...uuid.UUID) ([]User, error) {
-	return cu.bulk(ctx, ids, "is_active = $3", actor, active, nil)
+	return cu.bulk(ctx, ids, nil, nil, "is_active = $3", actor, active)
 }
 
 // ChangeRole gives users a role, all or none.
 func (cu CheckedUsers) ChangeRole(ctx context.Context, actor Actor, role Role, ids ...uuid.UUID) ([]User, error) {
 	var f fieldErrors
 	f.checkRole(role)
-	if err := f.err(); err != nil {
-		return nil, err
-	}
-	return cu.bulk(ctx, ids, "role = $3", actor, role, nil)
+	return cu.bulk(ctx, ids, &f, nil, "role = $3", actor, role)
 }
 
 // ChangeCenter moves users to center centerID, which must exist and be
 // active, all or none. Their samples stay in the old center's schema.
 func (cu CheckedUsers) ChangeCenter(ctx context.Context, actor Actor, centerID uuid.UUID, ids ...uuid.UUID) ([]User, error) {
-	return cu.bulk(ctx, ids, "center_id = $3", actor, centerID, func(b *pgx.Batch, f *fieldErrors) {
+	return cu.bulk(ctx, ids, nil, func(b *pgx.Batch, f *fieldErrors) {
 		b.Queue(centerActiveSQL, centerID).QueryRow(func(row pgx.Row) error { return scanCenterActive(row, f, "center") })
-	})
+	}, "center_id = $3", actor, centerID)
 }
 
 // SetSuperuser grants or revokes platform-operator status. Revoking it
 // from a user without a center is a validation error (center required).
 func (cu CheckedUsers) SetSuperuser(ctx context.Context, actor Actor, id uuid.UUID, superuser bool) (User, error) {
-	users, err := cu.bulk(ctx, []uuid.UUID{id}, "is_superuser = $3", actor, superuser, nil)
+	users, err := cu.bulk(ctx, []uuid.UUID{id}, nil, nil, "is_superuser = $3", actor, superuser)
 	if err != nil {
 		return User{}, err
 	}

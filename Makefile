@@ -107,6 +107,11 @@ image: image-context ## Build the container image $(IMAGE) (podman, else docker)
 		--build-arg VERSION='$(VERSION)' --build-arg REVISION='$(REVISION)' --build-arg LICENSES='$(LICENSES)' .
 	$(ENGINE) image ls $(IMAGE)
 
+.PHONY: image-test
+image-test: image-context ## Build the image with podman (installed as root if missing) and run it against a test database
+	$(PGENV) test -- env TENANTCTL_IMAGE_TEST=1 TENANTCTL_IMAGE_VERSION='$(VERSION)' TENANTCTL_IMAGE_REVISION='$(REVISION)' \
+		$(GO) test -count=1 -v -timeout 15m -run '^TestImage$$' ./internal/container/
+
 .PHONY: build
 build: ## Compile every package
 	$(GO) build ./...

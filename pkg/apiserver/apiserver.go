@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"time"
 
@@ -63,10 +64,14 @@ const help = `apiserver serves tenantctl's REST API over its PostgreSQL database
 
 Every path is served with and without its trailing slash. SIGINT or SIGTERM
 stops it gracefully: requests in flight finish first. A flag not given is
-read from the environment variable its description names.
+read from the environment variable its description names, so a container
+is configured by its environment alone.
 
 Usage:
-  apiserver [flags]
+  apiserver [flags]              serve
+  apiserver healthcheck [flags]  exit 0 if the apiserver on --addr answers
+                                 GET /healthz with 200 within 5 s, else 1:
+                                 a container's HEALTHCHECK, without curl
 
 Flags:
 `
@@ -125,11 +130,22 @@ func Run(ctx context.Context, args []string, env Env) int {
 	case *showVersion:
 		fmt.Fprintln(env.Stdout, cmdline.Version("apiserver"))
 		return ExitOK
-	case fs.NArg() > 0:
-		return usage(fmt.Errorf("unexpected argument %q: apiserver takes only flags", fs.Arg(0)))
+	case fs.NArg() > 1 || fs.NArg() == 1 && fs.Arg(0) != "healthcheck":
+		bad := fs.Arg(0)
+		if bad == "healthcheck" {
+			bad = fs.Arg(1)
+		}
+		return usage(fmt.Errorf("unexpected argument %q: apiserver takes flags, or healthcheck and flags", bad))
 	}
 	if err := cmdline.FromEnv(fs, env.Getenv); err != nil {
 		return usage(err)
+	}
+	if fs.NArg() == 1 {
+		if err := healthcheck(ctx, *addr, probeTimeout); err != nil {
+			fmt.Fprintf(env.Stderr, "apiserver: healthcheck: %v\n", err)
+			return ExitFailure
+		}
+		return ExitOK
 	}
 	if cfg.API.TokenTTL <= 0 || cfg.API.RequestTimeout <= 0 || cfg.Admin.SessionTTL <= 0 || cfg.Admin.IdleTimeout <= 0 {
 		return usage(errors.New("--token-ttl, --request-timeout, --session-ttl and --session-idle must be positive"))
@@ -153,6 +169,42 @@ func Run(ctx context.Context, args []string, env Env) int {
 		return ExitFailure
 	}
 	return ExitOK
+}
+
+// probeTimeout bounds apiserver healthcheck: less than the 10 s between
+// the image's health checks, so that probes never pile up.
+const probeTimeout = 5 * time.Second
+
+// healthcheck asks the apiserver listening on addr (--addr's host:port;
+// an empty or unspecified host, as in ":8000", is this machine's loopback)
+// for GET /healthz, and returns nil if it answers 200 within timeout.
+func healthcheck(ctx context.Context, addr string, timeout time.Duration) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+		if ip != nil && ip.To4() == nil {
+			host = "::1"
+		}
+	}
+	url := "http://" + net.JoinHostPort(host, port) + "/healthz"
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", url, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err // *url.Error: says GET and the URL itself
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return nil
 }
 
 // Config is what Serve serves: the settings of apiserver's flags.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync"
@@ -69,6 +70,7 @@ func TestUsageErrors(t *testing.T) {
 		{nil, map[string]string{"TENANTCTL_SESSION_TTL": "-1h"}, "--token-ttl, --request-timeout, --session-ttl and --session-idle must be positive"},
 		{nil, map[string]string{"TENANTCTL_ADMIN": "maybe"}, `invalid TENANTCTL_ADMIN "maybe"`},
 		{[]string{"serve"}, nil, `unexpected argument "serve"`},
+		{[]string{"healthcheck", "now"}, nil, `unexpected argument "now"`},
 		{nil, map[string]string{"TENANTCTL_REQUEST_TIMEOUT": "1 minute"}, `invalid TENANTCTL_REQUEST_TIMEOUT "1 minute"`},
 		{nil, map[string]string{"TENANTCTL_METRICS": "perhaps"}, `invalid TENANTCTL_METRICS "perhaps"`},
 	} {
@@ -118,6 +120,90 @@ func TestHelp(t *testing.T) {
 			if !strings.Contains(stdout, want) {
 				t.Errorf("%q: no %q in\n%s", args, want, stdout)
 			}
+		}
+	}
+}
+
+// TestEveryFlagHasEnv: every flag but --help and --version names its
+// environment variable in --help, so that a container is configured by
+// environment alone; a flag added without one fails here.
+func TestEveryFlagHasEnv(t *testing.T) {
+	t.Parallel()
+	_, stdout, _ := run(t, []string{"--help"}, nil)
+	_, flags, ok := strings.Cut(stdout, "\nFlags:\n")
+	if !ok {
+		t.Fatalf("no Flags: section in\n%s", stdout)
+	}
+	var names []string
+	for line := range strings.Lines(flags) {
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
+			continue
+		}
+		name := fields[0]
+		if strings.HasPrefix(name, "-") && !strings.HasPrefix(name, "--") { // "-h, --help"
+			name = fields[1]
+		}
+		names = append(names, name)
+		if name == "--help" || name == "--version" {
+			continue
+		}
+		if !strings.Contains(line, "; env TENANTCTL_") {
+			t.Errorf("%s names no environment variable: %q", name, line)
+		}
+	}
+	if len(names) < 11 || names[0] != "--addr" || names[len(names)-1] != "--version" {
+		t.Errorf("flags %q: the help's flag lines were not all read", names)
+	}
+}
+
+// TestHealthcheck: apiserver healthcheck exits 0 when GET /healthz on
+// --addr (else TENANTCTL_ADDR; an empty or unspecified host is loopback)
+// answers 200, and 1 with the reason otherwise.
+func TestHealthcheck(t *testing.T) {
+	t.Parallel()
+	serve := func(status int) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/healthz" || r.Method != http.MethodGet {
+				http.NotFound(w, r)
+				return
+			}
+			w.WriteHeader(status)
+		}))
+		t.Cleanup(srv.Close)
+		return srv.Listener.Addr().String()
+	}
+	healthy, sick := serve(http.StatusOK), serve(http.StatusServiceUnavailable)
+	_, healthyPort, _ := net.SplitHostPort(healthy)
+	closed := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln.Close()
+		return ln.Addr().String()
+	}()
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		env    map[string]string
+		code   int
+		stderr string
+	}{
+		{"flag", []string{"healthcheck", "--addr", healthy}, nil, apiserver.ExitOK, ""},
+		{"env", []string{"healthcheck"}, map[string]string{"TENANTCTL_ADDR": healthy}, apiserver.ExitOK, ""},
+		{"no host", []string{"healthcheck"}, map[string]string{"TENANTCTL_ADDR": ":" + healthyPort}, apiserver.ExitOK, ""},
+		{"unspecified host", []string{"healthcheck", "--addr", "0.0.0.0:" + healthyPort}, nil, apiserver.ExitOK, ""},
+		{"503", []string{"healthcheck", "--addr", sick}, nil, apiserver.ExitFailure,
+			"apiserver: healthcheck: GET http://" + sick + "/healthz: 503 Service Unavailable\n"},
+		{"no port", []string{"healthcheck"}, map[string]string{"TENANTCTL_ADDR": "8000"}, apiserver.ExitFailure,
+			`apiserver: healthcheck: --addr "8000": address 8000: missing port in address` + "\n"},
+		{"nothing listening", []string{"healthcheck", "--addr", closed}, nil, apiserver.ExitFailure,
+			`apiserver: healthcheck: Get "http://` + closed + `/healthz": dial tcp ` + closed + ": connect: connection refused\n"},
+	} {
+		code, stdout, stderr := run(t, tc.args, tc.env)
+		if code != tc.code || stdout != "" || stderr != tc.stderr {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want %d and stderr %q", tc.name, code, stdout, stderr, tc.code, tc.stderr)
 		}
 	}
 }
@@ -184,6 +270,9 @@ func TestServe(t *testing.T) {
 			}
 			if got := get(t, base+"/readyz", exited, &stderr); got != http.StatusOK {
 				t.Errorf("/readyz: %d", got)
+			}
+			if code, _, stderr := run(t, []string{"healthcheck", "--addr", ln.Addr().String()}, nil); code != apiserver.ExitOK {
+				t.Errorf("apiserver healthcheck: exit %d, stderr %q", code, stderr)
 			}
 			// --metrics=false leaves /metrics out (this case also gives
 			// --admin=false); the default serves it.

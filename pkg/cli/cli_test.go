@@ -19,6 +19,7 @@ import (
 
 	"github.com/tenantctl/tenantctl/internal/testdb"
 	"github.com/tenantctl/tenantctl/migrations"
+	"github.com/tenantctl/tenantctl/pkg/domain"
 	"github.com/tenantctl/tenantctl/tenancy"
 )
 
@@ -333,6 +334,7 @@ type fleetDoc struct {
 	Public  *publicReport  `json:"public"`
 	Summary fleetSummary   `json:"summary"`
 	Tenants []tenantResult `json:"tenants"`
+	Seed    *seedDoc       `json:"seed"`
 }
 
 type statusDoc struct {
@@ -370,6 +372,41 @@ func TestMigrateFreshDatabaseThenStatus(t *testing.T) {
 	if st.Summary.Total != 0 || st.Summary.Latest != latest || len(st.Tenants) != 0 || len(st.Summary.Problems) != 0 {
 		t.Errorf("status %+v, want an empty healthy fleet at latest %d", st, latest)
 	}
+}
+
+// TestMigrateSeed: migrate --seed, or TENANTCTL_SEED=1 (compose.yaml's
+// one-shot step), migrates a fresh database, then seeds it, reporting both
+// in one document; a rerun seeds nothing new; TENANTCTL_SEED=0 and no
+// variable do not seed; an invalid value is a usage error.
+func TestMigrateSeed(t *testing.T) {
+	t.Parallel()
+	dbURL := testdb.Empty(t)
+	r := runWith(t, invocation{env: map[string]string{"DATABASE_URL": dbURL, "TENANTCTL_SEED": "1"}}, "migrate", "-o", "json")
+	r.wantCode(t, ExitOK)
+	doc := decodeJSON[fleetDoc](t, r.stdout)
+	want := domain.SeedResult{Centers: domain.SeedCount{Created: 2}, Users: domain.SeedCount{Created: 7}, Samples: domain.SeedCount{Created: 16}}
+	if doc.Public == nil || doc.Public.From != 0 || doc.Seed == nil || doc.Seed.SeedResult != want {
+		t.Errorf("public %+v, seed %+v; want migrated from 0 and seeded %+v", doc.Public, doc.Seed, want)
+	}
+
+	r = run(t, "--database-url", dbURL, "migrate", "--seed")
+	r.wantCode(t, ExitOK)
+	flat := strings.Join(strings.Fields(r.stdout), " ")
+	if !strings.HasSuffix(flat, "up-to-date 2 total 2 KIND CREATED EXISTING SKIPPED centers 0 2 0 users 0 7 0 samples 0 16 0") {
+		t.Errorf("second migrate --seed table:\n%s", r.stdout)
+	}
+
+	for _, env := range []map[string]string{{"DATABASE_URL": dbURL, "TENANTCTL_SEED": "0"}, {"DATABASE_URL": dbURL}} {
+		r = runWith(t, invocation{env: env}, "migrate", "-o", "json")
+		r.wantCode(t, ExitOK)
+		if doc := decodeJSON[fleetDoc](t, r.stdout); doc.Seed != nil {
+			t.Errorf("%v: seeded %+v", env, doc.Seed)
+		}
+	}
+
+	r = runWith(t, invocation{env: map[string]string{"DATABASE_URL": dbURL, "TENANTCTL_SEED": "yes please"}}, "migrate")
+	r.wantCode(t, ExitUsage)
+	r.wantOneLineError(t, true, `invalid TENANTCTL_SEED "yes please"`)
 }
 
 func TestMigrateBringsCentersUp(t *testing.T) {

@@ -67,6 +67,10 @@ func (a *App) configure(c *cobra.Command) error {
 	if err := cmdline.FromEnv(flags, a.env.Getenv); err != nil {
 		return usageErr(nil, err)
 	}
+	// The command's own flags with a variable (tenantctl migrate --seed).
+	if err := cmdline.FromEnv(c.LocalNonPersistentFlags(), a.env.Getenv); err != nil {
+		return usageErr(c, err)
+	}
 	// A flag set by the command line or the environment is Changed, which
 	// puts it before the file for viper.
 	v := viper.New()

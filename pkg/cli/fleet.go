@@ -45,6 +45,8 @@ type fleetReport struct {
 	Public  *publicReport  `json:"public,omitempty"`
 	Summary fleetSummary   `json:"summary"`
 	Tenants []tenantResult `json:"tenants"`
+	// Seed is what tenantctl migrate --seed loaded afterwards.
+	Seed *seedDoc `json:"seed,omitempty"`
 }
 
 type publicReport struct {
@@ -306,7 +308,8 @@ func listSome(names []string, n int) string {
 }
 
 // Tables shows the counts per outcome, then a row per tenant that did not
-// succeed (in a dry run, per tenant that would be migrated).
+// succeed (in a dry run, per tenant that would be migrated), then what
+// --seed loaded.
 func (rep *fleetReport) Tables() []Table {
 	var tables []Table
 	if rep.Public != nil {
@@ -345,6 +348,9 @@ func (rep *fleetReport) Tables() []Table {
 	}
 	if len(detail.Rows) > 0 {
 		tables = append(tables, detail)
+	}
+	if rep.Seed != nil {
+		tables = append(tables, rep.Seed.Tables()...)
 	}
 	return tables
 }

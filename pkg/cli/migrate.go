@@ -6,11 +6,17 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tenantctl/tenantctl/internal/cmdline"
 	"github.com/tenantctl/tenantctl/pkg/db"
+	"github.com/tenantctl/tenantctl/pkg/domain"
 )
 
 type migrateOptions struct {
 	Concurrency int
+	// Seed loads the demo data (tenantctl seed) once every schema is
+	// current: the one-shot step of a container, which has no shell to
+	// run two commands.
+	Seed bool
 }
 
 func (o migrateOptions) Validate(c *cobra.Command) error {
@@ -36,12 +42,20 @@ whatever is still behind. The summary lists every center that failed.
 This is the deploy step, so like any migration tool's "up" it asks no
 questions: it only moves schemas forward, and a rerun is harmless. For a
 canary or batched rollout, or one with a confirmation showing how many
-centers will move, use 'tenantctl center migrate --all'.`,
+centers will move, use 'tenantctl center migrate --all'.
+
+With --seed (or TENANTCTL_SEED=1), once every schema is current it loads
+the demo data as 'tenantctl seed' does, and reports both in one document:
+the one-shot step of compose.yaml's migrate service. Nothing is seeded if
+a center failed to migrate.`,
 		Example: `  # Deploy step: everything to the latest version.
   tenantctl migrate
 
   # The same, with a JSON report for the pipeline's logs.
-  tenantctl migrate -o json`,
+  tenantctl migrate -o json
+
+  # A demo database: migrated, then seeded (as compose.yaml does).
+  TENANTCTL_SEED=1 tenantctl migrate`,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := opts.Validate(c); err != nil {
 				return err
@@ -50,6 +64,8 @@ centers will move, use 'tenantctl center migrate --all'.`,
 		},
 	}
 	cmd.Flags().IntVar(&opts.Concurrency, "concurrency", 0, "centers migrated at once (0: the connection pool's size, which also caps it: pool_max_conns in the URL)")
+	cmd.Flags().BoolVar(&opts.Seed, "seed", false, "then load the demo data, as tenantctl seed")
+	cmdline.Env(cmd.Flags(), "seed", "TENANTCTL_SEED")
 	return cmd
 }
 
@@ -67,6 +83,17 @@ func (a *App) runMigrate(ctx context.Context, opts migrateOptions) error {
 		return err
 	}
 	rep.Public = &publicReport{From: pub.From, To: pub.To}
+	if opts.Seed && rep.err() == nil {
+		st, err := a.Store(ctx)
+		if err != nil {
+			return err
+		}
+		res, err := st.Seed(ctx, domain.SeedOptions{})
+		if err != nil {
+			return fmt.Errorf("seed after migrating: %w", err)
+		}
+		rep.Seed = &seedDoc{res}
+	}
 	if err := a.Print(rep); err != nil {
 		return err
 	}

@@ -272,18 +272,24 @@ func pgbenchVars(spread, conns, pending int) map[string]string {
 	}
 }
 
-// measured is one side of a comparison: what a load measured, its SQL
-// statements and PostgreSQL's plans of them per request
-// (pg_stat_statements, with track_planning) and, for the API, the
-// server's and wrk's CPU time per request.
+// measured is one side of a comparison: what a load measured, what
+// PostgreSQL did for it per request and, for the API, the server's and
+// wrk's CPU time per request.
 type measured struct {
 	requests int
 	elapsed  time.Duration
 	p50, p99 time.Duration
-	stmts    float64
-	plans    float64
+	pgWork
 	cpu, wrk time.Duration
 	err      error
+}
+
+// pgWork is what PostgreSQL did per request, by pg_stat_statements (with
+// track_planning): the statements, besides BEGIN and COMMIT, the plans it
+// made of them, and the time it spent planning and executing them.
+type pgWork struct {
+	stmts, plans float64
+	planned, ran time.Duration
 }
 
 // fromLatencies measures the requests of latencies, answered in elapsed.
@@ -313,7 +319,8 @@ func (m measured) String() string {
 	}
 	s := fmt.Sprintf("%.0f/s, p50 %s, p99 %s", m.rps(), fmtMS(m.p50), fmtMS(m.p99))
 	if m.stmts > 0 {
-		s += fmt.Sprintf(", %.1f statements/request besides BEGIN and COMMIT, %.2f plans/request", m.stmts, m.plans)
+		s += fmt.Sprintf(", %.1f statements/request besides BEGIN and COMMIT, %.2f plans/request, PostgreSQL %d µs planning and %d µs executing per request",
+			m.stmts, m.plans, m.planned.Microseconds(), m.ran.Microseconds())
 	}
 	if m.cpu > 0 {
 		s += fmt.Sprintf(", server CPU %d µs/request", m.cpu.Microseconds())
@@ -365,7 +372,7 @@ func (f *fixture) loadFrom(ctx context.Context, e *Env, srv *server, req request
 	if m.requests > 0 {
 		m.cpu = (cpu1 - cpu0) / time.Duration(m.requests)
 	}
-	m.stmts, m.plans, m.err = f.statementsPer(ctx, int64(m.requests))
+	m.pgWork, m.err = f.statementsPer(ctx, int64(m.requests))
 	return m
 }
 
@@ -391,7 +398,7 @@ func (f *fixture) loadPgbench(ctx context.Context, e *Env, req request, spread i
 	if err != nil {
 		return measured{err: err}
 	}
-	m.stmts, m.plans, m.err = f.statementsPer(ctx, int64(total))
+	m.pgWork, m.err = f.statementsPer(ctx, int64(total))
 	if req.name == "transition" && total > pending {
 		m.err = fmt.Errorf("pgbench ran %d transitions, more than the %d pending samples", total, pending)
 	}
@@ -412,22 +419,25 @@ const statementsOfRun = `FROM pg_stat_statements
 WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 	AND query NOT LIKE '%pg_stat_statements%' AND query !~* '^\s*(begin|commit)'`
 
-// statementsPer returns the statements run in the bench database since
-// the last reset, and the plans PostgreSQL made for them, per request of
-// n. BEGIN and COMMIT are left out: the extension does not see pgbench's,
-// which travel as prepared statements. A prepared statement's generic
-// plan is made once and reused: a plan per call is a custom plan, or one
-// made again because the statement's search_path changed.
-func (f *fixture) statementsPer(ctx context.Context, n int64) (stmts, plans float64, err error) {
+// statementsPer returns what PostgreSQL did in the bench database since
+// the last reset, per request of n. BEGIN and COMMIT are left out: the
+// extension does not see pgbench's, which travel as prepared statements.
+// A prepared statement's generic plan is made once and reused: a plan per
+// call is a custom plan, or one made again because the statement's
+// search_path changed.
+func (f *fixture) statementsPer(ctx context.Context, n int64) (pgWork, error) {
 	if n == 0 {
-		return 0, 0, nil
+		return pgWork{}, nil
 	}
-	var calls, planned int64
-	err = f.pool.QueryRow(ctx, `SELECT coalesce(sum(calls), 0)::bigint, coalesce(sum(plans), 0)::bigint `+statementsOfRun).Scan(&calls, &planned)
+	var calls, plans int64
+	var planMS, execMS float64
+	err := f.pool.QueryRow(ctx, `SELECT coalesce(sum(calls), 0)::bigint, coalesce(sum(plans), 0)::bigint,
+	coalesce(sum(total_plan_time), 0), coalesce(sum(total_exec_time), 0) `+statementsOfRun).Scan(&calls, &plans, &planMS, &execMS)
 	if err != nil {
-		return 0, 0, fmt.Errorf("bench: read pg_stat_statements: %w", err)
+		return pgWork{}, fmt.Errorf("bench: read pg_stat_statements: %w", err)
 	}
-	return float64(calls) / float64(n), float64(planned) / float64(n), nil
+	per := func(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond) / float64(n)) }
+	return pgWork{stmts: float64(calls) / float64(n), plans: float64(plans) / float64(n), planned: per(planMS), ran: per(execMS)}, nil
 }
 
 // floorNote says how the throughput rows' pgbench sends the product's SQL.

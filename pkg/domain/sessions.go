@@ -85,7 +85,8 @@ var sessionAuthSQL = authenticateSQL("admin_sessions", "last_seen_at",
 // the secret is malformed, unknown, past ExpiresAt, idle for longer than
 // idle (now - LastSeenAt > idle), or its user is inactive, or (for a
 // non-superuser) its center is inactive. It is one statement, one round
-// trip, found by the secret's SHA-256 through a unique index; it touches
+// trip (Store.authenticateRow), found by the secret's SHA-256 through a
+// unique index; it touches
 // last_seen_at at most once a minute, so the idle expiry is exact to that
 // minute. The Session returned has LastSeenAt as it was before this call.
 // idle must be positive.
@@ -98,8 +99,11 @@ func (ss *Sessions) Authenticate(ctx context.Context, secret string, idle time.D
 		return User{}, Session{}, ErrInvalidCredentials
 	}
 	var s Session
-	u, err := scanUser(ss.s.pool.QueryRow(ctx, sessionAuthSQL, sum, idle.Microseconds()),
-		&s.ID, &s.ExpiresAt, &s.LastSeenAt, &s.CreatedAt)
+	var u User
+	err := ss.s.authenticateRow(ctx, func(row pgx.Row) (err error) {
+		u, err = scanUser(row, &s.ID, &s.ExpiresAt, &s.LastSeenAt, &s.CreatedAt)
+		return err
+	}, sessionAuthSQL, sum, idle.Microseconds())
 	if errors.Is(err, pgx.ErrNoRows) {
 		return User{}, Session{}, ErrInvalidCredentials
 	}

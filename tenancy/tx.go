@@ -113,8 +113,9 @@ func (m *Manager) InTenantBatch(ctx context.Context, id uuid.UUID, opts pgx.TxOp
 	// A one-trip read with PostgreSQL's default isolation needs neither
 	// BEGIN nor COMMIT: PostgreSQL runs a pipeline up to its Sync, which
 	// pgx sends once per batch, as one implicit transaction, and that is
-	// the scope of SET LOCAL. Two statements fewer for the server to run,
-	// and the same read-only transaction, set in the switch's statement.
+	// the scope of SET LOCAL. A statement or two fewer for the server to
+	// run, and the same read-only transaction, set in the switch's
+	// statement or, when outside's come first, in one before them.
 	implicit := oneTrip && opts == pgx.TxOptions{AccessMode: pgx.ReadOnly}
 	var outside, inside, b pgx.Batch
 	if queue != nil {

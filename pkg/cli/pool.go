@@ -22,8 +22,9 @@ orphans, and 'migrate' migrates them with the centers.
 
 The pool's size comes from --pool-size (TENANTCTL_POOL_SIZE, pool-size in
 the config file); 0, the default, turns it off: center create then never
-claims a member. apiserver keeps the pool filled by itself when given a
-size; 'pool fill' does it once.`,
+claims a member. Nothing refills the pool by itself: 'pool fill' tops it up
+once, and a long-running process keeps it full with the tenancy library's
+Manager.KeepPoolFilled.`,
 		newPoolStatusCmd(a), newPoolFillCmd(a), newPoolDrainCmd(a))
 }
 
@@ -90,9 +91,9 @@ func newPoolDrainCmd(a *App) *cobra.Command {
 		Use:   "drain",
 		Short: "Drop every member of the warm pool",
 		Long: `Drop the pool's members, their schemas and ledger rows. A member being
-claimed at that moment becomes its center as usual. A running apiserver
-with a pool size refills the pool; restart it with TENANTCTL_POOL_SIZE=0
-first to empty the pool for good.
+claimed at that moment becomes its center as usual. A process that keeps
+the pool filled (Manager.KeepPoolFilled) refills it; stop it, or give it a
+pool size of 0, first to empty the pool for good.
 
 Asks for confirmation on a terminal; pass --yes otherwise.`,
 		Example: `  tenantctl pool drain --yes`,

@@ -17,7 +17,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/google/uuid"
@@ -362,9 +361,7 @@ func TestPoolSurvivesKill(t *testing.T) {
 	if _, err := old.FillPool(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	migs := migrationsUpTo(t, 2)
-	migs["003_priority.sql"] = &fstest.MapFile{Data: []byte("ALTER TABLE items ADD COLUMN priority integer;\n")}
-	m := n.Manager(t, pool, &tenancy.Config{Migrations: migs, PoolSize: 4})
+	m := n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 3), PoolSize: 4})
 	if _, err := m.Migrate(t.Context(), tenancy.MigrateOptions{}); err != nil {
 		t.Fatalf("Migrate to 3: %v", err)
 	}

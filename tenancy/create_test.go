@@ -12,6 +12,7 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -263,6 +264,7 @@ const (
 	envCrashChild  = "TENANCY_CRASH_CHILD"
 	envCrashPrefix = "TENANCY_CRASH_PREFIX"
 	envCrashLedger = "TENANCY_CRASH_LEDGER"
+	envCrashPool   = "TENANCY_CRASH_POOL" // the warm pool's size, "" for off
 )
 
 // crashAppName tags the child's connections so that the parent can wait
@@ -274,23 +276,32 @@ func crashAppName(prefix string) string { return "tenancy-crash-" + prefix }
 // returns at once (and passes), so a plain `go test` run is unaffected.
 // With it, it creates tenants from several goroutines, each with a registry
 // row written by the hook, until killed (or for at most a minute, so that an
-// orphaned child cannot run on).
+// orphaned child cannot run on). With TENANCY_CRASH_POOL it keeps a warm
+// pool of that size filled as well (KeepPoolFilled), so that its Creates
+// claim members and kills land in claims and in refills too.
 func TestCrashChild(t *testing.T) {
 	if os.Getenv(envCrashChild) != "1" {
 		return
 	}
 	n := createNames{Names: tenancytest.Names{Prefix: os.Getenv(envCrashPrefix), Ledger: os.Getenv(envCrashLedger)}}.withRegistry()
 	pool := testPool(t, func(cfg *pgxpool.Config) {
-		cfg.MaxConns = 4
+		cfg.MaxConns = 5
 		cfg.ConnConfig.RuntimeParams["application_name"] = crashAppName(n.Prefix)
 	})
-	m, err := tenancy.New(pool, &tenancy.Config{Migrations: testMigrations, Prefix: n.Prefix, LedgerSchema: n.Ledger})
+	poolSize, _ := strconv.Atoi(os.Getenv(envCrashPool))
+	m, err := tenancy.New(pool, &tenancy.Config{Migrations: testMigrations, Prefix: n.Prefix, LedgerSchema: n.Ledger, PoolSize: poolSize})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
+	// A full pool first, so that the first Creates, before the parent's
+	// kill, claim members while the refill starts to replace them.
+	if _, err := m.FillPool(ctx); err != nil {
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
+	wg.Go(func() { _ = m.KeepPoolFilled(ctx, 10*time.Millisecond) }) // returns at once with the pool off
 	for range 4 {
 		wg.Go(func() {
 			for ctx.Err() == nil {
@@ -323,6 +334,62 @@ func TestCrashChild(t *testing.T) {
 // Inspect finds nothing wrong.
 func TestCreateSurvivesKill(t *testing.T) {
 	t.Parallel()
+	createSurvivesKill(t, 0)
+}
+
+// TestPoolSurvivesKill is TestCreateSurvivesKill with a warm pool of 4 in
+// the child, whose Creates claim members while its refill makes new ones:
+// every member left is whole too (its ledger row, its schema at the latest
+// version with every table, its migrations recorded), no member is half
+// claimed (a schema renamed without its ledger rows moved, or the reverse),
+// and a migration shipped afterwards leaves no member at an old version.
+func TestPoolSurvivesKill(t *testing.T) {
+	t.Parallel()
+	n, pool := createSurvivesKill(t, 4)
+	// A claimed tenant's version is the member's, recorded before the
+	// claim's transaction began; a cold one's in that transaction.
+	var claimed int
+	if err := pool.QueryRow(t.Context(), "SELECT count(*) FROM "+pgx.Identifier{n.Ledger, "tenancy_tenants"}.Sanitize()+
+		" WHERE migrated_at < created_at").Scan(&claimed); err != nil {
+		t.Fatal(err)
+	}
+	if claimed == 0 {
+		t.Error("the child claimed no member: the test did not exercise claims")
+	}
+	// Members of the old release besides those the kills left.
+	old := n.Manager(t, pool, &tenancy.Config{Migrations: testMigrations, PoolSize: 4})
+	if _, err := old.FillPool(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	m := n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 3), PoolSize: 4})
+	if _, err := m.Migrate(t.Context(), tenancy.MigrateOptions{}); err != nil {
+		t.Fatalf("Migrate to 3: %v", err)
+	}
+	members := n.poolLedger(t, pool)
+	for s, r := range members {
+		if r.Version != 3 || r.Migrations != "1,2,3" {
+			t.Errorf("member %s after Migrate: %+v, want version 3 with 1,2,3", s, r)
+		}
+	}
+	st, err := m.Inspect(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range st {
+		if !s.OK() || s.Version != 3 {
+			t.Errorf("after Migrate %s (member %v): version %d, problems %v", s.Schema, s.PoolMember, s.Version, s.Problems)
+		}
+	}
+	if len(members) != 4 {
+		t.Errorf("%d members after Migrate, want 4", len(members))
+	}
+	t.Logf("%d tenants claimed from the pool; %d members, all at version 3 after Migrate", claimed, len(members))
+}
+
+// createSurvivesKill is TestCreateSurvivesKill with a warm pool of
+// poolSize (0: off) in the child; it returns the names and pool for more
+// checks.
+func createSurvivesKill(t *testing.T, poolSize int) (createNames, *pgxpool.Pool) {
 	ctx := t.Context()
 	pool := tenancytest.Pool(t)
 	n := newCreateNames(t, pool)
@@ -338,7 +405,8 @@ func TestCreateSurvivesKill(t *testing.T) {
 		target := before + 1 + rng.IntN(6)
 
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), envCrashChild+"=1", envCrashPrefix+"="+n.Prefix, envCrashLedger+"="+n.Ledger)
+		cmd.Env = append(os.Environ(), envCrashChild+"=1", envCrashPrefix+"="+n.Prefix, envCrashLedger+"="+n.Ledger,
+			envCrashPool+"="+strconv.Itoa(poolSize))
 		var out strings.Builder
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
@@ -398,7 +466,8 @@ func TestCreateSurvivesKill(t *testing.T) {
 			t.Errorf("Inspect: %s: %v", s.Schema, s.Problems)
 		}
 	}
-	t.Logf("%d tenants survived %d kills; %d transactions were open just before the kills", len(st), rounds, openTotal)
+	t.Logf("%d tenants and members survived %d kills; %d transactions were open just before the kills", len(st), rounds, openTotal)
+	return n, pool
 }
 
 func (n createNames) ledgerCount(t *testing.T, pool *pgxpool.Pool) int {
@@ -428,9 +497,9 @@ func (n createNames) waitBackendsGone(t *testing.T, pool *pgxpool.Pool) {
 	}
 }
 
-// assertWholeTenants checks that every tenant of n's prefix is whole or
-// absent, from the catalog, the ledger and the registry directly (one
-// snapshot), and through Inspect.
+// assertWholeTenants checks that every tenant and every pool member of n's
+// prefix is whole or absent, from the catalog, the ledger and the registry
+// directly (one snapshot), and through Inspect.
 func (n createNames) assertWholeTenants(t *testing.T, pool *pgxpool.Pool, m *tenancy.Manager) {
 	t.Helper()
 	ctx := t.Context()
@@ -460,10 +529,11 @@ func (n createNames) assertWholeTenants(t *testing.T, pool *pgxpool.Pool, m *ten
 	// schema name -> applied versions
 	applied := query("SELECT t.schema_name, string_agg(g.version::text, ',' ORDER BY g.version) FROM " + ledger +
 		" t JOIN " + migTbl + " g USING (tenant_id) GROUP BY 1")
-	// schema name -> its tables
+	// schema name -> its tables, of tenants and of pool members
 	schemas := query(`SELECT n.nspname::text, coalesce(string_agg(c.relname::text, ',' ORDER BY c.relname) FILTER (WHERE c.relkind = 'r'), '')
 		FROM pg_namespace n LEFT JOIN pg_class c ON c.relnamespace = n.oid
-		WHERE n.nspname ~ ('^' || $1 || '[0-9a-f]{32}$') GROUP BY 1`, n.Prefix)
+		WHERE n.nspname ~ ('^' || $1 || '([0-9a-f]{32}|pool_[0-9a-f]{27})$') GROUP BY 1`, n.Prefix)
+	members := n.poolLedger(t, tx)
 	// registry tenant -> the schema it implies
 	registry := map[string]string{}
 	for id := range query("SELECT tenant_id::text, name FROM " + n.Registry) {
@@ -487,8 +557,21 @@ func (n createNames) assertWholeTenants(t *testing.T, pool *pgxpool.Pool, m *ten
 			t.Errorf("ledger row %s has no registry row", s)
 		}
 	}
+	// A pool member is whole as a tenant is, without a registry row.
+	for s, r := range members {
+		if fmt.Sprint(r.Version) != latest || r.Migrations != "1,2" {
+			t.Errorf("pool: member %s at version %d with migrations %q recorded, want %s with 1,2", s, r.Version, r.Migrations, latest)
+		}
+		if tables, ok := schemas[s]; !ok {
+			t.Errorf("pool row %s has no schema", s)
+		} else if tables != "items,notes" {
+			t.Errorf("member schema %s has tables %q, want items,notes", s, tables)
+		}
+	}
 	for s := range schemas {
-		if _, ok := inLedger[s]; !ok {
+		_, tenant := inLedger[s]
+		_, member := members[s]
+		if !tenant && !member {
 			t.Errorf("orphan schema %s: no ledger row", s)
 		}
 	}
@@ -502,8 +585,8 @@ func (n createNames) assertWholeTenants(t *testing.T, pool *pgxpool.Pool, m *ten
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st) != len(inLedger) {
-		t.Errorf("Inspect reports %d tenants, the ledger has %d", len(st), len(inLedger))
+	if len(st) != len(inLedger)+len(members) {
+		t.Errorf("Inspect reports %d tenants and members, the ledger has %d and %d", len(st), len(inLedger), len(members))
 	}
 	for _, s := range st {
 		if !s.OK() {

@@ -27,8 +27,9 @@
 // Two tables in Config.LedgerSchema record every tenant and every migration
 // applied to it: tenancy_tenants (one row per tenant: version, last error)
 // and tenancy_migrations (version, name, checksum, duration). A fleet's
-// versions are therefore one query away: a no-op fleet migration, status and
-// Inspect each cost one round trip, however many tenants there are.
+// versions are therefore one query away: status and Inspect each cost one
+// round trip, however many tenants there are, and a no-op migration of the
+// fleet two (the second reads the warm pool's members).
 //
 // # Creating and dropping
 //
@@ -42,6 +43,42 @@
 //		_, err := tx.Exec(ctx, "INSERT INTO public.customers (id, name) VALUES ($1, $2)", id, name)
 //		return err
 //	})
+//
+// # The warm pool
+//
+// Creating a schema and running every migration is most of Create's time.
+// With Config.PoolSize above 0 the Manager keeps that many schemas created
+// and migrated ahead of time, pool members, and Create claims one instead:
+// in its first round trip, with BEGIN, one statement takes the oldest
+// member at the latest version that no other transaction holds (FOR UPDATE
+// SKIP LOCKED, so concurrent Creates never wait for each other or take the
+// same member), moves its ledger row and migration records to the tenant,
+// then ALTER SCHEMA ... RENAME gives it the tenant's name and the Hook runs,
+// all in the one transaction: a crash leaves the member or the tenant,
+// never half of either. When no member is ready Create creates cold, in
+// the same transaction.
+//
+// Members are recorded apart from tenants, in the ledger's tenancy_pool and
+// tenancy_pool_migrations, under names of the prefix, "pool_" and 27 hex
+// digits, which ParseSchemaName refuses: tenant resolution can never reach
+// a member. Inspect reports them with TenantStatus.PoolMember set; they are
+// never orphans.
+//
+// Nothing refills the pool by itself. FillPool tops it up once (in
+// transactions of a few members under a row lock of the ledger, so that
+// refills in several processes never overshoot); KeepPoolFilled does so
+// until its context ends, and at once after each claim:
+//
+//	m, err := tenancy.New(pool, &tenancy.Config{Migrations: migrations, PoolSize: 20})
+//	...
+//	go m.KeepPoolFilled(ctx, time.Minute) // stops when ctx is cancelled
+//
+// Migrate of the whole fleet migrates the members behind too (MigratePool;
+// one whose migration fails is dropped), and Create never claims a member
+// behind, so a claimed schema is always at the latest version. DrainPool
+// drops the members. Members renamed into tenants keep everything but their
+// name, so the tenant migrations must not write their schema's name into
+// text (a function's SET search_path, say): they run unqualified anyway.
 //
 // # Working inside a tenant
 //

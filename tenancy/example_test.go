@@ -43,6 +43,7 @@ func exampleSetup(ctx context.Context, migrations fstest.MapFS) (*tenancy.Manage
 		log.Fatal(err)
 	}
 	return m, pool, cfg, func() {
+		_, _ = m.DrainPool(ctx) // members are not tenants: Drop would not find them
 		st, _ := m.Inspect(ctx)
 		for _, s := range st {
 			_ = m.Drop(ctx, s.TenantID, nil)
@@ -209,4 +210,45 @@ func ExampleManager_Inspect() {
 	// 00000000-0000-0000-0000-000000000001 version 1 ok true []
 	// 00000000-0000-0000-0000-000000000002 version 1 ok false [missing-schema]
 	// 00000000-0000-0000-0000-000000000003 version 0 ok false [orphan-schema]
+}
+
+// Keep migrated schemas ready in a warm pool, so that Create only renames
+// one. A server runs the refill in the background instead of FillPool:
+//
+//	go m.KeepPoolFilled(ctx, time.Minute) // until ctx is cancelled
+func ExampleManager_FillPool() {
+	ctx := context.Background()
+	_, pool, cfg, cleanup := exampleSetup(ctx, exampleMigrations)
+	defer cleanup()
+	cfg.PoolSize = 2
+	m, err := tenancy.New(pool, &cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	created, err := m.FillPool(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("members created:", created)
+	// Claims a member: the ledger's records move to the tenant, the
+	// schema takes the tenant's name, in Create's one transaction.
+	if err := m.Create(ctx, uuid.MustParse("00000000-0000-0000-0000-00000000000a"), nil); err != nil {
+		log.Fatal(err)
+	}
+	statuses, err := m.Inspect(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, st := range statuses {
+		if st.PoolMember {
+			fmt.Println("pool member at version", st.Version, "ok", st.OK())
+		} else {
+			fmt.Println("tenant", st.TenantID, "at version", st.Version, "ok", st.OK())
+		}
+	}
+	// Output:
+	// members created: 2
+	// tenant 00000000-0000-0000-0000-00000000000a at version 1 ok true
+	// pool member at version 1 ok true
 }

@@ -2,6 +2,7 @@ package tenancy
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -13,7 +14,8 @@ type Problem string
 
 // The problems Inspect reports.
 const (
-	// ProblemOrphanSchema: a schema with the Manager's naming has no ledger row.
+	// ProblemOrphanSchema: a schema with the Manager's naming (a tenant's
+	// or a pool member's) has no ledger row.
 	ProblemOrphanSchema Problem = "orphan-schema"
 	// ProblemMissingSchema: a ledger row's schema does not exist.
 	ProblemMissingSchema Problem = "missing-schema"
@@ -38,10 +40,15 @@ type AppliedMigration struct {
 	Duration  time.Duration
 }
 
-// TenantStatus is one tenant as the ledger and the catalog see it.
+// TenantStatus is one tenant, or one warm pool member, as the ledger and
+// the catalog see it.
 type TenantStatus struct {
-	TenantID uuid.UUID
+	TenantID uuid.UUID // zero for a pool member
 	Schema   string
+	// PoolMember marks a member of the warm pool (Schema is the prefix,
+	// "pool_" and 27 hex digits): no tenant's yet, and no orphan while its
+	// ledger row exists. Its problems are a tenant's, last-failed aside.
+	PoolMember bool
 	// InLedger and SchemaExists are both true for a healthy tenant.
 	InLedger     bool
 	SchemaExists bool
@@ -62,29 +69,47 @@ func (s TenantStatus) OK() bool { return len(s.Problems) == 0 }
 
 // Inspect reports every tenant of the Manager's naming: the ledger's rows
 // joined to the catalog's schemas, with each tenant's applied migrations and
-// problems, in one query whatever the number of tenants. Tenants are in
-// schema-name order.
+// problems, in one query whatever the number of tenants. The warm pool's
+// members are reported too, with PoolMember set (and a zero TenantID), so
+// that a member is never mistaken for an orphan. Tenants and members are
+// in schema-name order.
 func (m *Manager) Inspect(ctx context.Context) ([]TenantStatus, error) {
+	// l is the ledger's rows and g their migrations, of tenants and of pool
+	// members alike, keyed by schema name (unique across both: a member's
+	// name is never a tenant's); s is the catalog's schemas of either
+	// naming. The tenant pattern is not starts_with: another prefix may
+	// extend this one.
 	rows, err := m.pool.Query(ctx, `
 WITH s AS (
 	SELECT nspname::text AS schema_name FROM pg_namespace
-	WHERE nspname ~ ('^' || $1 || '[0-9a-f]{32}$')
+	WHERE nspname ~ ('^' || $1 || '[0-9a-f]{32}$') OR nspname ~ ('^' || $1 || $2 || '[0-9a-f]{`+strconv.Itoa(memberHexLen)+`}$')
+), l AS (
+	SELECT schema_name, false AS member, version, created_at, migrated_at, last_error, last_error_at
+	FROM `+m.tenantsTbl+` WHERE schema_name ~ ('^' || $1 || '[0-9a-f]{32}$')
+	UNION ALL
+	SELECT schema_name, true, version, created_at, migrated_at, NULL, NULL
+	FROM `+m.warm.members+` WHERE prefix = $1
+), g AS (
+	SELECT t.schema_name, g.version, g.name, g.checksum, g.applied_at, g.duration_us
+	FROM `+m.migTbl+` g JOIN `+m.tenantsTbl+` t USING (tenant_id) WHERE t.schema_name ~ ('^' || $1 || '[0-9a-f]{32}$')
+	UNION ALL
+	SELECT g.schema_name, g.version, g.name, g.checksum, g.applied_at, g.duration_us
+	FROM `+m.warm.migrations+` g JOIN `+m.warm.members+` p USING (schema_name) WHERE p.prefix = $1
 ), t AS (
-	SELECT t.tenant_id, t.schema_name, t.version, t.created_at, t.migrated_at, t.last_error, t.last_error_at,
+	SELECT l.schema_name, l.member, l.version, l.created_at, l.migrated_at, l.last_error, l.last_error_at,
 		coalesce(array_agg(g.version ORDER BY g.version) FILTER (WHERE g.version IS NOT NULL), '{}') AS versions,
 		coalesce(array_agg(g.name ORDER BY g.version) FILTER (WHERE g.version IS NOT NULL), '{}') AS names,
 		coalesce(array_agg(g.checksum ORDER BY g.version) FILTER (WHERE g.version IS NOT NULL), '{}') AS checksums,
 		coalesce(array_agg(g.applied_at ORDER BY g.version) FILTER (WHERE g.version IS NOT NULL), '{}') AS applied,
 		coalesce(array_agg(g.duration_us ORDER BY g.version) FILTER (WHERE g.version IS NOT NULL), '{}') AS durations
-	FROM `+m.tenantsTbl+` t LEFT JOIN `+m.migTbl+` g USING (tenant_id)
-	WHERE t.schema_name ~ ('^' || $1 || '[0-9a-f]{32}$') -- not starts_with: another prefix may extend this one
-	GROUP BY t.tenant_id
+	FROM l LEFT JOIN g USING (schema_name)
+	GROUP BY l.schema_name, l.member, l.version, l.created_at, l.migrated_at, l.last_error, l.last_error_at
 )
-SELECT coalesce(t.schema_name, s.schema_name), t.tenant_id IS NOT NULL, s.schema_name IS NOT NULL,
+SELECT coalesce(t.schema_name, s.schema_name), t.schema_name IS NOT NULL, s.schema_name IS NOT NULL,
 	coalesce(t.version, 0), coalesce(t.created_at, 'epoch'), t.migrated_at, coalesce(t.last_error, ''), t.last_error_at,
 	coalesce(t.versions, '{}'), coalesce(t.names, '{}'), coalesce(t.checksums, '{}'), coalesce(t.applied, '{}'), coalesce(t.durations, '{}')
 FROM t FULL JOIN s USING (schema_name)
-ORDER BY 1`, m.prefix)
+ORDER BY 1`, m.prefix, memberInfix)
 	if err != nil {
 		return nil, wrapErr("inspect", "ledger", err)
 	}
@@ -120,8 +145,10 @@ ORDER BY 1`, m.prefix)
 
 // diagnose fills in the tenant id and the problems of a status row.
 func (m *Manager) diagnose(st *TenantStatus) {
-	// The query only returns names of the Manager's exact shape, so this
-	// cannot fail; the id comes from the name either way.
+	// The query only returns names of the Manager's exact shapes, so this
+	// fails for a member only, whose TenantID stays zero; a tenant's id
+	// comes from the name either way.
+	st.PoolMember = m.IsPoolMember(st.Schema)
 	st.TenantID, _ = m.ParseSchemaName(st.Schema)
 	if !st.InLedger {
 		st.Problems = append(st.Problems, ProblemOrphanSchema)

@@ -58,8 +58,15 @@ type Config struct {
 	// lock_timeout.
 	MigrationLockTimeout time.Duration
 
-	// Logger receives one line per tenant migrated or failed. Defaults to
-	// discarding.
+	// PoolSize is how many warm pool members the Manager keeps: anonymous
+	// schemas at the latest version that Create claims instead of creating
+	// a schema (see "The warm pool" in the package documentation). FillPool
+	// and KeepPoolFilled top the pool up to it; Create claims from it only
+	// when it is above 0. Defaults to 0, off.
+	PoolSize int
+
+	// Logger receives one line per tenant migrated or failed, and the
+	// errors of KeepPoolFilled. Defaults to discarding.
 	Logger *slog.Logger
 }
 
@@ -69,15 +76,20 @@ type Manager struct {
 	pool       *pgxpool.Pool
 	migrations []Migration
 	prefix     string
-	ledger     string // quoted schema of the ledger tables
-	tenantsTbl string // quoted, schema-qualified
-	migTbl     string // quoted, schema-qualified
+	ledger     string     // quoted schema of the ledger tables
+	tenantsTbl string     // quoted, schema-qualified
+	migTbl     string     // quoted, schema-qualified
+	warm       poolTables // the warm pool's ledger tables
 	// setVersionSQL records tenant $1 at version $2 (and no error).
 	setVersionSQL string
 	searchPath    string // quoted list appended after the tenant's schema
 	lockTimeout   string // lock_timeout for migrations, "" for the server's
 	concurrency   int
-	log           *slog.Logger
+	poolSize      int
+	// refill wakes KeepPoolFilled after a Create took a member (or found
+	// the pool empty); a buffer of one, sent to without blocking.
+	refill chan struct{}
+	log    *slog.Logger
 }
 
 // New returns a Manager over pool. It reads and checks the migrations but
@@ -115,22 +127,30 @@ func New(pool *pgxpool.Pool, cfg *Config) (*Manager, error) {
 	if cfg.MigrationLockTimeout > 0 {
 		lockTimeout = strconv.FormatInt(max(1, cfg.MigrationLockTimeout.Milliseconds()), 10) + "ms"
 	}
+	if cfg.PoolSize < 0 {
+		return nil, fmt.Errorf("tenancy: PoolSize %d is negative (0 turns the pool off)", cfg.PoolSize)
+	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	tenantsTbl := pgx.Identifier{ledger, "tenancy_tenants"}.Sanitize()
+	migTbl := pgx.Identifier{ledger, "tenancy_migrations"}.Sanitize()
 	return &Manager{
 		pool:       pool,
 		migrations: migs,
 		prefix:     prefix,
 		ledger:     pgx.Identifier{ledger}.Sanitize(),
-		tenantsTbl: pgx.Identifier{ledger, "tenancy_tenants"}.Sanitize(),
-		migTbl:     pgx.Identifier{ledger, "tenancy_migrations"}.Sanitize(),
-		setVersionSQL: "UPDATE " + pgx.Identifier{ledger, "tenancy_tenants"}.Sanitize() +
+		tenantsTbl: tenantsTbl,
+		migTbl:     migTbl,
+		warm:       newPoolTables(ledger, tenantsTbl, migTbl),
+		setVersionSQL: "UPDATE " + tenantsTbl +
 			" SET version = $2, migrated_at = now(), last_error = NULL, last_error_at = NULL WHERE tenant_id = $1",
 		searchPath:  searchPath,
 		lockTimeout: lockTimeout,
 		concurrency: max(1, cmp.Or(cfg.Concurrency, int(pool.Config().MaxConns))),
+		poolSize:    cfg.PoolSize,
+		refill:      make(chan struct{}, 1),
 		log:         logger,
 	}, nil
 }
@@ -161,7 +181,9 @@ func (m *Manager) LatestVersion() int32 { return int32(len(m.migrations)) }
 func (m *Manager) Prefix() string { return m.prefix }
 
 // Setup creates the ledger tables if they do not exist. It is idempotent and
-// safe to run from several processes at once.
+// safe to run from several processes at once. A ledger made by an earlier
+// release gets the tables it lacks (the warm pool's) and keeps its rows:
+// every table is only ever added, never altered.
 func (m *Manager) Setup(ctx context.Context) error {
 	return pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
 		// CREATE ... IF NOT EXISTS is not atomic against a concurrent twin
@@ -189,7 +211,8 @@ CREATE TABLE IF NOT EXISTS `+m.migTbl+` (
 	applied_at timestamptz NOT NULL DEFAULT now(),
 	duration_us bigint NOT NULL,
 	PRIMARY KEY (tenant_id, version)
-)`)
+);
+`+m.warm.ddl())
 		if err != nil {
 			return fmt.Errorf("tenancy: setup: %w", err)
 		}
@@ -211,17 +234,23 @@ type Hook func(ctx context.Context, tx pgx.Tx) error
 // BEGIN travels with the ledger row in one round trip (pgx's
 // Batch.BeginTx); CREATE SCHEMA is one more, each migration file one, the
 // ledger's record one, COMMIT one.
+//
+// With Config.PoolSize above 0 Create first claims a warm pool member in
+// that same first round trip, and renames it (one more) instead of creating
+// and migrating a schema; only when no member is ready does it create cold,
+// in the same transaction. See "The warm pool" in the package
+// documentation.
 func (m *Manager) Create(ctx context.Context, id uuid.UUID, hook Hook) error {
 	var b pgx.Batch
 	b.BeginTx(pgx.TxOptions{})
-	callerPath := m.queueCreate(&b, id)
+	first := m.queueFirst(&b, id)
 	br := m.pool.SendBatch(ctx, &b)
 	tx := br.Tx()
 	defer tx.Rollback(ctx) // a no-op after Commit; otherwise the error that matters is returned below
 	if err := br.Close(); err != nil {
 		return wrapErr("create", m.SchemaName(id), err)
 	}
-	if err := m.createSchema(ctx, tx, id, *callerPath); err != nil {
+	if err := m.finishCreate(ctx, tx, id, first); err != nil {
 		return err
 	}
 	if hook != nil {
@@ -232,32 +261,73 @@ func (m *Manager) Create(ctx context.Context, id uuid.UUID, hook Hook) error {
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("tenancy: create %s: commit: %w", m.SchemaName(id), err)
 	}
+	m.wakeRefill()
 	return nil
 }
 
 // CreateTx is Create inside the caller's transaction; nothing is visible to
-// others until the caller commits.
+// others until the caller commits. It claims a pool member as Create does;
+// the member stays locked, unavailable to other claims, until then.
 func (m *Manager) CreateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 	var b pgx.Batch
-	callerPath := m.queueCreate(&b, id)
+	first := m.queueFirst(&b, id)
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return wrapErr("create", m.SchemaName(id), err)
 	}
-	return m.createSchema(ctx, tx, id, *callerPath)
+	if err := m.finishCreate(ctx, tx, id, first); err != nil {
+		return err
+	}
+	m.wakeRefill()
+	return nil
 }
 
-// queueCreate queues tenant id's ledger row on b; once b is sent, the
-// returned string holds the transaction's search_path before the tenant's,
-// for apply to give back. The row goes first: a concurrent Create of the
-// same tenant then waits on its unique index and fails cleanly once this
-// one commits, instead of racing on CREATE SCHEMA.
-func (m *Manager) queueCreate(b *pgx.Batch, id uuid.UUID) *string {
-	var callerPath string
+// firstStatement is what Create's first round trip returned once sent:
+// the pool member claimed, or the caller's search_path of a cold create.
+type firstStatement struct {
+	claim      bool   // a claim was queued (the pool is on)
+	member     string // the member claimed; "" if the pool had none ready
+	callerPath string // a cold create's (see queueCreate)
+}
+
+// queueFirst queues Create's first statement on b: a claim from the warm
+// pool when it is on, else the cold create's ledger row.
+func (m *Manager) queueFirst(b *pgx.Batch, id uuid.UUID) *firstStatement {
+	f := &firstStatement{claim: m.poolSize > 0}
+	if f.claim {
+		m.queueClaim(b, id, &f.member)
+	} else {
+		m.queueCreate(b, id, &f.callerPath)
+	}
+	return f
+}
+
+// finishCreate completes tenant id in tx after its first statement: it
+// renames the claimed member, or creates the schema cold (in one more round
+// trip for the ledger row when a claim found the pool empty).
+func (m *Manager) finishCreate(ctx context.Context, tx pgx.Tx, id uuid.UUID, f *firstStatement) error {
+	switch {
+	case f.member != "":
+		return m.renameMember(ctx, tx, id, f.member)
+	case f.claim:
+		var b pgx.Batch
+		m.queueCreate(&b, id, &f.callerPath)
+		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+			return wrapErr("create", m.SchemaName(id), err)
+		}
+	}
+	return m.createSchema(ctx, tx, id, f.callerPath)
+}
+
+// queueCreate queues tenant id's ledger row on b; once b is sent,
+// callerPath holds the transaction's search_path before the tenant's, for
+// apply to give back. The row goes first: a concurrent Create of the same
+// tenant then waits on its unique index and fails cleanly once this one
+// commits, instead of racing on CREATE SCHEMA.
+func (m *Manager) queueCreate(b *pgx.Batch, id uuid.UUID, callerPath *string) {
 	b.Queue("INSERT INTO "+m.tenantsTbl+" (tenant_id, schema_name) VALUES ($1, $2)"+
 		" RETURNING current_setting('search_path')", id, m.SchemaName(id)).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&callerPath)
+		return row.Scan(callerPath)
 	})
-	return &callerPath
 }
 
 // createSchema creates tenant id's schema and applies every migration. CREATE
@@ -293,6 +363,16 @@ func wrapErr(op, schema string, err error) error {
 // (a Hook, the caller of CreateTx) sees its own search_path, not the
 // tenant's.
 func (m *Manager) apply(ctx context.Context, tx pgx.Tx, id uuid.UUID, schema, callerPath string, migs []Migration) error {
+	return m.runAndRecord(ctx, tx, schema, migs, func(b *pgx.Batch, durations []int64) {
+		m.queueRecord(b, id, migs, durations)
+		b.Queue(m.setVersionSQL, id, migs[len(migs)-1].Version)
+		b.Queue("SELECT set_config('search_path', $1, true)", callerPath)
+	})
+}
+
+// runAndRecord runs migs on schema inside tx (runMigrations), then sends
+// what record queues, given each file's duration, in one round trip.
+func (m *Manager) runAndRecord(ctx context.Context, tx pgx.Tx, schema string, migs []Migration, record func(b *pgx.Batch, durations []int64)) error {
 	if len(migs) == 0 {
 		return nil
 	}
@@ -301,9 +381,7 @@ func (m *Manager) apply(ctx context.Context, tx pgx.Tx, id uuid.UUID, schema, ca
 		return err
 	}
 	var b pgx.Batch
-	m.queueRecord(&b, id, migs, durations)
-	b.Queue(m.setVersionSQL, id, migs[len(migs)-1].Version)
-	b.Queue("SELECT set_config('search_path', $1, true)", callerPath)
+	record(&b, durations)
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return fmt.Errorf("tenancy: schema %s: record migrations: %w", schema, err)
 	}
@@ -339,15 +417,23 @@ func (m *Manager) runMigrations(ctx context.Context, tx pgx.Tx, schema string, m
 // queueRecord queues the ledger rows of migs, applied to tenant id in the
 // given durations (µs), on b.
 func (m *Manager) queueRecord(b *pgx.Batch, id uuid.UUID, migs []Migration, durations []int64) {
+	queueRecordInto(b, m.migTbl+" (tenant_id", id, migs, durations)
+}
+
+// queueRecordInto queues the rows of migs on b, inserted by into (a
+// schema-qualified table and the opening of its column list, ending in the
+// key's column, which key fills): tenancy_migrations for a tenant,
+// tenancy_pool_migrations for a pool member.
+func queueRecordInto(b *pgx.Batch, into string, key any, migs []Migration, durations []int64) {
 	versions := make([]int32, len(migs))
 	names := make([]string, len(migs))
 	sums := make([]string, len(migs))
 	for i, mg := range migs {
 		versions[i], names[i], sums[i] = mg.Version, mg.Name, mg.Checksum
 	}
-	b.Queue("INSERT INTO "+m.migTbl+" (tenant_id, version, name, checksum, duration_us)"+
+	b.Queue("INSERT INTO "+into+", version, name, checksum, duration_us)"+
 		" SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::bigint[])",
-		id, versions, names, sums, durations)
+		key, versions, names, sums, durations)
 }
 
 // Drop removes tenant id: DROP SCHEMA ... CASCADE and its ledger rows, then

@@ -95,10 +95,15 @@ type Result struct {
 // behind. Two concurrent Migrates never apply a migration twice: the second
 // waits for the tenant's lock and then finds it current.
 //
+// Migrating every tenant (Tenants nil) to the latest version, not as a dry
+// run, migrates the warm pool's members too, after the tenants
+// (MigratePool); they are not among the Results, which are tenants'.
+//
 // The Results are in the order of the selection (none with
 // DiscardResults). The error is a *FleetError
 // if any tenant failed or was skipped, or an error of the whole operation
-// (unknown target version, ledger unreadable).
+// (unknown target version, ledger unreadable), or MigratePool's, joined
+// with the FleetError if both (errors.As finds either).
 func (m *Manager) Migrate(ctx context.Context, opts MigrateOptions) ([]Result, error) {
 	target := opts.TargetVersion
 	if target == 0 {
@@ -196,10 +201,18 @@ func (m *Manager) Migrate(ctx context.Context, opts MigrateOptions) ([]Result, e
 	close(jobs)
 	wg.Wait()
 
+	var fleetErr error
 	if failed > 0 || skipped > 0 {
-		return results, &FleetError{Total: len(states), Failed: failed, Skipped: skipped}
+		fleetErr = &FleetError{Total: len(states), Failed: failed, Skipped: skipped}
 	}
-	return results, nil
+	// The whole fleet to the latest version includes the warm pool, so
+	// that a member claimed after the deploy is as current as the tenants.
+	if opts.Tenants == nil && !opts.DryRun && target == m.LatestVersion() {
+		if _, err := m.MigratePool(ctx); err != nil {
+			fleetErr = errors.Join(fleetErr, err)
+		}
+	}
+	return results, fleetErr
 }
 
 func migrationNames(migs []Migration) []string {
@@ -247,19 +260,11 @@ func (m *Manager) migrateOne(ctx context.Context, r Result, target int32) Result
 // tenant is migrated from wherever it is, or not at all. Everything rolls
 // back on failure, the version with the rest.
 func (m *Manager) migrateTenant(ctx context.Context, r *Result, target int32) error {
-	var b pgx.Batch
-	b.BeginTx(pgx.TxOptions{})
-	claimed := false
-	b.Queue(m.setVersionSQL+" AND version = $3", r.TenantID, target, r.From).Exec(func(ct pgconn.CommandTag) error {
-		claimed = ct.RowsAffected() == 1
-		return nil
-	})
-	br := m.pool.SendBatch(ctx, &b)
-	tx := br.Tx()
-	defer tx.Rollback(ctx) // a no-op after Commit; otherwise the error that matters is returned below
-	if err := br.Close(); err != nil {
+	tx, claimed, err := m.beginUpdate(ctx, m.setVersionSQL+" AND version = $3", r.TenantID, target, r.From)
+	if err != nil {
 		return fmt.Errorf("tenancy: migrate %s: lock: %w", r.Schema, err)
 	}
+	defer tx.Rollback(ctx) // a no-op after Commit; otherwise the error that matters is returned below
 	if !claimed {
 		var current int32
 		err := tx.QueryRow(ctx, "SELECT version FROM "+m.tenantsTbl+" WHERE tenant_id = $1 FOR UPDATE", r.TenantID).Scan(&current)
@@ -282,20 +287,36 @@ func (m *Manager) migrateTenant(ctx context.Context, r *Result, target int32) er
 		}
 	}
 	pending := m.migrations[r.From:target]
-	durations, err := m.runMigrations(ctx, tx, r.Schema, pending)
-	if err != nil {
+	if err := m.runAndRecord(ctx, tx, r.Schema, pending, func(b *pgx.Batch, durations []int64) {
+		m.queueRecord(b, r.TenantID, pending, durations)
+	}); err != nil {
 		return err
-	}
-	var rb pgx.Batch
-	m.queueRecord(&rb, r.TenantID, pending, durations)
-	if err := tx.SendBatch(ctx, &rb).Close(); err != nil {
-		return fmt.Errorf("tenancy: migrate %s: record migrations: %w", r.Schema, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("tenancy: migrate %s: commit: %w", r.Schema, err)
 	}
 	r.To, r.Migrations = target, migrationNames(pending)
 	return nil
+}
+
+// beginUpdate begins a transaction with an UPDATE of one ledger row (which
+// takes the row's lock) in the same round trip, and reports whether the
+// row was updated. On error nothing is left open.
+func (m *Manager) beginUpdate(ctx context.Context, sql string, args ...any) (pgx.Tx, bool, error) {
+	var b pgx.Batch
+	b.BeginTx(pgx.TxOptions{})
+	updated := false
+	b.Queue(sql, args...).Exec(func(ct pgconn.CommandTag) error {
+		updated = ct.RowsAffected() == 1
+		return nil
+	})
+	br := m.pool.SendBatch(ctx, &b)
+	tx := br.Tx()
+	if err := br.Close(); err != nil {
+		_ = tx.Rollback(ctx) // the error that matters is Close's
+		return nil, false, err
+	}
+	return tx, updated, nil
 }
 
 // recordFailure notes the error in the ledger, outside the rolled-back

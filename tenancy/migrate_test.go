@@ -402,8 +402,9 @@ func (c *queryCounter) during(fn func()) []string {
 func firstFew(sqls []string) []string { return sqls[:min(len(sqls), 4)] }
 
 // TestNoOpFleetIsOneQuery: the ledger keeps every tenant's version, so a
-// fleet that is up to date costs one query to migrate and one to inspect,
-// however many tenants it has, not one per tenant.
+// fleet that is up to date costs one query to migrate (two for the whole
+// fleet, whose warm pool is read too) and one to inspect, however many
+// tenants it has, not one per tenant.
 func TestNoOpFleetIsOneQuery(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -440,8 +441,14 @@ func TestNoOpFleetIsOneQuery(t *testing.T) {
 				t.Fatalf("Migrate %s: %s is %s, want up-to-date", c.name, r.Schema, r.Outcome)
 			}
 		}
-		if len(sqls) != 1 {
-			t.Errorf("Migrate %s over %d up-to-date tenants issued %d queries, want 1; the first: %q", c.name, fleet, len(sqls), firstFew(sqls))
+		// The whole fleet includes the warm pool: one query more for its
+		// members behind.
+		want := 1
+		if c.name == "all" {
+			want = 2
+		}
+		if len(sqls) != want {
+			t.Errorf("Migrate %s over %d up-to-date tenants issued %d queries, want %d; the first: %q", c.name, fleet, len(sqls), want, firstFew(sqls))
 		}
 	}
 

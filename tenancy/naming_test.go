@@ -276,7 +276,12 @@ func TestHostileLedgerSchemaIsQuoted(t *testing.T) {
 	// anything else must be quoted, or this would drop public.
 	ledger := "Ledger; DROP SCHEMA public; -- " + n.Prefix
 	t.Cleanup(func() { tenancytest.DropSchemas(t, pool, n.Prefix, ledger) })
-	m := tenancytest.Names{Prefix: n.Prefix, Ledger: ledger}.Manager(t, pool, &tenancy.Config{Migrations: testMigrations})
+	m := tenancytest.Names{Prefix: n.Prefix, Ledger: ledger}.Manager(t, pool, &tenancy.Config{Migrations: testMigrations, PoolSize: 1})
+	// The tenant is claimed from the pool, so the pool's statements run
+	// over the hostile name too.
+	if created, err := m.FillPool(ctx); err != nil || created != 1 {
+		t.Fatalf("FillPool = %d, %v", created, err)
+	}
 	id := tenancytest.Tenant(t, m)
 	var tables []string
 	rows, err := pool.Query(ctx, "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1", ledger)
@@ -286,8 +291,8 @@ func TestHostileLedgerSchemaIsQuoted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(tables, []string{"tenancy_migrations", "tenancy_tenants"}) {
-		t.Errorf("tables in schema %q: %v, want the two ledger tables", ledger, tables)
+	if !slices.Equal(tables, []string{"tenancy_migrations", "tenancy_pool", "tenancy_pool_fill", "tenancy_pool_migrations", "tenancy_tenants"}) {
+		t.Errorf("tables in schema %q: %v, want the ledger's five tables", ledger, tables)
 	}
 	if st, err := m.Inspect(ctx); err != nil || len(st) != 1 || !st[0].OK() {
 		t.Errorf("Inspect = %+v, %v; want one healthy tenant", st, err)

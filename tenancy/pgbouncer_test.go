@@ -16,8 +16,11 @@ package tenancy_test
 
 import (
 	"context"
+	"errors"
+	"sync"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -205,6 +208,58 @@ func TestFleetMigrateBehindPgBouncer(t *testing.T) {
 		})
 		if err != nil {
 			t.Fatal(err)
+		}
+	}
+	pgbouncer.AssertServerConnsClean(t, url)
+}
+
+// TestPoolBehindPgBouncer: the warm pool through PgBouncer in transaction
+// pooling mode. Its locks are row locks, held by transactions, never
+// advisory or session state: two refills at once still create exactly
+// what the pool lacks, creates racing for fewer members than they are all
+// end whole, each claim at most once, and a migration reaches the members.
+func TestPoolBehindPgBouncer(t *testing.T) {
+	pool, url := pgbouncerPool(t)
+	direct := tenancytest.Pool(t)
+	ctx := t.Context()
+	const size, creates = 6, 12
+	n := newCreateNames(t, direct)
+	m := n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 2), PoolSize: size})
+
+	var created [2]int
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i := range created {
+		wg.Go(func() { created[i], errs[i] = m.FillPool(ctx) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil || created[0]+created[1] != size {
+		t.Fatalf("two FillPools created %d + %d (%v), want %d in all", created[0], created[1], err, size)
+	}
+	createErrs := make([]error, creates)
+	for i := range createErrs {
+		wg.Go(func() {
+			id := uuid.New()
+			createErrs[i] = m.Create(ctx, id, n.registerHook(id))
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(createErrs...); err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	if left := n.poolLedger(t, direct); len(left) != 0 {
+		t.Errorf("%d members left after %d creates, want all %d claimed", len(left), creates, size)
+	}
+	n.assertWholeTenants(t, direct, m)
+
+	fill(t, m, size)
+	next := n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 3), PoolSize: size})
+	if _, err := next.Migrate(ctx, tenancy.MigrateOptions{}); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	for s, r := range n.poolLedger(t, direct) {
+		if r.Version != 3 || r.Migrations != "1,2,3" {
+			t.Errorf("member %s after Migrate: %+v, want version 3 with 1,2,3", s, r)
 		}
 	}
 	pgbouncer.AssertServerConnsClean(t, url)

@@ -4,6 +4,7 @@ package bench
 func All() []Benchmark {
 	return []Benchmark{
 		{Name: "provision", Run: runProvision},
+		{Name: "pool", Run: poolBenchmark},
 		{Name: "fleet", Run: runFleet},
 		{Name: "requests", Run: requestsBenchmark},
 		{Name: "switch", Run: switchBenchmark},

@@ -167,11 +167,16 @@ func newPool(ctx context.Context, url string, conns int, warm bool, configure ..
 
 // newManager returns tenantctl's Manager over a new pool (newPool).
 func newManager(ctx context.Context, url string, conns int, warm bool, configure ...func(*pgxpool.Config)) (*pgxpool.Pool, *tenancy.Manager, error) {
+	return newManagerOf(ctx, url, conns, warm, tenancy.Config{}, configure...)
+}
+
+// newManagerOf is newManager with cfg's settings (a warm pool's size).
+func newManagerOf(ctx context.Context, url string, conns int, warm bool, cfg tenancy.Config, configure ...func(*pgxpool.Config)) (*pgxpool.Pool, *tenancy.Manager, error) {
 	pool, err := newPool(ctx, url, conns, warm, configure...)
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := db.NewTenancy(pool, tenancy.Config{})
+	m, err := db.NewTenancy(pool, cfg)
 	if err != nil {
 		pool.Close()
 		return nil, nil, err

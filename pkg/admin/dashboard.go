@@ -65,7 +65,12 @@ func (c *Console) problems(r *http.Request) ([]problemView, int, error) {
 	}
 	var out []problemView
 	var ids []uuid.UUID
+	tenants := 0
 	for _, s := range sts {
+		if s.PoolMember {
+			continue // not a center; see fleetRows
+		}
+		tenants++
 		if s.OK() {
 			continue
 		}
@@ -73,7 +78,7 @@ func (c *Console) problems(r *http.Request) ([]problemView, int, error) {
 		ids = append(ids, s.TenantID)
 	}
 	if len(ids) == 0 {
-		return nil, len(sts), nil
+		return nil, tenants, nil
 	}
 	names, err := c.centersByID(r.Context(), ids)
 	if err != nil {
@@ -82,5 +87,5 @@ func (c *Console) problems(r *http.Request) ([]problemView, int, error) {
 	for i := range out {
 		out[i].Name = names[out[i].ID]
 	}
-	return out, len(sts), nil
+	return out, tenants, nil
 }

@@ -196,7 +196,8 @@ type fleetView struct {
 }
 
 // fleetRows reads every tenant's state from the ledger, named after its
-// center, problems first, then by name.
+// center, problems first, then by name. The warm pool's members are left
+// out: the fleet is the centers, and Migrate keeps the members current.
 func (c *Console) fleetRows(ctx context.Context) ([]fleetRow, error) {
 	sts, err := c.st.Tenancy().Inspect(ctx)
 	if err != nil {
@@ -212,10 +213,13 @@ func (c *Console) fleetRows(ctx context.Context) ([]fleetRow, error) {
 	for _, ct := range all {
 		centers[ct.ID] = ct
 	}
-	rows := make([]fleetRow, len(sts))
-	for i, s := range sts {
+	rows := make([]fleetRow, 0, len(sts))
+	for _, s := range sts {
+		if s.PoolMember {
+			continue // no center's yet: 'tenantctl pool status' shows them
+		}
 		ct, ok := centers[s.TenantID]
-		rows[i] = fleetRow{TenantStatus: s, Name: ct.Name, Active: ok && ct.IsActive}
+		rows = append(rows, fleetRow{TenantStatus: s, Name: ct.Name, Active: ok && ct.IsActive})
 	}
 	slices.SortFunc(rows, func(a, b fleetRow) int {
 		// A schema without a center (empty name) after the named ones.

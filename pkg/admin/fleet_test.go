@@ -10,7 +10,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tenantctl/tenantctl/pkg/db"
 	"github.com/tenantctl/tenantctl/pkg/domain"
+	"github.com/tenantctl/tenantctl/tenancy"
 )
 
 // rewind puts tenant id back at version 0 in the ledger, as the CLI's
@@ -214,5 +216,30 @@ func TestFleetClose(t *testing.T) {
 	}
 	if v := e.version(held.ID); v != 0 {
 		t.Fatalf("held tenant at version %d after Close", v)
+	}
+}
+
+// TestFleetLeavesPoolOut: the warm pool's members are no centers' yet, so
+// neither the fleet page nor the dashboard lists or counts them, not even
+// one behind (Migrate of the fleet, not this page, brings it forward).
+func TestFleetLeavesPoolOut(t *testing.T) {
+	e := setup(t)
+	m, err := db.NewTenancy(e.db.Pool, tenancy.Config{PoolSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created, err := m.FillPool(e.ctx); err != nil || created != 2 {
+		t.Fatalf("FillPool = %d, %v", created, err)
+	}
+	e.exec("UPDATE public.tenancy_pool SET version = 0")
+	c := e.signIn("super")
+	fleet := c.get("/admin/fleet/")
+	fleet.want(t, http.StatusOK, `2</span><span class="l">tenant schemas`)
+	dash := c.get("/admin/")
+	dash.want(t, http.StatusOK, "All 2 tenant schemas are at the latest migration")
+	for _, p := range []page{fleet, dash} {
+		if strings.Contains(p.body, "center_pool_") || strings.Contains(p.body, "behind</span>") {
+			t.Errorf("a pool member shows:\n%s", p.body)
+		}
 	}
 }

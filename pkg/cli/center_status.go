@@ -35,6 +35,9 @@ query however many centers there are:
   orphan-schema   a center_* schema with no ledger entry
   missing-schema  a ledger entry whose schema does not exist
 
+The warm pool's members (see 'tenantctl pool') are counted apart, and
+listed only when something is wrong with one.
+
 The exit status is 1 when any center has a problem, so the command can gate
 a deployment.`,
 		Example: `  tenantctl center status
@@ -60,11 +63,16 @@ type statusSummary struct {
 	OK     int   `json:"ok"`
 	// Problems counts centers per problem.
 	Problems map[tenancy.Problem]int `json:"problems"`
+	// PoolMembers counts the warm pool's schemas, PoolReady those of them
+	// that a center create would claim; neither is in Total.
+	PoolMembers int `json:"pool_members"`
+	PoolReady   int `json:"pool_ready"`
 }
 
 type centerStatus struct {
 	Center          uuid.UUID         `json:"center"`
 	Schema          string            `json:"schema"`
+	PoolMember      bool              `json:"pool_member,omitempty"` // a warm pool schema, listed only with a problem
 	InLedger        bool              `json:"in_ledger"`
 	SchemaExists    bool              `json:"schema_exists"`
 	Version         int32             `json:"version"`
@@ -85,11 +93,24 @@ func (a *App) runCenterStatus(ctx context.Context, opts centerStatusOptions) err
 		return err
 	}
 	rep := statusReport{
-		Summary: statusSummary{Latest: m.LatestVersion(), Total: len(statuses), Problems: map[tenancy.Problem]int{}},
+		Summary: statusSummary{Latest: m.LatestVersion(), Problems: map[tenancy.Problem]int{}},
 		Tenants: []centerStatus{},
 	}
-	var bad []string
+	var bad, badMembers []string
 	for _, st := range statuses {
+		if st.PoolMember {
+			// Not a center: counted apart, listed only when something
+			// is wrong with it ('tenantctl pool status' lists them all).
+			rep.Summary.PoolMembers++
+			if st.OK() {
+				rep.Summary.PoolReady++
+				continue
+			}
+			badMembers = append(badMembers, fmt.Sprintf("%s (%s)", st.Schema, joinProblems(st.Problems)))
+			rep.Tenants = append(rep.Tenants, newCenterStatus(st, m.LatestVersion()))
+			continue
+		}
+		rep.Summary.Total++
 		for _, p := range st.Problems {
 			rep.Summary.Problems[p]++
 		}
@@ -101,21 +122,37 @@ func (a *App) runCenterStatus(ctx context.Context, opts centerStatusOptions) err
 		if opts.ProblemsOnly && st.OK() {
 			continue
 		}
-		rep.Tenants = append(rep.Tenants, centerStatus{
-			Center: st.TenantID, Schema: st.Schema, InLedger: st.InLedger, SchemaExists: st.SchemaExists,
-			Version: st.Version, Latest: m.LatestVersion(), MigratedAt: st.MigratedAt,
-			Problems: append([]tenancy.Problem{}, st.Problems...), DriftedVersions: st.DriftedVersions,
-			LastError: st.LastError,
-		})
+		rep.Tenants = append(rep.Tenants, newCenterStatus(st, m.LatestVersion()))
 	}
 	if err := a.Print(rep); err != nil {
 		return err
 	}
+	var msgs []string
 	if len(bad) > 0 {
-		return errors.New(strconv.Itoa(len(bad)) + " of " + strconv.Itoa(len(statuses)) +
-			" centers have problems: " + listSome(bad, 5))
+		msgs = append(msgs, problemsError(rep.Summary.Total, "centers", bad).Error())
+	}
+	if len(badMembers) > 0 {
+		msgs = append(msgs, problemsError(rep.Summary.PoolMembers, "pool members", badMembers).Error())
+	}
+	if len(msgs) > 0 {
+		return errors.New(strings.Join(msgs, "; "))
 	}
 	return nil
+}
+
+func newCenterStatus(st tenancy.TenantStatus, latest int32) centerStatus {
+	return centerStatus{
+		Center: st.TenantID, Schema: st.Schema, PoolMember: st.PoolMember, InLedger: st.InLedger, SchemaExists: st.SchemaExists,
+		Version: st.Version, Latest: latest, MigratedAt: st.MigratedAt,
+		Problems: append([]tenancy.Problem{}, st.Problems...), DriftedVersions: st.DriftedVersions,
+		LastError: st.LastError,
+	}
+}
+
+// problemsError says that bad, of total schemas of a kind (what), have
+// problems, naming a few.
+func problemsError(total int, what string, bad []string) error {
+	return errors.New(strconv.Itoa(len(bad)) + " of " + strconv.Itoa(total) + " " + what + " have problems: " + listSome(bad, 5))
 }
 
 func joinProblems(ps []tenancy.Problem) string {
@@ -151,12 +188,19 @@ func (r statusReport) Tables() []Table {
 		summary.Rows = append(summary.Rows, []string{string(p), strconv.Itoa(r.Summary.Problems[p])})
 	}
 	summary.Rows = append(summary.Rows, []string{"total", strconv.Itoa(r.Summary.Total)})
-	return []Table{centers, summary}
+	pool := Table{Header: []string{"WARM POOL", "SCHEMAS"}, Rows: [][]string{
+		{"ready", strconv.Itoa(r.Summary.PoolReady)},
+		{"members", strconv.Itoa(r.Summary.PoolMembers)},
+	}}
+	return []Table{centers, summary, pool}
 }
 
 // detail explains a center's problems in a few words.
 func (c centerStatus) detail() string {
 	var d []string
+	if c.PoolMember {
+		d = append(d, "warm pool member")
+	}
 	if !c.InLedger {
 		d = append(d, "schema has no ledger entry")
 	}

@@ -137,7 +137,7 @@ func (a *App) Manager(ctx context.Context) (*tenancy.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := db.NewTenancy(pool, tenancy.Config{})
+	m, err := db.NewTenancy(pool, tenancy.Config{PoolSize: a.Config.PoolSize})
 	if err != nil {
 		return nil, err
 	}

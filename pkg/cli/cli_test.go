@@ -331,10 +331,11 @@ func TestConfigFileErrors(t *testing.T) {
 }
 
 type fleetDoc struct {
-	Public  *publicReport  `json:"public"`
-	Summary fleetSummary   `json:"summary"`
-	Tenants []tenantResult `json:"tenants"`
-	Seed    *seedDoc       `json:"seed"`
+	Public  *publicReport      `json:"public"`
+	Summary fleetSummary       `json:"summary"`
+	Tenants []tenantResult     `json:"tenants"`
+	Seed    *seedDoc           `json:"seed"`
+	Pool    *poolMigrateReport `json:"pool"`
 }
 
 type statusDoc struct {

@@ -14,6 +14,7 @@ func rootCommands(a *App) []*cobra.Command {
 	return []*cobra.Command{
 		newMigrateCmd(a),
 		newCenterCmd(a),
+		newPoolCmd(a),
 		newUserCmd(a),
 		newSampleCmd(a),
 		newTokenCmd(a),
@@ -63,12 +64,13 @@ as the author (created_by, updated_by) of the changes.
 
 Configuration comes from flags, else TENANTCTL_* environment variables
 (TENANTCTL_DATABASE_URL, falling back to DATABASE_URL; TENANTCTL_OUTPUT;
-TENANTCTL_ACTOR), else the YAML file given with --config, whose keys are
-the long flag names:
+TENANTCTL_ACTOR; TENANTCTL_POOL_SIZE), else the YAML file given with
+--config, whose keys are the long flag names:
 
   database-url: postgres://app@db.internal:5432/app
   output: table
   actor: alice
+  pool-size: 20
 
 Exit status: 0 success, 1 failure, 2 usage error.`,
 		Example: `  tenantctl migrate

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -28,6 +29,10 @@ type Config struct {
 	// that change the registry: --actor, TENANTCTL_ACTOR, actor. Defaults to
 	// none (a system action).
 	Actor string
+	// PoolSize is the warm pool's size (tenancy.Config.PoolSize): how many
+	// ready schemas 'pool fill' keeps, and whether 'center create' claims
+	// one. --pool-size, TENANTCTL_POOL_SIZE, pool-size. Defaults to 0, off.
+	PoolSize int
 	// Yes answers yes to every confirmation: --yes only. Consent is given
 	// per invocation, never by a file or a forgotten variable.
 	Yes bool
@@ -44,7 +49,7 @@ var outputFormats = []string{OutputTable, OutputJSON, OutputYAML}
 
 // configKeys are the settings a config file may hold: each a global flag,
 // whose environment variables (cmdline.Env) come before the file.
-var configKeys = []string{"database-url", "output", "actor"}
+var configKeys = []string{"database-url", "output", "actor", "pool-size"}
 
 // usernamePattern is public.users' username check.
 var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_.@+-]{1,150}$`)
@@ -52,12 +57,14 @@ var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_.@+-]{1,150}$`)
 func (a *App) addGlobalFlags(root *cobra.Command) {
 	f := root.PersistentFlags()
 	cmdline.DatabaseURL(f)
-	f.StringVar(&a.configFile, "config", "", "YAML configuration `FILE` (keys: database-url, output, actor)")
+	f.StringVar(&a.configFile, "config", "", "YAML configuration `FILE` (keys: database-url, output, actor, pool-size)")
 	f.StringP("output", "o", OutputTable, "output `format`: table, json or yaml")
 	cmdline.Env(f, "output", "TENANTCTL_OUTPUT")
 	f.BoolVar(&a.Config.Yes, "yes", false, "answer yes to confirmations (required for destructive actions when stdin is not a terminal)")
 	f.String("actor", "", "`USERNAME` recorded as the author of registry changes")
 	cmdline.Env(f, "actor", "TENANTCTL_ACTOR")
+	f.Int("pool-size", 0, "warm pool `SIZE`: schemas kept ready for center create (0: off; see 'tenantctl pool')")
+	cmdline.Env(f, "pool-size", "TENANTCTL_POOL_SIZE")
 }
 
 // configure resolves a.Config from the flags of c's tree, the environment
@@ -106,6 +113,14 @@ func (a *App) configure(c *cobra.Command) error {
 	a.Config.DatabaseURL = v.GetString("database-url")
 	a.Config.Output = strings.ToLower(v.GetString("output"))
 	a.Config.Actor = v.GetString("actor")
+	a.Config.PoolSize = v.GetInt("pool-size")
+	if a.Config.PoolSize < 0 {
+		return usagef(c, "invalid pool size %d: want 0 (off) or more", a.Config.PoolSize)
+	}
+	// viper reads a file's value that is not a number as 0.
+	if raw := v.GetString("pool-size"); raw != strconv.Itoa(a.Config.PoolSize) {
+		return usagef(c, "invalid pool size %q: want a whole number, 0 (off) or more", raw)
+	}
 	if !slices.Contains(outputFormats, a.Config.Output) {
 		return usagef(c, "invalid output format %q: want table, json or yaml", v.GetString("output"))
 	}

@@ -47,6 +47,16 @@ type fleetReport struct {
 	Tenants []tenantResult `json:"tenants"`
 	// Seed is what tenantctl migrate --seed loaded afterwards.
 	Seed *seedDoc `json:"seed,omitempty"`
+	// Pool is what the rollout of the whole fleet did to the warm pool's
+	// members; absent for a selection of centers or a dry run.
+	Pool *poolMigrateReport `json:"pool,omitempty"`
+}
+
+type poolMigrateReport struct {
+	Migrated int `json:"migrated"`
+	// Dropped counts members whose migration failed: they hold no data,
+	// and a refill replaces them.
+	Dropped int `json:"dropped"`
 }
 
 type publicReport struct {
@@ -126,7 +136,7 @@ func (a *App) runRollout(ctx context.Context, m *tenancy.Manager, r rollout, con
 	}
 	if r.DryRun || len(work) == 0 {
 		rep.fill(results)
-		return rep, nil
+		return rep, a.migratePool(ctx, m, r, target, rep)
 	}
 	if confirm != nil {
 		if err := confirm(len(work), len(plan), target); err != nil {
@@ -190,7 +200,19 @@ func (a *App) runRollout(ctx context.Context, m *tenancy.Manager, r rollout, con
 	}
 	a.finishBar(bar)
 	rep.fill(results)
-	return rep, nil
+	return rep, a.migratePool(ctx, m, r, target, rep)
+}
+
+// migratePool migrates the warm pool's members after a rollout of the
+// whole fleet to the latest version that ran to its end, so that a center
+// created from the pool afterwards is as current as the others.
+func (a *App) migratePool(ctx context.Context, m *tenancy.Manager, r rollout, target int32, rep *fleetReport) error {
+	if r.Tenants != nil || r.DryRun || target != m.LatestVersion() || rep.Summary.Stopped != "" || ctx.Err() != nil {
+		return nil
+	}
+	pm, err := m.MigratePool(ctx)
+	rep.Pool = &poolMigrateReport{Migrated: pm.Migrated, Dropped: pm.Dropped}
+	return err
 }
 
 // splitStages cuts work into the canary (if any) and batches.
@@ -336,6 +358,11 @@ func (rep *fleetReport) Tables() []Table {
 		counts.Rows = append(counts.Rows, []string{"stopped", s.Stopped})
 	}
 	tables = append(tables, counts)
+	if p := rep.Pool; p != nil && p.Migrated+p.Dropped > 0 {
+		tables = append(tables, Table{Header: []string{"WARM POOL", "SCHEMAS"}, Rows: [][]string{
+			{"migrated", strconv.Itoa(p.Migrated)}, {"dropped", strconv.Itoa(p.Dropped)},
+		}})
+	}
 
 	detail := Table{Header: []string{"SCHEMA", "OUTCOME", "FROM", "TO", "DETAIL"}}
 	for _, t := range rep.Tenants {

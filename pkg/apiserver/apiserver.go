@@ -117,6 +117,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 	fs.BoolVar(&cfg.Admin.SecureCookie, "secure-cookies", false,
 		"mark the console's cookies Secure over plain HTTP too (behind a proxy that terminates TLS)")
 	cmdline.Env(fs, "secure-cookies", "TENANTCTL_SECURE_COOKIES")
+	fs.IntVar(&cfg.PoolSize, "pool-size", 0, "warm pool `SIZE`: center schemas kept migrated and ready for creates (0: off)")
+	cmdline.Env(fs, "pool-size", "TENANTCTL_POOL_SIZE")
 	showHelp := fs.BoolP("help", "h", false, "print this help and exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 
@@ -149,6 +151,9 @@ func Run(ctx context.Context, args []string, env Env) int {
 	}
 	if cfg.API.TokenTTL <= 0 || cfg.API.RequestTimeout <= 0 || cfg.Admin.SessionTTL <= 0 || cfg.Admin.IdleTimeout <= 0 {
 		return usage(errors.New("--token-ttl, --request-timeout, --session-ttl and --session-idle must be positive"))
+	}
+	if cfg.PoolSize < 0 {
+		return usage(fmt.Errorf("--pool-size %d is negative (0 turns the warm pool off)", cfg.PoolSize))
 	}
 	cfg.DisableAdmin = !*console
 	cfg.DatabaseURL = *databaseURL
@@ -219,7 +224,14 @@ type Config struct {
 	Admin admin.Config
 	// DisableAdmin serves no console.
 	DisableAdmin bool
+	// PoolSize is the warm pool's size (tenancy.Config.PoolSize), kept
+	// filled while Serve runs (Manager.KeepPoolFilled); 0 is off.
+	PoolSize int
 }
+
+// poolRefill is how often a server tops up the warm pool besides after
+// each create that took a member.
+const poolRefill = time.Minute
 
 // Serve opens the database of cfg and serves the API on ln until ctx ends,
 // then shuts down gracefully (api.Serve) and closes the database. It
@@ -237,35 +249,47 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 }
 
 // open returns the Server of cfg over a pool of its own, and what closes
-// them once it has stopped serving: the console's background work, then
-// the pool.
+// them once it has stopped serving: the warm pool's refill, the console's
+// background work, then the pool.
 func open(ctx context.Context, cfg Config) (*api.Server, func(), error) {
 	pool, err := db.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := db.NewTenancy(pool, tenancy.Config{})
+	m, err := db.NewTenancy(pool, tenancy.Config{PoolSize: cfg.PoolSize, Logger: cfg.API.Logger})
 	if err != nil {
 		pool.Close()
 		return nil, nil, err
+	}
+	// The refill holds a connection while it works: it must stop before
+	// the pool closes, or pool.Close would wait for it.
+	refill, stopRefill := context.WithCancel(ctx)
+	refilled := make(chan struct{})
+	go func() {
+		defer close(refilled)
+		// Its only error is a non-positive interval; FillPool's are logged.
+		_ = m.KeepPoolFilled(refill, poolRefill)
+	}()
+	closers := []func(){func() { stopRefill(); <-refilled }}
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
+		pool.Close()
 	}
 	cfg.API.Store = domain.New(pool, m)
 	if cfg.API.LoginThrottle == nil {
 		cfg.API.LoginThrottle = throttle.New(throttle.Config{})
 	}
-	closeAll := pool.Close
 	if !cfg.DisableAdmin {
 		cfg.Admin.Store, cfg.Admin.Logger, cfg.Admin.Throttle = cfg.API.Store, cfg.API.Logger, cfg.API.LoginThrottle
 		console, err := admin.New(cfg.Admin)
 		if err != nil {
-			pool.Close()
+			closeAll()
 			return nil, nil, err
 		}
 		cfg.API.Console = console
-		closeAll = func() {
-			console.Close()
-			pool.Close()
-		}
+		closers = append(closers, console.Close)
 	}
 	srv, err := api.New(cfg.API)
 	if err != nil {

@@ -68,6 +68,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--request-timeout=0s"}, nil, "--token-ttl, --request-timeout, --session-ttl and --session-idle must be positive"},
 		{[]string{"--session-idle=0s"}, nil, "--token-ttl, --request-timeout, --session-ttl and --session-idle must be positive"},
 		{nil, map[string]string{"TENANTCTL_SESSION_TTL": "-1h"}, "--token-ttl, --request-timeout, --session-ttl and --session-idle must be positive"},
+		{[]string{"--pool-size", "-1"}, nil, "--pool-size -1 is negative (0 turns the warm pool off)"},
+		{nil, map[string]string{"TENANTCTL_POOL_SIZE": "many"}, "TENANTCTL_POOL_SIZE"},
 		{nil, map[string]string{"TENANTCTL_ADMIN": "maybe"}, `invalid TENANTCTL_ADMIN "maybe"`},
 		{[]string{"serve"}, nil, `unexpected argument "serve"`},
 		{[]string{"healthcheck", "now"}, nil, `unexpected argument "now"`},
@@ -322,4 +324,38 @@ func get(t *testing.T, url string, exited <-chan int, stderr fmt.Stringer) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// TestServeKeepsPoolFilled: with --pool-size, the server fills the warm
+// pool while it serves, and its refill stops with it (TestMain's goleak).
+func TestServeKeepsPoolFilled(t *testing.T) {
+	t.Parallel()
+	d := testdb.New(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(t.Context())
+	defer stop()
+	var stderr syncBuffer
+	exited := make(chan int, 1)
+	env := map[string]string{"DATABASE_URL": d.URL, "TENANTCTL_POOL_SIZE": "2"}
+	go func() {
+		exited <- apiserver.Run(ctx, []string{"--admin=false"}, apiserver.Env{Stdout: io.Discard, Stderr: &stderr,
+			Getenv: func(k string) string { return env[k] }, Listener: ln})
+	}()
+	members := 0
+	for deadline := time.Now().Add(30 * time.Second); members < 2 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		if err := d.Pool.QueryRow(t.Context(), "SELECT count(*) FROM public.tenancy_pool").Scan(&members); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if members != 2 {
+		t.Errorf("%d pool members 30 s after the server started with --pool-size 2, want 2; stderr:\n%s", members, stderr.String())
+	}
+	stop()
+	if code := <-exited; code != apiserver.ExitOK {
+		t.Errorf("exit %d after the context ended; stderr:\n%s", code, stderr.String())
+	}
 }

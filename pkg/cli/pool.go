@@ -22,9 +22,9 @@ orphans, and 'migrate' migrates them with the centers.
 
 The pool's size comes from --pool-size (TENANTCTL_POOL_SIZE, pool-size in
 the config file); 0, the default, turns it off: center create then never
-claims a member. Nothing refills the pool by itself: 'pool fill' tops it up
-once, and a long-running process keeps it full with the tenancy library's
-Manager.KeepPoolFilled.`,
+claims a member. 'pool fill' tops it up once; apiserver, given the same
+--pool-size (TENANTCTL_POOL_SIZE), keeps it full while it serves, at once
+after each create that took a member and every minute besides.`,
 		newPoolStatusCmd(a), newPoolFillCmd(a), newPoolDrainCmd(a))
 }
 

@@ -254,23 +254,12 @@ func TestServe(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, stop := context.WithCancel(t.Context())
-			defer stop()
-			var stderr syncBuffer
-			exited := make(chan int, 1)
-			go func() {
-				exited <- apiserver.Run(ctx, tc.args, apiserver.Env{Stdout: io.Discard, Stderr: &stderr,
-					Getenv: func(k string) string { return tc.env[k] }, Listener: ln})
-			}()
+			ln, stop, exited, stderr := serve(t, tc.args, tc.env)
 			base := "http://" + ln.Addr().String()
-			if got := get(t, base+"/healthz", exited, &stderr); got != http.StatusOK {
+			if got := get(t, base+"/healthz", exited, stderr); got != http.StatusOK {
 				t.Errorf("/healthz: %d", got)
 			}
-			if got := get(t, base+"/readyz", exited, &stderr); got != http.StatusOK {
+			if got := get(t, base+"/readyz", exited, stderr); got != http.StatusOK {
 				t.Errorf("/readyz: %d", got)
 			}
 			if code, _, stderr := run(t, []string{"healthcheck", "--addr", ln.Addr().String()}, nil); code != apiserver.ExitOK {
@@ -282,12 +271,12 @@ func TestServe(t *testing.T) {
 			if len(tc.args) > 0 && tc.args[0] == "--metrics=false" {
 				wantMetrics = http.StatusNotFound
 			}
-			if got := get(t, base+"/metrics", exited, &stderr); got != wantMetrics {
+			if got := get(t, base+"/metrics", exited, stderr); got != wantMetrics {
 				t.Errorf("/metrics: %d, want %d", got, wantMetrics)
 			}
 			// So does --admin=false the console (whose /admin/ sends to
 			// its sign-in page, which the client follows).
-			if got := get(t, base+"/admin/", exited, &stderr); got != wantMetrics {
+			if got := get(t, base+"/admin/", exited, stderr); got != wantMetrics {
 				t.Errorf("/admin/: %d, want %d", got, wantMetrics)
 			}
 			stop()
@@ -307,6 +296,25 @@ func TestServe(t *testing.T) {
 			}
 		})
 	}
+}
+
+// serve runs apiserver with args and env on a listener of its own until
+// stop, which the test's end calls too; exited gets its exit code.
+func serve(t *testing.T, args []string, env map[string]string) (ln net.Listener, stop func(), exited <-chan int, stderr *syncBuffer) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(t.Context())
+	t.Cleanup(stop)
+	stderr = &syncBuffer{}
+	code := make(chan int, 1)
+	go func() {
+		code <- apiserver.Run(ctx, args, apiserver.Env{Stdout: io.Discard, Stderr: stderr,
+			Getenv: func(k string) string { return env[k] }, Listener: ln})
+	}()
+	return ln, stop, code, stderr
 }
 
 // get returns the status of GET url; it fails the test if the server
@@ -331,19 +339,7 @@ func get(t *testing.T, url string, exited <-chan int, stderr fmt.Stringer) int {
 func TestServeKeepsPoolFilled(t *testing.T) {
 	t.Parallel()
 	d := testdb.New(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(t.Context())
-	defer stop()
-	var stderr syncBuffer
-	exited := make(chan int, 1)
-	env := map[string]string{"DATABASE_URL": d.URL, "TENANTCTL_POOL_SIZE": "2"}
-	go func() {
-		exited <- apiserver.Run(ctx, []string{"--admin=false"}, apiserver.Env{Stdout: io.Discard, Stderr: &stderr,
-			Getenv: func(k string) string { return env[k] }, Listener: ln})
-	}()
+	_, stop, exited, stderr := serve(t, []string{"--admin=false"}, map[string]string{"DATABASE_URL": d.URL, "TENANTCTL_POOL_SIZE": "2"})
 	members := 0
 	for deadline := time.Now().Add(30 * time.Second); members < 2 && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)

@@ -134,31 +134,56 @@ type Section struct {
 
 // sectionMark opens each section in the Markdown (an HTML comment, which
 // renders as nothing): what WriteMarkdown finds the sections of an earlier
-// file by.
-var sectionMark = regexp.MustCompile(`(?m)^<!-- benchmark: (\S+) -->$`)
+// file by. A benchmark's section is written by a run; a notes section is
+// written by hand (what changed, and what it bought) and kept by every
+// run, after the benchmarks' sections.
+var sectionMark = regexp.MustCompile(`(?m)^<!-- (benchmark|notes): (\S+) -->$`)
+
+// Notes returns the notes sections of old, a file WriteMarkdown wrote:
+// the earlier file of a run of every benchmark, which replaces all of
+// old's benchmark sections, retired ones too, and keeps its notes.
+func Notes(old string) string {
+	var notes []string
+	marks := sectionMark.FindAllStringSubmatchIndex(old, -1)
+	for i, m := range marks {
+		if old[m[2]:m[3]] != "notes" {
+			continue
+		}
+		end := len(old)
+		if i+1 < len(marks) {
+			end = marks[i+1][0]
+		}
+		notes = append(notes, strings.TrimRight(old[m[0]:end], "\n"))
+	}
+	return strings.Join(notes, "\n\n")
+}
 
 // WriteMarkdown writes the report as Markdown over old, the file's earlier
 // content ("" for none): rep's title and header, then old's sections with
 // those of the benchmarks rep ran replaced by rep's, the others kept byte
 // for byte (but for the blank lines between sections). A section of rep
 // that old lacks goes before the first of old's that comes after it in
-// All, or last. A section is one table per group, in the order groups
+// All (notes come after every benchmark), or last. A section is one table per group, in the order groups
 // first appear in it, the Measured line under its first heading.
 func (rep *Report) WriteMarkdown(w io.Writer, old string) error {
 	type chunk struct{ bench, text string }
 	var chunks []chunk
 	marks := sectionMark.FindAllStringSubmatchIndex(old, -1)
 	if len(marks) == 0 && strings.TrimSpace(old) != "" {
-		return errors.New("the earlier report has no sections marked <!-- benchmark: NAME -->: run every benchmark to write it anew")
+		return errors.New("the earlier report has no sections marked <!-- benchmark: NAME --> or <!-- notes: NAME -->: run every benchmark to write it anew")
 	}
 	for i, m := range marks {
 		end := len(old)
 		if i+1 < len(marks) {
 			end = marks[i+1][0]
 		}
-		chunks = append(chunks, chunk{old[m[2]:m[3]], strings.TrimRight(old[m[0]:end], "\n")})
+		name := old[m[4]:m[5]]
+		if old[m[2]:m[3]] == "notes" {
+			name = "" // no benchmark's name: ordered after them all
+		}
+		chunks = append(chunks, chunk{name, strings.TrimRight(old[m[0]:end], "\n")})
 	}
-	order := map[string]int{}
+	order := map[string]int{"": math.MaxInt}
 	for i, b := range All() {
 		order[b.Name] = i + 1 // 0: a benchmark All no longer has
 	}

@@ -138,3 +138,36 @@ func TestWriteMarkdownMerge(t *testing.T) {
 		t.Error("merge into a file without sections: no error")
 	}
 }
+
+// TestNotesKept: a notes section, written by hand, outlives every run: a
+// run of some benchmarks keeps it where it is, a run of all of them keeps
+// it (and nothing else of the earlier file) after its own sections.
+func TestNotesKept(t *testing.T) {
+	const notes = "<!-- notes: changes -->\n## What changed\n\n| row | before | after |\n|---|---|---|\n| list | 1 | 2 |"
+	const fleet = "<!-- benchmark: fleet -->\n## Fleet migration\n\n| old fleet row |"
+	const gone = "<!-- benchmark: retired -->\n## Retired\n\n| gone |"
+	old := "# Benchmarks\n\nAssembled.\n\n" + fleet + "\n\n" + gone + "\n\n" + notes + "\n"
+	if got := Notes(old); got != notes {
+		t.Fatalf("Notes:\n%s\nwant:\n%s", got, notes)
+	}
+	rep := &Report{Title: "Benchmarks", Header: []string{"Assembled."}, Sections: []Section{
+		{Bench: "requests", Measured: "Measured now.", Rows: []Row{{Group: "Requests", What: "new", Ours: Figure{1, "ms"}}}},
+	}}
+	const requests = "<!-- benchmark: requests -->\n## Requests\n\nMeasured now.\n\n| what | ours | floor | ratio | target | met | note |\n|---|---|---|---|---|---|---|\n| new | 1 ms |  |  |  | — |  |"
+
+	var merged strings.Builder
+	if err := rep.WriteMarkdown(&merged, old); err != nil {
+		t.Fatal(err)
+	}
+	if want := "# Benchmarks\n\nAssembled.\n\n" + fleet + "\n\n" + gone + "\n\n" + requests + "\n\n" + notes + "\n"; merged.String() != want {
+		t.Errorf("merged:\n%s\nwant:\n%s", merged.String(), want)
+	}
+
+	var whole strings.Builder
+	if err := rep.WriteMarkdown(&whole, Notes(old)); err != nil {
+		t.Fatal(err)
+	}
+	if want := "# Benchmarks\n\nAssembled.\n\n" + requests + "\n\n" + notes + "\n"; whole.String() != want {
+		t.Errorf("a run of every benchmark:\n%s\nwant:\n%s", whole.String(), want)
+	}
+}

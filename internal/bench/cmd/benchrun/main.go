@@ -60,20 +60,21 @@ func main() {
 		fmt.Fprintln(os.Stderr, "benchrun: -only:", err)
 		os.Exit(2)
 	}
-	// With -only the report is merged into the file's earlier one, whose
-	// other benchmarks' sections it keeps; read, and tried with no
-	// sections, before a run whose figures a file that cannot be merged
-	// into would lose.
-	var old []byte
-	if *only != "" {
-		if old, err = os.ReadFile(*out); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			fmt.Fprintln(os.Stderr, "benchrun:", err)
-			os.Exit(1)
-		}
-		if err := (&bench.Report{}).WriteMarkdown(io.Discard, string(old)); err != nil {
-			fmt.Fprintf(os.Stderr, "benchrun: %s: %v\n", *out, err)
-			os.Exit(1)
-		}
+	// The report is merged into the file's earlier one: with -only it
+	// keeps the other benchmarks' sections, without it only the notes.
+	// Read, and tried with no sections, before a run whose figures a
+	// file that cannot be merged into would lose.
+	old, err := os.ReadFile(*out)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintln(os.Stderr, "benchrun:", err)
+		os.Exit(1)
+	}
+	if *only == "" {
+		old = []byte(bench.Notes(string(old)))
+	}
+	if err := (&bench.Report{}).WriteMarkdown(io.Discard, string(old)); err != nil {
+		fmt.Fprintf(os.Stderr, "benchrun: %s: %v\n", *out, err)
+		os.Exit(1)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

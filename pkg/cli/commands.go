@@ -36,6 +36,8 @@ func centerCommands(a *App) []*cobra.Command {
 		newCenterStatsCmd(a),
 		newCenterMigrateCmd(a),
 		newCenterStatusCmd(a),
+		newCenterExportCmd(a),
+		newCenterImportCmd(a),
 	}
 }
 

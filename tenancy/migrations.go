@@ -9,6 +9,8 @@ import (
 	"regexp"
 
 	"github.com/jackc/tern/v2/migrate"
+
+	"github.com/tenantctl/tenantctl/internal/sqlsplit"
 )
 
 // Migration is one tenant migration, loaded from tern's file format.
@@ -22,6 +24,10 @@ type Migration struct {
 	// Checksum is the hex SHA-256 of SQL. The ledger records it per tenant
 	// and version, so an edited migration file shows up as drift.
 	Checksum string
+
+	// statements is SQL cut into its statements, once at load, for the
+	// runner to send one by one (see runMigrations).
+	statements []sqlsplit.Statement
 }
 
 // disableTxPattern is tern's marker for migrations that must run outside a
@@ -42,8 +48,9 @@ var sqlCommentPattern = regexp.MustCompile(`(?s)--[^\n]*|/\*.*?\*/`)
 // LoadMigrations reads tern-format migrations (NNN_name.sql at the top level
 // of fsys; shared templates in subfolders) and renders them with data, the
 // same for every tenant. Only the up direction is kept: the library never
-// migrates a tenant down. Files that must run outside a transaction, or that
-// mention search_path, RESET ALL or DISCARD, are refused.
+// migrates a tenant down. Files that must run outside a transaction, that
+// mention search_path, RESET ALL or DISCARD, or that leave a string,
+// quoted identifier, comment or dollar quote open, are refused.
 func LoadMigrations(fsys fs.FS, data map[string]any) ([]Migration, error) {
 	// A Migrator without a connection only loads and renders; tern documents
 	// that it touches the database only when given one.
@@ -66,8 +73,14 @@ func LoadMigrations(fsys fs.FS, data map[string]any) ([]Migration, error) {
 			return nil, fmt.Errorf("tenancy: migration %s: %q is not allowed: the library sets search_path to the tenant's schema for every file, and nothing may change it or outlive the transaction",
 				mg.Name, found)
 		}
+		stmts, err := sqlsplit.Split(mg.UpSQL)
+		if err != nil {
+			return nil, fmt.Errorf("tenancy: migration %s: %w", mg.Name, err)
+		}
+		// The checksum is of the whole file, as before the runner split
+		// it, so that no tenant's ledger shows drift for the change.
 		sum := sha256.Sum256([]byte(mg.UpSQL))
-		out[i] = Migration{Version: mg.Sequence, Name: mg.Name, SQL: mg.UpSQL, Checksum: hex.EncodeToString(sum[:])}
+		out[i] = Migration{Version: mg.Sequence, Name: mg.Name, SQL: mg.UpSQL, Checksum: hex.EncodeToString(sum[:]), statements: stmts}
 	}
 	return out, nil
 }

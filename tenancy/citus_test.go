@@ -1,9 +1,11 @@
 package tenancy_test
 
 import (
+	"errors"
 	"os"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -117,5 +119,103 @@ CREATE TRIGGER items_touch BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION 
 	}
 	if sizes[schema] < want || want == 0 {
 		t.Errorf("size of %s = %d, want at least its shards' %d (and not 0)", schema, sizes[schema], want)
+	}
+}
+
+// On PostgreSQL the cluster is the server the pool connects to, with the
+// Manager's tenants (not another prefix's) and their sizes; moving and
+// rebalancing refuse with ErrNotCitus.
+func TestClusterOnPostgres(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := tenancytest.Pool(t)
+	n := newFleetNames(t, pool, "cl")
+	m := n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 2)})
+	ids := []uuid.UUID{tenancytest.Tenant(t, m), tenancytest.Tenant(t, m)}
+	cl, err := m.Cluster(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes, err := m.SchemaSizes(ctx, []string{m.SchemaName(ids[0]), m.SchemaName(ids[1])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := pool.Config().ConnConfig
+	want := tenancy.Node{Host: cc.Host, Port: int(cc.Port), Tenants: 2, SizeBytes: sizes[m.SchemaName(ids[0])] + sizes[m.SchemaName(ids[1])]}
+	if cl.Citus || len(cl.Nodes) != 1 || cl.Nodes[0] != want {
+		t.Errorf("Cluster = %+v, want one node %+v", cl, want)
+	}
+	if err := m.MoveTenant(ctx, ids[0], "worker-2", 5432, tenancy.TransferAuto); !errors.Is(err, tenancy.ErrNotCitus) {
+		t.Errorf("MoveTenant = %v, want ErrNotCitus", err)
+	}
+	if _, err := m.RebalancePlan(ctx); !errors.Is(err, tenancy.ErrNotCitus) {
+		t.Errorf("RebalancePlan = %v, want ErrNotCitus", err)
+	}
+	if _, err := m.StartRebalance(ctx); !errors.Is(err, tenancy.ErrNotCitus) {
+		t.Errorf("StartRebalance = %v, want ErrNotCitus", err)
+	}
+	if err := m.MoveTenant(ctx, ids[0], "worker-2", 5432, "force_logical"); err == nil || errors.Is(err, tenancy.ErrNotCitus) {
+		t.Errorf("MoveTenant with an unknown mode = %v, want the mode refused first", err)
+	}
+}
+
+func TestParseNodeAddr(t *testing.T) {
+	t.Parallel()
+	for s, want := range map[string]tenancy.Node{
+		"worker-2:5432": {Host: "worker-2", Port: 5432},
+		"10.0.0.7:1":    {Host: "10.0.0.7", Port: 1},
+		"[::1]:65535":   {Host: "::1", Port: 65535},
+	} {
+		host, port, err := tenancy.ParseNodeAddr(s)
+		if err != nil || host != want.Host || port != want.Port {
+			t.Errorf("ParseNodeAddr(%q) = %q, %d, %v; want %q, %d", s, host, port, err, want.Host, want.Port)
+		}
+	}
+	for _, s := range []string{"", "worker-2", ":5432", "worker-2:", "worker-2:0", "worker-2:65536", "worker-2:-1", "worker-2:5432x", "::1:5432", "a:b:5432"} {
+		if host, port, err := tenancy.ParseNodeAddr(s); err == nil {
+			t.Errorf("ParseNodeAddr(%q) = %q, %d; want an error", s, host, port)
+		}
+	}
+}
+
+// On Citus, a tenant moves to another worker and the cluster shows it
+// there; a rebalance plan is readable.
+func TestCitusMoveAndCluster(t *testing.T) {
+	t.Parallel()
+	pool := citusPool(t)
+	ctx := t.Context()
+	n := newFleetNames(t, pool, "cm")
+	m := n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 2)})
+	id := tenancytest.Tenant(t, m)
+	cl, err := m.Cluster(ctx)
+	if err != nil || !cl.Citus {
+		t.Fatalf("Cluster = %+v, %v; want Citus", cl, err)
+	}
+	var from, to *tenancy.Node
+	for i := range cl.Nodes {
+		switch {
+		case cl.Nodes[i].Tenants == 1 && from == nil:
+			from = &cl.Nodes[i]
+		case cl.Nodes[i].Tenants == 0 && to == nil:
+			to = &cl.Nodes[i]
+		}
+	}
+	if from == nil || to == nil {
+		t.Fatalf("Cluster = %+v; want the tenant on one node and another node empty (two workers)", cl)
+	}
+	if err := m.MoveTenant(ctx, id, to.Host, to.Port, tenancy.TransferBlockWrites); err != nil {
+		t.Fatal(err)
+	}
+	after, err := m.Cluster(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, nd := range after.Nodes {
+		if nd.Host == to.Host && nd.Port == to.Port && nd.Tenants != 1 {
+			t.Errorf("after the move %s:%d holds %d tenants, want 1", nd.Host, nd.Port, nd.Tenants)
+		}
+	}
+	if _, err := m.RebalancePlan(ctx); err != nil {
+		t.Errorf("RebalancePlan: %v", err)
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tenantctl/tenantctl/internal/sqlsplit"
 )
 
 // Config configures a Manager. A nil *Config is not accepted: Migrations is
@@ -76,6 +78,7 @@ type Config struct {
 type Manager struct {
 	pool       *pgxpool.Pool
 	migrations []Migration
+	statements [][]sqlsplit.Statement // of migrations[i], at i
 	prefix     string
 	ledger     string     // quoted schema of the ledger tables
 	tenantsTbl string     // quoted, schema-qualified
@@ -120,7 +123,7 @@ func New(pool *pgxpool.Pool, cfg *Config) (*Manager, error) {
 		}
 		searchPath += ", " + pgx.Identifier{s}.Sanitize()
 	}
-	migs, err := LoadMigrations(cfg.Migrations, cfg.MigrationData)
+	migs, statements, err := loadMigrations(cfg.Migrations, cfg.MigrationData)
 	if err != nil {
 		return nil, err
 	}
@@ -143,6 +146,7 @@ func New(pool *pgxpool.Pool, cfg *Config) (*Manager, error) {
 	return &Manager{
 		pool:       pool,
 		migrations: migs,
+		statements: statements,
 		prefix:     prefix,
 		ledger:     pgx.Identifier{ledger}.Sanitize(),
 		tenantsTbl: tenantsTbl,
@@ -433,13 +437,14 @@ func (m *Manager) runMigrations(ctx context.Context, tx pgx.Tx, schema string, m
 		for _, sql := range settings {
 			b.ExecParams(sql, nil, nil, nil, nil)
 		}
-		for _, st := range mg.statements {
+		stmts := m.statements[mg.Version-1]
+		for _, st := range stmts {
 			b.ExecParams(st.SQL, nil, nil, nil, nil)
 		}
 		if done, err := execBatch(ctx, conn, &b); err != nil {
 			me := &MigrationError{Schema: schema, Migration: mg.Name, Err: err}
-			if k := done - len(settings); k >= 0 && k < len(mg.statements) {
-				me.Statement, me.Line = k+1, mg.statements[k].Line
+			if k := done - len(settings); k >= 0 && k < len(stmts) {
+				me.Statement, me.Line = k+1, stmts[k].Line
 			}
 			return nil, me
 		}

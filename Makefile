@@ -54,7 +54,7 @@ FUZZTIME_BRIEF ?= 3000x
 FUZZ_TARGETS = pkg/api:FuzzCenterBody pkg/api:FuzzUserBody pkg/api:FuzzSampleBody \
 	pkg/api:FuzzListQuery pkg/api:FuzzPathSegment pkg/domain:FuzzCheckJSONObject \
 	pkg/domain:FuzzCheckText pkg/domain:FuzzOrderBy pkg/domain:FuzzEscapeLike \
-	tenancy:FuzzParseSchemaName tenancy:FuzzParseID
+	tenancy:FuzzParseSchemaName tenancy:FuzzParseID internal/sqlsplit:FuzzSplit
 
 # One fuzz run per target, in sequence, FUZZTIME each; used by fuzz and test.
 fuzz_loop = for t in $(FUZZ_TARGETS); do echo "== fuzz $$t $(1)"; \

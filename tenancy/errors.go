@@ -50,16 +50,24 @@ var (
 )
 
 // MigrationError is a tenant migration that PostgreSQL rejected, with the
-// migration's name. It unwraps to the driver's error (a *pgconn.PgError when
-// the server refused the SQL).
+// migration's name and the statement that failed. It unwraps to the
+// driver's error (a *pgconn.PgError when the server refused the SQL).
 type MigrationError struct {
 	Schema    string
 	Migration string
-	Err       error
+	// Statement is the failing statement's position in the file, from 1,
+	// and Line the file's line it starts on; both are 0 when what failed
+	// was no statement of the file (the connection, or the library's own
+	// settings sent before them).
+	Statement, Line int
+	Err             error
 }
 
 func (e *MigrationError) Error() string {
-	return fmt.Sprintf("tenancy: schema %s: migration %s: %v", e.Schema, e.Migration, e.Err)
+	if e.Statement == 0 {
+		return fmt.Sprintf("tenancy: schema %s: migration %s: %v", e.Schema, e.Migration, e.Err)
+	}
+	return fmt.Sprintf("tenancy: schema %s: migration %s, statement %d (line %d): %v", e.Schema, e.Migration, e.Statement, e.Line, e.Err)
 }
 
 func (e *MigrationError) Unwrap() error { return e.Err }

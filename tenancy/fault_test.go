@@ -62,8 +62,12 @@ func TestFleetMigrateBackendTerminated(t *testing.T) {
 	_, _ = rand.Read(rnd[:])
 	mark := "tenancy_fault_" + hex.EncodeToString(rnd[:])
 	migs := migrationsUpTo(t, 2)
-	migs["003_priority_slow.sql"] = &fstest.MapFile{Data: []byte(`-- migration 3, pausing where the test arms it (` + mark + `)
+	// The marker is in the comment over the pause: the runner sends each
+	// statement with the comments before it, so that is the text
+	// pg_stat_activity shows while it sleeps.
+	migs["003_priority_slow.sql"] = &fstest.MapFile{Data: []byte(`-- migration 3, pausing where the test arms it
 ALTER TABLE items ADD COLUMN priority integer;
+-- the pause (` + mark + `)
 SELECT pg_sleep(300) FROM ` + gate + ` WHERE schema_name = current_schema();
 CREATE INDEX items_priority_idx ON items (priority);
 `)}

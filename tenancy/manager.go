@@ -8,12 +8,15 @@ import (
 	"io/fs"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tenantctl/tenantctl/internal/sqlsplit"
 )
 
 // Config configures a Manager. A nil *Config is not accepted: Migrations is
@@ -75,6 +78,7 @@ type Config struct {
 type Manager struct {
 	pool       *pgxpool.Pool
 	migrations []Migration
+	statements [][]sqlsplit.Statement // of migrations[i], at i
 	prefix     string
 	ledger     string     // quoted schema of the ledger tables
 	tenantsTbl string     // quoted, schema-qualified
@@ -90,6 +94,9 @@ type Manager struct {
 	// the pool empty); a buffer of one, sent to without blocking.
 	refill chan struct{}
 	log    *slog.Logger
+	// citusState is whether the database is a Citus coordinator, once
+	// known (see citus).
+	citusState atomic.Int32
 }
 
 // New returns a Manager over pool. It reads and checks the migrations but
@@ -116,7 +123,7 @@ func New(pool *pgxpool.Pool, cfg *Config) (*Manager, error) {
 		}
 		searchPath += ", " + pgx.Identifier{s}.Sanitize()
 	}
-	migs, err := LoadMigrations(cfg.Migrations, cfg.MigrationData)
+	migs, statements, err := loadMigrations(cfg.Migrations, cfg.MigrationData)
 	if err != nil {
 		return nil, err
 	}
@@ -139,6 +146,7 @@ func New(pool *pgxpool.Pool, cfg *Config) (*Manager, error) {
 	return &Manager{
 		pool:       pool,
 		migrations: migs,
+		statements: statements,
 		prefix:     prefix,
 		ledger:     pgx.Identifier{ledger}.Sanitize(),
 		tenantsTbl: tenantsTbl,
@@ -389,29 +397,80 @@ func (m *Manager) runAndRecord(ctx context.Context, tx pgx.Tx, schema string, mi
 }
 
 // runMigrations runs migs in order inside tx with search_path set to the
-// tenant's schema and returns how long each took. Each file is its own
-// simple-protocol Exec so that a failure names its file and the ledger gets
-// each one's duration.
+// tenant's schema and returns how long each took. Each file's statements
+// go one by one, as psql would send them (internal/sqlsplit): Citus
+// forwards a DDL statement's text to the worker holding a distributed
+// table, and the worker refuses a text of several statements. They are
+// pipelined, one round trip per file as when a file was one
+// simple-protocol string, so that a failure names its file and statement
+// and the ledger gets each file's duration.
 func (m *Manager) runMigrations(ctx context.Context, tx pgx.Tx, schema string, migs []Migration) ([]int64, error) {
+	citus, err := m.citus(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: schema %s: %w", schema, err)
+	}
 	// SET LOCAL ends with the transaction, so the pooled connection goes
-	// back with its own search_path whatever happens here.
-	setPath := "SET LOCAL search_path TO " + pgx.Identifier{schema}.Sanitize() + ";\n"
+	// back with its own settings whatever happens here.
+	settings := []string{"SET LOCAL search_path TO " + pgx.Identifier{schema}.Sanitize()}
 	if m.lockTimeout != "" {
 		// A constant of the Manager's, digits and "ms": not input.
-		setPath += "SET LOCAL lock_timeout = '" + m.lockTimeout + "';\n"
+		settings = append(settings, "SET LOCAL lock_timeout = '"+m.lockTimeout+"'")
 	}
+	if citus {
+		// Citus refuses CREATE TRIGGER on a distributed table (every
+		// table of a distributed schema is one) unless this is on; it is
+		// a user-settable setting, so the migration's transaction turns
+		// it on for itself alone. A trigger then fires on the worker
+		// holding the shard, which is where a tenant's rows live anyway.
+		// https://docs.citusdata.com/en/latest/develop/api_guc.html#citus-enable-unsafe-triggers-boolean
+		settings = append(settings, "SET LOCAL citus.enable_unsafe_triggers = on")
+	}
+	conn := tx.Conn().PgConn()
 	durations := make([]int64, len(migs))
 	for i, mg := range migs {
 		start := time.Now()
-		// The migration's own SET or RESET could move search_path; setting
-		// it before every file keeps each file's unqualified names in the
-		// tenant schema (tern's RESET ALL pitfall, avoided by construction).
-		if _, err := tx.Exec(ctx, setPath+mg.SQL); err != nil {
-			return nil, &MigrationError{Schema: schema, Migration: mg.Name, Err: err}
+		// The migration's own SET or RESET could move search_path;
+		// setting it before every file keeps each file's unqualified
+		// names in the tenant schema (tern's RESET ALL pitfall, avoided
+		// by construction).
+		var b pgconn.Batch
+		for _, sql := range settings {
+			b.ExecParams(sql, nil, nil, nil, nil)
+		}
+		stmts := m.statements[mg.Version-1]
+		for _, st := range stmts {
+			b.ExecParams(st.SQL, nil, nil, nil, nil)
+		}
+		if done, err := execBatch(ctx, conn, &b); err != nil {
+			me := &MigrationError{Schema: schema, Migration: mg.Name, Err: err}
+			if k := done - len(settings); k >= 0 && k < len(stmts) {
+				me.Statement, me.Line = k+1, stmts[k].Line
+			}
+			return nil, me
 		}
 		durations[i] = time.Since(start).Microseconds()
 	}
 	return durations, nil
+}
+
+// execBatch sends b in one round trip, unnamed statements and no Describe
+// round trip first (so nothing lands in pgx's statement cache), and
+// returns how many of its statements completed before the first error.
+// The server skips the rest of a pipeline after an error, and the
+// transaction is then aborted, as a failing statement of a
+// simple-protocol string left it.
+func execBatch(ctx context.Context, conn *pgconn.PgConn, b *pgconn.Batch) (done int, err error) {
+	mrr := conn.ExecBatch(ctx, b)
+	for mrr.NextResult() {
+		if _, err = mrr.ResultReader().Close(); err != nil {
+			break
+		}
+		done++
+	}
+	if cerr := mrr.Close(); err == nil {
+		err = cerr
+	}
+	return done, err
 }
 
 // queueRecord queues the ledger rows of migs, applied to tenant id in the

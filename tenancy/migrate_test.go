@@ -831,7 +831,7 @@ func TestLongFailureIsRecordedWhole(t *testing.T) {
 	n := newFleetNames(t, pool, "lf")
 	old := n.Manager(t, pool, &tenancy.Config{Migrations: migrationsUpTo(t, 2)})
 	id := tenancytest.Tenant(t, old)
-	head := "tenancy: schema " + old.SchemaName(id) + ": migration 003_x.sql: ERROR: "
+	head := "tenancy: schema " + old.SchemaName(id) + ": migration 003_x.sql, statement 1 (line 1): ERROR: "
 	pad := (len(head) + 1) % 2 // 4000-len(head)-pad is odd: mid-rune
 	sql := fmt.Sprintf(`DO $$ BEGIN RAISE EXCEPTION '%%', repeat('x', %d) || repeat('é', 3000); END $$;`, pad)
 	m := n.Manager(t, pool, &tenancy.Config{Migrations: withExtra(t, "003_x.sql", sql)})

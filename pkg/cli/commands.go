@@ -15,6 +15,7 @@ func rootCommands(a *App) []*cobra.Command {
 		newMigrateCmd(a),
 		newCenterCmd(a),
 		newPoolCmd(a),
+		newClusterCmd(a),
 		newUserCmd(a),
 		newSampleCmd(a),
 		newTokenCmd(a),
@@ -36,6 +37,7 @@ func centerCommands(a *App) []*cobra.Command {
 		newCenterStatsCmd(a),
 		newCenterMigrateCmd(a),
 		newCenterStatusCmd(a),
+		newCenterMoveCmd(a),
 		newCenterExportCmd(a),
 		newCenterImportCmd(a),
 	}

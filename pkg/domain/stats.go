@@ -37,9 +37,10 @@ type SchemaStats struct {
 	Name string `json:"name"`
 	// MigrationVersion is the tenant's version in the tenancy ledger.
 	MigrationVersion int32 `json:"migration_version"`
-	// SizeBytes sums pg_total_relation_size (data, indexes, TOAST) over the
-	// schema's tables, materialized views and sequences; indexes are not
-	// counted twice.
+	// SizeBytes is the schema's size as tenancy measures it
+	// (Manager.SchemaSizesSQL): data, indexes and TOAST of its tables,
+	// materialized views and sequences, on whichever node of a Citus
+	// cluster they live.
 	SizeBytes int64 `json:"size_bytes"`
 }
 
@@ -65,12 +66,17 @@ func newUserStats() UserStats {
 // round trip: the center, its schema's version and size, its members and
 // its samples, counted by statements that travel with BEGIN and COMMIT. A
 // soft-deleted center has stats too (Center.IsActive says so); the API
-// decides who may see them.
+// decides who may see them. (The Manager's first Stats asks the database
+// once more, whether it is Citus: the size is measured differently there.)
 func (s *Store) Stats(ctx context.Context, id uuid.UUID) (Stats, error) {
 	st := Stats{Samples: newSampleStats(), Users: newUserStats()}
 	st.Schema.Name = s.m.SchemaName(id)
+	sizeSQL, err := s.m.SchemaSizesSQL(ctx)
+	if err != nil {
+		return st, err
+	}
 	// The registry's statements before the switch, the samples' after it.
-	err := s.m.InTenantBatch(ctx, id, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(b, inside *pgx.Batch) {
+	err = s.m.InTenantBatch(ctx, id, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(b, inside *pgx.Batch) {
 		s.queueGuard(ctx, b)
 		b.Queue("SELECT "+centerCols+" FROM public.centers WHERE id = $1", id).QueryRow(func(row pgx.Row) (err error) {
 			st.Center, err = scanCenter(row)
@@ -82,11 +88,15 @@ func (s *Store) Stats(ctx context.Context, id uuid.UUID) (Stats, error) {
 		// The version comes from package tenancy's ledger table, which
 		// pkg/db.NewTenancy puts in public: one row of it, where Inspect
 		// would read the whole fleet.
-		b.Queue(`SELECT coalesce((SELECT version FROM public.tenancy_tenants WHERE tenant_id = $1), 0),
-	(SELECT coalesce(sum(pg_total_relation_size(r.oid)), 0)::bigint FROM pg_class r
-	 JOIN pg_namespace n ON n.oid = r.relnamespace WHERE n.nspname = $2 AND r.relkind IN ('r', 'm', 'S'))`,
-			id, st.Schema.Name).QueryRow(func(row pgx.Row) error {
-			return row.Scan(&st.Schema.MigrationVersion, &st.Schema.SizeBytes)
+		b.Queue("SELECT coalesce((SELECT version FROM public.tenancy_tenants WHERE tenant_id = $1), 0)", id).
+			QueryRow(func(row pgx.Row) error { return row.Scan(&st.Schema.MigrationVersion) })
+		b.Queue(sizeSQL, []string{st.Schema.Name}).QueryRow(func(row pgx.Row) error {
+			var name string
+			err := row.Scan(&name, &st.Schema.SizeBytes)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil // no schema, no size; a missing center is the query above's error
+			}
+			return err
 		})
 		b.Queue("SELECT role, count(*) FROM public.users WHERE center_id = $1 AND is_active GROUP BY role", id).
 			Query(func(rows pgx.Rows) error {

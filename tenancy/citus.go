@@ -1,0 +1,113 @@
+package tenancy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// On a Citus coordinator with citus.enable_schema_based_sharding on, every
+// tenant schema the Manager creates is a distributed schema: its tables
+// live on one worker, and a tenant transaction's SET LOCAL search_path
+// routes it there. The library finds Citus out by itself (citus below), so
+// nothing is configured for it; what differs is done here and in
+// runMigrations. Citus's schema-based sharding, with citus_schemas and
+// citus_shards for where a schema is and how large:
+// https://www.citusdata.com/blog/2023/07/31/schema-based-sharding-comes-to-postgres-with-citus/
+// and its functions: https://docs.citusdata.com/en/latest/develop/api_udf.html
+
+// ErrNotCitus is returned by the operations that need a Citus coordinator
+// (MoveTenant, Rebalance) on any other database.
+var ErrNotCitus = errors.New("this database is not a Citus coordinator")
+
+// The Manager's knowledge of Citus, in Manager.citusState.
+const (
+	citusUnknown int32 = iota // not asked yet (or the last ask failed)
+	citusAbsent
+	citusPresent
+)
+
+// rowQuerier is what citus asks through: the pool, or a transaction of
+// the caller's, so that finding out never needs a second connection.
+type rowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// IsCitus reports whether the database is a Citus coordinator (the citus
+// extension is installed). It asks the database once per Manager and
+// remembers the answer: an extension is not installed or dropped under a
+// running application.
+func (m *Manager) IsCitus(ctx context.Context) (bool, error) { return m.citus(ctx, m.pool) }
+
+// citus is IsCitus asking through q when the answer is not known yet. Two
+// first askers at once both ask and store the same answer.
+func (m *Manager) citus(ctx context.Context, q rowQuerier) (bool, error) {
+	switch m.citusState.Load() {
+	case citusPresent:
+		return true, nil
+	case citusAbsent:
+		return false, nil
+	}
+	var present bool
+	if err := q.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')").Scan(&present); err != nil {
+		return false, fmt.Errorf("is the database Citus: %w", err)
+	}
+	state := citusAbsent
+	if present {
+		state = citusPresent
+	}
+	m.citusState.Store(state)
+	return present, nil
+}
+
+// SchemaSizesSQL returns the one query of schema sizes, for a caller that
+// sends it in a batch of its own: $1 is a text[] of schema names, and it
+// returns a row (schema_name text, size_bytes bigint) per schema that
+// exists. A schema's size sums its tables' (data, indexes and TOAST, each
+// index counted once), materialized views' and sequences' total relation
+// size. On Citus a distributed table's data lives on a worker, and the
+// coordinator's pg_total_relation_size is of its empty shell there, so a
+// distributed table's size is Citus's citus_total_relation_size, the sum
+// over its shards
+// (https://docs.citusdata.com/en/latest/admin_guide/table_management.html#determining-table-and-relation-size);
+// what stays local (sequences) is measured as on PostgreSQL. A worker
+// that cannot be reached fails the query rather than be counted as 0.
+func (m *Manager) SchemaSizesSQL(ctx context.Context) (string, error) {
+	citus, err := m.IsCitus(ctx)
+	if err != nil {
+		return "", fmt.Errorf("tenancy: schema sizes: %w", err)
+	}
+	size, dist := "pg_total_relation_size(r.oid)", ""
+	if citus {
+		size = "CASE WHEN p.logicalrelid IS NULL THEN pg_total_relation_size(r.oid) ELSE citus_total_relation_size(r.oid) END"
+		dist = " LEFT JOIN pg_dist_partition p ON p.logicalrelid = r.oid"
+	}
+	return "SELECT n.nspname::text, coalesce(sum(" + size + "), 0)::bigint FROM pg_namespace n" +
+		" LEFT JOIN pg_class r ON r.relnamespace = n.oid AND r.relkind IN ('r', 'm', 'S')" + dist +
+		" WHERE n.nspname = ANY($1::text[]) GROUP BY n.nspname", nil
+}
+
+// SchemaSizes returns the size in bytes of each of schemas that exists
+// (SchemaSizesSQL), keyed by name.
+func (m *Manager) SchemaSizes(ctx context.Context, schemas []string) (map[string]int64, error) {
+	sql, err := m.SchemaSizesSQL(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := m.pool.Query(ctx, sql, schemas)
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: schema sizes: %w", err)
+	}
+	sizes := make(map[string]int64, len(schemas))
+	var name string
+	var size int64
+	if _, err := pgx.ForEachRow(rows, []any{&name, &size}, func() error {
+		sizes[name] = size
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("tenancy: schema sizes: %w", err)
+	}
+	return sizes, nil
+}

@@ -1,0 +1,252 @@
+package tenancy
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Node is one PostgreSQL server holding tenant schemas, and the Manager's
+// tenants on it.
+type Node struct {
+	// Host and Port name the server: on Citus as pg_dist_node does, else as
+	// the Manager's pool connects to it.
+	Host string
+	Port int
+	// Tenants counts the Manager's tenants (in its ledger) whose schema is
+	// on the node, and SizeBytes sums their sizes (SchemaSizes).
+	Tenants   int
+	SizeBytes int64
+}
+
+// Cluster is where a Manager's tenants live.
+type Cluster struct {
+	// Citus says the database is a Citus coordinator.
+	Citus bool
+	// Nodes lists the servers: the one server on PostgreSQL; on Citus
+	// every primary node of pg_dist_node, in node id order, the
+	// coordinator included when it is in the metadata. On Citus a tenant
+	// whose schema has no shard anywhere (created before
+	// citus.enable_schema_based_sharding was on) is counted on the
+	// coordinator's row, added for it if pg_dist_node has none.
+	Nodes []Node
+}
+
+// Cluster reports the nodes and the Manager's tenants on each, in three
+// queries on PostgreSQL (the ledger, the sizes; IsCitus once per Manager)
+// and four on Citus (the nodes and where each tenant's shards are, per
+// https://docs.citusdata.com/en/latest/develop/api_metadata.html).
+func (m *Manager) Cluster(ctx context.Context) (Cluster, error) {
+	citus, err := m.IsCitus(ctx)
+	if err != nil {
+		return Cluster{}, fmt.Errorf("tenancy: cluster: %w", err)
+	}
+	rows, err := m.pool.Query(ctx, "SELECT schema_name FROM "+m.tenantsTbl+
+		" WHERE schema_name ~ ('^' || $1 || '[0-9a-f]{32}$') ORDER BY schema_name", m.prefix)
+	if err != nil {
+		return Cluster{}, wrapErr("cluster", "ledger", err)
+	}
+	schemas, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return Cluster{}, wrapErr("cluster", "ledger", err)
+	}
+	sizes, err := m.SchemaSizes(ctx, schemas)
+	if err != nil {
+		return Cluster{}, err
+	}
+	cc := m.pool.Config().ConnConfig
+	self := Node{Host: cc.Host, Port: int(cc.Port)}
+	if !citus {
+		self.Tenants = len(schemas)
+		for _, s := range schemas {
+			self.SizeBytes += sizes[s]
+		}
+		return Cluster{Nodes: []Node{self}}, nil
+	}
+	// Each primary node, with the tenant schemas whose shards it holds
+	// (a distributed schema's tables are colocated: one node each).
+	rows, err = m.pool.Query(ctx, `
+SELECT n.nodename, n.nodeport, n.groupid = 0,
+	coalesce(array_agg(DISTINCT ns.nspname::text) FILTER (WHERE ns.nspname IS NOT NULL), '{}')
+FROM pg_dist_node n
+LEFT JOIN pg_dist_placement pl ON pl.groupid = n.groupid
+LEFT JOIN pg_dist_shard sh ON sh.shardid = pl.shardid
+LEFT JOIN pg_dist_partition p ON p.logicalrelid = sh.logicalrelid
+LEFT JOIN pg_dist_schema ds ON ds.colocationid = p.colocationid
+LEFT JOIN pg_namespace ns ON ns.oid = ds.schemaid AND ns.nspname = ANY($1::text[])
+WHERE n.noderole = 'primary'
+GROUP BY n.nodeid, n.nodename, n.nodeport, n.groupid
+ORDER BY n.nodeid`, schemas)
+	if err != nil {
+		return Cluster{}, fmt.Errorf("tenancy: cluster: nodes: %w", err)
+	}
+	cl := Cluster{Citus: true}
+	placed := make(map[string]bool, len(schemas))
+	coordinator := -1
+	var (
+		node  Node
+		coord bool
+		on    []string
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&node.Host, &node.Port, &coord, &on}, func() error {
+		n := Node{Host: node.Host, Port: node.Port, Tenants: len(on)}
+		for _, s := range on {
+			placed[s] = true
+			n.SizeBytes += sizes[s]
+		}
+		if coord {
+			coordinator = len(cl.Nodes)
+		}
+		cl.Nodes = append(cl.Nodes, n)
+		return nil
+	}); err != nil {
+		return Cluster{}, fmt.Errorf("tenancy: cluster: nodes: %w", err)
+	}
+	for _, s := range schemas {
+		if placed[s] {
+			continue
+		}
+		if coordinator < 0 {
+			coordinator = len(cl.Nodes)
+			cl.Nodes = append(cl.Nodes, self)
+		}
+		cl.Nodes[coordinator].Tenants++
+		cl.Nodes[coordinator].SizeBytes += sizes[s]
+	}
+	return cl, nil
+}
+
+// TransferMode is how Citus copies a tenant's shards to another node.
+type TransferMode string
+
+// The transfer modes MoveTenant accepts (citus.shard_transfer_mode).
+const (
+	// TransferAuto: logical replication, writes go on during the copy;
+	// Citus refuses it for a table without a replica identity.
+	TransferAuto TransferMode = "auto"
+	// TransferBlockWrites: writes to the tenant wait during the copy.
+	TransferBlockWrites TransferMode = "block_writes"
+)
+
+// ParseTransferMode accepts "auto" and "block_writes".
+func ParseTransferMode(s string) (TransferMode, error) {
+	switch m := TransferMode(s); m {
+	case TransferAuto, TransferBlockWrites:
+		return m, nil
+	}
+	return "", fmt.Errorf("tenancy: transfer mode %q: want %s or %s", s, TransferAuto, TransferBlockWrites)
+}
+
+// ParseNodeAddr splits HOST:PORT (an IPv6 host in brackets) and checks
+// both parts: a host, a port from 1 to 65535.
+func ParseNodeAddr(s string) (host string, port int, err error) {
+	host, p, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", 0, fmt.Errorf("tenancy: node %q: want HOST:PORT: %w", s, err)
+	}
+	port, err = strconv.Atoi(p)
+	if err != nil || port < 1 || port > 65535 {
+		return "", 0, fmt.Errorf("tenancy: node %q: port %q is not a number from 1 to 65535", s, p)
+	}
+	if host == "" {
+		return "", 0, fmt.Errorf("tenancy: node %q: no host", s)
+	}
+	return host, port, nil
+}
+
+// MoveTenant moves tenant id's schema to the Citus node host:port with
+// citus_schema_move
+// (https://docs.citusdata.com/en/latest/develop/api_udf.html#citus-schema-move),
+// and returns once it has moved. It returns ErrNotCitus on any other
+// database, ErrTenantNotFound for a tenant not in the ledger.
+func (m *Manager) MoveTenant(ctx context.Context, id uuid.UUID, host string, port int, mode TransferMode) error {
+	schema := m.SchemaName(id)
+	if _, err := ParseTransferMode(string(mode)); err != nil {
+		return err
+	}
+	if err := m.requireCitus(ctx); err != nil {
+		return err
+	}
+	var found bool
+	if err := m.pool.QueryRow(ctx, "SELECT EXISTS (SELECT FROM "+m.tenantsTbl+" WHERE tenant_id = $1 AND schema_name = $2)", id, schema).Scan(&found); err != nil {
+		return wrapErr("move", schema, err)
+	}
+	if !found {
+		return fmt.Errorf("tenancy: move %s: %w", schema, ErrTenantNotFound)
+	}
+	// regnamespace reads an identifier, so the name goes quoted.
+	if _, err := m.pool.Exec(ctx, "SELECT citus_schema_move($1::regnamespace, $2, $3, $4::citus.shard_transfer_mode)",
+		pgx.Identifier{schema}.Sanitize(), host, port, string(mode)); err != nil {
+		return fmt.Errorf("tenancy: move %s to %s: %w", schema, net.JoinHostPort(host, strconv.Itoa(port)), err)
+	}
+	return nil
+}
+
+// ShardMove is one move of a rebalance plan: a shard (a table of a tenant
+// schema, on Citus) and where it would go.
+type ShardMove struct {
+	Table     string
+	ShardID   int64
+	SizeBytes int64
+	From, To  string // HOST:PORT
+}
+
+// RebalancePlan returns the moves a rebalance would make now, from Citus's
+// get_rebalance_table_shards_plan
+// (https://docs.citusdata.com/en/latest/develop/api_udf.html#get-rebalance-table-shards-plan);
+// it moves nothing. ErrNotCitus on any other database.
+func (m *Manager) RebalancePlan(ctx context.Context) ([]ShardMove, error) {
+	if err := m.requireCitus(ctx); err != nil {
+		return nil, err
+	}
+	rows, err := m.pool.Query(ctx, "SELECT table_name::text, shardid, shard_size, sourcename, sourceport, targetname, targetport FROM get_rebalance_table_shards_plan()")
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: rebalance plan: %w", err)
+	}
+	var (
+		mv               ShardMove
+		src, dst         string
+		srcPort, dstPort int
+		plan             []ShardMove
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&mv.Table, &mv.ShardID, &mv.SizeBytes, &src, &srcPort, &dst, &dstPort}, func() error {
+		mv.From, mv.To = net.JoinHostPort(src, strconv.Itoa(srcPort)), net.JoinHostPort(dst, strconv.Itoa(dstPort))
+		plan = append(plan, mv)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("tenancy: rebalance plan: %w", err)
+	}
+	return plan, nil
+}
+
+// StartRebalance starts Citus's background rebalance
+// (https://docs.citusdata.com/en/latest/develop/api_udf.html#citus-rebalance-start)
+// and returns its job id; citus_rebalance_status() follows it. A tenant
+// schema moves whole: its tables are colocated. ErrNotCitus on any other
+// database.
+func (m *Manager) StartRebalance(ctx context.Context) (int64, error) {
+	if err := m.requireCitus(ctx); err != nil {
+		return 0, err
+	}
+	var job int64
+	if err := m.pool.QueryRow(ctx, "SELECT citus_rebalance_start()").Scan(&job); err != nil {
+		return 0, fmt.Errorf("tenancy: rebalance: %w", err)
+	}
+	return job, nil
+}
+
+// requireCitus returns ErrNotCitus unless the database is Citus.
+func (m *Manager) requireCitus(ctx context.Context) error {
+	citus, err := m.IsCitus(ctx)
+	switch {
+	case err != nil:
+		return fmt.Errorf("tenancy: %w", err)
+	case !citus:
+		return ErrNotCitus
+	}
+	return nil
+}

@@ -257,7 +257,7 @@ type archiveDoc struct {
 func (d archiveDoc) Tables() []Table {
 	head := Table{Header: []string{"CENTER", "ID", "FILE", "BYTES", "VERSION", "TOOK"},
 		Rows: [][]string{{d.Center, d.ID, d.File, strconv.FormatInt(d.Bytes, 10), strconv.Itoa(int(d.Version)), d.Took}}}
-	tables := Table{Header: []string{"TABLE", "ROWS", "BYTES", "SHA-256"}}
+	tables := Table{Header: []string{"TABLE", "ROWS", "BYTES", "CHECKSUM"}}
 	for _, t := range d.Data {
 		tables.Rows = append(tables.Rows, []string{t.Table, strconv.FormatInt(t.Rows, 10), strconv.FormatInt(t.Bytes, 10), t.SHA256})
 	}

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -223,24 +222,11 @@ func (a *App) openInput(name string) (io.ReadCloser, int64, error) {
 	return f, st.Size(), nil
 }
 
-// byteBar is a progress bar of bytes (n of them, -1 if unknown) on stderr,
-// or nil when stderr is not a terminal or the output is a document.
+// byteBar is a progress bar of n bytes (-1 if unknown), or nil (see bar).
 func (a *App) byteBar(n int64, what string) *progressbar.ProgressBar {
-	if a.Config.Output != OutputTable || !a.env.IsTerminal(a.env.Stderr) {
-		return nil
-	}
-	stderr := a.env.Stderr
-	return progressbar.NewOptions64(n,
-		progressbar.OptionSetWriter(stderr),
-		progressbar.OptionSetDescription(what),
-		progressbar.OptionSetWidth(30),
-		progressbar.OptionShowBytes(true),
-		progressbar.OptionThrottle(100*time.Millisecond),
-		// No spinner of its own for an unknown length: its goroutine
-		// outlives Exit by up to a tick; the bar redraws as bytes come.
-		progressbar.OptionSetSpinnerChangeInterval(0),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }),
-	)
+	// No spinner of its own for an unknown length: its goroutine outlives
+	// Exit by up to a tick; the bar redraws as bytes come.
+	return a.bar(n, what, progressbar.OptionShowBytes(true), progressbar.OptionSetSpinnerChangeInterval(0))
 }
 
 // archiveDoc reports an export.

@@ -15,8 +15,7 @@ import (
 // carries its position among the live columns (a dropped column leaves a
 // gap in attnum, not in the position), which is what COPY without a column
 // list follows. pg_get_indexdef and pg_get_triggerdef qualify their table
-// whatever the search_path: that one prefix is taken out of their text,
-// which describe only compares, never runs.
+// whatever the search_path unless asked for their pretty form.
 const describeSQL = `WITH n AS (SELECT oid FROM pg_namespace WHERE nspname = $1),
 rel AS (SELECT c.* FROM pg_class c WHERE c.relnamespace = (TABLE n))
 SELECT line FROM (
@@ -25,7 +24,7 @@ SELECT line FROM (
 		WHEN 'v' THEN format('view %I: %s', r.relname, pg_get_viewdef(r.oid))
 		WHEN 'S' THEN format('sequence %I: AS %s INCREMENT BY %s MINVALUE %s MAXVALUE %s START WITH %s CACHE %s CYCLE %s',
 			r.relname, format_type(q.seqtypid, NULL), q.seqincrement, q.seqmin, q.seqmax, q.seqstart, q.seqcache, q.seqcycle)
-		WHEN 'i' THEN format('index %I: %s', r.relname, replace(pg_get_indexdef(r.oid), ' ON ' || quote_ident($1) || '.', ' ON '))
+		WHEN 'i' THEN format('index %I: %s', r.relname, pg_get_indexdef(r.oid, 0, true))
 		ELSE format('relation %I of kind %s', r.relname, r.relkind)
 		END AS line
 	FROM rel r LEFT JOIN pg_sequence q ON q.seqrelid = r.oid
@@ -48,7 +47,7 @@ SELECT line FROM (
 	FROM pg_constraint k JOIN rel r ON r.oid = k.conrelid
 	UNION ALL
 	SELECT format('trigger %I.%I: %s (enabled %s)', r.relname, g.tgname,
-		replace(pg_get_triggerdef(g.oid), ' ON ' || quote_ident($1) || '.', ' ON '), g.tgenabled)
+		pg_get_triggerdef(g.oid, true), g.tgenabled)
 	FROM pg_trigger g JOIN rel r ON r.oid = g.tgrelid WHERE NOT g.tgisinternal
 	UNION ALL
 	SELECT format('sequence %I owned by %I.%I', s.relname, t.relname, a.attname)

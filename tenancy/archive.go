@@ -393,7 +393,7 @@ func (m *Manager) compatible(man archiveManifest) error {
 func readSchema(ctx context.Context, tx pgx.Tx, schema string) (archiveSchema, error) {
 	var def archiveSchema
 	var err error
-	if def.Definition, err = describe(ctx, tx, schema); err != nil {
+	if def.Definition, err = DescribeSchema(ctx, tx, schema); err != nil {
 		return def, err
 	}
 	names, err := listRelations(ctx, tx, schema, 'S')
@@ -489,7 +489,7 @@ func (m *Manager) importTx(ctx context.Context, ar *archiveReader, man archiveMa
 	if _, err := m.runMigrations(ctx, tx, scratch, m.migrations[:man.Version]); err != nil {
 		return nil, err
 	}
-	made, err := describe(ctx, tx, scratch)
+	made, err := DescribeSchema(ctx, tx, scratch)
 	if err != nil {
 		return nil, err
 	}

@@ -50,14 +50,8 @@ func (s *Server) createCenter(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	o.require("name")
 	in := domain.CenterInput{}
-	if v := o.str("name"); v != nil {
-		in.Name = *v
-	}
-	if v := o.str("description"); v != nil {
-		in.Description = *v
-	}
+	in.Name, in.Description = requireName(o)
 	if v := o.json("settings"); v != nil {
 		in.Settings = *v
 	}
@@ -66,6 +60,19 @@ func (s *Server) createCenter(w http.ResponseWriter, r *http.Request) error {
 	}
 	c, err := s.st.Centers.Create(r.Context(), domain.By(caller(r).ID), in)
 	return createdCenter(w, c, err)
+}
+
+// requireName reads the name (required) and description of a new
+// center's body, "" for what is missing or invalid (o records why).
+func requireName(o *object) (name, description string) {
+	o.require("name")
+	if v := o.str("name"); v != nil {
+		name = *v
+	}
+	if v := o.str("description"); v != nil {
+		description = *v
+	}
+	return name, description
 }
 
 // createdCenter answers a center just made: 201 with its Location.
@@ -96,14 +103,8 @@ func (s *Server) cloneCenter(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	o.require("name")
 	in := domain.CloneInput{}
-	if v := o.str("name"); v != nil {
-		in.Name = *v
-	}
-	if v := o.str("description"); v != nil {
-		in.Description = *v
-	}
+	in.Name, in.Description = requireName(o)
 	if v := o.boolean("with_data"); v != nil {
 		in.WithData = *v
 	}

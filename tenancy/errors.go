@@ -33,6 +33,11 @@ var (
 	// reaching it, because MaxFailures was reached or the context ended.
 	ErrSkipped = errors.New("tenancy: tenant skipped")
 
+	// ErrCloneUnsupported is returned by Clone when the source schema
+	// holds something a clone cannot copy faithfully (see Clone); the
+	// error names it. Nothing was written.
+	ErrCloneUnsupported = errors.New("tenancy: the source holds what a clone cannot copy")
+
 	// ErrNoLedger is returned when the ledger tables do not exist: call
 	// Manager.Setup first.
 	ErrNoLedger = errors.New("tenancy: ledger tables missing (call Manager.Setup)")

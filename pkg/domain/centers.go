@@ -89,24 +89,88 @@ func (cs *Centers) Create(ctx context.Context, actor Actor, in CenterInput) (Cen
 		return Center{}, err
 	}
 	id := uuid.New()
-	var c Center
-	var hookErr error
-	err = cs.s.m.Create(ctx, id, func(ctx context.Context, tx pgx.Tx) error {
-		c, hookErr = scanCenter(tx.QueryRow(ctx, `
+	return withCenterRow(func(hook tenancy.Hook) error { return cs.s.m.Create(ctx, id, hook) },
+		func(ctx context.Context, tx pgx.Tx) (Center, error) {
+			return scanCenter(tx.QueryRow(ctx, `
 INSERT INTO public.centers (id, name, description, settings, created_by, updated_by)
 VALUES ($1, $2, $3, $4, $5, $5)
 RETURNING `+centerCols, id, *p.Name, *p.Description, *p.Settings, actor.nullID()))
+		})
+}
+
+// withCenterRow runs run, a tenancy.Manager Create or Clone, with a hook
+// that inserts the center's row by insert, in the schema's transaction,
+// and returns the row. The hook's own error (a name clash: a
+// *ConflictError) is returned without tenancy's wrapping.
+func withCenterRow(run func(tenancy.Hook) error, insert func(ctx context.Context, tx pgx.Tx) (Center, error)) (Center, error) {
+	var c Center
+	var hookErr error
+	err := run(func(ctx context.Context, tx pgx.Tx) error {
+		c, hookErr = insert(ctx, tx)
 		hookErr = mapError(hookErr)
 		return hookErr
 	})
 	if hookErr != nil {
-		// The hook's own error, without the tenancy wrapping around it.
 		return Center{}, hookErr
 	}
 	if err != nil {
 		return Center{}, err
 	}
 	return c, nil
+}
+
+// CloneInput is the new center of Centers.Clone.
+type CloneInput struct {
+	// Name and Description are as CenterInput's; the settings are the
+	// source's.
+	Name        string
+	Description string
+	// WithData copies the source's samples too; otherwise the new center
+	// starts with none.
+	WithData bool
+}
+
+// Clone makes a new center whose schema is a copy of center source's
+// (tenancy.Manager.Clone): the same tables at the same migration version,
+// with the samples too if in.WithData, and a public.centers row with the
+// source's settings (its sample types, which the copied samples use) and
+// in's name and description, all in one transaction. The users stay the
+// source's: copied samples keep their user_id, and the new center has no
+// members until some are added or moved to it. A source that does not
+// exist is ErrNotFound; a soft-deleted one ErrDeleted, also when it is
+// deleted while the copy is made; a name in use a *ConflictError on
+// "name". A failure leaves no schema and no row.
+func (cs *Centers) Clone(ctx context.Context, actor Actor, source uuid.UUID, in CloneInput) (Center, error) {
+	p, err := CenterPatch{Name: &in.Name, Description: &in.Description}.validate()
+	if err != nil {
+		return Center{}, err
+	}
+	// Before the copy, so that a missing or deleted source costs no more;
+	// the hook checks again under a lock.
+	src, err := cs.Get(ctx, source)
+	if err != nil {
+		return Center{}, err
+	}
+	if !src.IsActive {
+		return Center{}, ErrDeleted
+	}
+	id := uuid.New()
+	return withCenterRow(func(hook tenancy.Hook) error {
+		return cs.s.m.Clone(ctx, source, id, tenancy.CloneOptions{Data: in.WithData}, hook)
+	}, func(ctx context.Context, tx pgx.Tx) (Center, error) {
+		// FOR SHARE: a soft delete or hard delete of the source waits
+		// for the clone; one committed since the clone's snapshot makes
+		// PostgreSQL refuse the lock, and Clone starts again.
+		c, err := scanCenter(tx.QueryRow(ctx, `
+WITH src AS (SELECT settings FROM public.centers WHERE id = $5 AND is_active FOR SHARE)
+INSERT INTO public.centers (id, name, description, settings, created_by, updated_by)
+SELECT $1, $2, $3, settings, $4, $4 FROM src
+RETURNING `+centerCols, id, *p.Name, *p.Description, actor.nullID(), source))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return Center{}, ErrDeleted
+		}
+		return c, err
+	})
 }
 
 // Get returns the center with id, active or not (callers hide soft-deleted

@@ -18,7 +18,7 @@ import (
 //
 //	ErrNotFound           404  (*NotFoundError, possibly with a suggestion)
 //	*ValidationError      400  (field → messages)
-//	ErrConflict           409  (*ConflictError, *TransitionError, ErrActive)
+//	ErrConflict           409  (*ConflictError, *TransitionError, ErrActive, ErrDeleted)
 //	ErrInvalidCredentials 401
 var (
 	// ErrNotFound: no such center, user, sample or token — or a sample of a
@@ -27,12 +27,17 @@ var (
 
 	// ErrConflict: the request contradicts the current state of the data:
 	// a uniqueness violation (*ConflictError), an illegal sample transition
-	// (*TransitionError) or the hard delete of an active center (ErrActive).
+	// (*TransitionError), the hard delete of an active center (ErrActive)
+	// or the clone of a deleted one (ErrDeleted).
 	ErrConflict = errors.New("conflict")
 
 	// ErrActive is returned by Centers.HardDelete for a center that has not
 	// been soft-deleted first. It wraps ErrConflict.
 	ErrActive = fmt.Errorf("%w: center is active; soft-delete it before hard-deleting it", ErrConflict)
+
+	// ErrDeleted is returned by Centers.Clone for a source center that
+	// has been soft-deleted: restore it first. It wraps ErrConflict.
+	ErrDeleted = fmt.Errorf("%w: center is deleted; restore it before cloning it", ErrConflict)
 
 	// ErrInvalidCredentials: a wrong username or password, or a token that
 	// is unknown, revoked or expired, or whose user (or user's center) is

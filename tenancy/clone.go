@@ -1,11 +1,9 @@
 package tenancy
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -133,15 +131,7 @@ func (m *Manager) cloneOnce(ctx context.Context, source, id uuid.UUID, opts Clon
 	if err := m.clone(ctx, tx, source, id, opts); err != nil {
 		return err
 	}
-	if hook != nil {
-		if err := hook(ctx, tx); err != nil {
-			return fmt.Errorf("tenancy: clone %s: hook: %w", m.SchemaName(id), err)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("tenancy: clone %s: commit: %w", m.SchemaName(id), err)
-	}
-	return nil
+	return hookAndCommit(ctx, tx, hook, "clone", m.SchemaName(id))
 }
 
 // CloneTx is Clone inside the caller's transaction, which must be
@@ -702,48 +692,34 @@ type lateNode struct {
 
 // dependencyOrder returns the definitions of nodes so that each comes
 // after those it depends on (edges: from depends on to; edges to anything
-// else are ignored), ties in nodes' order. PostgreSQL refuses dependency
-// cycles among views and functions, so every node is placed.
+// else are ignored), depth first, in nodes' order otherwise. PostgreSQL
+// refuses dependency cycles among views and functions.
 func dependencyOrder(nodes []lateNode, edges [][2]objKey) []string {
-	pending := make(map[objKey]int, len(nodes)) // unmet dependencies
+	byKey := make(map[objKey]lateNode, len(nodes))
 	for _, n := range nodes {
-		pending[n.key] = 0
+		byKey[n.key] = n
 	}
-	dependents := map[objKey][]objKey{}
-	for _, e := range slices.Compact(slices.SortedFunc(slices.Values(edges), func(a, b [2]objKey) int {
-		return cmp.Or(cmp.Compare(a[0].class, b[0].class), cmp.Compare(a[0].oid, b[0].oid),
-			cmp.Compare(a[1].class, b[1].class), cmp.Compare(a[1].oid, b[1].oid))
-	})) {
-		if _, ok := pending[e[1]]; !ok || e[0] == e[1] {
-			continue
-		}
-		if _, ok := pending[e[0]]; ok {
-			pending[e[0]]++
-			dependents[e[1]] = append(dependents[e[1]], e[0])
+	deps := map[objKey][]objKey{}
+	for _, e := range edges {
+		if _, ok := byKey[e[1]]; ok && e[0] != e[1] {
+			deps[e[0]] = append(deps[e[0]], e[1])
 		}
 	}
 	out := make([]string, 0, len(nodes))
-	done := make(map[objKey]bool, len(nodes))
-	for len(out) < len(nodes) {
-		progressed := false
-		for _, n := range nodes {
-			if done[n.key] || pending[n.key] > 0 {
-				continue
-			}
-			done[n.key], progressed = true, true
-			out = append(out, n.def)
-			for _, d := range dependents[n.key] {
-				pending[d]--
-			}
+	placed := make(map[objKey]bool, len(nodes))
+	var place func(k objKey)
+	place = func(k objKey) {
+		if placed[k] {
+			return
 		}
-		if !progressed { // a cycle PostgreSQL would not have allowed: keep the rest in order
-			for _, n := range nodes {
-				if !done[n.key] {
-					done[n.key] = true
-					out = append(out, n.def)
-				}
-			}
+		placed[k] = true
+		for _, d := range deps[k] {
+			place(d)
 		}
+		out = append(out, byKey[k].def)
+	}
+	for _, n := range nodes {
+		place(n.key)
 	}
 	return out
 }

@@ -446,7 +446,6 @@ func TestCloneWhileSourceTakesWrites(t *testing.T) {
 	ctx := t.Context()
 	b := newCloneBundle(t, nil)
 	b.exec(t, b.source, "CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL); INSERT INTO accounts VALUES (1, 1000), (2, 1000)")
-	before := tenancytest.DescribeData(t, b.pool, b.schema(b.source))
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -482,7 +481,7 @@ func TestCloneWhileSourceTakesWrites(t *testing.T) {
 
 	// Now with the writes between the copy and the commit: the source
 	// is first made quiet (the writer has stopped) and described.
-	before = tenancytest.DescribeData(t, b.pool, b.schema(b.source))
+	before := tenancytest.DescribeData(t, b.pool, b.schema(b.source))
 	err = b.m.Clone(ctx, b.source, quiet, tenancy.CloneOptions{Data: true}, func(ctx context.Context, tx pgx.Tx) error {
 		// Another connection, while the clone's transaction is open.
 		return b.m.InTenant(ctx, b.source, func(w pgx.Tx) error {

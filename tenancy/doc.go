@@ -80,6 +80,24 @@
 // name, so the tenant migrations must not write their schema's name into
 // text (a function's SET search_path, say): they run unqualified anyway.
 //
+// # Cloning
+//
+// Manager.Clone makes a new tenant whose schema is a copy of another's,
+// structure only or with its rows, from one snapshot of a source that goes
+// on taking writes, plus the ledger rows (version, applied migrations and
+// checksums), then the Hook, in one transaction. It reads the definitions
+// from PostgreSQL's own deparsers with search_path set to the source, so
+// the copy's objects refer to each other and references to other schemas
+// stay; what it cannot copy faithfully (a plpgsql body that names the
+// source's schema, enums, policies, grants, ...) fails it with
+// ErrCloneUnsupported before anything is written. Clone's documentation
+// gives the order, the locks and the full list.
+//
+//	err := m.Clone(ctx, source, id, tenancy.CloneOptions{Data: true}, func(ctx context.Context, tx pgx.Tx) error {
+//		_, err := tx.Exec(ctx, "INSERT INTO public.customers (id, name) VALUES ($1, $2)", id, name)
+//		return err
+//	})
+//
 // # Working inside a tenant
 //
 // Manager.InTenant runs a function in a transaction whose search_path is the

@@ -261,15 +261,24 @@ func (m *Manager) Create(ctx context.Context, id uuid.UUID, hook Hook) error {
 	if err := m.finishCreate(ctx, tx, id, first); err != nil {
 		return err
 	}
+	if err := hookAndCommit(ctx, tx, hook, "create", m.SchemaName(id)); err != nil {
+		return err
+	}
+	m.wakeRefill()
+	return nil
+}
+
+// hookAndCommit runs hook, if not nil, in tx after the library's work,
+// then commits tx; op and schema name what failed.
+func hookAndCommit(ctx context.Context, tx pgx.Tx, hook Hook, op, schema string) error {
 	if hook != nil {
 		if err := hook(ctx, tx); err != nil {
-			return fmt.Errorf("tenancy: create %s: hook: %w", m.SchemaName(id), err)
+			return fmt.Errorf("tenancy: %s %s: hook: %w", op, schema, err)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("tenancy: create %s: commit: %w", m.SchemaName(id), err)
+		return fmt.Errorf("tenancy: %s %s: commit: %w", op, schema, err)
 	}
-	m.wakeRefill()
 	return nil
 }
 

@@ -50,14 +50,8 @@ func (s *Server) createCenter(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	o.require("name")
 	in := domain.CenterInput{}
-	if v := o.str("name"); v != nil {
-		in.Name = *v
-	}
-	if v := o.str("description"); v != nil {
-		in.Description = *v
-	}
+	in.Name, in.Description = requireName(o)
 	if v := o.json("settings"); v != nil {
 		in.Settings = *v
 	}
@@ -65,11 +59,60 @@ func (s *Server) createCenter(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c, err := s.st.Centers.Create(r.Context(), domain.By(caller(r).ID), in)
+	return createdCenter(w, c, err)
+}
+
+// requireName reads the name (required) and description of a new
+// center's body, "" for what is missing or invalid (o records why).
+func requireName(o *object) (name, description string) {
+	o.require("name")
+	if v := o.str("name"); v != nil {
+		name = *v
+	}
+	if v := o.str("description"); v != nil {
+		description = *v
+	}
+	return name, description
+}
+
+// createdCenter answers a center just made: 201 with its Location.
+func createdCenter(w http.ResponseWriter, c domain.Center, err error) error {
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/api/centers/"+c.ID.String()+"/")
 	return writeJSON(w, http.StatusCreated, c)
+}
+
+// cloneWritable are the fields of a clone's body (CenterClone).
+var cloneWritable = []string{"name", "description", "with_data"}
+
+// cloneCenter makes a new center whose schema is a copy of center id's,
+// its samples too with "with_data": superusers only, like every change of
+// centers. The path's center is looked up as for a GET first, so that a
+// caller who cannot see it gets 404, not 403.
+func (s *Server) cloneCenter(w http.ResponseWriter, r *http.Request) error {
+	src, err := visibleByPath(r, s.st.VisibleCenter)
+	if err != nil {
+		return err
+	}
+	if !caller(r).ManagesCenters() {
+		return errSuperuserOnly
+	}
+	o, err := readObject(w, r, cloneWritable, nil)
+	if err != nil {
+		return err
+	}
+	in := domain.CloneInput{}
+	in.Name, in.Description = requireName(o)
+	if v := o.boolean("with_data"); v != nil {
+		in.WithData = *v
+	}
+	if err := o.err(); err != nil {
+		return err
+	}
+	c, err := s.st.Centers.Clone(r.Context(), domain.By(caller(r).ID), src.ID, in)
+	return createdCenter(w, c, err)
 }
 
 // updateCenter is PUT (partial false: name required) and PATCH. As in DRF,

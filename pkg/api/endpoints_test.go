@@ -39,6 +39,17 @@ func TestEndpoints(t *testing.T) {
 	if r.str("name") != "Izmir Laboratory" || r.str("description") != "replaced" {
 		t.Errorf("patch center: %s", r.raw)
 	}
+	r = e.expect(e.do("POST", cp+"clone/", "super", `{"name": "Izmir copy", "description": "c", "with_data": true}`), 201, "clone center")
+	hasKeys(t, "cloned center", r.body, centerKeys...)
+	if r.str("name") != "Izmir copy" || r.str("description") != "c" || r.str("id") == cid ||
+		r.header.Get("Location") != "/api/centers/"+r.str("id")+"/" {
+		t.Errorf("cloned center: %s (Location %q)", r.raw, r.header.Get("Location"))
+	}
+	for _, body := range []string{`{}`, `{"name": "x", "colour": "red"}`, `{"name": "x", "with_data": "yes"}`, `{"name": null}`, `{"name": `, `[]`} {
+		e.expect(e.do("POST", cp+"clone/", "super", body), 400, "clone with "+body)
+	}
+	e.expect(e.do("POST", cp+"clone/", "super", `{"name": "izmir COPY"}`), 409, "clone onto a name in use")
+	e.expect(e.do("POST", "/api/centers/"+e.users["super"].ID.String()+"/clone/", "super", `{"name": "y"}`), 404, "clone of no center")
 	r = e.expect(e.do("GET", cp+"stats/", "super", ""), 200, "stats")
 	hasKeys(t, "stats", r.body, "center", "samples", "users", "schema")
 	hasKeys(t, "stats.samples", r.body["samples"].(map[string]any), "total", "by_status", "by_type")
@@ -49,6 +60,7 @@ func TestEndpoints(t *testing.T) {
 	if r.body["is_active"] != false {
 		t.Errorf("deleted center: %s", r.raw)
 	}
+	e.expect(e.do("POST", cp+"clone/", "super", `{"name": "from deleted"}`), 409, "clone of a deleted center")
 	r = e.expect(e.do("POST", cp+"restore/", "super", ""), 200, "restore center")
 	if r.body["is_active"] != true {
 		t.Errorf("restored center: %s", r.raw)

@@ -65,6 +65,9 @@ func TestPermissions(t *testing.T) {
 			}
 			return "POST", centerPath(c) + "restore/", ""
 		}, want: [4]int{OK, FB, FB, FB}},
+		{name: "center clone", req: func(c domain.Center, as string) (string, string, string) {
+			return "POST", centerPath(c) + "clone/", fmt.Sprintf(`{"name": "Clone of %s by %s"}`, c.Name, as)
+		}, want: [4]int{CR, FB, FB, FB}},
 		{name: "center hard_delete", req: func(c domain.Center, as string) (string, string, string) {
 			if as == "super" {
 				c = e.newCenter("gone " + c.Name)

@@ -169,6 +169,7 @@ func (s *Server) routeTable(withMetrics bool) []route {
 		{"DELETE", center, authed, false, s.deleteCenter, op{sum: "Soft-delete a center", code: 204}},
 		{"POST", center + "restore/", authed, false, s.restoreCenter, op{sum: "Restore a soft-deleted center", out: "Center"}},
 		{"DELETE", center + "hard_delete/", authed, false, s.hardDeleteCenter, op{sum: "Drop a soft-deleted center and its schema", code: 204}},
+		{"POST", center + "clone/", authed, false, s.cloneCenter, op{sum: "Create a center whose schema is a copy of this one's", in: "CenterClone", out: "Center", code: 201}},
 		{"GET", center + "stats/", authed, true, s.centerStats, op{sum: "A center's statistics", out: "Stats"}},
 
 		{"GET", "/api/users/", authed, true, s.listUsers, op{sum: "List users", out: "UserPage", q: qPage | qInactive}},

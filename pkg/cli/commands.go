@@ -28,6 +28,7 @@ func rootCommands(a *App) []*cobra.Command {
 func centerCommands(a *App) []*cobra.Command {
 	return []*cobra.Command{
 		newCenterCreateCmd(a),
+		newCenterCloneCmd(a),
 		newCenterListCmd(a),
 		newCenterGetCmd(a),
 		newCenterUpdateCmd(a),

@@ -834,7 +834,7 @@ func TestRegistryHelp(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{
 		{"center", "create"}, {"center", "list"}, {"center", "get"}, {"center", "update"}, {"center", "delete"},
-		{"center", "restore"}, {"center", "hard-delete"}, {"center", "stats"},
+		{"center", "restore"}, {"center", "hard-delete"}, {"center", "stats"}, {"center", "clone"},
 		{"user", "create"}, {"user", "list"}, {"user", "get"}, {"user", "update"}, {"user", "delete"},
 		{"user", "activate"}, {"user", "deactivate"}, {"user", "change-center"}, {"user", "change-role"},
 		{"sample", "list"}, {"sample", "get"}, {"token", "create"}, {"seed"},

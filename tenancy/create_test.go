@@ -71,8 +71,22 @@ func (n createNames) registerHook(id uuid.UUID) tenancy.Hook {
 
 // assertNoTenant checks, with direct catalog and table queries as well as
 // Inspect, that nothing of tenant id exists: no schema, no ledger or
-// migration rows, no registry row.
+// migration rows, no registry row; and that m has no tenant at all.
 func (n createNames) assertNoTenant(t *testing.T, pool *pgxpool.Pool, m *tenancy.Manager, id uuid.UUID) {
+	t.Helper()
+	n.assertNothingOf(t, pool, m, id)
+	st, err := m.Inspect(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st) != 0 {
+		t.Errorf("Inspect = %+v, want no tenants", st)
+	}
+}
+
+// assertNothingOf checks with direct catalog and table queries that
+// nothing of tenant id exists, whatever other tenants m has.
+func (n createNames) assertNothingOf(t *testing.T, pool *pgxpool.Pool, m *tenancy.Manager, id uuid.UUID) {
 	t.Helper()
 	ctx := t.Context()
 	var schemas, ledgerRows, migRows, regRows int
@@ -88,13 +102,6 @@ func (n createNames) assertNoTenant(t *testing.T, pool *pgxpool.Pool, m *tenancy
 	if schemas != 0 || ledgerRows != 0 || migRows != 0 || regRows != 0 {
 		t.Errorf("tenant %s half exists: %d schemas, %d ledger rows, %d migration rows, %d registry rows; want none",
 			id, schemas, ledgerRows, migRows, regRows)
-	}
-	st, err := m.Inspect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(st) != 0 {
-		t.Errorf("Inspect = %+v, want no tenants", st)
 	}
 }
 

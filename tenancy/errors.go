@@ -41,6 +41,17 @@ var (
 	// ErrNoLedger is returned when the ledger tables do not exist: call
 	// Manager.Setup first.
 	ErrNoLedger = errors.New("tenancy: ledger tables missing (call Manager.Setup)")
+
+	// ErrBadArchive is returned by Import for a file that is not an
+	// archive Export wrote, is cut short, corrupt or altered, or is of
+	// another ArchiveFormat. Nothing was made.
+	ErrBadArchive = errors.New("tenancy: not a whole, intact tenant archive")
+
+	// ErrIncompatibleArchive is returned by Import for an archive this
+	// Manager cannot restore faithfully: it is at a version past the
+	// Manager's migrations, a migration of the same version differs, or
+	// its schema is not what its migrations make. Nothing was made.
+	ErrIncompatibleArchive = errors.New("tenancy: the archive does not fit this Manager's migrations")
 )
 
 // MigrationError is a tenant migration that PostgreSQL rejected, with the

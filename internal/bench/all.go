@@ -5,6 +5,7 @@ func All() []Benchmark {
 	return []Benchmark{
 		{Name: "provision", Run: runProvision},
 		{Name: "pool", Run: poolBenchmark},
+		{Name: "archive", Run: archiveBenchmark},
 		{Name: "fleet", Run: runFleet},
 		{Name: "requests", Run: requestsBenchmark},
 		{Name: "switch", Run: switchBenchmark},

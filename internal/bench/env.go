@@ -37,12 +37,15 @@ type Scale struct {
 	Conns int
 	// Duration is how long each request load runs, after Warmup.
 	Duration, Warmup time.Duration
+	// ArchiveSamples is the size of the center the archive benchmark
+	// exports and imports.
+	ArchiveSamples int
 }
 
 // The scales of BENCH_SCALE.
 var (
-	Full  = Scale{Name: "full", Serial: 200, Bulk: 1000, Fleet: 10000, Concurrency: 4, Spreads: []int{10, 1000, 10000}, Conns: 16, Duration: 10 * time.Second, Warmup: 2 * time.Second}
-	Small = Scale{Name: "small", Serial: 30, Bulk: 200, Fleet: 500, Concurrency: 4, Spreads: []int{10, 100, 500}, Conns: 16, Duration: 2 * time.Second, Warmup: time.Second}
+	Full  = Scale{Name: "full", Serial: 200, Bulk: 1000, Fleet: 10000, Concurrency: 4, Spreads: []int{10, 1000, 10000}, Conns: 16, Duration: 10 * time.Second, Warmup: 2 * time.Second, ArchiveSamples: 300_000}
+	Small = Scale{Name: "small", Serial: 30, Bulk: 200, Fleet: 500, Concurrency: 4, Spreads: []int{10, 100, 500}, Conns: 16, Duration: 2 * time.Second, Warmup: time.Second, ArchiveSamples: 100_000}
 )
 
 // ScaleNamed returns the scale called name.

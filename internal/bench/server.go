@@ -92,10 +92,14 @@ func (s *server) stop() {
 
 // memory returns the server's resident set now and its peak (VmRSS and
 // VmHWM of /proc/<pid>/status), in bytes.
-func (s *server) memory() (rss, peak int64, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+func (s *server) memory() (rss, peak int64, err error) { return procMemory(s.cmd.Process.Pid) }
+
+// procMemory returns process pid's resident set now and its peak since it
+// exec'd (VmRSS and VmHWM of /proc/<pid>/status), in bytes.
+func procMemory(pid int) (rss, peak int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, fmt.Errorf("read the server's memory: %w", err)
+		return 0, 0, fmt.Errorf("read a process's memory: %w", err)
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {

@@ -39,6 +39,8 @@ func centerCommands(a *App) []*cobra.Command {
 		newCenterMigrateCmd(a),
 		newCenterStatusCmd(a),
 		newCenterMoveCmd(a),
+		newCenterExportCmd(a),
+		newCenterImportCmd(a),
 	}
 }
 

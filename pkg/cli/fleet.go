@@ -250,19 +250,24 @@ func stageName(n, total int, canary bool) string {
 // progressBar returns a bar over n tenants on stderr, or nil when stderr is
 // not a terminal or the output is a document.
 func (a *App) progressBar(n int) *progressbar.ProgressBar {
+	return a.bar(int64(n), "migrating", progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true))
+}
+
+// bar is a progress bar of n steps (-1: unknown) on stderr with the
+// options all of tenantctl's share and opts, or nil when stderr is not a
+// terminal or the output is a document.
+func (a *App) bar(n int64, what string, opts ...progressbar.Option) *progressbar.ProgressBar {
 	if a.Config.Output != OutputTable || !a.env.IsTerminal(a.env.Stderr) {
 		return nil
 	}
 	stderr := a.env.Stderr
-	return progressbar.NewOptions(n,
+	return progressbar.NewOptions64(n, append([]progressbar.Option{
 		progressbar.OptionSetWriter(stderr),
-		progressbar.OptionSetDescription("migrating"),
+		progressbar.OptionSetDescription(what),
 		progressbar.OptionSetWidth(30),
-		progressbar.OptionShowCount(),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionThrottle(100 * time.Millisecond),
 		progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }),
-	)
+	}, opts...)...)
 }
 
 func (a *App) finishBar(bar *progressbar.ProgressBar) {

@@ -33,8 +33,9 @@ import (
 
 func main() {
 	// Hidden: the API server (bench.Serve) and the minimal service
-	// (bench.Minimal) the request benchmarks start as children.
-	if modes := map[string]func(context.Context, []string) int{"serve": bench.Serve, "minimal": bench.Minimal}; len(os.Args) > 1 && modes[os.Args[1]] != nil {
+	// (bench.Minimal) the request benchmarks start as children, and the
+	// CLI (bench.Tenantctl) the archive benchmark runs.
+	if modes := map[string]func(context.Context, []string) int{"serve": bench.Serve, "minimal": bench.Minimal, "tenantctl": bench.Tenantctl}; len(os.Args) > 1 && modes[os.Args[1]] != nil {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		code := modes[os.Args[1]](ctx, os.Args[2:])
 		stop()

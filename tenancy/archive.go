@@ -249,7 +249,6 @@ type archiveWriter struct {
 	tw   *tar.Writer
 	at   time.Time
 	sums map[string]string
-	n    int // data chunks written, for their names
 }
 
 func (aw *archiveWriter) json(name string, v any) error {

@@ -2,7 +2,10 @@ package tenancy_test
 
 import (
 	"errors"
+	"maps"
+	"net"
 	"os"
+	"strconv"
 	"testing"
 
 	"github.com/google/uuid"
@@ -145,6 +148,11 @@ func TestClusterOnPostgres(t *testing.T) {
 	if cl.Citus || len(cl.Nodes) != 1 || cl.Nodes[0] != want {
 		t.Errorf("Cluster = %+v, want one node %+v", cl, want)
 	}
+	schemas := []string{m.SchemaName(ids[0]), m.SchemaName(ids[1])}
+	on, err := m.TenantNodes(ctx, schemas)
+	if addr := net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))); err != nil || !maps.Equal(on, map[string]string{schemas[0]: addr, schemas[1]: addr}) {
+		t.Errorf("TenantNodes = %v, %v; want both on %s", on, err, addr)
+	}
 	if err := m.MoveTenant(ctx, ids[0], "worker-2", 5432, tenancy.TransferAuto); !errors.Is(err, tenancy.ErrNotCitus) {
 		t.Errorf("MoveTenant = %v, want ErrNotCitus", err)
 	}
@@ -169,6 +177,9 @@ func TestParseNodeAddr(t *testing.T) {
 		host, port, err := tenancy.ParseNodeAddr(s)
 		if err != nil || host != want.Host || port != want.Port {
 			t.Errorf("ParseNodeAddr(%q) = %q, %d, %v; want %q, %d", s, host, port, err, want.Host, want.Port)
+		}
+		if want.Addr() != s {
+			t.Errorf("%+v.Addr() = %q, want %q", want, want.Addr(), s)
 		}
 	}
 	for _, s := range []string{"", "worker-2", ":5432", "worker-2:", "worker-2:0", "worker-2:65536", "worker-2:-1", "worker-2:5432x", "::1:5432", "a:b:5432"} {
@@ -214,6 +225,9 @@ func TestCitusMoveAndCluster(t *testing.T) {
 		if nd.Host == to.Host && nd.Port == to.Port && nd.Tenants != 1 {
 			t.Errorf("after the move %s:%d holds %d tenants, want 1", nd.Host, nd.Port, nd.Tenants)
 		}
+	}
+	if on, err := m.TenantNodes(ctx, []string{m.SchemaName(id)}); err != nil || on[m.SchemaName(id)] != to.Addr() {
+		t.Errorf("TenantNodes after the move = %v, %v; want it on %s", on, err, to.Addr())
 	}
 	if _, err := m.RebalancePlan(ctx); err != nil {
 		t.Errorf("RebalancePlan: %v", err)

@@ -36,6 +36,10 @@ type Cluster struct {
 	Nodes []Node
 }
 
+// Addr returns the node as HOST:PORT (an IPv6 host in brackets), the
+// form ParseNodeAddr reads and MoveTenant's target is given in.
+func (n Node) Addr() string { return net.JoinHostPort(n.Host, strconv.Itoa(n.Port)) }
+
 // Cluster reports the nodes and the Manager's tenants on each, in three
 // queries on PostgreSQL (the ledger, the sizes; IsCitus once per Manager)
 // and four on Citus (the nodes and where each tenant's shards are, per
@@ -58,18 +62,56 @@ func (m *Manager) Cluster(ctx context.Context) (Cluster, error) {
 	if err != nil {
 		return Cluster{}, err
 	}
+	nodes, on, err := m.placement(ctx, citus, schemas)
+	if err != nil {
+		return Cluster{}, err
+	}
+	for _, s := range schemas {
+		n := &nodes[on[s]]
+		n.Tenants++
+		n.SizeBytes += sizes[s]
+	}
+	return Cluster{Citus: citus, Nodes: nodes}, nil
+}
+
+// TenantNodes returns, for each of schemas (tenant schemas that exist),
+// the node holding it as HOST:PORT (Node.Addr): on PostgreSQL the server
+// the pool connects to; on Citus the node holding the schema's shards, or
+// the coordinator for a schema with none, as Cluster counts them. It asks
+// nothing of PostgreSQL beyond IsCitus (once per Manager), and one query
+// of Citus whatever the number of schemas.
+func (m *Manager) TenantNodes(ctx context.Context, schemas []string) (map[string]string, error) {
+	citus, err := m.IsCitus(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: tenant nodes: %w", err)
+	}
+	nodes, on, err := m.placement(ctx, citus, schemas)
+	if err != nil {
+		return nil, err
+	}
+	addrs := make(map[string]string, len(on))
+	for s, i := range on {
+		addrs[s] = nodes[i].Addr()
+	}
+	return addrs, nil
+}
+
+// placement returns the nodes, their counts zero, and the index in them
+// of the node holding each of schemas: see Cluster.Nodes for which nodes,
+// and where a schema without shards is.
+func (m *Manager) placement(ctx context.Context, citus bool, schemas []string) ([]Node, map[string]int, error) {
 	cc := m.pool.Config().ConnConfig
 	self := Node{Host: cc.Host, Port: int(cc.Port)}
+	on := make(map[string]int, len(schemas))
 	if !citus {
-		self.Tenants = len(schemas)
 		for _, s := range schemas {
-			self.SizeBytes += sizes[s]
+			on[s] = 0
 		}
-		return Cluster{Nodes: []Node{self}}, nil
+		return []Node{self}, on, nil
 	}
 	// Each primary node, with the tenant schemas whose shards it holds
 	// (a distributed schema's tables are colocated: one node each).
-	rows, err = m.pool.Query(ctx, `
+	rows, err := m.pool.Query(ctx, `
 SELECT n.nodename, n.nodeport, n.groupid = 0,
 	coalesce(array_agg(DISTINCT ns.nspname::text) FILTER (WHERE ns.nspname IS NOT NULL), '{}')
 FROM pg_dist_node n
@@ -82,42 +124,38 @@ WHERE n.noderole = 'primary'
 GROUP BY n.nodeid, n.nodename, n.nodeport, n.groupid
 ORDER BY n.nodeid`, schemas)
 	if err != nil {
-		return Cluster{}, fmt.Errorf("tenancy: cluster: nodes: %w", err)
+		return nil, nil, fmt.Errorf("tenancy: cluster: nodes: %w", err)
 	}
-	cl := Cluster{Citus: true}
-	placed := make(map[string]bool, len(schemas))
-	coordinator := -1
 	var (
-		node  Node
-		coord bool
-		on    []string
+		nodes       []Node
+		coordinator = -1
+		node        Node
+		coord       bool
+		held        []string
 	)
-	if _, err := pgx.ForEachRow(rows, []any{&node.Host, &node.Port, &coord, &on}, func() error {
-		n := Node{Host: node.Host, Port: node.Port, Tenants: len(on)}
-		for _, s := range on {
-			placed[s] = true
-			n.SizeBytes += sizes[s]
+	if _, err := pgx.ForEachRow(rows, []any{&node.Host, &node.Port, &coord, &held}, func() error {
+		for _, s := range held {
+			on[s] = len(nodes)
 		}
 		if coord {
-			coordinator = len(cl.Nodes)
+			coordinator = len(nodes)
 		}
-		cl.Nodes = append(cl.Nodes, n)
+		nodes = append(nodes, Node{Host: node.Host, Port: node.Port})
 		return nil
 	}); err != nil {
-		return Cluster{}, fmt.Errorf("tenancy: cluster: nodes: %w", err)
+		return nil, nil, fmt.Errorf("tenancy: cluster: nodes: %w", err)
 	}
 	for _, s := range schemas {
-		if placed[s] {
+		if _, ok := on[s]; ok {
 			continue
 		}
 		if coordinator < 0 {
-			coordinator = len(cl.Nodes)
-			cl.Nodes = append(cl.Nodes, self)
+			coordinator = len(nodes)
+			nodes = append(nodes, self)
 		}
-		cl.Nodes[coordinator].Tenants++
-		cl.Nodes[coordinator].SizeBytes += sizes[s]
+		on[s] = coordinator
 	}
-	return cl, nil
+	return nodes, on, nil
 }
 
 // TransferMode is how Citus copies a tenant's shards to another node.

@@ -20,8 +20,9 @@ import (
 	"github.com/tenantctl/tenantctl/tenancy"
 )
 
-// fleetRoutes registers the fleet's pages: every tenant's migration
-// state, and the migration runs started from it. Superusers only.
+// fleetRoutes registers the fleet's pages: the nodes and every tenant's
+// migration state, and the migration runs started from it. Superusers
+// only.
 func (c *Console) fleetRoutes() {
 	c.handle("GET /admin/fleet/{$}", c.fleetList)
 	c.handle("POST /admin/fleet/migrate/{$}", c.fleetMigrate)
@@ -189,10 +190,13 @@ type fleetView struct {
 	Behind   int // tenants a migration would bring to Latest
 	Problems map[tenancy.Problem]int
 	Rows     []fleetRow
-	Foot     listFoot
-	Form     form
-	Running  *runView
-	Runs     []runView
+	// Cluster is where the tenants live: the one server on PostgreSQL,
+	// each node with its tenants and their size on Citus.
+	Cluster tenancy.Cluster
+	Foot    listFoot
+	Form    form
+	Running *runView
+	Runs    []runView
 }
 
 // fleetRows reads every tenant's state from the ledger, named after its
@@ -240,7 +244,11 @@ func (c *Console) fleetList(w http.ResponseWriter, r *http.Request, v *visit) er
 	if err != nil {
 		return err
 	}
-	fv := fleetView{Latest: c.st.Tenancy().LatestVersion(), Total: len(rows), Problems: map[tenancy.Problem]int{}, Form: f}
+	cl, err := c.st.Tenancy().Cluster(r.Context())
+	if err != nil {
+		return fmt.Errorf("reading the nodes: %w", err)
+	}
+	fv := fleetView{Latest: c.st.Tenancy().LatestVersion(), Total: len(rows), Problems: map[tenancy.Problem]int{}, Cluster: cl, Form: f}
 	for _, row := range rows {
 		if row.OK() {
 			fv.Healthy++

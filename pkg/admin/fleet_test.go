@@ -2,7 +2,9 @@ package admin_test
 
 import (
 	"fmt"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tenantctl/tenantctl/internal/text"
 	"github.com/tenantctl/tenantctl/pkg/db"
 	"github.com/tenantctl/tenantctl/pkg/domain"
 	"github.com/tenantctl/tenantctl/tenancy"
@@ -76,6 +79,32 @@ func TestFleetForbidden(t *testing.T) {
 	}
 	if v := e.version(fresh.ID); v != 0 {
 		t.Fatalf("a refused migrate migrated: version %d", v)
+	}
+}
+
+// TestFleetNodes: on PostgreSQL the fleet page's nodes are the one server
+// the console connects to, with every center (a soft-deleted one too) and
+// their size as the center pages give it.
+func TestFleetNodes(t *testing.T) {
+	e := setup(t)
+	if _, err := e.st.Centers.SoftDelete(e.ctx, domain.System, e.ank.ID); err != nil {
+		t.Fatal(err)
+	}
+	var size int64
+	for _, ct := range []domain.Center{e.ist, e.ank} {
+		st, err := e.st.Stats(e.ctx, ct.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		size += st.Schema.SizeBytes
+	}
+	cc := e.db.Pool.Config().ConnConfig
+	row := fmt.Sprintf(`<tr><td><code>%s</code></td><td class="num">2</td><td class="num">%s</td></tr>`,
+		net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))), text.Bytes(size))
+	p := e.signIn("super").get("/admin/fleet/")
+	p.want(t, http.StatusOK, "<h2>Nodes</h2>", "PostgreSQL: one server", row)
+	if n := strings.Count(p.body, "<td><code>"); n != 1 {
+		t.Errorf("%d node rows, want 1\n%s", n, p.body)
 	}
 }
 

@@ -40,6 +40,10 @@
 //   - GET .../samples/by_status/{status}/ with an unknown status is a 400
 //     with errors.status, as ?status= is: the path names a filter.
 //   - Transitions take no body; a body, if sent, is ignored.
+//   - GET /api/cluster/ (the servers holding the centers' schemas, the
+//     count and size of those on each) is for superusers; others get a
+//     403, as for the writes of centers: the route is no secret, every
+//     center's whereabouts are.
 //
 // Bodies are Content-Type application/json (else 415), at most 1 MiB (else
 // 413), one JSON object (else 400). Unknown fields are a 400; read-only
@@ -68,8 +72,8 @@
 // TTL. When the guard finds the user changed, or a handler refused a
 // request on the cached principal's word alone, the token is proved again
 // and the handler runs once more as the user is now; nothing was written.
-// The routes that write centers, and that create users, prove the token
-// each time; a write to a user decides on the row it locks, with the
+// The routes that write centers or read the cluster, and that create
+// users, prove the token each time; a write to a user decides on the row it locks, with the
 // guard in the same first batch (domain.Users.Checked).
 //
 // # Metrics

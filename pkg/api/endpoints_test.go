@@ -55,6 +55,9 @@ func TestEndpoints(t *testing.T) {
 	hasKeys(t, "stats.samples", r.body["samples"].(map[string]any), "total", "by_status", "by_type")
 	hasKeys(t, "stats.users", r.body["users"].(map[string]any), "total", "by_role")
 	hasKeys(t, "stats.schema", r.body["schema"].(map[string]any), "name", "migration_version", "size_bytes")
+	r = e.expect(e.do("GET", "/api/cluster/", "super", ""), 200, "cluster")
+	hasKeys(t, "cluster", r.body, "citus", "nodes")
+	hasKeys(t, "cluster node", r.body["nodes"].([]any)[0].(map[string]any), "host", "port", "tenants", "size_bytes")
 	e.expect(e.do("DELETE", cp, "super", ""), 204, "delete center")
 	r = e.expect(e.do("GET", cp, "super", ""), 200, "get deleted center")
 	if r.body["is_active"] != false {

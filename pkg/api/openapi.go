@@ -24,6 +24,9 @@ type op struct {
 	code int    // success status; 200 if zero
 	q    query  // query parameters
 	text bool   // the success body is text/plain (metrics), not JSON
+	// forbids: a GET that refuses some callers (403), as only writes
+	// otherwise do.
+	forbids bool
 }
 
 // query is a set of query parameter groups.
@@ -139,7 +142,7 @@ func operation(rt route) map[string]any {
 	errs := []int{}
 	if rt.access != anon {
 		errs = append(errs, 401, 503)
-		if rt.method != "GET" {
+		if rt.method != "GET" || rt.op.forbids {
 			errs = append(errs, 403)
 		}
 	}
@@ -195,6 +198,7 @@ func schemas() map[string]any {
 		"User":        user,
 		"Sample":      sample,
 		"Stats":       schemaOf(reflect.TypeFor[domain.Stats]()),
+		"Cluster":     schemaOf(reflect.TypeFor[clusterBody]()),
 		"CenterPage":  schemaOf(reflect.TypeFor[page[domain.Center]]()),
 		"UserPage":    schemaOf(reflect.TypeFor[page[domain.User]]()),
 		"SamplePage":  schemaOf(reflect.TypeFor[page[domain.Sample]]()),

@@ -147,7 +147,8 @@ func TestOpenAPI(t *testing.T) {
 }
 
 // TestOpenAPIAuth: anonymous routes opt out of the document's bearer
-// requirement; the others inherit it and document 401.
+// requirement; the others inherit it and document 401, and 403 where they
+// may refuse.
 func TestOpenAPIAuth(t *testing.T) {
 	t.Parallel()
 	s := offlineServer(t)
@@ -158,6 +159,12 @@ func TestOpenAPIAuth(t *testing.T) {
 		_, has401 := o["responses"].(map[string]any)["401"]
 		if optOut != (rt.access == anon) || has401 != (rt.access != anon) {
 			t.Errorf("%s %s: security opt-out %v, 401 %v, access %v", rt.method, rt.path, optOut, has401, rt.access)
+		}
+		// 403 for what may refuse an authenticated caller: writes, and
+		// the reads marked so (the superusers' GET /api/cluster/).
+		_, has403 := o["responses"].(map[string]any)["403"]
+		if want := rt.access != anon && (rt.method != "GET" || rt.op.forbids); has403 != want {
+			t.Errorf("%s %s: 403 documented %v, want %v", rt.method, rt.path, has403, want)
 		}
 	}
 	// Served without a token.

@@ -75,6 +75,8 @@ func TestPermissions(t *testing.T) {
 			}
 			return "DELETE", centerPath(c) + "hard_delete/", ""
 		}, want: [4]int{NC, FB, FB, FB}},
+		{name: "cluster", req: func(domain.Center, string) (string, string, string) { return "GET", "/api/cluster/", "" },
+			want: [4]int{OK, FB, FB, FB}, other: &[4]int{OK, FB, FB, FB}, otherOverride: true},
 		{name: "users by_center", req: fixed("GET", "/api/users/by_center/%s/"), want: [4]int{OK, OK, OK, OK}},
 		{name: "user get", req: func(c domain.Center, _ string) (string, string, string) {
 			return "GET", userPath(member(c)), ""

@@ -171,6 +171,7 @@ func (s *Server) routeTable(withMetrics bool) []route {
 		{"DELETE", center + "hard_delete/", authed, false, s.hardDeleteCenter, op{sum: "Drop a soft-deleted center and its schema", code: 204}},
 		{"POST", center + "clone/", authed, false, s.cloneCenter, op{sum: "Create a center whose schema is a copy of this one's", in: "CenterClone", out: "Center", code: 201}},
 		{"GET", center + "stats/", authed, true, s.centerStats, op{sum: "A center's statistics", out: "Stats"}},
+		{"GET", "/api/cluster/", authed, false, s.cluster, op{sum: "The servers holding the centers' schemas, with the centers on each (superusers)", out: "Cluster", forbids: true}},
 
 		{"GET", "/api/users/", authed, true, s.listUsers, op{sum: "List users", out: "UserPage", q: qPage | qInactive}},
 		{"POST", "/api/users/", authed, false, s.createUser, op{sum: "Create a user", in: "UserCreate", out: "User", code: 201}},

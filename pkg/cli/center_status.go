@@ -24,9 +24,11 @@ func newCenterStatusCmd(a *App) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Report every center schema's version and problems",
-		Long: `Report each center's schema: its migration version against the latest, and
-its problems, read from the tenancy ledger and the PostgreSQL catalog in one
-query however many centers there are:
+		Long: `Report each center's schema: the server holding it (on PostgreSQL the one
+server, on Citus the node with its shards, as 'cluster status' counts them),
+its migration version against the latest, and its problems, read from the
+tenancy ledger and the PostgreSQL catalog in one query however many centers
+there are (and one more of Citus's metadata on Citus):
 
   behind          migrations are pending ('tenantctl center migrate')
   ahead           the schema is newer than this tenantctl
@@ -70,8 +72,11 @@ type statusSummary struct {
 }
 
 type centerStatus struct {
-	Center          uuid.UUID         `json:"center"`
-	Schema          string            `json:"schema"`
+	Center uuid.UUID `json:"center"`
+	Schema string    `json:"schema"`
+	// Node is the server holding the schema, HOST:PORT; "" when the
+	// schema does not exist.
+	Node            string            `json:"node"`
 	PoolMember      bool              `json:"pool_member,omitempty"` // a warm pool schema, listed only with a problem
 	InLedger        bool              `json:"in_ledger"`
 	SchemaExists    bool              `json:"schema_exists"`
@@ -92,6 +97,17 @@ func (a *App) runCenterStatus(ctx context.Context, opts centerStatusOptions) err
 	if err != nil {
 		return err
 	}
+	// Every schema's node in one ask, however many there are.
+	var schemas []string
+	for _, st := range statuses {
+		if st.SchemaExists {
+			schemas = append(schemas, st.Schema)
+		}
+	}
+	nodes, err := m.TenantNodes(ctx, schemas)
+	if err != nil {
+		return err
+	}
 	rep := statusReport{
 		Summary: statusSummary{Latest: m.LatestVersion(), Problems: map[tenancy.Problem]int{}},
 		Tenants: []centerStatus{},
@@ -107,7 +123,7 @@ func (a *App) runCenterStatus(ctx context.Context, opts centerStatusOptions) err
 				continue
 			}
 			badMembers = append(badMembers, fmt.Sprintf("%s (%s)", st.Schema, joinProblems(st.Problems)))
-			rep.Tenants = append(rep.Tenants, newCenterStatus(st, m.LatestVersion()))
+			rep.Tenants = append(rep.Tenants, newCenterStatus(st, m.LatestVersion(), nodes[st.Schema]))
 			continue
 		}
 		rep.Summary.Total++
@@ -122,7 +138,7 @@ func (a *App) runCenterStatus(ctx context.Context, opts centerStatusOptions) err
 		if opts.ProblemsOnly && st.OK() {
 			continue
 		}
-		rep.Tenants = append(rep.Tenants, newCenterStatus(st, m.LatestVersion()))
+		rep.Tenants = append(rep.Tenants, newCenterStatus(st, m.LatestVersion(), nodes[st.Schema]))
 	}
 	if err := a.Print(rep); err != nil {
 		return err
@@ -140,9 +156,9 @@ func (a *App) runCenterStatus(ctx context.Context, opts centerStatusOptions) err
 	return nil
 }
 
-func newCenterStatus(st tenancy.TenantStatus, latest int32) centerStatus {
+func newCenterStatus(st tenancy.TenantStatus, latest int32, node string) centerStatus {
 	return centerStatus{
-		Center: st.TenantID, Schema: st.Schema, PoolMember: st.PoolMember, InLedger: st.InLedger, SchemaExists: st.SchemaExists,
+		Center: st.TenantID, Schema: st.Schema, Node: node, PoolMember: st.PoolMember, InLedger: st.InLedger, SchemaExists: st.SchemaExists,
 		Version: st.Version, Latest: latest, MigratedAt: st.MigratedAt,
 		Problems: append([]tenancy.Problem{}, st.Problems...), DriftedVersions: st.DriftedVersions,
 		LastError: st.LastError,
@@ -165,7 +181,7 @@ func joinProblems(ps []tenancy.Problem) string {
 
 // Tables shows a row per center, then the problem counts.
 func (r statusReport) Tables() []Table {
-	centers := Table{Header: []string{"SCHEMA", "VERSION", "LATEST", "PROBLEMS", "DETAIL"}}
+	centers := Table{Header: []string{"SCHEMA", "NODE", "VERSION", "LATEST", "PROBLEMS", "DETAIL"}}
 	for _, c := range r.Tenants {
 		version := itoa(c.Version)
 		if !c.InLedger {
@@ -175,7 +191,11 @@ func (r statusReport) Tables() []Table {
 		if problems == "" {
 			problems = "ok"
 		}
-		centers.Rows = append(centers.Rows, []string{c.Schema, version, itoa(c.Latest), problems, c.detail()})
+		node := c.Node
+		if node == "" {
+			node = "-"
+		}
+		centers.Rows = append(centers.Rows, []string{c.Schema, node, version, itoa(c.Latest), problems, c.detail()})
 	}
 	summary := Table{Header: []string{"STATUS", "CENTERS"}}
 	summary.Rows = append(summary.Rows, []string{"ok", strconv.Itoa(r.Summary.OK)})

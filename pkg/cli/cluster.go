@@ -72,7 +72,7 @@ shards). Sizes are the ones 'center stats' shows.`,
 			}
 			d := clusterDoc{Citus: cl.Citus, Nodes: make([]nodeDoc, len(cl.Nodes))}
 			for i, n := range cl.Nodes {
-				d.Nodes[i] = nodeDoc{Node: net.JoinHostPort(n.Host, strconv.Itoa(n.Port)), Centers: n.Tenants, SizeBytes: n.SizeBytes}
+				d.Nodes[i] = nodeDoc{Node: n.Addr(), Centers: n.Tenants, SizeBytes: n.SizeBytes}
 				d.Total.Centers += n.Tenants
 				d.Total.SizeBytes += n.SizeBytes
 			}

@@ -3,6 +3,11 @@ package cli
 import (
 	"strings"
 	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantctl/tenantctl/internal/testdb"
 )
 
 // On PostgreSQL the cluster is the one server, holding every center and
@@ -26,6 +31,48 @@ func TestClusterStatusOnPostgres(t *testing.T) {
 	r.wantCode(t, ExitOK)
 	if flat := strings.Join(strings.Fields(r.stdout), " "); !strings.HasPrefix(flat, "PostgreSQL NODE CENTERS SIZE "+doc.Nodes[0].Node) {
 		t.Errorf("cluster status table:\n%s", r.stdout)
+	}
+}
+
+// center status names each schema's node: on PostgreSQL the server
+// 'cluster status' shows, for a center's schema and an orphan alike; a
+// schema that does not exist is on no node.
+func TestCenterStatusNodes(t *testing.T) {
+	t.Parallel()
+	d := testdb.New(t)
+	ids := createTenants(t, d, 2)
+	missing := d.Tenancy.SchemaName(ids[1])
+	orphan := d.Tenancy.SchemaName(uuid.New())
+	for _, q := range []string{"DROP SCHEMA " + pgx.Identifier{missing}.Sanitize() + " CASCADE", "CREATE SCHEMA " + pgx.Identifier{orphan}.Sanitize()} {
+		if _, err := d.Pool.Exec(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cl := run(t, "--database-url", d.URL, "cluster", "status", "-o", "json")
+	cl.wantCode(t, ExitOK)
+	server := decodeJSON[clusterDoc](t, cl.stdout).Nodes[0].Node
+
+	r := run(t, "--database-url", d.URL, "center", "status", "-o", "json")
+	r.wantCode(t, ExitFailure)
+	want := map[string]string{d.Tenancy.SchemaName(ids[0]): server, missing: "", orphan: server}
+	st := decodeJSON[statusDoc](t, r.stdout)
+	if len(st.Tenants) != len(want) {
+		t.Fatalf("status lists %+v, want %d schemas", st.Tenants, len(want))
+	}
+	for _, c := range st.Tenants {
+		if node, ok := want[c.Schema]; !ok || c.Node != node {
+			t.Errorf("%s: node %q, want %q", c.Schema, c.Node, node)
+		}
+	}
+
+	r = run(t, "--database-url", d.URL, "center", "status")
+	r.wantCode(t, ExitFailure)
+	flat := strings.Join(strings.Fields(r.stdout), " ")
+	for _, s := range []string{"SCHEMA NODE VERSION LATEST PROBLEMS DETAIL", d.Tenancy.SchemaName(ids[0]) + " " + server + " ",
+		missing + " - ", orphan + " " + server + " - "} {
+		if !strings.Contains(flat, s) {
+			t.Errorf("status table lacks %q:\n%s", s, r.stdout)
+		}
 	}
 }
 

@@ -39,7 +39,8 @@ type Store struct {
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // Tenancy returns the Manager the Store enters tenant schemas through, for
-// what reads the fleet's migration state (Inspect, Migrate).
+// what reads the fleet's migration state (Inspect, Migrate) and where its
+// schemas live (Cluster).
 func (s *Store) Tenancy() *tenancy.Manager { return s.m }
 
 // New returns a Store over pool, entering tenant schemas through m (which

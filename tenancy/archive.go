@@ -88,13 +88,6 @@ type archiveSchema struct {
 	Sequences  []sequencePosition `json:"sequences"`
 }
 
-// sequencePosition is a sequence's last_value and is_called.
-type sequencePosition struct {
-	Name     string `json:"name"`
-	Last     int64  `json:"last_value"`
-	IsCalled bool   `json:"is_called"`
-}
-
 // archiveChecksums is checksums.json.
 type archiveChecksums struct {
 	Tables  []TableData       `json:"tables"`
@@ -399,16 +392,9 @@ func readSchema(ctx context.Context, tx pgx.Tx, schema string) (archiveSchema, e
 	if err != nil {
 		return def, err
 	}
-	var b pgx.Batch
-	def.Sequences = make([]sequencePosition, len(names))
-	for i, n := range names {
-		def.Sequences[i].Name = n
-		b.Queue("SELECT last_value, is_called FROM " + pgx.Identifier{schema, n}.Sanitize()).QueryRow(func(row pgx.Row) error {
-			return row.Scan(&def.Sequences[i].Last, &def.Sequences[i].IsCalled)
-		})
-	}
-	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
-		return def, fmt.Errorf("read sequence positions: %w", err)
+	def.Sequences, err = readSequencePositions(ctx, tx, schema, names)
+	if err != nil {
+		return def, err
 	}
 	return def, nil
 }
@@ -462,12 +448,11 @@ func (m *Manager) importTx(ctx context.Context, ar *archiveReader, man archiveMa
 	}
 	defer tx.Rollback(ctx) // a no-op after Commit
 	schema := m.SchemaName(id)
-	var callerPath, checkBodies string
+	var callerPath string
 	// The ledger row first, as Create does: a concurrent import or create
 	// of the same tenant waits on its unique index and fails cleanly.
 	if err := tx.QueryRow(ctx, "INSERT INTO "+m.tenantsTbl+" (tenant_id, schema_name, version) VALUES ($1, $2, $3)"+
-		" RETURNING current_setting('search_path'), current_setting('check_function_bodies')", id, schema, man.Version).
-		Scan(&callerPath, &checkBodies); err != nil {
+		" RETURNING current_setting('search_path')", id, schema, man.Version).Scan(&callerPath); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
 			return nil, ErrTenantExists
@@ -506,9 +491,6 @@ func (m *Manager) importTx(ctx context.Context, ar *archiveReader, man archiveMa
 	if err != nil {
 		return nil, err
 	}
-	if _, err := tx.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{temp}.Sanitize()); err != nil {
-		return nil, err
-	}
 	if opts.Hook != nil {
 		if _, err := tx.Exec(ctx, "SELECT set_config('search_path', $1, true)", callerPath); err != nil {
 			return nil, err
@@ -517,14 +499,8 @@ func (m *Manager) importTx(ctx context.Context, ar *archiveReader, man archiveMa
 			return nil, fmt.Errorf("hook: %w", err)
 		}
 	}
-	if _, err := tx.Exec(ctx, "SELECT set_config('search_path', $1, true), set_config('check_function_bodies', 'off', true)",
-		pgx.Identifier{temp}.Sanitize()); err != nil {
+	if err := p.buildBeforeRows(ctx, tx, temp); err != nil {
 		return nil, err
-	}
-	for _, stmts := range [][]string{p.sequences, p.functions, p.tables} {
-		if err := execAll(ctx, tx, stmts); err != nil {
-			return nil, err
-		}
 	}
 	for i, table := range man.Tables {
 		dr := &dataReader{ar: ar, dir: fmt.Sprintf("%s%04d/", dataPrefix, i), h: sha256.New()}
@@ -538,10 +514,8 @@ func (m *Manager) importTx(ctx context.Context, ar *archiveReader, man archiveMa
 		info.Tables = append(info.Tables, TableData{Table: table, Rows: tag.RowsAffected(), Bytes: dr.bytes,
 			SHA256: hex.EncodeToString(dr.h.Sum(nil))})
 	}
-	for _, stmts := range [][]string{p.constraints, p.indexes, p.foreignKeys, p.late, p.triggers, p.ownedBy, p.comments} {
-		if err := execAll(ctx, tx, stmts); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrBadArchive, err) // the rows break a constraint
-		}
+	if err := p.buildAfterRows(ctx, tx); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadArchive, err) // the rows break a constraint
 	}
 	if err := setPositions(ctx, tx, temp, def.Sequences, p.sequenceNames); err != nil {
 		return nil, err
@@ -559,7 +533,7 @@ func (m *Manager) importTx(ctx context.Context, ar *archiveReader, man archiveMa
 		b.Queue("INSERT INTO "+m.migTbl+" (tenant_id, version, name, checksum, applied_at, duration_us) VALUES ($1, $2, $3, $4, $5, $6)",
 			id, am.Version, am.Name, am.Checksum, am.AppliedAt, am.DurationUS)
 	}
-	b.Queue("SELECT set_config('search_path', $1, true), set_config('check_function_bodies', $2, true)", callerPath, checkBodies)
+	b.Queue("SELECT set_config('search_path', $1, true), set_config('check_function_bodies', $2, true)", callerPath, p.checkBodies)
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return nil, fmt.Errorf("rename and record: %w", err)
 	}
@@ -600,12 +574,8 @@ func setPositions(ctx context.Context, tx pgx.Tx, schema string, pos []sequenceP
 	if !slices.Equal(names, slices.Sorted(slices.Values(made))) {
 		return fmt.Errorf("%w: the archive has the positions of sequences %v, its schema has %v", ErrBadArchive, names, made)
 	}
-	var b pgx.Batch
-	for _, p := range pos {
-		b.Queue("SELECT setval($1::regclass, $2, $3)", pgx.Identifier{schema, p.Name}.Sanitize(), p.Last, p.IsCalled)
-	}
-	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
-		return fmt.Errorf("%w: set sequence positions: %w", ErrBadArchive, err)
+	if err := setSequencePositions(ctx, tx, schema, pos); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadArchive, err)
 	}
 	return nil
 }

@@ -164,30 +164,16 @@ func (m *Manager) clone(ctx context.Context, tx pgx.Tx, source, id uuid.UUID, op
 	if err != nil {
 		return fmt.Errorf("tenancy: clone %s from %s: %w", dst, src, err)
 	}
-	if _, err := tx.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{dst}.Sanitize()); err != nil {
+	if err := p.buildBeforeRows(ctx, tx, dst); err != nil {
 		return fail(err)
-	}
-	// The new schema alone: every unqualified name of the definitions
-	// lands there. check_function_bodies off: a function's body may name
-	// a table made after it.
-	if _, err := tx.Exec(ctx, "SELECT set_config('search_path', $1, true), set_config('check_function_bodies', 'off', true)",
-		pgx.Identifier{dst}.Sanitize()); err != nil {
-		return fail(err)
-	}
-	for _, stmts := range [][]string{p.sequences, p.functions, p.tables} {
-		if err := execAll(ctx, tx, stmts); err != nil {
-			return fail(err)
-		}
 	}
 	if opts.Data {
 		if err := copyRows(ctx, tx, src, dst, p.data); err != nil {
 			return fail(err)
 		}
 	}
-	for _, stmts := range [][]string{p.constraints, p.indexes, p.foreignKeys, p.late, p.triggers, p.ownedBy, p.comments} {
-		if err := execAll(ctx, tx, stmts); err != nil {
-			return fail(err)
-		}
+	if err := p.buildAfterRows(ctx, tx); err != nil {
+		return fail(err)
 	}
 	if err := copySequencePositions(ctx, tx, src, dst, p.sequenceNames); err != nil {
 		return fail(err)
@@ -289,28 +275,50 @@ func copyRows(ctx context.Context, tx pgx.Tx, src, dst string, tables []tableDat
 // now: sequences are not transactional, so a position read after the rows
 // is at or past every value they hold. One round trip reads, one writes.
 func copySequencePositions(ctx context.Context, tx pgx.Tx, src, dst string, names []string) error {
-	if len(names) == 0 {
-		return nil
+	pos, err := readSequencePositions(ctx, tx, src, names)
+	if err != nil {
+		return err
 	}
-	type position struct {
-		last   int64
-		called bool
-	}
-	pos := make([]position, len(names))
-	var read pgx.Batch
+	return setSequencePositions(ctx, tx, dst, pos)
+}
+
+// sequencePosition is a sequence's last_value and is_called.
+type sequencePosition struct {
+	Name     string `json:"name"`
+	Last     int64  `json:"last_value"`
+	IsCalled bool   `json:"is_called"`
+}
+
+// readSequencePositions reads the positions of schema's sequences names,
+// in one round trip.
+func readSequencePositions(ctx context.Context, tx pgx.Tx, schema string, names []string) ([]sequencePosition, error) {
+	pos := make([]sequencePosition, len(names))
+	var b pgx.Batch
 	for i, n := range names {
-		read.Queue("SELECT last_value, is_called FROM " + pgx.Identifier{src, n}.Sanitize()).QueryRow(func(row pgx.Row) error {
-			return row.Scan(&pos[i].last, &pos[i].called)
+		pos[i].Name = n
+		b.Queue("SELECT last_value, is_called FROM " + pgx.Identifier{schema, n}.Sanitize()).QueryRow(func(row pgx.Row) error {
+			return row.Scan(&pos[i].Last, &pos[i].IsCalled)
 		})
 	}
-	if err := tx.SendBatch(ctx, &read).Close(); err != nil {
-		return fmt.Errorf("read sequence positions: %w", err)
+	if len(names) > 0 {
+		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+			return nil, fmt.Errorf("read sequence positions: %w", err)
+		}
 	}
-	var write pgx.Batch
-	for i, n := range names {
-		write.Queue("SELECT setval($1::regclass, $2, $3)", pgx.Identifier{dst, n}.Sanitize(), pos[i].last, pos[i].called)
+	return pos, nil
+}
+
+// setSequencePositions sets schema's sequences where pos says, by
+// parameter, in one round trip.
+func setSequencePositions(ctx context.Context, tx pgx.Tx, schema string, pos []sequencePosition) error {
+	if len(pos) == 0 {
+		return nil
 	}
-	if err := tx.SendBatch(ctx, &write).Close(); err != nil {
+	var b pgx.Batch
+	for _, p := range pos {
+		b.Queue("SELECT setval($1::regclass, $2, $3)", pgx.Identifier{schema, p.Name}.Sanitize(), p.Last, p.IsCalled)
+	}
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return fmt.Errorf("set sequence positions: %w", err)
 	}
 	return nil
@@ -365,6 +373,38 @@ type clonePlan struct {
 	triggers, ownedBy, comments       []string
 	sequenceNames                     []string // every sequence, identities' too
 	checkBodies                       string   // the transaction's check_function_bodies, to give back
+}
+
+// buildBeforeRows creates dst and what its rows need, in tx: sequences,
+// functions with text bodies, tables. It leaves dst alone on the search
+// path, so every unqualified name of the definitions lands there, and
+// check_function_bodies off, since a function's body may name a table
+// made after it; the caller gives both back (p.checkBodies).
+func (p clonePlan) buildBeforeRows(ctx context.Context, tx pgx.Tx, dst string) error {
+	if _, err := tx.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{dst}.Sanitize()); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, "SELECT set_config('search_path', $1, true), set_config('check_function_bodies', 'off', true)",
+		pgx.Identifier{dst}.Sanitize()); err != nil {
+		return err
+	}
+	return p.exec(ctx, tx, p.sequences, p.functions, p.tables)
+}
+
+// buildAfterRows completes the schema buildBeforeRows began, once its
+// rows are in: constraints, indexes, foreign keys, views and SQL-standard
+// functions, triggers, sequences' OWNED BY, comments.
+func (p clonePlan) buildAfterRows(ctx context.Context, tx pgx.Tx) error {
+	return p.exec(ctx, tx, p.constraints, p.indexes, p.foreignKeys, p.late, p.triggers, p.ownedBy, p.comments)
+}
+
+func (clonePlan) exec(ctx context.Context, tx pgx.Tx, groups ...[]string) error {
+	for _, stmts := range groups {
+		if err := execAll(ctx, tx, stmts); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // seqOptions are a sequence's options as CREATE SEQUENCE and an identity's

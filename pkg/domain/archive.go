@@ -68,30 +68,25 @@ type ImportOptions struct {
 func (cs *Centers) Import(ctx context.Context, actor Actor, r io.Reader, opts ImportOptions) (Center, error) {
 	var id uuid.UUID
 	if opts.AsNew != "" {
-		var f fieldErrors
-		f.checkText("name", opts.AsNew, textRule{min: 1, max: 200, singleLine: true})
-		if err := f.err(); err != nil {
-			return Center{}, err
-		}
 		id = uuid.New()
 	}
-	var c Center
-	var hookErr error
-	_, err := cs.s.m.Import(ctx, r, tenancy.ImportOptions{ID: id, Hook: func(ctx context.Context, tx pgx.Tx, info *tenancy.ArchiveInfo) error {
-		c, hookErr = insertArchived(ctx, tx, actor, info, opts.AsNew)
-		return hookErr
-	}})
+	var info *tenancy.ArchiveInfo
+	c, err := withCenterRow(func(hook tenancy.Hook) error {
+		_, err := cs.s.m.Import(ctx, r, tenancy.ImportOptions{ID: id, Hook: func(ctx context.Context, tx pgx.Tx, i *tenancy.ArchiveInfo) error {
+			info = i
+			return hook(ctx, tx)
+		}})
+		return err
+	}, func(ctx context.Context, tx pgx.Tx) (Center, error) {
+		return insertArchived(ctx, tx, actor, info, opts.AsNew)
+	})
 	switch {
-	case hookErr != nil:
-		return Center{}, hookErr
 	case errors.Is(err, tenancy.ErrTenantExists):
 		return Center{}, &ConflictError{Field: "id", Message: "a center with the archive's id already exists here: import it under another name (--as-new NAME)"}
 	case errors.Is(err, tenancy.ErrBadArchive), errors.Is(err, tenancy.ErrIncompatibleArchive):
 		return Center{}, &ValidationError{Fields: map[string][]string{"file": {err.Error()}}}
-	case err != nil:
-		return Center{}, err
 	}
-	return c, nil
+	return c, err
 }
 
 // insertArchived inserts the registry row of an archive's center into tx,
@@ -116,7 +111,7 @@ INSERT INTO public.centers (id, name, description, settings, is_active, created_
 VALUES ($1, $2, $3, $4, $5, coalesce($6, now()), $7, $7)
 RETURNING `+centerCols, info.Tenant, *p.Name, *p.Description, *p.Settings, active,
 		pgNullTime(created), actor.nullID()))
-	return c, mapError(err)
+	return c, err
 }
 
 // pgNullTime is t, or NULL for the zero time.

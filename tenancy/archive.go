@@ -499,7 +499,11 @@ func (m *Manager) importTx(ctx context.Context, ar *archiveReader, man archiveMa
 			return nil, fmt.Errorf("hook: %w", err)
 		}
 	}
-	if err := p.buildBeforeRows(ctx, tx, temp); err != nil {
+	settings, err := m.ddlSettings(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.buildBeforeRows(ctx, tx, temp, settings); err != nil {
 		return nil, err
 	}
 	for i, table := range man.Tables {

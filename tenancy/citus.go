@@ -62,6 +62,23 @@ func (m *Manager) citus(ctx context.Context, q rowQuerier) (bool, error) {
 	return present, nil
 }
 
+// ddlSettings returns the SET LOCAL statements a transaction that makes
+// or changes a tenant's schema runs first: none on PostgreSQL. Citus
+// refuses CREATE TRIGGER on a distributed table (every table of a
+// distributed schema is one) unless citus.enable_unsafe_triggers is on;
+// it is a user-settable setting, so the transaction turns it on for
+// itself alone. A trigger then fires on the worker holding the shard,
+// which is where a tenant's rows live anyway. Migrations, clones and
+// imports all create triggers, and all take their settings from here.
+// https://docs.citusdata.com/en/latest/develop/api_guc.html#citus-enable-unsafe-triggers-boolean
+func (m *Manager) ddlSettings(ctx context.Context, q rowQuerier) ([]string, error) {
+	citus, err := m.citus(ctx, q)
+	if err != nil || !citus {
+		return nil, err
+	}
+	return []string{"SET LOCAL citus.enable_unsafe_triggers = on"}, nil
+}
+
 // SchemaSizesSQL returns the one query of schema sizes, for a caller that
 // sends it in a batch of its own: $1 is a text[] of schema names, and it
 // returns a row (schema_name text, size_bytes bigint) per schema that

@@ -164,7 +164,11 @@ func (m *Manager) clone(ctx context.Context, tx pgx.Tx, source, id uuid.UUID, op
 	if err != nil {
 		return fmt.Errorf("tenancy: clone %s from %s: %w", dst, src, err)
 	}
-	if err := p.buildBeforeRows(ctx, tx, dst); err != nil {
+	settings, err := m.ddlSettings(ctx, tx)
+	if err != nil {
+		return fail(err)
+	}
+	if err := p.buildBeforeRows(ctx, tx, dst, settings); err != nil {
 		return fail(err)
 	}
 	if opts.Data {
@@ -375,12 +379,16 @@ type clonePlan struct {
 	checkBodies                       string   // the transaction's check_function_bodies, to give back
 }
 
-// buildBeforeRows creates dst and what its rows need, in tx: sequences,
-// functions with text bodies, tables. It leaves dst alone on the search
-// path, so every unqualified name of the definitions lands there, and
+// buildBeforeRows runs settings (the Manager's ddlSettings), then creates
+// dst and what its rows need, in tx: sequences, functions with text
+// bodies, tables. It leaves dst alone on the search path, so every
+// unqualified name of the definitions lands there, and
 // check_function_bodies off, since a function's body may name a table
 // made after it; the caller gives both back (p.checkBodies).
-func (p clonePlan) buildBeforeRows(ctx context.Context, tx pgx.Tx, dst string) error {
+func (p clonePlan) buildBeforeRows(ctx context.Context, tx pgx.Tx, dst string, settings []string) error {
+	if err := execAll(ctx, tx, settings); err != nil {
+		return err
+	}
 	if _, err := tx.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{dst}.Sanitize()); err != nil {
 		return err
 	}

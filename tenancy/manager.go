@@ -414,7 +414,7 @@ func (m *Manager) runAndRecord(ctx context.Context, tx pgx.Tx, schema string, mi
 // simple-protocol string, so that a failure names its file and statement
 // and the ledger gets each file's duration.
 func (m *Manager) runMigrations(ctx context.Context, tx pgx.Tx, schema string, migs []Migration) ([]int64, error) {
-	citus, err := m.citus(ctx, tx)
+	ddl, err := m.ddlSettings(ctx, tx)
 	if err != nil {
 		return nil, fmt.Errorf("tenancy: schema %s: %w", schema, err)
 	}
@@ -425,15 +425,7 @@ func (m *Manager) runMigrations(ctx context.Context, tx pgx.Tx, schema string, m
 		// A constant of the Manager's, digits and "ms": not input.
 		settings = append(settings, "SET LOCAL lock_timeout = '"+m.lockTimeout+"'")
 	}
-	if citus {
-		// Citus refuses CREATE TRIGGER on a distributed table (every
-		// table of a distributed schema is one) unless this is on; it is
-		// a user-settable setting, so the migration's transaction turns
-		// it on for itself alone. A trigger then fires on the worker
-		// holding the shard, which is where a tenant's rows live anyway.
-		// https://docs.citusdata.com/en/latest/develop/api_guc.html#citus-enable-unsafe-triggers-boolean
-		settings = append(settings, "SET LOCAL citus.enable_unsafe_triggers = on")
-	}
+	settings = append(settings, ddl...)
 	conn := tx.Conn().PgConn()
 	durations := make([]int64, len(migs))
 	for i, mg := range migs {

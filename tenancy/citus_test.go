@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -162,8 +163,38 @@ func TestClusterOnPostgres(t *testing.T) {
 	if _, err := m.StartRebalance(ctx); !errors.Is(err, tenancy.ErrNotCitus) {
 		t.Errorf("StartRebalance = %v, want ErrNotCitus", err)
 	}
+	if _, err := m.RebalanceStatus(ctx, 1); !errors.Is(err, tenancy.ErrNotCitus) {
+		t.Errorf("RebalanceStatus = %v, want ErrNotCitus", err)
+	}
+	if _, err := m.WaitRebalance(ctx, 1, time.Millisecond, nil); !errors.Is(err, tenancy.ErrNotCitus) {
+		t.Errorf("WaitRebalance = %v, want ErrNotCitus", err)
+	}
 	if err := m.MoveTenant(ctx, ids[0], "worker-2", 5432, "force_logical"); err == nil || errors.Is(err, tenancy.ErrNotCitus) {
 		t.Errorf("MoveTenant with an unknown mode = %v, want the mode refused first", err)
+	}
+}
+
+// A rebalance job's progress counts its tasks of every state, done ones
+// done; it has ended once Citus's state is final.
+func TestRebalanceJobProgress(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		job         tenancy.RebalanceJob
+		done, total int64
+		ended       bool
+	}{
+		{tenancy.RebalanceJob{State: "scheduled"}, 0, 0, false},
+		{tenancy.RebalanceJob{State: "running", Tasks: map[string]int64{"done": 2, "running": 1, "blocked": 3}}, 2, 6, false},
+		{tenancy.RebalanceJob{State: "failing", Tasks: map[string]int64{"done": 1, "error": 1}}, 1, 2, false},
+		{tenancy.RebalanceJob{State: "cancelling", Tasks: map[string]int64{"cancelling": 1}}, 0, 1, false},
+		{tenancy.RebalanceJob{State: "finished", Tasks: map[string]int64{"done": 4}}, 4, 4, true},
+		{tenancy.RebalanceJob{State: "failed", Tasks: map[string]int64{"done": 1, "error": 1, "unscheduled": 2}}, 1, 4, true},
+		{tenancy.RebalanceJob{State: "cancelled", Tasks: map[string]int64{"cancelled": 3}}, 0, 3, true},
+	} {
+		done, total := c.job.Progress()
+		if done != c.done || total != c.total || c.job.Ended() != c.ended {
+			t.Errorf("%+v: Progress = %d of %d, Ended = %v; want %d of %d, %v", c.job, done, total, c.job.Ended(), c.done, c.total, c.ended)
+		}
 	}
 }
 
@@ -231,5 +262,19 @@ func TestCitusMoveAndCluster(t *testing.T) {
 	}
 	if _, err := m.RebalancePlan(ctx); err != nil {
 		t.Errorf("RebalancePlan: %v", err)
+	}
+	// A second tenant on the node the first left, then a rebalance
+	// followed to its end: whatever it moves, it finishes.
+	tenancytest.Tenant(t, m)
+	job, err := m.StartRebalance(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job != 0 {
+		var seen int
+		j, err := m.WaitRebalance(ctx, job, 100*time.Millisecond, func(tenancy.RebalanceJob) { seen++ })
+		if done, total := j.Progress(); err != nil || j.State != "finished" || done != total || seen == 0 {
+			t.Errorf("WaitRebalance = %+v (%d of %d done, %d reports), %v; want finished", j, done, total, seen, err)
+		}
 	}
 }

@@ -2,9 +2,12 @@ package tenancy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -263,18 +266,105 @@ func (m *Manager) RebalancePlan(ctx context.Context) ([]ShardMove, error) {
 
 // StartRebalance starts Citus's background rebalance
 // (https://docs.citusdata.com/en/latest/develop/api_udf.html#citus-rebalance-start)
-// and returns its job id; citus_rebalance_status() follows it. A tenant
-// schema moves whole: its tables are colocated. ErrNotCitus on any other
+// and returns its job id, for RebalanceStatus and WaitRebalance; 0 when
+// there is nothing to move (Citus then starts no job). A tenant schema
+// moves whole: its tables are colocated. ErrNotCitus on any other
 // database.
 func (m *Manager) StartRebalance(ctx context.Context) (int64, error) {
 	if err := m.requireCitus(ctx); err != nil {
 		return 0, err
 	}
-	var job int64
+	var job *int64
 	if err := m.pool.QueryRow(ctx, "SELECT citus_rebalance_start()").Scan(&job); err != nil {
 		return 0, fmt.Errorf("tenancy: rebalance: %w", err)
 	}
-	return job, nil
+	if job == nil {
+		return 0, nil
+	}
+	return *job, nil
+}
+
+// RebalanceJob is a Citus background rebalance job as citus_job_status
+// reports it (what citus_rebalance_status shows of the latest one).
+type RebalanceJob struct {
+	ID int64
+	// State is Citus's: scheduled, running, finished, cancelling,
+	// cancelled, failing or failed.
+	State string
+	// Tasks counts the job's tasks (a task moves one shard group: one
+	// tenant schema) by Citus's task state: blocked, runnable, running,
+	// done, error, cancelling, cancelled, unscheduled.
+	Tasks map[string]int64
+	// Messages are those of the tasks that failed or are being retried.
+	Messages []string
+}
+
+// Ended reports whether the job has stopped for good: finished, cancelled
+// or failed.
+func (j RebalanceJob) Ended() bool {
+	return j.State == "finished" || j.State == "cancelled" || j.State == "failed"
+}
+
+// Progress returns how many of the job's tasks are done, of how many.
+func (j RebalanceJob) Progress() (done, total int64) {
+	for _, n := range j.Tasks {
+		total += n
+	}
+	return j.Tasks["done"], total
+}
+
+// RebalanceStatus returns rebalance job's state, from Citus's
+// citus_job_status
+// (https://docs.citusdata.com/en/latest/develop/api_udf.html#citus-rebalance-status),
+// in one query. ErrNotCitus on any other database.
+func (m *Manager) RebalanceStatus(ctx context.Context, job int64) (RebalanceJob, error) {
+	j := RebalanceJob{ID: job}
+	if err := m.requireCitus(ctx); err != nil {
+		return j, err
+	}
+	err := m.pool.QueryRow(ctx, `SELECT state::text, coalesce(details->'task_state_counts', '{}'),
+	ARRAY(SELECT t->>'message' FROM jsonb_array_elements(coalesce(details->'tasks', '[]')) t
+		WHERE t->>'state' IN ('error', 'runnable') AND coalesce(t->>'message', '') <> '')
+FROM citus_job_status($1)`, job).Scan(&j.State, &j.Tasks, &j.Messages)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return j, fmt.Errorf("tenancy: rebalance job %d: no such job", job)
+	}
+	if err != nil {
+		return j, fmt.Errorf("tenancy: rebalance job %d: %w", job, err)
+	}
+	return j, nil
+}
+
+// WaitRebalance follows rebalance job until it ends, asking its status
+// every interval and handing each to progress (which may be nil). It
+// returns the job's last status, and an error unless it finished. When
+// ctx ends first the job goes on in the background, and the error says
+// so.
+func (m *Manager) WaitRebalance(ctx context.Context, job int64, interval time.Duration, progress func(RebalanceJob)) (RebalanceJob, error) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		j, err := m.RebalanceStatus(ctx, job)
+		if ctx.Err() != nil {
+			return j, fmt.Errorf("tenancy: stopped following rebalance job %d, which goes on (SELECT * FROM citus_rebalance_status()): %w", job, ctx.Err())
+		}
+		if err != nil {
+			return j, err
+		}
+		if progress != nil {
+			progress(j)
+		}
+		if j.Ended() {
+			if j.State != "finished" {
+				return j, fmt.Errorf("tenancy: rebalance job %d %s: %s", job, j.State, strings.Join(j.Messages, "; "))
+			}
+			return j, nil
+		}
+		select {
+		case <-ctx.Done():
+		case <-tick.C:
+		}
+	}
 }
 
 // requireCitus returns ErrNotCitus unless the database is Citus.

@@ -3,7 +3,9 @@ package cli
 import (
 	"net"
 	"strconv"
+	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/tenantctl/tenantctl/internal/text"
@@ -82,54 +84,101 @@ shards). Sizes are the ones 'center stats' shows.`,
 }
 
 // rebalanceDoc is 'cluster rebalance' as printed: the plan of a dry run,
-// or the job started.
+// the job started (--detach), or the job followed to its end.
 type rebalanceDoc struct {
-	DryRun bool                `json:"dry_run"`
-	Moves  []tenancy.ShardMove `json:"moves,omitempty"`
-	Job    int64               `json:"job,omitempty"`
+	DryRun    bool                `json:"dry_run"`
+	Moves     []tenancy.ShardMove `json:"moves,omitempty"`
+	Job       int64               `json:"job,omitempty"`
+	State     string              `json:"state,omitempty"`
+	TasksDone int64               `json:"tasks_done"`
+	Tasks     int64               `json:"tasks"`
+	Took      string              `json:"took,omitempty"`
 }
 
 func (d rebalanceDoc) Tables() []Table {
-	if !d.DryRun {
+	switch {
+	case d.DryRun:
+		t := Table{Title: strconv.Itoa(len(d.Moves)) + " shard moves planned", Header: []string{"TABLE", "SHARD", "SIZE", "FROM", "TO"}}
+		for _, mv := range d.Moves {
+			t.Rows = append(t.Rows, []string{mv.Table, strconv.FormatInt(mv.ShardID, 10), text.Bytes(mv.SizeBytes), mv.From, mv.To})
+		}
+		return []Table{t}
+	case d.Job == 0:
+		return []Table{fields("JOB", "none", "STATE", "nothing to move: the nodes are balanced")}
+	case d.State == "":
 		return []Table{fields("JOB", strconv.FormatInt(d.Job, 10), "FOLLOW", "SELECT * FROM citus_rebalance_status()")}
 	}
-	t := Table{Title: strconv.Itoa(len(d.Moves)) + " shard moves planned", Header: []string{"TABLE", "SHARD", "SIZE", "FROM", "TO"}}
-	for _, mv := range d.Moves {
-		t.Rows = append(t.Rows, []string{mv.Table, strconv.FormatInt(mv.ShardID, 10), text.Bytes(mv.SizeBytes), mv.From, mv.To})
-	}
-	return []Table{t}
+	return []Table{fields("JOB", strconv.FormatInt(d.Job, 10), "STATE", d.State,
+		"TASKS DONE", strconv.FormatInt(d.TasksDone, 10)+" of "+strconv.FormatInt(d.Tasks, 10), "TOOK", d.Took)}
 }
 
+// rebalancePoll is how often 'cluster rebalance' asks for its job's
+// status: one small query of Citus's job tables.
+const rebalancePoll = 500 * time.Millisecond
+
 func newClusterRebalanceCmd(a *App) *cobra.Command {
-	var dryRun bool
+	var dryRun, detach bool
 	cmd := &cobra.Command{
-		Use:   "rebalance [--dry-run]",
-		Short: "Start Citus's rebalance of the centers across the nodes",
-		Long: `Start Citus's background rebalance (citus_rebalance_start) and print its job
-id; citus_rebalance_status() follows it. A center's tables move together.
---dry-run prints the moves it would make (get_rebalance_table_shards_plan)
-and moves nothing. On PostgreSQL it refuses: there is one server.`,
+		Use:   "rebalance [--dry-run | --detach]",
+		Short: "Rebalance the centers across the Citus nodes",
+		Long: `Start Citus's background rebalance (citus_rebalance_start) and follow it to
+its end (citus_job_status, twice a second), with a progress bar of its
+tasks on a terminal; a task moves one center's schema, all its tables
+together. It fails if the job fails or is cancelled. Interrupted, it stops
+following and the job goes on: SELECT * FROM citus_rebalance_status()
+shows it. --detach starts the job and returns its id at once. --dry-run
+prints the moves it would make (get_rebalance_table_shards_plan) and moves
+nothing. On PostgreSQL it refuses: there is one server.`,
 		Example: `  tenantctl cluster rebalance --dry-run
-  tenantctl cluster rebalance`,
+  tenantctl cluster rebalance
+  tenantctl cluster rebalance --detach -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			m, err := a.Manager(c.Context())
+			if dryRun && detach {
+				return usagef(c, "--dry-run and --detach do not go together: a dry run starts nothing")
+			}
+			ctx := c.Context()
+			m, err := a.Manager(ctx)
 			if err != nil {
 				return err
 			}
 			d := rebalanceDoc{DryRun: dryRun}
 			if dryRun {
-				d.Moves, err = m.RebalancePlan(c.Context())
-			} else {
-				d.Job, err = m.StartRebalance(c.Context())
+				if d.Moves, err = m.RebalancePlan(ctx); err != nil {
+					return err
+				}
+				return a.Print(d)
 			}
+			start := time.Now()
+			if d.Job, err = m.StartRebalance(ctx); err != nil {
+				return err
+			}
+			if d.Job == 0 || detach {
+				return a.Print(d)
+			}
+			var bar *progressbar.ProgressBar
+			j, err := m.WaitRebalance(ctx, d.Job, rebalancePoll, func(j tenancy.RebalanceJob) {
+				done, total := j.Progress()
+				if bar == nil {
+					bar = a.bar(total, "rebalancing", progressbar.OptionShowCount())
+				}
+				if bar != nil {
+					bar.ChangeMax64(total)
+					_ = bar.Set64(done)
+				}
+			})
+			a.finishBar(bar)
 			if err != nil {
 				return err
 			}
+			d.State = j.State
+			d.TasksDone, d.Tasks = j.Progress()
+			d.Took = time.Since(start).Round(time.Millisecond).String()
 			return a.Print(d)
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the planned moves; move nothing")
+	cmd.Flags().BoolVar(&detach, "detach", false, "start the rebalance and return its job id without following it")
 	return cmd
 }
 
@@ -139,10 +188,11 @@ type moveDoc struct {
 	Schema string               `json:"schema"`
 	To     string               `json:"to"`
 	Mode   tenancy.TransferMode `json:"mode"`
+	Took   string               `json:"took"`
 }
 
 func (d moveDoc) Tables() []Table {
-	return []Table{fields("CENTER", d.Center, "SCHEMA", d.Schema, "MOVED TO", d.To, "MODE", string(d.Mode))}
+	return []Table{fields("CENTER", d.Center, "SCHEMA", d.Schema, "MOVED TO", d.To, "MODE", string(d.Mode), "TOOK", d.Took)}
 }
 
 func newCenterMoveCmd(a *App) *cobra.Command {
@@ -152,8 +202,9 @@ func newCenterMoveCmd(a *App) *cobra.Command {
 		Short: "Move a center's schema to another Citus node",
 		Long: `Move a center's schema, all its tables, to the Citus node HOST:PORT (as
 pg_dist_node names it) with citus_schema_move, and return once it has
-moved. --mode auto (the default) copies by logical replication while the
-center keeps taking writes; block_writes holds its writes during the copy.
+moved, saying how long it took. --mode auto (the default) copies by
+logical replication while the center keeps taking writes; block_writes
+holds its writes during the copy.
 On PostgreSQL it refuses: there is one server. A soft-deleted center is
 refused too: restore it first.`,
 		Example: `  tenantctl center move "Istanbul Medical Center" --to worker-2:5432
@@ -187,10 +238,12 @@ refused too: restore it first.`,
 			if err != nil {
 				return err
 			}
+			start := time.Now()
 			if err := m.MoveTenant(ctx, center.ID, host, port, tm); err != nil {
 				return err
 			}
-			return a.Print(moveDoc{Center: center.Name, Schema: m.SchemaName(center.ID), To: net.JoinHostPort(host, strconv.Itoa(port)), Mode: tm})
+			return a.Print(moveDoc{Center: center.Name, Schema: m.SchemaName(center.ID), To: net.JoinHostPort(host, strconv.Itoa(port)), Mode: tm,
+				Took: time.Since(start).Round(time.Millisecond).String()})
 		},
 	}
 	cmd.Flags().StringVar(&to, "to", "", "the node to move to, HOST:PORT as in pg_dist_node (required)")

@@ -87,6 +87,7 @@ func TestClusterMovesRefusedOnPostgres(t *testing.T) {
 		{"center", "move", "no such center", "--to", "[::1]:5432", "--mode", "block_writes"},
 		{"cluster", "rebalance"},
 		{"cluster", "rebalance", "--dry-run"},
+		{"cluster", "rebalance", "--detach"},
 	} {
 		r := d.run(t, args...)
 		r.wantCode(t, ExitFailure)
@@ -108,6 +109,7 @@ func TestClusterMovesRefusedOnPostgres(t *testing.T) {
 		{[]string{"center", "move", istanbul, "--to", "worker-2:5432", "--mode", "force_logical"}, "--mode: tenancy: transfer mode \"force_logical\": want auto or block_writes"},
 		{[]string{"center", "move"}, "accepts 1 arg(s)"},
 		{[]string{"cluster", "rebalance", "now"}, "unknown command"},
+		{[]string{"cluster", "rebalance", "--dry-run", "--detach"}, "--dry-run and --detach do not go together"},
 	} {
 		r := d.run(t, c.args...)
 		r.wantCode(t, ExitUsage)

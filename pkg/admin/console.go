@@ -32,6 +32,10 @@ type Config struct {
 	// arrives over plain HTTP: set it behind a proxy that terminates TLS.
 	// Requests served over TLS get a Secure cookie anyway.
 	SecureCookie bool
+	// NodesMaxAge is how old the fleet page's nodes and their sizes may
+	// be before a page asks for them again, in the background: the page
+	// shows them with the time they were measured. Defaults to 30 seconds.
+	NodesMaxAge time.Duration
 }
 
 // Console is the web console's handler. Mount it at /admin/.
@@ -46,6 +50,9 @@ type Console struct {
 	mux     *http.ServeMux
 	handler http.Handler
 	fleet   fleetRuns // the fleet migrations this process ran (fleet.go)
+	// nodeSizes is the fleet page's last measurement of the nodes
+	// (nodes.go); its measurements run on fleet's lifetime.
+	nodeSizes nodesCache
 }
 
 // New returns a Console with every page registered.
@@ -53,7 +60,7 @@ func New(cfg Config) (*Console, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("admin: Config.Store is required")
 	}
-	if cfg.SessionTTL < 0 || cfg.IdleTimeout < 0 {
+	if cfg.SessionTTL < 0 || cfg.IdleTimeout < 0 || cfg.NodesMaxAge < 0 {
 		return nil, errors.New("admin: Config durations must not be negative")
 	}
 	p, err := parsePages()
@@ -70,6 +77,7 @@ func New(cfg Config) (*Console, error) {
 		pages:  p,
 		mux:    http.NewServeMux(),
 	}
+	c.nodeSizes.maxAge = cmp.Or(cfg.NodesMaxAge, defaultNodesMaxAge)
 	if c.th == nil {
 		c.th = throttle.New(throttle.Config{})
 	}

@@ -192,11 +192,12 @@ type fleetView struct {
 	Rows     []fleetRow
 	// Cluster is where the tenants live: the one server on PostgreSQL,
 	// each node with its tenants and their size on Citus.
-	Cluster tenancy.Cluster
-	Foot    listFoot
-	Form    form
-	Running *runView
-	Runs    []runView
+	Cluster  tenancy.Cluster
+	Measured time.Time // when Cluster was measured (nodesCache)
+	Foot     listFoot
+	Form     form
+	Running  *runView
+	Runs     []runView
 }
 
 // fleetRows reads every tenant's state from the ledger, named after its
@@ -244,11 +245,12 @@ func (c *Console) fleetList(w http.ResponseWriter, r *http.Request, v *visit) er
 	if err != nil {
 		return err
 	}
-	cl, err := c.st.Tenancy().Cluster(r.Context())
+	cl, measured, err := c.nodes(r.Context())
 	if err != nil {
-		return fmt.Errorf("reading the nodes: %w", err)
+		return err
 	}
-	fv := fleetView{Latest: c.st.Tenancy().LatestVersion(), Total: len(rows), Problems: map[tenancy.Problem]int{}, Cluster: cl, Form: f}
+	fv := fleetView{Latest: c.st.Tenancy().LatestVersion(), Total: len(rows), Problems: map[tenancy.Problem]int{},
+		Cluster: cl, Measured: measured, Form: f}
 	for _, row := range rows {
 		if row.OK() {
 			fv.Healthy++

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantctl/tenantctl/internal/text"
+	"github.com/tenantctl/tenantctl/pkg/admin"
 	"github.com/tenantctl/tenantctl/pkg/db"
 	"github.com/tenantctl/tenantctl/pkg/domain"
 	"github.com/tenantctl/tenantctl/tenancy"
@@ -90,21 +91,58 @@ func TestFleetNodes(t *testing.T) {
 	if _, err := e.st.Centers.SoftDelete(e.ctx, domain.System, e.ank.ID); err != nil {
 		t.Fatal(err)
 	}
+	p := e.signIn("super").get("/admin/fleet/")
+	p.want(t, http.StatusOK, "<h2>Nodes</h2>", "PostgreSQL: one server", "Sizes as measured "+time.Now().UTC().Format("2006-01-02"), e.nodeRow(2))
+	if n := strings.Count(p.body, "<td><code>"); n != 1 {
+		t.Errorf("%d node rows, want 1\n%s", n, p.body)
+	}
+}
+
+// nodeRow is the fleet page's row of the one PostgreSQL server holding
+// that many centers, with the size the center pages give them now.
+func (e *env) nodeRow(tenants int) string {
+	e.t.Helper()
 	var size int64
 	for _, ct := range []domain.Center{e.ist, e.ank} {
 		st, err := e.st.Stats(e.ctx, ct.ID)
 		if err != nil {
-			t.Fatal(err)
+			e.t.Fatal(err)
 		}
 		size += st.Schema.SizeBytes
 	}
 	cc := e.db.Pool.Config().ConnConfig
-	row := fmt.Sprintf(`<tr><td><code>%s</code></td><td class="num">2</td><td class="num">%s</td></tr>`,
-		net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))), text.Bytes(size))
-	p := e.signIn("super").get("/admin/fleet/")
-	p.want(t, http.StatusOK, "<h2>Nodes</h2>", "PostgreSQL: one server", row)
-	if n := strings.Count(p.body, "<td><code>"); n != 1 {
-		t.Errorf("%d node rows, want 1\n%s", n, p.body)
+	return fmt.Sprintf(`<tr><td><code>%s</code></td><td class="num">%d</td><td class="num">%s</td></tr>`,
+		net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))), tenants, text.Bytes(size))
+}
+
+// TestFleetNodesStale: past NodesMaxAge the fleet page still shows the
+// last measurement at once, and measures again in the background for the
+// pages after it.
+func TestFleetNodesStale(t *testing.T) {
+	e := setup(t, func(c *admin.Config) { c.NodesMaxAge = time.Nanosecond })
+	super := e.signIn("super")
+	before := e.nodeRow(2)
+	super.get("/admin/fleet/").want(t, http.StatusOK, before)
+	if err := e.db.Tenancy.InTenant(e.ctx, e.ist.ID, func(tx pgx.Tx) error {
+		_, err := tx.Exec(e.ctx, `INSERT INTO samples (name, sample_type, barcode, user_id, description)
+			SELECT 'grown', 'blood', 'GROW-' || i, $1, repeat(md5(i::text), 30) FROM generate_series(1, 2000) i`, uuid.New())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	after := e.nodeRow(2)
+	if after == before {
+		t.Fatalf("2,000 samples did not change the size: %s", after)
+	}
+	super.get("/admin/fleet/").want(t, http.StatusOK, before)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		p := super.get("/admin/fleet/")
+		if strings.Contains(p.body, after) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the new size never showed: want %s\n%s", after, p.body)
+		}
 	}
 }
 

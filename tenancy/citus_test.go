@@ -124,6 +124,19 @@ CREATE TRIGGER items_touch BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION 
 	if sizes[schema] < want || want == 0 {
 		t.Errorf("size of %s = %d, want at least its shards' %d (and not 0)", schema, sizes[schema], want)
 	}
+	// Cluster sizes a fleet by citus_shard_sizes(), another route to the
+	// same figures.
+	cl, err := m.Cluster(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for _, nd := range cl.Nodes {
+		total += nd.SizeBytes
+	}
+	if total != sizes[schema] {
+		t.Errorf("Cluster's sizes sum to %d, SchemaSizes says %d", total, sizes[schema])
+	}
 }
 
 // On PostgreSQL the cluster is the server the pool connects to, with the

@@ -61,7 +61,7 @@ func (m *Manager) Cluster(ctx context.Context) (Cluster, error) {
 	if err != nil {
 		return Cluster{}, wrapErr("cluster", "ledger", err)
 	}
-	sizes, err := m.SchemaSizes(ctx, schemas)
+	sizes, err := m.fleetSizes(ctx, citus, schemas)
 	if err != nil {
 		return Cluster{}, err
 	}

@@ -42,6 +42,12 @@ func TestInspectProblems(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Nor a tenant of a prefix extending this one, in the same ledger.
+	extended, err := tenancy.New(pool, &tenancy.Config{Migrations: migrationsUpTo(t, 2), Prefix: n.Prefix + "x_", LedgerSchema: n.Ledger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenancytest.Tenant(t, extended)
 
 	type want struct {
 		problems []tenancy.Problem

@@ -42,17 +42,23 @@ func (m *Manager) SchemaName(id uuid.UUID) string {
 	return m.prefix + string(buf[:])
 }
 
+// isTenantSchema reports whether schema is of the shape SchemaName makes:
+// ParseSchemaName's test, without its error.
+func (m *Manager) isTenantSchema(schema string) bool {
+	hexPart, ok := strings.CutPrefix(schema, m.prefix)
+	return ok && len(hexPart) == 32 && isLowerHex(hexPart)
+}
+
 // ParseSchemaName returns the tenant id of a schema name the Manager would
 // have derived, and ErrInvalidName for anything else: other prefixes,
 // upper-case or short hex, quotes, whitespace, "public", "pg_catalog".
 func (m *Manager) ParseSchemaName(schema string) (uuid.UUID, error) {
-	hexPart, ok := strings.CutPrefix(schema, m.prefix)
-	if !ok || len(hexPart) != 32 || !isLowerHex(hexPart) {
+	if !m.isTenantSchema(schema) {
 		return uuid.Nil, fmt.Errorf("%w: %q is not %s followed by 32 lowercase hex digits",
 			ErrInvalidName, text.Truncate(schema, 80), m.prefix)
 	}
 	var id uuid.UUID
-	if _, err := hex.Decode(id[:], []byte(hexPart)); err != nil {
+	if _, err := hex.Decode(id[:], []byte(schema[len(m.prefix):])); err != nil {
 		return uuid.Nil, fmt.Errorf("%w: %q: %v", ErrInvalidName, schema, err)
 	}
 	return id, nil

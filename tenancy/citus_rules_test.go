@@ -233,4 +233,19 @@ func TestCitusRulesOnPostgres(t *testing.T) {
 	if seen["CREATE TRIGGER"] != 10 || seen["DROP TRIGGER"] != 4 {
 		t.Errorf("commands seen under the rules: %v; want 10 CREATE TRIGGER and 4 DROP TRIGGER", seen)
 	}
+	// Citus also refuses a foreign key between a distributed schema and
+	// any other but a reference table (EnsureFKeysForTenantTable in its
+	// schema_based_sharding.c); the registry has no reference tables, so
+	// no tenant's key may leave its schema, either way.
+	var crossing []string
+	rows, err := d.Pool.Query(ctx, `SELECT conname::text FROM pg_constraint c
+		JOIN pg_class f ON f.oid = c.conrelid JOIN pg_class r ON r.oid = c.confrelid
+		WHERE c.contype = 'f' AND f.relnamespace <> r.relnamespace
+		AND (starts_with(f.relnamespace::regnamespace::text, $1) OR starts_with(r.relnamespace::regnamespace::text, $1))`, db.SchemaPrefix)
+	if err == nil {
+		crossing, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	if err != nil || len(crossing) > 0 {
+		t.Errorf("foreign keys across a tenant schema's edge: %q, %v; want none", crossing, err)
+	}
 }

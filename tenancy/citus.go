@@ -123,12 +123,16 @@ func (m *Manager) SchemaSizes(ctx context.Context, schemas []string) (map[string
 // schema-based sharding is) asks each node once for the total relation
 // size of all its shards, which costs a node as much for one tenant as
 // for all, hence this route for the fleet and the other for a few.
+// citus_shard_sizes() leaves out, with a warning, the shards of a node it
+// cannot reach: a table with no size from it is measured again by
+// citus_total_relation_size, which fails the query for an unreachable
+// node, as SchemaSizesSQL's does, rather than count it as 0.
 // https://docs.citusdata.com/en/latest/develop/api_udf.html#citus-shard-sizes
 const fleetSizesCitusSQL = `WITH shards AS (
 	SELECT sh.logicalrelid, sum(z.size) AS size FROM citus_shard_sizes() z
 	JOIN pg_dist_shard sh ON sh.shardid = z.shard_id GROUP BY sh.logicalrelid
 )
-SELECT n.nspname::text, coalesce(sum(CASE WHEN p.logicalrelid IS NULL THEN pg_total_relation_size(r.oid) ELSE coalesce(s.size, 0) END), 0)::bigint
+SELECT n.nspname::text, coalesce(sum(CASE WHEN p.logicalrelid IS NULL THEN pg_total_relation_size(r.oid) ELSE coalesce(s.size, citus_total_relation_size(r.oid)) END), 0)::bigint
 FROM pg_namespace n
 LEFT JOIN pg_class r ON r.relnamespace = n.oid AND r.relkind IN ('r', 'm', 'S')
 LEFT JOIN pg_dist_partition p ON p.logicalrelid = r.oid

@@ -119,6 +119,8 @@ func tenantMigrations(t *testing.T, n int) fstest.MapFS {
 // made again) on a Manager that takes the database for Citus. The same
 // rules refuse a Manager that does not know it is on Citus, and a text
 // of two statements, so the emulation is not one that passes anything.
+// A third rule, no foreign key across a tenant schema's edge, is checked
+// on the catalog at the end.
 func TestCitusRulesOnPostgres(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()

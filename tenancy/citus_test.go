@@ -134,8 +134,10 @@ CREATE TRIGGER items_touch BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION 
 	for _, nd := range cl.Nodes {
 		total += nd.SizeBytes
 	}
-	if total != sizes[schema] {
-		t.Errorf("Cluster's sizes sum to %d, SchemaSizes says %d", total, sizes[schema])
+	// Two measurements, not one: autovacuum on the worker may add a
+	// visibility map or free space map page between them.
+	if diff := total - sizes[schema]; diff < -64<<10 || diff > 64<<10 {
+		t.Errorf("Cluster's sizes sum to %d, SchemaSizes says %d: more than 64 KiB apart", total, sizes[schema])
 	}
 }
 
@@ -234,9 +236,10 @@ func TestParseNodeAddr(t *testing.T) {
 }
 
 // On Citus, a tenant moves to another worker and the cluster shows it
-// there; a rebalance plan is readable.
+// there; a rebalance plan is readable, and a rebalance of an unbalanced
+// cluster is followed to its end. Not parallel: a rebalance is the
+// whole cluster's, and would move the other tests' shards.
 func TestCitusMoveAndCluster(t *testing.T) {
-	t.Parallel()
 	pool := citusPool(t)
 	ctx := t.Context()
 	n := newFleetNames(t, pool, "cm")
@@ -276,18 +279,33 @@ func TestCitusMoveAndCluster(t *testing.T) {
 	if _, err := m.RebalancePlan(ctx); err != nil {
 		t.Errorf("RebalancePlan: %v", err)
 	}
-	// A second tenant on the node the first left, then a rebalance
-	// followed to its end: whatever it moves, it finishes.
-	tenancytest.Tenant(t, m)
-	job, err := m.StartRebalance(ctx)
-	if err != nil {
-		t.Fatal(err)
+	// Two more tenants, both moved onto the first's node, leave the other
+	// empty: a rebalance has work, and is followed to its end.
+	for range 2 {
+		more := tenancytest.Tenant(t, m)
+		if on, err := m.TenantNodes(ctx, []string{m.SchemaName(more)}); err != nil {
+			t.Fatal(err)
+		} else if on[m.SchemaName(more)] != to.Addr() {
+			if err := m.MoveTenant(ctx, more, to.Host, to.Port, tenancy.TransferBlockWrites); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	if job != 0 {
-		var seen int
-		j, err := m.WaitRebalance(ctx, job, 100*time.Millisecond, func(tenancy.RebalanceJob) { seen++ })
-		if done, total := j.Progress(); err != nil || j.State != "finished" || done != total || seen == 0 {
-			t.Errorf("WaitRebalance = %+v (%d of %d done, %d reports), %v; want finished", j, done, total, seen, err)
+	job, err := m.StartRebalance(ctx)
+	if err != nil || job == 0 {
+		t.Fatalf("StartRebalance = %d, %v; want a job, three tenants on one node of two", job, err)
+	}
+	j, err := m.WaitRebalance(ctx, job, 100*time.Millisecond, nil)
+	if done, total := j.Progress(); err != nil || j.State != "finished" || done != total || total == 0 {
+		t.Errorf("WaitRebalance = %+v (%d of %d tasks done), %v; want finished with every task done", j, done, total, err)
+	}
+	if cl, err := m.Cluster(ctx); err != nil {
+		t.Fatal(err)
+	} else {
+		for _, nd := range cl.Nodes {
+			if nd.Addr() == to.Addr() && nd.Tenants == 3 {
+				t.Errorf("after the rebalance %s still holds all three tenants", nd.Addr())
+			}
 		}
 	}
 }

@@ -139,7 +139,9 @@ func (m *Manager) cloneOnce(ctx context.Context, source, id uuid.UUID, opts Clon
 // different snapshots, and the copy could hold a row whose parent it
 // lacks); nothing is visible to others until the caller commits. The
 // snapshot is the transaction's, taken at its first statement: a
-// serialization failure (SQLSTATE 40001) is the caller's to retry.
+// serialization failure (SQLSTATE 40001) is the caller's to retry. On
+// Citus the transaction keeps citus.enable_unsafe_triggers on until it
+// ends (ddlSettings), as after CreateTx.
 func (m *Manager) CloneTx(ctx context.Context, tx pgx.Tx, source, id uuid.UUID, opts CloneOptions) error {
 	var iso string
 	if err := tx.QueryRow(ctx, "SELECT current_setting('transaction_isolation')").Scan(&iso); err != nil {

@@ -338,18 +338,19 @@ FROM citus_job_status($1)`, job).Scan(&j.State, &j.Tasks, &j.Messages)
 // WaitRebalance follows rebalance job until it ends, asking its status
 // every interval and handing each to progress (which may be nil). It
 // returns the job's last status, and an error unless it finished. When
-// ctx ends first the job goes on in the background, and the error says
-// so.
+// ctx ends first, or a status cannot be read (citus_job_status asks the
+// workers for the running moves' progress), the job goes on in the
+// background and the error says so.
 func (m *Manager) WaitRebalance(ctx context.Context, job int64, interval time.Duration, progress func(RebalanceJob)) (RebalanceJob, error) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		j, err := m.RebalanceStatus(ctx, job)
 		if ctx.Err() != nil {
-			return j, fmt.Errorf("tenancy: stopped following rebalance job %d, which goes on (SELECT * FROM citus_rebalance_status()): %w", job, ctx.Err())
+			err = ctx.Err()
 		}
 		if err != nil {
-			return j, err
+			return j, fmt.Errorf("tenancy: stopped following rebalance job %d, which goes on (SELECT * FROM citus_rebalance_status()): %w", job, err)
 		}
 		if progress != nil {
 			progress(j)

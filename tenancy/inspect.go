@@ -144,7 +144,7 @@ ORDER BY 1`, m.prefix)
 
 // diagnose fills in the tenant id and the problems of a status row.
 func (m *Manager) diagnose(st *TenantStatus) {
-	// The query only returns names of the Manager's exact shapes, so this
+	// Inspect keeps only names of the Manager's exact shapes, so this
 	// fails for a member only, whose TenantID stays zero; a tenant's id
 	// comes from the name either way.
 	st.PoolMember = m.IsPoolMember(st.Schema)

@@ -284,7 +284,9 @@ func hookAndCommit(ctx context.Context, tx pgx.Tx, hook Hook, op, schema string)
 
 // CreateTx is Create inside the caller's transaction; nothing is visible to
 // others until the caller commits. It claims a pool member as Create does;
-// the member stays locked, unavailable to other claims, until then.
+// the member stays locked, unavailable to other claims, until then. On
+// Citus the transaction keeps citus.enable_unsafe_triggers on until it
+// ends (ddlSettings).
 func (m *Manager) CreateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 	var b pgx.Batch
 	first := m.queueFirst(&b, id)

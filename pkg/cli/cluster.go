@@ -90,8 +90,8 @@ type rebalanceDoc struct {
 	Moves     []tenancy.ShardMove `json:"moves,omitempty"`
 	Job       int64               `json:"job,omitempty"`
 	State     string              `json:"state,omitempty"`
-	TasksDone int64               `json:"tasks_done"`
-	Tasks     int64               `json:"tasks"`
+	TasksDone int64               `json:"tasks_done,omitempty"`
+	Tasks     int64               `json:"tasks,omitempty"`
 	Took      string              `json:"took,omitempty"`
 }
 
@@ -113,7 +113,8 @@ func (d rebalanceDoc) Tables() []Table {
 }
 
 // rebalancePoll is how often 'cluster rebalance' asks for its job's
-// status: one small query of Citus's job tables.
+// status: one query of Citus's job tables, which asks the workers for
+// the running moves' progress.
 const rebalancePoll = 500 * time.Millisecond
 
 func newClusterRebalanceCmd(a *App) *cobra.Command {

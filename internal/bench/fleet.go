@@ -51,12 +51,14 @@ func runFleet(ctx context.Context, e *Env) []Row {
 		What: fmt.Sprintf("migrate %d tenants by one migration (a nullable column and an index), %d at a time", sc.Fleet, sc.Concurrency)}
 	mem := Row{Group: fleetGroup, Target: RatioAtMost(1.5),
 		What: fmt.Sprintf("memory: peak live Go heap of the migrating process, %d tenants (ours) vs %d (floor)", sc.Fleet, small)}
+	insp := Row{Group: fleetGroup, Target: None,
+		What: fmt.Sprintf("inspect %d tenants (Manager.Inspect, as the console's dashboard and fleet page and `center status` do) vs reading the same rows", sc.Fleet)}
 	// fail marks the rows not measured yet with err.
 	fail := func(err error, unmeasured ...*Row) []Row {
 		for _, r := range unmeasured {
 			r.Err = err
 		}
-		return []Row{nth, mig, mem}
+		return []Row{nth, mig, mem, insp}
 	}
 
 	// Both sides get the same fleet, built once, then copied: all but its
@@ -68,53 +70,53 @@ func runFleet(ctx context.Context, e *Env) []Row {
 	built, last := ids[:sc.Fleet-sc.Serial], ids[sc.Fleet-sc.Serial:]
 	libURL, err := e.NewDatabase(ctx, "bench_fleet")
 	if err != nil {
-		return fail(err, &nth, &mig, &mem)
+		return fail(err, &nth, &mig, &mem, &insp)
 	}
 	// Not connected until the fleet's database is copied, which wants no
 	// connections to it.
 	pool, product, err := newManager(ctx, libURL, sc.Concurrency, false)
 	if err != nil {
-		return fail(err, &nth, &mig, &mem)
+		return fail(err, &nth, &mig, &mem, &insp)
 	}
 	defer pool.Close()
 	next, err := withBenchMigration(pool)
 	if err != nil {
-		return fail(err, &nth, &mig, &mem)
+		return fail(err, &nth, &mig, &mem, &insp)
 	}
 	start := time.Now()
 	if _, err := e.psqlRun(ctx, libURL, sc.Concurrency, built, createTx(product)); err != nil {
-		return fail(fmt.Errorf("build the fleet: %w", err), &nth, &mig, &mem)
+		return fail(fmt.Errorf("build the fleet: %w", err), &nth, &mig, &mem, &insp)
 	}
 	// As a fleet in service would be: the catalogs' and the ledger's
 	// statistics current, no autovacuum of the build's rows due in the
 	// middle of a measurement.
 	if err := vacuum(ctx, libURL); err != nil {
-		return fail(err, &nth, &mig, &mem)
+		return fail(err, &nth, &mig, &mem, &insp)
 	}
 
 	firstURL, err := e.NewDatabase(ctx, "bench_fleet_first")
 	if err != nil {
-		return fail(err, &nth, &mig, &mem)
+		return fail(err, &nth, &mig, &mem, &insp)
 	}
 	firstPool, first, err := newManager(ctx, firstURL, sc.Concurrency, true)
 	if err != nil {
-		return fail(err, &nth, &mig, &mem)
+		return fail(err, &nth, &mig, &mem, &insp)
 	}
 	nth.Ours, nth.Floor, nth.Note, err = e.lastVersusFirst(ctx, libURL, last, first)
 	// Closed now, so that the fleet's migration runs with its own pool
 	// alone open, as the smaller one of the memory row will.
 	firstPool.Close()
 	if err != nil {
-		return fail(err, &nth, &mig, &mem)
+		return fail(err, &nth, &mig, &mem, &insp)
 	}
 
 	floorURL, err := e.copyDatabase(ctx, "bench_fleet", "bench_fleet_floor")
 	if err != nil {
-		return fail(err, &mig, &mem)
+		return fail(err, &mig, &mem, &insp)
 	}
 	e.Log.Info("fleets built", "tenants", sc.Fleet, "took", time.Since(start).Round(time.Millisecond))
 	if err := warmUp(ctx, pool); err != nil {
-		return fail(err, &mig, &mem)
+		return fail(err, &mig, &mem, &insp)
 	}
 
 	pending := next.Migrations()[product.LatestVersion():]
@@ -162,7 +164,7 @@ func runFleet(ctx context.Context, e *Env) []Row {
 	// library, floor, so that a slow spell of a shared machine, or a
 	// phase's aftermath, falls on both sides.
 	if err := e.alternate(ctx, 2, floor, lib); err != nil {
-		return fail(err, &mig, &mem)
+		return fail(err, &mig, &mem, &insp)
 	}
 	mig.Ours, mig.Floor = perTenant(lib.took, 2*sc.Fleet), perTenant(floor.took, 2*sc.Fleet)
 	mig.Note = fmt.Sprintf("Library: Manager.Migrate, Concurrency %d; progress reported: OnResult called once per tenant (%d calls, every tenant migrated: checked). "+
@@ -171,6 +173,10 @@ func runFleet(ctx context.Context, e *Env) []Row {
 		"what makes the library's migration recorded, resumable and safe against a concurrent migrator. Each side on a copy of one fleet "+
 		"(vacuumed), migrated twice (floor, library, library, floor; undone in between), after a CHECKPOINT each time.",
 		sc.Concurrency, sc.Fleet, sc.Concurrency)
+
+	if insp.Ours, insp.Floor, insp.Note, err = e.inspectVersusRead(ctx, libURL, pool, next); err != nil {
+		return fail(err, &mem, &insp)
+	}
 
 	// The smaller migration of the memory row: the first database, filled
 	// up to small tenants, over a pool like the fleet's. Done with the
@@ -205,7 +211,7 @@ func runFleet(ctx context.Context, e *Env) []Row {
 		"a GC running concurrently counts what is allocated meanwhile as live, so those readings swing with the GC's timing (up to "+
 		"2× on a loaded machine), more often the longer the run.",
 		gcReadings, small, sc.Concurrency, growth, heapSampleEvery, mib(libPeak.sampled).Value, mib(smallPeak.sampled).Value)
-	return []Row{nth, mig, mem}
+	return []Row{nth, mig, mem, insp}
 }
 
 // lastVersusFirst creates the tenants last through the library into the

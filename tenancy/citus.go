@@ -96,14 +96,37 @@ func (m *Manager) SchemaSizesSQL(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("tenancy: schema sizes: %w", err)
 	}
-	size, dist := "pg_total_relation_size(r.oid)", ""
+	return schemaSizesQuery(citus, false), nil
+}
+
+// schemaSizesQuery is SchemaSizesSQL's query, on Citus or not, for a few
+// schemas or (fleet) for a whole fleet's. citus_total_relation_size asks
+// a worker once per table, so a fleet of 10,000 tenants would be some
+// 50,000 round trips; citus_shard_sizes() (Citus 12.0 and later, as
+// schema-based sharding is) asks each node once for the total relation
+// size of all its shards, which costs a node as much for one tenant as
+// for all, hence that route for the fleet and the other for a few.
+// citus_shard_sizes() leaves out, with a warning, the shards of a node it
+// cannot reach: a table with no size from it is measured again by
+// citus_total_relation_size, which fails the query for an unreachable
+// node rather than count it as 0.
+// https://docs.citusdata.com/en/latest/develop/api_udf.html#citus-shard-sizes
+func schemaSizesQuery(citus, fleet bool) string {
+	size, with, joins := "pg_total_relation_size(r.oid)", "", ""
 	if citus {
-		size = "CASE WHEN p.logicalrelid IS NULL THEN pg_total_relation_size(r.oid) ELSE citus_total_relation_size(r.oid) END"
-		dist = " LEFT JOIN pg_dist_partition p ON p.logicalrelid = r.oid"
+		dist := "citus_total_relation_size(r.oid)"
+		joins = " LEFT JOIN pg_dist_partition p ON p.logicalrelid = r.oid"
+		if fleet {
+			with = "WITH shards AS (SELECT sh.logicalrelid, sum(z.size) AS size FROM citus_shard_sizes() z" +
+				" JOIN pg_dist_shard sh ON sh.shardid = z.shard_id GROUP BY sh.logicalrelid) "
+			joins += " LEFT JOIN shards s ON s.logicalrelid = r.oid"
+			dist = "coalesce(s.size, " + dist + ")"
+		}
+		size = "CASE WHEN p.logicalrelid IS NULL THEN pg_total_relation_size(r.oid) ELSE " + dist + " END"
 	}
-	return "SELECT n.nspname::text, coalesce(sum(" + size + "), 0)::bigint FROM pg_namespace n" +
-		" LEFT JOIN pg_class r ON r.relnamespace = n.oid AND r.relkind IN ('r', 'm', 'S')" + dist +
-		" WHERE n.nspname = ANY($1::text[]) GROUP BY n.nspname", nil
+	return with + "SELECT n.nspname::text, coalesce(sum(" + size + "), 0)::bigint FROM pg_namespace n" +
+		" LEFT JOIN pg_class r ON r.relnamespace = n.oid AND r.relkind IN ('r', 'm', 'S')" + joins +
+		" WHERE n.nspname = ANY($1::text[]) GROUP BY n.nspname"
 }
 
 // SchemaSizes returns the size in bytes of each of schemas that exists
@@ -116,36 +139,10 @@ func (m *Manager) SchemaSizes(ctx context.Context, schemas []string) (map[string
 	return m.schemaSizes(ctx, sql, schemas)
 }
 
-// fleetSizesCitusSQL is SchemaSizesSQL's query on Citus for a whole
-// fleet, the same sizes by another route. citus_total_relation_size asks
-// a worker once per table, so a fleet of 10,000 tenants would be some
-// 50,000 round trips; citus_shard_sizes() (Citus 12.0 and later, as
-// schema-based sharding is) asks each node once for the total relation
-// size of all its shards, which costs a node as much for one tenant as
-// for all, hence this route for the fleet and the other for a few.
-// citus_shard_sizes() leaves out, with a warning, the shards of a node it
-// cannot reach: a table with no size from it is measured again by
-// citus_total_relation_size, which fails the query for an unreachable
-// node, as SchemaSizesSQL's does, rather than count it as 0.
-// https://docs.citusdata.com/en/latest/develop/api_udf.html#citus-shard-sizes
-const fleetSizesCitusSQL = `WITH shards AS (
-	SELECT sh.logicalrelid, sum(z.size) AS size FROM citus_shard_sizes() z
-	JOIN pg_dist_shard sh ON sh.shardid = z.shard_id GROUP BY sh.logicalrelid
-)
-SELECT n.nspname::text, coalesce(sum(CASE WHEN p.logicalrelid IS NULL THEN pg_total_relation_size(r.oid) ELSE coalesce(s.size, citus_total_relation_size(r.oid)) END), 0)::bigint
-FROM pg_namespace n
-LEFT JOIN pg_class r ON r.relnamespace = n.oid AND r.relkind IN ('r', 'm', 'S')
-LEFT JOIN pg_dist_partition p ON p.logicalrelid = r.oid
-LEFT JOIN shards s ON s.logicalrelid = r.oid
-WHERE n.nspname = ANY($1::text[]) GROUP BY n.nspname`
-
-// fleetSizes is SchemaSizes for a whole fleet's schemas: on Citus by
-// fleetSizesCitusSQL, elsewhere as SchemaSizes.
+// fleetSizes is SchemaSizes for a whole fleet's schemas (see
+// schemaSizesQuery).
 func (m *Manager) fleetSizes(ctx context.Context, citus bool, schemas []string) (map[string]int64, error) {
-	if !citus {
-		return m.SchemaSizes(ctx, schemas)
-	}
-	return m.schemaSizes(ctx, fleetSizesCitusSQL, schemas)
+	return m.schemaSizes(ctx, schemaSizesQuery(citus, true), schemas)
 }
 
 // schemaSizes runs sql, a query of SchemaSizesSQL's form, over schemas.
